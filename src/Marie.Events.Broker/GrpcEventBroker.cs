@@ -1,53 +1,199 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Google.Protobuf.WellKnownTypes;
+using Marie.Events.Broker.Subscriptions;
+using Marie.Events.Broker.Topics;
 using Marie.Events.Protocol;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Marie.Events.Broker;
 
-/// <summary>The broker: per-topic replay rings, subscriptions, acks, redelivery, filters.</summary>
+/// <summary>
+/// The broker: a replay ring per topic, subscriptions multiplexed on connections, per-subscription in-flight caps,
+/// individual and cumulative acks, redelivery after an ack timeout, server-side filters, heartbeats and
+/// backpressure. Publishing locks only the topic published to; subscribing and unsubscribing also take the
+/// topology lock, which the publish and delivery paths never touch (except to create a topic).
+/// </summary>
 public sealed partial class GrpcEventBroker : IDisposable
 {
+    private readonly ConcurrentDictionary<string, BrokerTopic> _topics = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<BrokerConnection, byte> _connections = new();
+    private readonly Lock _topology = new();
+    private Subscription[] _wildcard = [];
+    private long _nextConnectionNumber;
+
+    /// <summary>Creates a broker.</summary>
+    /// <param name="options">Settings; validated here.</param>
+    /// <param name="timeProvider">Clock and timers (a fake one in tests); the system clock by default.</param>
+    /// <param name="loggerFactory">Where log lines go; nowhere by default.</param>
+    /// <exception cref="ArgumentException">An option is out of range (the message names its key).</exception>
     public GrpcEventBroker(BrokerOptions options, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Validate() is { } problem)
+        {
+            throw new ArgumentException($"{problem.Key} {problem.Message}", nameof(options));
+        }
+
         Options = options;
-        throw new NotImplementedException("stub: being written");
+        Settings = new Settings(options);
+        Time = timeProvider ?? TimeProvider.System;
+        Log = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Marie.Events.Broker");
     }
 
+    /// <summary>The settings the broker was created with.</summary>
     public BrokerOptions Options { get; }
 
-    /// <summary>Files an event under its topic (<c>event.api_key</c>, required) and dispatches it. The broker takes
-    /// ownership of <paramref name="evt"/>: the caller must not change it afterwards. An empty id gets a new one,
-    /// a zero timestamp the current time.</summary>
+    internal Settings Settings { get; }
+
+    internal TimeProvider Time { get; }
+
+    internal ILogger Log { get; }
+
+    internal BrokerCounters Counters { get; } = new();
+
+    /// <summary>
+    /// Files an event under its topic (<c>event.api_key</c>, required), assigns its sequence number and dispatches
+    /// it to the matching subscriptions. The broker takes ownership of <paramref name="evt"/>: do not change it
+    /// afterwards. An empty <c>id</c> gets a new unique id, a zero <c>timestamp</c> the current time.
+    /// </summary>
     /// <exception cref="ArgumentException">The event has no topic.</exception>
-    public PublishResult Publish(EventData evt) => throw new NotImplementedException();
+    public PublishResult Publish(EventData evt)
+    {
+        ArgumentNullException.ThrowIfNull(evt);
+        if (string.IsNullOrEmpty(evt.ApiKey))
+        {
+            throw new ArgumentException("event.api_key (the topic) is required", nameof(evt));
+        }
 
-    /// <summary>Opens a connection (one per <c>StreamEvents</c> stream).</summary>
-    public BrokerConnection Connect(string? connectionId = null) => throw new NotImplementedException();
+        var now = Time.GetUtcNow();
+        if (string.IsNullOrEmpty(evt.Id))
+        {
+            evt.Id = Guid.NewGuid().ToString("N");
+        }
 
-    /// <summary>The unary replay: events with sequence &gt; <c>from_sequence_num</c>, at most <c>max_events</c>
-    /// (0: <see cref="BrokerOptions.DefaultReplayMaxEvents"/>).</summary>
-    /// <exception cref="ArgumentException">Bad arguments (empty topic, negative numbers).</exception>
-    public ReplayResponse GetReplayBuffer(ReplayRequest request) => throw new NotImplementedException();
+        if (evt.Timestamp == 0)
+        {
+            evt.Timestamp = now.ToUnixTimeSeconds();
+        }
 
-    public BrokerStats Stats() => throw new NotImplementedException();
+        var topic = GetOrCreateTopic(evt.ApiKey);
+        var publishedAt = Timestamp.FromDateTimeOffset(now);
+        StoredEvent stored;
+        lock (topic.Gate)
+        {
+            stored = topic.Log.Append(evt, publishedAt);
+            foreach (var subscriber in topic.Subscribers)
+            {
+                subscriber.Subscription.Offer(subscriber, stored);
+            }
+        }
 
-    public void Dispose() { }
-}
+        Counters.PublishedOne();
+        return new PublishResult(evt.Id, topic.Name, stored.Sequence);
+    }
 
-/// <summary>One client stream's state in the broker. Feed it client messages with <see cref="HandleAsync"/>, and
-/// write what <see cref="TryRead"/> returns to the stream (one writer). Dispose when the stream ends.</summary>
-public sealed partial class BrokerConnection : IDisposable
-{
-    public string Id { get; } = "";
+    /// <summary>Opens a connection: one per <c>StreamEvents</c> stream.</summary>
+    /// <param name="connectionId">The id logged for it; a new one when null.</param>
+    public BrokerConnection Connect(string? connectionId = null)
+    {
+        var number = Interlocked.Increment(ref _nextConnectionNumber);
+        var connection = new BrokerConnection(this, connectionId ?? number.ToString(CultureInfo.InvariantCulture));
+        _connections.TryAdd(connection, 0);
+        Counters.ConnectionOpened();
+        return connection;
+    }
 
-    /// <summary>Processes one client message. Waits only while the connection has too many control messages
-    /// queued for its writer (a client that sends but does not read).</summary>
-    public ValueTask HandleAsync(ClientMessage message, CancellationToken cancellationToken = default) => throw new NotImplementedException();
+    internal void ConnectionClosed(BrokerConnection connection)
+    {
+        if (_connections.TryRemove(connection, out _))
+        {
+            Counters.ConnectionClosed();
+        }
+    }
 
-    /// <summary>Waits until a message is ready to write; false once the connection is closed.</summary>
-    public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) => throw new NotImplementedException();
+    /// <summary>A snapshot of the broker's figures (the seed's <c>stats()</c> plus extras).</summary>
+    public BrokerStats Stats()
+    {
+        var topicStats = new Dictionary<string, TopicStats>(StringComparer.Ordinal);
+        foreach (var (name, topic) in _topics)
+        {
+            topicStats[name] = new TopicStats(topic.Log.Head, topic.Log.Count, topic.Log.Epoch);
+        }
 
-    /// <summary>Takes the next message to write, if any.</summary>
-    public bool TryRead([System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out ServerMessage message) => throw new NotImplementedException();
+        return new BrokerStats
+        {
+            Connections = Counters.Connections,
+            Subscriptions = Counters.Subscriptions,
+            Topics = topicStats.Count,
+            InFlightEvents = Counters.InFlight,
+            TopicStats = topicStats,
+            EventsPublished = Counters.Published,
+            EventsDelivered = Counters.Delivered,
+            EventsRedelivered = Counters.Redelivered,
+            EventsDropped = Counters.DroppedCount,
+            EventsLost = Counters.Lost,
+            BackpressureSignals = Counters.BackpressureSignals,
+            EventsAcked = Counters.AckedCount,
+        };
+    }
 
-    public void Dispose() { }
+    /// <summary>The heads and epochs of the named topics that exist.</summary>
+    internal bool TryGetTopic(string name, out BrokerTopic? topic) => _topics.TryGetValue(name, out topic);
+
+    internal ICollection<BrokerTopic> AllTopics => _topics.Values;
+
+    private BrokerTopic GetOrCreateTopic(string name)
+    {
+        if (_topics.TryGetValue(name, out var topic))
+        {
+            return topic;
+        }
+
+        lock (_topology)
+        {
+            return GetOrCreateTopicLocked(name);
+        }
+    }
+
+    /// <summary>Creates a topic and attaches every wildcard subscription to it, live from its start.
+    /// Caller holds the topology lock.</summary>
+    private BrokerTopic GetOrCreateTopicLocked(string name)
+    {
+        if (_topics.TryGetValue(name, out var topic))
+        {
+            return topic;
+        }
+
+        topic = new BrokerTopic(new MemoryTopicLog(name, Settings.ReplaySize));
+        lock (topic.Gate)
+        {
+            foreach (var subscription in _wildcard)
+            {
+                lock (subscription.Gate)
+                {
+                    if (!subscription.Closed)
+                    {
+                        var position = subscription.AddTopic(topic, 0);
+                        position.Lagging = false;
+                        topic.Attach(position);
+                    }
+                }
+            }
+        }
+
+        _topics[name] = topic;
+        Log.TopicCreated(name, topic.Log.Epoch);
+        return topic;
+    }
+
+    /// <summary>Stops every connection's timers and releases their state.</summary>
+    public void Dispose()
+    {
+        foreach (var connection in _connections.Keys)
+        {
+            connection.Dispose();
+        }
+    }
 }

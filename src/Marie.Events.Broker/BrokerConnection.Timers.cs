@@ -1,0 +1,63 @@
+using Marie.Events.Protocol;
+
+namespace Marie.Events.Broker;
+
+public sealed partial class BrokerConnection
+{
+    /// <summary>Queues a heartbeat unless one still waits to be written; it is built when written, so heads are fresh.</summary>
+    private void OnHeartbeatTimer()
+    {
+        if (!IsDisposed && Interlocked.Exchange(ref _heartbeatQueued, 1) == 0)
+        {
+            _queue.Writer.TryWrite(new Connections.Outbound(Connections.OutboundKind.Heartbeat));
+        }
+    }
+
+    private ServerMessage BuildHeartbeat()
+    {
+        Volatile.Write(ref _heartbeatQueued, 0);
+        var heartbeat = new ServerHeartbeat { Timestamp = Broker.Time.GetUtcNow().ToUnixTimeMilliseconds() };
+        var wildcard = false;
+        foreach (var subscription in SnapshotSubscriptions())
+        {
+            wildcard |= subscription.Wildcard;
+            foreach (var name in subscription.RequestedTopics)
+            {
+                if (name != "*" && Broker.TryGetTopic(name, out var topic))
+                {
+                    heartbeat.TopicHeads[name] = topic!.Log.Head;
+                    heartbeat.TopicEpochs[name] = topic.Log.Epoch;
+                }
+            }
+        }
+
+        if (wildcard)
+        {
+            foreach (var topic in Broker.AllTopics)
+            {
+                heartbeat.TopicHeads[topic.Name] = topic.Log.Head;
+                heartbeat.TopicEpochs[topic.Name] = topic.Log.Epoch;
+            }
+        }
+
+        return new ServerMessage { Heartbeat = heartbeat };
+    }
+
+    /// <summary>Every <c>redelivery_delay_s</c>: sends again what passed its ack timeout, drops what used its attempts.</summary>
+    private void OnRedeliveryTimer()
+    {
+        if (IsDisposed)
+        {
+            return;
+        }
+
+        var now = Broker.Time.GetTimestamp();
+        foreach (var subscription in SnapshotSubscriptions())
+        {
+            lock (subscription.Gate)
+            {
+                subscription.CheckRedelivery(now);
+            }
+        }
+    }
+}

@@ -1,0 +1,226 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Threading.Channels;
+using Marie.Events.Broker.Connections;
+using Marie.Events.Broker.Subscriptions;
+using Marie.Events.Protocol;
+
+namespace Marie.Events.Broker;
+
+/// <summary>
+/// One client stream's state in the broker. Feed it the client's messages with <see cref="HandleAsync"/>, and write
+/// what <see cref="TryRead"/> returns to the stream from a single writer loop. Dispose it when the stream ends: that
+/// releases every subscription and in-flight event it held.
+/// </summary>
+public sealed partial class BrokerConnection : IDisposable
+{
+    private readonly Channel<Outbound> _queue = Channel.CreateUnbounded<Outbound>(new UnboundedChannelOptions
+    {
+        SingleReader = true,
+        SingleWriter = false,
+    });
+
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
+    private readonly Dictionary<int, Subscription> _byNumber = [];
+    private readonly SemaphoreSlim _replyRoom = new(0, 1);
+    private readonly ITimer _heartbeatTimer;
+    private readonly ITimer _redeliveryTimer;
+    private int _queuedReplies;
+    private int _heartbeatQueued;
+    private int _nextSubscriptionNumber;
+    private int _disposed;
+
+    internal BrokerConnection(GrpcEventBroker broker, string id)
+    {
+        Broker = broker;
+        Id = id;
+        Tag = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        var settings = broker.Settings;
+        _heartbeatTimer = broker.Time.CreateTimer(static s => ((BrokerConnection)s!).OnHeartbeatTimer(), this, settings.HeartbeatInterval, settings.HeartbeatInterval);
+        _redeliveryTimer = broker.Time.CreateTimer(static s => ((BrokerConnection)s!).OnRedeliveryTimer(), this, settings.RedeliveryInterval, settings.RedeliveryInterval);
+    }
+
+    /// <summary>The connection's id (as logged).</summary>
+    public string Id { get; }
+
+    /// <summary>Random per connection: ack ids carry it, so an ack id of another stream settles nothing here.</summary>
+    internal string Tag { get; }
+
+    internal GrpcEventBroker Broker { get; }
+
+    internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>Waits until a message is ready to write; false once the connection is disposed.</summary>
+    public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) => _queue.Reader.WaitToReadAsync(cancellationToken);
+
+    /// <summary>Takes the next message to write, if one is ready. Deliveries settled or withdrawn while queued are
+    /// skipped. Call from one writer only.</summary>
+    public bool TryRead([MaybeNullWhen(false)] out ServerMessage message)
+    {
+        while (_queue.Reader.TryRead(out var item))
+        {
+            message = item.Kind switch
+            {
+                OutboundKind.Event => BuildEnvelope(item),
+                OutboundKind.Heartbeat => BuildHeartbeat(),
+                _ => item.Message,
+            };
+
+            if (item.Kind == OutboundKind.Reply && Interlocked.Decrement(ref _queuedReplies) == Broker.Settings.MaxQueuedControl - 1)
+            {
+                SignalReplyRoom();
+            }
+
+            if (message is not null)
+            {
+                return true;
+            }
+        }
+
+        message = null;
+        return false;
+    }
+
+    /// <summary>Whether a message is ready now (a writer holds its flush while more are ready).</summary>
+    public bool HasPending => _queue.Reader.Count > 0;
+
+    private ServerMessage? BuildEnvelope(in Outbound item)
+    {
+        var subscription = item.Subscription!;
+        var entry = item.Entry!;
+        lock (subscription.Gate)
+        {
+            if (subscription.Closed || entry.Generation != item.Generation)
+            {
+                // Acked, dropped or unsubscribed while it waited in the queue.
+                return null;
+            }
+
+            entry.Queued = false;
+            Broker.Counters.DeliveredOne();
+            return new ServerMessage
+            {
+                Event = new EventEnvelope
+                {
+                    AckId = entry.AckId,
+                    SubscriptionId = subscription.Id,
+                    SequenceNum = entry.Sequence,
+                    Event = entry.Event.Data,
+                    PublishedAt = entry.Event.PublishedAt,
+                    DeliveryAttempt = item.Attempt,
+                },
+            };
+        }
+    }
+
+    internal void EnqueueEvent(Subscription subscription, InFlightEntry entry, int attempt) =>
+        _queue.Writer.TryWrite(new Outbound(OutboundKind.Event, subscription, entry, entry.Generation, attempt));
+
+    internal void EnqueueNotice(ServerMessage message) => _queue.Writer.TryWrite(new Outbound(OutboundKind.Notice, Message: message));
+
+    private void EnqueueReply(ServerMessage message)
+    {
+        Interlocked.Increment(ref _queuedReplies);
+        if (!_queue.Writer.TryWrite(new Outbound(OutboundKind.Reply, Message: message)))
+        {
+            Interlocked.Decrement(ref _queuedReplies);
+        }
+    }
+
+    private void EnqueueError(string subscriptionId, ErrorCode code, string text, params (string Key, string Value)[] details)
+    {
+        var error = new ErrorMessage { SubscriptionId = subscriptionId, Code = code, Message = text };
+        foreach (var (key, value) in details)
+        {
+            error.Details[key] = value;
+        }
+
+        if (Broker.Log.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
+        {
+            Broker.Log.ClientMessageRejected(Id, code.ToString(), text);
+        }
+        EnqueueReply(new ServerMessage { Error = error });
+    }
+
+    internal void NotifyEventsLost(Subscription subscription, string topic, long firstMissed, long lastMissed)
+    {
+        Broker.Counters.LostEvents(lastMissed - firstMissed + 1);
+        Broker.Log.EventsLost(subscription.Id, topic, firstMissed, lastMissed);
+        var error = new ErrorMessage
+        {
+            SubscriptionId = subscription.Id,
+            Code = ErrorCode.ErrorEventsLost,
+            Message = string.Create(CultureInfo.InvariantCulture,
+                $"events {firstMissed}..{lastMissed} of topic '{topic}' were overwritten in the replay ring before they could be delivered"),
+        };
+        error.Details["topic"] = topic;
+        error.Details["first_missed"] = firstMissed.ToString(CultureInfo.InvariantCulture);
+        error.Details["last_missed"] = lastMissed.ToString(CultureInfo.InvariantCulture);
+        EnqueueNotice(new ServerMessage { Error = error });
+    }
+
+    private void SignalReplyRoom()
+    {
+        try
+        {
+            _replyRoom.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // Already signalled: the waiting reader will re-check the count.
+        }
+    }
+
+    /// <summary>Pauses the reader while too many replies wait for the writer: a client that sends without reading
+    /// is slowed by HTTP/2 flow control instead of growing this queue.</summary>
+    private async ValueTask WaitForReplyRoomAsync(CancellationToken cancellationToken)
+    {
+        while (Volatile.Read(ref _queuedReplies) >= Broker.Settings.MaxQueuedControl && !IsDisposed)
+        {
+            await _replyRoom.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private Subscription[] SnapshotSubscriptions()
+    {
+        lock (_gate)
+        {
+            return [.. _subscriptions.Values];
+        }
+    }
+
+    /// <summary>Closes the connection: stops its timers, releases its subscriptions, ends the write queue.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _heartbeatTimer.Dispose();
+        _redeliveryTimer.Dispose();
+        Subscription[] subscriptions;
+        lock (_gate)
+        {
+            subscriptions = [.. _subscriptions.Values];
+            _subscriptions.Clear();
+            _byNumber.Clear();
+        }
+
+        foreach (var subscription in subscriptions)
+        {
+            Broker.RemoveSubscription(subscription);
+        }
+
+        _queue.Writer.TryComplete();
+        while (_queue.Reader.TryRead(out _))
+        {
+            // Drop what was never written; the in-flight events it referenced are released above.
+        }
+
+        SignalReplyRoom();
+        Broker.ConnectionClosed(this);
+    }
+}

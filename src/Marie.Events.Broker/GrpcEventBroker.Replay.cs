@@ -1,0 +1,67 @@
+using Marie.Events.Broker.Topics;
+using Marie.Events.Protocol;
+
+namespace Marie.Events.Broker;
+
+public sealed partial class GrpcEventBroker
+{
+    /// <summary>
+    /// The unary replay: the events still in the ring with sequence &gt; <c>from_sequence_num</c>, at most
+    /// <c>max_events</c> (0: <see cref="BrokerOptions.DefaultReplayMaxEvents"/>), as envelopes with an empty ack id
+    /// and delivery attempt 0. <c>has_more</c> is true only when more events follow the last one returned. An unknown
+    /// topic answers like an empty one.
+    /// </summary>
+    /// <exception cref="ArgumentException">Empty topic, or a negative number.</exception>
+    public ReplayResponse GetReplayBuffer(ReplayRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (string.IsNullOrEmpty(request.Topic))
+        {
+            throw new ArgumentException("topic is required", nameof(request));
+        }
+
+        if (request.FromSequenceNum < 0)
+        {
+            throw new ArgumentException($"from_sequence_num must be 0 or more (got {request.FromSequenceNum})", nameof(request));
+        }
+
+        if (request.MaxEvents < 0)
+        {
+            throw new ArgumentException($"max_events must be 0 or more (got {request.MaxEvents})", nameof(request));
+        }
+
+        var response = new ReplayResponse();
+        if (!_topics.TryGetValue(request.Topic, out var topic))
+        {
+            return response;
+        }
+
+        var log = topic.Log;
+        var head = log.Head;
+        var max = request.MaxEvents == 0 ? Settings.DefaultReplayMaxEvents : request.MaxEvents;
+        var sequence = Math.Max(request.FromSequenceNum + 1, log.FirstAvailable);
+        while (sequence <= head && response.Events.Count < max)
+        {
+            var outcome = log.TryRead(sequence, out var stored);
+            if (outcome == ReadOutcome.Overwritten)
+            {
+                // Overwritten while we read: continue from the oldest event still held.
+                sequence = Math.Max(sequence + 1, log.FirstAvailable);
+                continue;
+            }
+
+            response.Events.Add(new EventEnvelope
+            {
+                SequenceNum = stored!.Sequence,
+                Event = stored.Data,
+                PublishedAt = stored.PublishedAt,
+            });
+            sequence++;
+        }
+
+        response.TopicHead = head;
+        response.HasMore = sequence <= head;
+        response.Epoch = log.Epoch;
+        return response;
+    }
+}

@@ -1,0 +1,91 @@
+using Marie.Events.Broker.Subscriptions;
+using Marie.Events.Broker.Topics;
+
+namespace Marie.Events.Broker;
+
+/// <summary>Where a subscription starts on one topic, as its confirm reports it.</summary>
+internal readonly record struct AttachedTopic(string Topic, string Epoch, long Head, long ReplayFrom, TopicStart Start);
+
+public sealed partial class GrpcEventBroker
+{
+    /// <summary>
+    /// Attaches a subscription to its topics (creating named topics that do not exist yet). Under each topic's lock
+    /// the start position is fixed and the subscription attached, so replay and live delivery meet with no gap and no
+    /// duplicate. Positions start lagging: nothing is delivered until the caller pumps, after the confirm is queued.
+    /// </summary>
+    internal List<AttachedTopic> Attach(Subscription subscription, IReadOnlyList<string> namedTopics, ResumePlan plan)
+    {
+        var attached = new List<AttachedTopic>();
+        lock (_topology)
+        {
+            var topics = new List<BrokerTopic>();
+            foreach (var name in namedTopics)
+            {
+                topics.Add(GetOrCreateTopicLocked(name));
+            }
+
+            if (subscription.Wildcard)
+            {
+                foreach (var topic in _topics.Values)
+                {
+                    if (!topics.Contains(topic))
+                    {
+                        topics.Add(topic);
+                    }
+                }
+
+                _wildcard = [.. _wildcard, subscription];
+            }
+
+            foreach (var topic in topics)
+            {
+                lock (topic.Gate)
+                {
+                    lock (subscription.Gate)
+                    {
+                        var start = plan.StartFor(topic.Log, subscription.Filter);
+                        topic.Attach(subscription.AddTopic(topic, start.Watermark));
+                        var head = topic.Log.Head;
+                        var replayFrom = start.Watermark < head ? Math.Max(start.Watermark + 1, topic.Log.FirstAvailable) : 0;
+                        attached.Add(new AttachedTopic(topic.Name, topic.Log.Epoch, head, replayFrom, start));
+                    }
+                }
+            }
+        }
+
+        Counters.SubscriptionAdded();
+        return attached;
+    }
+
+    /// <summary>Detaches a subscription from every topic and releases its in-flight events.</summary>
+    internal void RemoveSubscription(Subscription subscription)
+    {
+        lock (_topology)
+        {
+            if (subscription.Wildcard)
+            {
+                _wildcard = [.. _wildcard.Where(s => s != subscription)];
+            }
+
+            foreach (var position in subscription.Topics)
+            {
+                lock (position.Topic.Gate)
+                {
+                    position.Topic.Detach(position);
+                }
+            }
+        }
+
+        lock (subscription.Gate)
+        {
+            if (subscription.Closed)
+            {
+                return;
+            }
+
+            subscription.Close();
+        }
+
+        Counters.SubscriptionRemoved();
+    }
+}

@@ -1,0 +1,51 @@
+namespace Marie.Events.Broker;
+
+/// <summary>The broker options turned into the values the hot paths use, computed once.</summary>
+internal sealed class Settings
+{
+    /// <summary>While a subscription stays over the threshold, the signal repeats at most this often (1 s).</summary>
+    public static readonly TimeSpan BackpressureRepeat = TimeSpan.FromSeconds(1);
+
+    // The recommended delay runs from 100 ms at the threshold to 1,000 ms at the cap (docs/protocol.md).
+    private const int MinDelayMs = 100;
+    private const int DelaySpanMs = 900;
+
+    public Settings(BrokerOptions options)
+    {
+        ReplaySize = options.ReplaySize;
+        MaxInFlight = options.MaxInFlight;
+        AckTimeout = TimeSpan.FromSeconds(options.AckTimeoutSeconds);
+        HeartbeatInterval = TimeSpan.FromSeconds(options.HeartbeatIntervalSeconds);
+        RedeliveryInterval = TimeSpan.FromSeconds(options.RedeliveryDelaySeconds);
+        MaxAttempts = options.MaxRedeliveryAttempts;
+        BackpressureThreshold = Math.Max(1, (int)Math.Ceiling(options.MaxInFlight * options.BackpressureThresholdPct / 100.0));
+        MaxQueuedControl = options.MaxQueuedControlMessages;
+        DefaultReplayMaxEvents = options.DefaultReplayMaxEvents;
+    }
+
+    public int ReplaySize { get; }
+
+    public int MaxInFlight { get; }
+
+    public TimeSpan AckTimeout { get; }
+
+    public TimeSpan HeartbeatInterval { get; }
+
+    public TimeSpan RedeliveryInterval { get; }
+
+    public int MaxAttempts { get; }
+
+    /// <summary>Unacked events at which backpressure is signalled: ceil(max_in_flight * pct / 100).</summary>
+    public int BackpressureThreshold { get; }
+
+    public int MaxQueuedControl { get; }
+
+    public int DefaultReplayMaxEvents { get; }
+
+    /// <summary>100 + 900 * (pending - threshold) / max(1, max_in_flight - threshold), in milliseconds.</summary>
+    public int RecommendedDelayMs(int pending)
+    {
+        var over = Math.Clamp(pending - BackpressureThreshold, 0, MaxInFlight);
+        return MinDelayMs + (int)((long)DelaySpanMs * over / Math.Max(1, MaxInFlight - BackpressureThreshold));
+    }
+}

@@ -1,0 +1,226 @@
+using Marie.Events.Broker.Connections;
+using Marie.Events.Broker.Topics;
+using Marie.Events.Protocol;
+
+namespace Marie.Events.Broker.Subscriptions;
+
+/// <summary>
+/// One subscription of a connection: its filter, its positions on its topics, its in-flight events. Every member is
+/// guarded by <see cref="Gate"/>; lock order is topology, then topic, then subscription.
+/// </summary>
+internal sealed partial class Subscription
+{
+    private readonly Dictionary<string, SubscriptionTopic> _byName = new(StringComparer.Ordinal);
+    private readonly Dictionary<int, SubscriptionTopic> _byNumber = [];
+    private bool _aboveThreshold;
+    private long _lastSignalAt;
+
+    public Subscription(BrokerConnection connection, int number, string id, EventFilter filter, bool wildcard, IReadOnlyList<string> topics)
+    {
+        Connection = connection;
+        Number = number;
+        Id = id;
+        Filter = filter;
+        Wildcard = wildcard;
+        RequestedTopics = topics;
+    }
+
+    public BrokerConnection Connection { get; }
+
+    /// <summary>Number of the subscription within its connection (part of the ack id).</summary>
+    public int Number { get; }
+
+    public string Id { get; }
+
+    public Lock Gate { get; } = new();
+
+    public EventFilter Filter { get; set; }
+
+    /// <summary>Subscribed to <c>"*"</c>: attached to every topic, present and future.</summary>
+    public bool Wildcard { get; }
+
+    /// <summary>The topics as the client asked for them.</summary>
+    public IReadOnlyList<string> RequestedTopics { get; }
+
+    public int InFlightCount { get; private set; }
+
+    public bool Closed { get; private set; }
+
+    private Settings Settings => Connection.Broker.Settings;
+
+    public IEnumerable<SubscriptionTopic> Topics => _byName.Values;
+
+    public bool TryGetTopic(string name, out SubscriptionTopic? subscriptionTopic) => _byName.TryGetValue(name, out subscriptionTopic);
+
+    public bool TryGetTopic(int number, out SubscriptionTopic? subscriptionTopic) => _byNumber.TryGetValue(number, out subscriptionTopic);
+
+    /// <summary>Creates this subscription's position on a topic (caller holds the topic's lock and <see cref="Gate"/>).</summary>
+    public SubscriptionTopic AddTopic(BrokerTopic topic, long watermark)
+    {
+        var subscriptionTopic = new SubscriptionTopic(this, topic, _byNumber.Count + 1)
+        {
+            Watermark = watermark,
+            Lagging = true,
+        };
+        _byName.Add(topic.Name, subscriptionTopic);
+        _byNumber.Add(subscriptionTopic.Number, subscriptionTopic);
+        return subscriptionTopic;
+    }
+
+    /// <summary>A live event from the topic's publish path (caller holds the topic's lock).</summary>
+    public void Offer(SubscriptionTopic subscriptionTopic, StoredEvent stored)
+    {
+        lock (Gate)
+        {
+            if (Closed || subscriptionTopic.Lagging || stored.Sequence <= subscriptionTopic.Watermark)
+            {
+                // Lagging: the ring read in Pump picks this event up in order.
+                return;
+            }
+
+            if (!Filter.Matches(stored.Data))
+            {
+                subscriptionTopic.Watermark = stored.Sequence;
+                return;
+            }
+
+            if (InFlightCount >= Settings.MaxInFlight)
+            {
+                subscriptionTopic.Lagging = true;
+                subscriptionTopic.Watermark = stored.Sequence - 1;
+                return;
+            }
+
+            subscriptionTopic.Watermark = stored.Sequence;
+            Deliver(subscriptionTopic, stored);
+        }
+    }
+
+    /// <summary>Reads lagging topics from the ring while the in-flight cap allows. Caller holds <see cref="Gate"/>.</summary>
+    public void Pump()
+    {
+        if (Closed)
+        {
+            return;
+        }
+
+        foreach (var subscriptionTopic in _byName.Values)
+        {
+            if (subscriptionTopic.Lagging)
+            {
+                PumpTopic(subscriptionTopic);
+            }
+
+            if (InFlightCount >= Settings.MaxInFlight)
+            {
+                return;
+            }
+        }
+    }
+
+    private void PumpTopic(SubscriptionTopic subscriptionTopic)
+    {
+        var log = subscriptionTopic.Topic.Log;
+        while (InFlightCount < Settings.MaxInFlight)
+        {
+            var next = subscriptionTopic.Watermark + 1;
+            switch (log.TryRead(next, out var stored))
+            {
+                case ReadOutcome.NotYet:
+                    subscriptionTopic.Lagging = false;
+                    return;
+                case ReadOutcome.Overwritten:
+                    var first = log.FirstAvailable;
+                    var lastMissed = Math.Max(next, first - 1);
+                    Connection.NotifyEventsLost(this, subscriptionTopic.Topic.Name, next, lastMissed);
+                    subscriptionTopic.Watermark = lastMissed;
+                    continue;
+            }
+
+            subscriptionTopic.Watermark = next;
+            if (Filter.Matches(stored!.Data))
+            {
+                Deliver(subscriptionTopic, stored);
+            }
+        }
+    }
+
+    private void Deliver(SubscriptionTopic subscriptionTopic, StoredEvent stored)
+    {
+        var entry = subscriptionTopic.Rent();
+        entry.Reset(stored, subscriptionTopic.AckIdFor(stored.Sequence), Connection.Broker.Time.GetTimestamp());
+        subscriptionTopic.InFlight.Add(entry);
+        InFlightCount++;
+        Connection.Broker.Counters.InFlightChanged(1);
+        Connection.EnqueueEvent(this, entry, entry.Attempts);
+        CheckBackpressure();
+    }
+
+    /// <summary>Removes one in-flight entry by index and pools it. Caller holds <see cref="Gate"/>.</summary>
+    private void Settle(SubscriptionTopic subscriptionTopic, int index)
+    {
+        var entry = subscriptionTopic.InFlight[index];
+        subscriptionTopic.InFlight.RemoveAt(index);
+        subscriptionTopic.Return(entry);
+        InFlightCount--;
+        Connection.Broker.Counters.InFlightChanged(-1);
+    }
+
+    /// <summary>Marks the subscription closed and releases every in-flight event. Caller holds <see cref="Gate"/>.</summary>
+    public void Close()
+    {
+        if (Closed)
+        {
+            return;
+        }
+
+        Closed = true;
+        foreach (var subscriptionTopic in _byName.Values)
+        {
+            while (subscriptionTopic.InFlight.Count > 0)
+            {
+                Settle(subscriptionTopic, subscriptionTopic.InFlight.Count - 1);
+            }
+        }
+    }
+
+    private void CheckBackpressure()
+    {
+        var settings = Settings;
+        if (InFlightCount < settings.BackpressureThreshold)
+        {
+            _aboveThreshold = false;
+            return;
+        }
+
+        var now = Connection.Broker.Time.GetTimestamp();
+        if (_aboveThreshold && Connection.Broker.Time.GetElapsedTime(_lastSignalAt, now) < Settings.BackpressureRepeat)
+        {
+            return;
+        }
+
+        _aboveThreshold = true;
+        _lastSignalAt = now;
+        Connection.EnqueueNotice(new ServerMessage
+        {
+            Backpressure = new BackpressureSignal
+            {
+                SubscriptionId = Id,
+                RecommendedDelayMs = settings.RecommendedDelayMs(InFlightCount),
+                PendingEvents = InFlightCount,
+            },
+        });
+        Connection.Broker.Counters.BackpressureSignal();
+    }
+
+    /// <summary>Called when acks lowered the count: re-arms the signal once below the threshold.</summary>
+    private void AfterSettle()
+    {
+        if (InFlightCount < Settings.BackpressureThreshold)
+        {
+            _aboveThreshold = false;
+        }
+
+        Pump();
+    }
+}

@@ -1,0 +1,71 @@
+using System.Security.Cryptography;
+using Google.Protobuf.WellKnownTypes;
+using Marie.Events.Protocol;
+
+namespace Marie.Events.Broker.Topics;
+
+/// <summary>
+/// The in-memory replay ring: a fixed array indexed by sequence modulo capacity. A slot holds an immutable
+/// <see cref="StoredEvent"/> that carries its own sequence number, so a lock-free reader can tell a live slot from an
+/// overwritten one. The head is published with a volatile write after the slot, so a reader that sees head N also
+/// sees event N.
+/// </summary>
+internal sealed class MemoryTopicLog : ITopicLog
+{
+    private readonly StoredEvent?[] _slots;
+    private long _head;
+
+    public MemoryTopicLog(string topic, int capacity)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        Topic = topic;
+        _slots = new StoredEvent?[capacity];
+        Epoch = NewEpoch();
+    }
+
+    public string Topic { get; }
+
+    public string Epoch { get; }
+
+    public long Head => Volatile.Read(ref _head);
+
+    public long FirstAvailable => Math.Max(1, Head - _slots.Length + 1);
+
+    public int Count => (int)Math.Min(Head, _slots.Length);
+
+    public StoredEvent Append(EventData data, Timestamp publishedAt)
+    {
+        var sequence = _head + 1;
+        var stored = new StoredEvent(Topic, sequence, data, publishedAt);
+        Volatile.Write(ref _slots[sequence % _slots.Length], stored);
+        Volatile.Write(ref _head, sequence);
+        return stored;
+    }
+
+    public ReadOutcome TryRead(long sequence, out StoredEvent? stored)
+    {
+        stored = null;
+        if (sequence < 1)
+        {
+            return ReadOutcome.Overwritten;
+        }
+
+        if (sequence > Head)
+        {
+            return ReadOutcome.NotYet;
+        }
+
+        var slot = Volatile.Read(ref _slots[sequence % _slots.Length]);
+        if (slot is null || slot.Sequence != sequence)
+        {
+            // The slot already holds a newer event (sequence + k * capacity): this one was overwritten.
+            return ReadOutcome.Overwritten;
+        }
+
+        stored = slot;
+        return ReadOutcome.Found;
+    }
+
+    /// <summary>16 lowercase hex characters (64 random bits): unique per log incarnation for all practical purposes.</summary>
+    internal static string NewEpoch() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+}
