@@ -12,6 +12,8 @@ internal sealed partial class Subscription
 {
     private readonly Dictionary<string, SubscriptionTopic> _byName = new(StringComparer.Ordinal);
     private readonly Dictionary<int, SubscriptionTopic> _byNumber = [];
+    private readonly List<SubscriptionTopic> _positions = [];
+    private int _pumpStart;
     private bool _aboveThreshold;
     private long _lastSignalAt;
 
@@ -48,7 +50,7 @@ internal sealed partial class Subscription
 
     private Settings Settings => Connection.Broker.Settings;
 
-    public IEnumerable<SubscriptionTopic> Topics => _byName.Values;
+    public IReadOnlyList<SubscriptionTopic> Topics => _positions;
 
     public bool TryGetTopic(string name, out SubscriptionTopic? subscriptionTopic) => _byName.TryGetValue(name, out subscriptionTopic);
 
@@ -64,6 +66,7 @@ internal sealed partial class Subscription
         };
         _byName.Add(topic.Name, subscriptionTopic);
         _byNumber.Add(subscriptionTopic.Number, subscriptionTopic);
+        _positions.Add(subscriptionTopic);
         return subscriptionTopic;
     }
 
@@ -104,16 +107,16 @@ internal sealed partial class Subscription
             return;
         }
 
-        foreach (var subscriptionTopic in _byName.Values)
+        // Start each pass one topic further on, so that a busy topic cannot keep a multi-topic subscription's
+        // freed room to itself.
+        var count = _positions.Count;
+        var start = count == 0 ? 0 : (int)((uint)_pumpStart++ % (uint)count);
+        for (var i = 0; i < count && InFlightCount < Settings.MaxInFlight; i++)
         {
+            var subscriptionTopic = _positions[(start + i) % count];
             if (subscriptionTopic.Lagging)
             {
                 PumpTopic(subscriptionTopic);
-            }
-
-            if (InFlightCount >= Settings.MaxInFlight)
-            {
-                return;
             }
         }
     }
