@@ -55,17 +55,32 @@ public sealed partial class BrokerConnection : IDisposable
     /// <summary>Waits until a message is ready to write; false once the connection is disposed.</summary>
     public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) => _queue.Reader.WaitToReadAsync(cancellationToken);
 
-    /// <summary>Takes the next message to write, if one is ready. Deliveries settled or withdrawn while queued are
-    /// skipped. Call from one writer only.</summary>
+    /// <summary>Takes the next message to write, if one is ready, as a message object. Deliveries settled or withdrawn
+    /// while queued are skipped. Call from one writer only.</summary>
     public bool TryRead([MaybeNullWhen(false)] out ServerMessage message)
+    {
+        if (TryReadFrame(out var frame))
+        {
+            message = frame.ToMessage();
+            return true;
+        }
+
+        message = null;
+        return false;
+    }
+
+    /// <summary>Takes the next frame to write, if one is ready: the form a stream writer serializes with
+    /// <see cref="OutboundFrame.Marshaller"/>, copying each event's cached bytes. Call from one writer only.</summary>
+    public bool TryReadFrame(out OutboundFrame frame)
     {
         while (_queue.Reader.TryRead(out var item))
         {
-            message = item.Kind switch
+            ServerMessage? message = null;
+            var ready = item.Kind switch
             {
-                OutboundKind.Event => BuildEnvelope(item),
-                OutboundKind.Heartbeat => BuildHeartbeat(),
-                _ => item.Message,
+                OutboundKind.Event => TryBuildDelivery(item, out frame),
+                OutboundKind.Heartbeat => Ready(message = BuildHeartbeat(), out frame),
+                _ => Ready(message = item.Message!, out frame),
             };
 
             if (item.Kind == OutboundKind.Reply && Interlocked.Decrement(ref _queuedReplies) == Broker.Settings.MaxQueuedControl - 1)
@@ -73,20 +88,26 @@ public sealed partial class BrokerConnection : IDisposable
                 SignalReplyRoom();
             }
 
-            if (message is not null)
+            if (ready)
             {
                 return true;
             }
         }
 
-        message = null;
+        frame = default;
         return false;
+    }
+
+    private static bool Ready(ServerMessage message, out OutboundFrame frame)
+    {
+        frame = new OutboundFrame(message);
+        return true;
     }
 
     /// <summary>Whether a message is ready now (a writer holds its flush while more are ready).</summary>
     public bool HasPending => _queue.Reader.Count > 0;
 
-    private ServerMessage? BuildEnvelope(in Outbound item)
+    private bool TryBuildDelivery(in Outbound item, out OutboundFrame frame)
     {
         var subscription = item.Subscription!;
         var entry = item.Entry!;
@@ -95,23 +116,14 @@ public sealed partial class BrokerConnection : IDisposable
             if (subscription.Closed || entry.Generation != item.Generation)
             {
                 // Acked, dropped or unsubscribed while it waited in the queue.
-                return null;
+                frame = default;
+                return false;
             }
 
             entry.Queued = false;
             Broker.Counters.DeliveredOne();
-            return new ServerMessage
-            {
-                Event = new EventEnvelope
-                {
-                    AckId = entry.AckId,
-                    SubscriptionId = subscription.Id,
-                    SequenceNum = entry.Sequence,
-                    Event = entry.Event.Data,
-                    PublishedAt = entry.Event.PublishedAt,
-                    DeliveryAttempt = item.Attempt,
-                },
-            };
+            frame = new OutboundFrame(entry.Event, entry.AckId, subscription.Id, item.Attempt);
+            return true;
         }
     }
 

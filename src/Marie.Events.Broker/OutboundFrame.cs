@@ -1,0 +1,211 @@
+using System.Buffers;
+using System.Text;
+using Google.Protobuf;
+using Grpc.Core;
+using Marie.Events.Broker.Topics;
+using Marie.Events.Protocol;
+
+namespace Marie.Events.Broker;
+
+/// <summary>
+/// One message for a stream's writer: either a <see cref="ServerMessage"/>, or an event delivery whose envelope is
+/// written straight from the event's cached wire bytes plus the few fields that differ per delivery (ack id,
+/// subscription id, attempt). The bytes are exactly those of the equivalent <see cref="ServerMessage"/>.
+/// </summary>
+public readonly struct OutboundFrame
+{
+    // Protobuf tags: (field number << 3) | wire type, wire type 0 = varint, 2 = length-delimited.
+    private const byte ServerMessageEventTag = (1 << 3) | 2;
+    private const byte AckIdTag = (1 << 3) | 2;
+    private const byte SubscriptionIdTag = (2 << 3) | 2;
+    private const byte SequenceNumTag = (3 << 3) | 0;
+    private const byte EventTag = (4 << 3) | 2;
+    private const byte PublishedAtTag = (5 << 3) | 2;
+    private const byte DeliveryAttemptTag = (6 << 3) | 0;
+
+    private readonly ServerMessage? _message;
+    private readonly StoredEvent? _event;
+    private readonly string? _ackId;
+    private readonly string? _subscriptionId;
+    private readonly int _attempt;
+
+    internal OutboundFrame(ServerMessage message) => _message = message;
+
+    internal OutboundFrame(StoredEvent stored, string ackId, string subscriptionId, int attempt)
+    {
+        _event = stored;
+        _ackId = ackId;
+        _subscriptionId = subscriptionId;
+        _attempt = attempt;
+    }
+
+    /// <summary>A marshaller that writes frames (the server never reads them back).</summary>
+    public static Marshaller<OutboundFrame> Marshaller { get; } = new(
+        static (frame, context) => frame.Serialize(context),
+        static _ => throw new NotSupportedException("outbound frames are written by the server, never read"));
+
+    /// <summary>Whether this frame is an event delivery.</summary>
+    public bool IsEvent => _event is not null;
+
+    /// <summary>The frame as a message object (allocates; the writer uses <see cref="Marshaller"/> instead).</summary>
+    public ServerMessage ToMessage() => _message ?? new ServerMessage
+    {
+        Event = new EventEnvelope
+        {
+            AckId = _ackId,
+            SubscriptionId = _subscriptionId,
+            SequenceNum = _event!.Sequence,
+            Event = _event.Data,
+            PublishedAt = _event.PublishedAt,
+            DeliveryAttempt = _attempt,
+        },
+    };
+
+    /// <summary>The serialized size in bytes.</summary>
+    public int CalculateSize() => _message?.CalculateSize() ?? 1 + VarintSize((uint)EnvelopeSize()) + EnvelopeSize();
+
+    private void Serialize(SerializationContext context)
+    {
+        if (_message is not null)
+        {
+            var size = _message.CalculateSize();
+            context.SetPayloadLength(size);
+            var writer = context.GetBufferWriter();
+            _message.WriteTo(writer);
+            context.Complete();
+            return;
+        }
+
+        var envelopeSize = EnvelopeSize();
+        var total = 1 + VarintSize((uint)envelopeSize) + envelopeSize;
+        context.SetPayloadLength(total);
+        var buffer = context.GetBufferWriter();
+        var span = buffer.GetSpan(total);
+        WriteEvent(span, envelopeSize);
+        buffer.Advance(total);
+        context.Complete();
+    }
+
+    /// <summary>Writes the frame into <paramref name="destination"/> (at least <see cref="CalculateSize"/> bytes).</summary>
+    public int WriteTo(Span<byte> destination)
+    {
+        if (_message is not null)
+        {
+            var bytes = _message.ToByteArray();
+            bytes.CopyTo(destination);
+            return bytes.Length;
+        }
+
+        var envelopeSize = EnvelopeSize();
+        return WriteEvent(destination, envelopeSize);
+    }
+
+    private int EnvelopeSize()
+    {
+        var size = 0;
+        if (_ackId!.Length > 0)
+        {
+            size += StringSize(_ackId);
+        }
+
+        if (_subscriptionId!.Length > 0)
+        {
+            size += StringSize(_subscriptionId);
+        }
+
+        if (_event!.Sequence != 0)
+        {
+            size += 1 + VarintSize((ulong)_event.Sequence);
+        }
+
+        size += 1 + VarintSize((uint)_event.DataBytes.Length) + _event.DataBytes.Length;
+        size += 1 + VarintSize((uint)_event.PublishedAtBytes.Length) + _event.PublishedAtBytes.Length;
+        if (_attempt != 0)
+        {
+            size += 1 + VarintSize((ulong)(long)_attempt);
+        }
+
+        return size;
+    }
+
+    private int WriteEvent(Span<byte> span, int envelopeSize)
+    {
+        var position = 0;
+        span[position++] = ServerMessageEventTag;
+        position += WriteVarint(span[position..], (uint)envelopeSize);
+        if (_ackId!.Length > 0)
+        {
+            position += WriteString(span[position..], AckIdTag, _ackId);
+        }
+
+        if (_subscriptionId!.Length > 0)
+        {
+            position += WriteString(span[position..], SubscriptionIdTag, _subscriptionId);
+        }
+
+        if (_event!.Sequence != 0)
+        {
+            span[position++] = SequenceNumTag;
+            position += WriteVarint(span[position..], (ulong)_event.Sequence);
+        }
+
+        position += WriteBytes(span[position..], EventTag, _event.DataBytes);
+        position += WriteBytes(span[position..], PublishedAtTag, _event.PublishedAtBytes);
+        if (_attempt != 0)
+        {
+            span[position++] = DeliveryAttemptTag;
+            // int32 fields encode negative values sign-extended to 64 bits, as protobuf does.
+            position += WriteVarint(span[position..], (ulong)(long)_attempt);
+        }
+
+        return position;
+    }
+
+    private static int StringSize(string value)
+    {
+        var length = Encoding.UTF8.GetByteCount(value);
+        return 1 + VarintSize((uint)length) + length;
+    }
+
+    private static int WriteString(Span<byte> span, byte tag, string value)
+    {
+        var length = Encoding.UTF8.GetByteCount(value);
+        span[0] = tag;
+        var position = 1 + WriteVarint(span[1..], (uint)length);
+        position += Encoding.UTF8.GetBytes(value, span[position..]);
+        return position;
+    }
+
+    private static int WriteBytes(Span<byte> span, byte tag, byte[] bytes)
+    {
+        span[0] = tag;
+        var position = 1 + WriteVarint(span[1..], (uint)bytes.Length);
+        bytes.CopyTo(span[position..]);
+        return position + bytes.Length;
+    }
+
+    private static int VarintSize(ulong value)
+    {
+        var size = 1;
+        while (value >= 0x80)
+        {
+            value >>= 7;
+            size++;
+        }
+
+        return size;
+    }
+
+    private static int WriteVarint(Span<byte> span, ulong value)
+    {
+        var position = 0;
+        while (value >= 0x80)
+        {
+            span[position++] = (byte)(value | 0x80);
+            value >>= 7;
+        }
+
+        span[position++] = (byte)value;
+        return position;
+    }
+}
