@@ -197,10 +197,7 @@ public sealed partial class BrokerConnection
             return;
         }
 
-        lock (subscription.Gate)
-        {
-            subscription.Filter = subscription.Filter.WithConfig(update.Filter);
-        }
+        Broker.UpdateFilter(subscription, subscription.Filter.WithConfig(update.Filter));
     }
 
     private Subscription? Find(string id)

@@ -57,6 +57,48 @@ public sealed partial class GrpcEventBroker
         return attached;
     }
 
+    /// <summary>
+    /// Replaces a subscription's filter and re-indexes it on its topics, holding every one of those topics' locks at
+    /// once: no event of any of its topics is dispatched half under the old filter and half under the new one.
+    /// Only the topology lock holder takes several topic locks, so this cannot deadlock with publishers.
+    /// </summary>
+    internal void UpdateFilter(Subscription subscription, EventFilter filter)
+    {
+        lock (_topology)
+        {
+            var positions = subscription.Topics;
+            var entered = 0;
+            try
+            {
+                for (; entered < positions.Count; entered++)
+                {
+                    positions[entered].Topic.Gate.Enter();
+                }
+
+                lock (subscription.Gate)
+                {
+                    if (subscription.Closed)
+                    {
+                        return;
+                    }
+
+                    subscription.Filter = filter;
+                    foreach (var position in positions)
+                    {
+                        position.Topic.Reindex(position);
+                    }
+                }
+            }
+            finally
+            {
+                for (var i = entered - 1; i >= 0; i--)
+                {
+                    positions[i].Topic.Gate.Exit();
+                }
+            }
+        }
+    }
+
     /// <summary>Detaches a subscription from every topic and releases its in-flight events.</summary>
     internal void RemoveSubscription(Subscription subscription)
     {
@@ -74,16 +116,17 @@ public sealed partial class GrpcEventBroker
                     position.Topic.Detach(position);
                 }
             }
-        }
 
-        lock (subscription.Gate)
-        {
-            if (subscription.Closed)
+            // Closed under the topology lock, so a filter update that follows cannot attach it again.
+            lock (subscription.Gate)
             {
-                return;
-            }
+                if (subscription.Closed)
+                {
+                    return;
+                }
 
-            subscription.Close();
+                subscription.Close();
+            }
         }
 
         Counters.SubscriptionRemoved();

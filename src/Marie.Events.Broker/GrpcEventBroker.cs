@@ -84,10 +84,7 @@ public sealed partial class GrpcEventBroker : IDisposable
         lock (topic.Gate)
         {
             stored = topic.Log.Append(evt, publishedAt);
-            foreach (var subscriber in topic.Subscribers)
-            {
-                subscriber.Subscription.Offer(subscriber, stored);
-            }
+            topic.Dispatch(stored);
         }
 
         Counters.PublishedOne();

@@ -33,6 +33,9 @@ internal sealed class EventFilter
     /// <summary>The event names of the subscription (kept across filter updates).</summary>
     public IReadOnlyList<string> Events { get; }
 
+    /// <summary>The job ids the filter requires one of, or null when it does not filter on job id.</summary>
+    public IReadOnlyCollection<string>? JobIds => _jobIds;
+
     /// <summary>The filter config as the client sent it.</summary>
     public FilterConfig Config { get; }
 

@@ -31,6 +31,9 @@ internal sealed class SubscriptionTopic
 
     public long Watermark { get; set; }
 
+    /// <summary>The job ids this position is indexed under in its topic's subscriber set (null: not indexed).</summary>
+    public IReadOnlyCollection<string>? IndexedJobIds { get; set; }
+
     public bool Lagging { get; set; }
 
     /// <summary>Unacknowledged deliveries, in sequence order.</summary>

@@ -9,33 +9,47 @@ namespace Marie.Events.Broker.Topics;
 /// </summary>
 internal sealed class BrokerTopic(ITopicLog log)
 {
-    private SubscriptionTopic[] _subscribers = [];
-
     public string Name => Log.Topic;
 
     public ITopicLog Log { get; } = log;
 
-    /// <summary>Serializes appends and changes to the subscriber list.</summary>
+    /// <summary>Serializes appends and changes to the subscriber set.</summary>
     public Lock Gate { get; } = new();
 
-    /// <summary>The attached subscriptions; a new array on every change (copy on write), read under <see cref="Gate"/>.</summary>
-    public SubscriptionTopic[] Subscribers => _subscribers;
+    /// <summary>The attached subscriptions; replaced on every change, read under <see cref="Gate"/>.</summary>
+    public SubscriberSet Subscribers { get; private set; } = SubscriberSet.Empty;
 
-    /// <summary>Attaches a subscription. Caller holds <see cref="Gate"/>.</summary>
-    public void Attach(SubscriptionTopic subscriptionTopic) => _subscribers = [.. _subscribers, subscriptionTopic];
-
-    /// <summary>Detaches a subscription. Caller holds <see cref="Gate"/>.</summary>
-    public void Detach(SubscriptionTopic subscriptionTopic)
+    /// <summary>Attaches a position, indexed by its subscription's current job-id filter. Caller holds
+    /// <see cref="Gate"/> and the subscription's lock.</summary>
+    public void Attach(SubscriptionTopic position)
     {
-        var index = Array.IndexOf(_subscribers, subscriptionTopic);
-        if (index < 0)
+        position.IndexedJobIds = position.Subscription.Filter.JobIds;
+        Subscribers = Subscribers.Add(position, position.IndexedJobIds);
+    }
+
+    /// <summary>Detaches a position. Caller holds <see cref="Gate"/>.</summary>
+    public void Detach(SubscriptionTopic position) => Subscribers = Subscribers.Remove(position, position.IndexedJobIds);
+
+    /// <summary>Re-indexes a position after its subscription's filter changed. Caller holds <see cref="Gate"/> and
+    /// the subscription's lock.</summary>
+    public void Reindex(SubscriptionTopic position)
+    {
+        Detach(position);
+        Attach(position);
+    }
+
+    /// <summary>Offers a just-appended event to the subscriptions that can match it. Caller holds <see cref="Gate"/>.</summary>
+    public void Dispatch(StoredEvent stored)
+    {
+        var subscribers = Subscribers;
+        foreach (var position in subscribers.Unindexed)
         {
-            return;
+            position.Subscription.Offer(position, stored);
         }
 
-        var next = new SubscriptionTopic[_subscribers.Length - 1];
-        Array.Copy(_subscribers, 0, next, 0, index);
-        Array.Copy(_subscribers, index + 1, next, index, _subscribers.Length - index - 1);
-        _subscribers = next;
+        foreach (var position in subscribers.ForJob(stored.Data.Jobid))
+        {
+            position.Subscription.Offer(position, stored);
+        }
     }
 }
