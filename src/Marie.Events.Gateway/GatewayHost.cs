@@ -80,6 +80,8 @@ public static class GatewayHost
             var app = Build(args);
             await using (app.ConfigureAwait(false))
             {
+                // Validated here first so that a bad value gives one clean line, not the host's stack trace.
+                app.Services.GetService<IStartupValidator>()?.Validate();
                 await app.RunAsync().ConfigureAwait(false);
             }
 
@@ -87,7 +89,8 @@ public static class GatewayHost
         }
         catch (Exception ex) when (IsConfigurationError(ex))
         {
-            await Console.Error.WriteLineAsync($"marie-events-gateway: configuration error: {ex.Message}").ConfigureAwait(false);
+            var lines = ConfigurationErrors(ex).Select(line => $"marie-events-gateway: configuration error: {line}");
+            await Console.Error.WriteLineAsync(string.Join(Environment.NewLine, lines)).ConfigureAwait(false);
             return ConfigurationErrorExitCode;
         }
         catch (IOException ex)
@@ -102,6 +105,14 @@ public static class GatewayHost
         GatewayConfigurationException or OptionsValidationException => true,
         AggregateException aggregate => aggregate.InnerExceptions.All(IsConfigurationError),
         _ => false,
+    };
+
+    /// <summary>One line per problem.</summary>
+    private static IEnumerable<string> ConfigurationErrors(Exception ex) => ex switch
+    {
+        OptionsValidationException validation => validation.Failures,
+        AggregateException aggregate => aggregate.InnerExceptions.SelectMany(ConfigurationErrors),
+        _ => [ex.Message],
     };
 
     /// <summary><c>toast.grpc.enabled</c> decides what is mapped, so it is read before the services exist; a value

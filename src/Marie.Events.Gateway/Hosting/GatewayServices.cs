@@ -45,7 +45,7 @@ internal static class GatewayServices
         services.AddHostedService<GatewayLifecycle>();
 
         services.AddOptions<KestrelServerOptions>()
-            .Configure<GatewayEndpoints, IOptions<GatewayOptions>>((kestrel, endpoints, gateway) => endpoints.Configure(kestrel, gateway.Value));
+            .Configure<GatewayEndpoints, IOptions<GatewayOptions>>(ConfigureKestrel);
         services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
 
         services.AddGrpc()
@@ -67,6 +67,23 @@ internal static class GatewayServices
 
         app.MapGet(AdminStatsEndpoint.Path, AdminStatsEndpoint.Handle);
         return app;
+    }
+
+    /// <summary>Kestrel's options are built with the application, before start-up validation: invalid gateway
+    /// options are skipped here and reported by that validation, which runs before the server binds.</summary>
+    private static void ConfigureKestrel(KestrelServerOptions kestrel, GatewayEndpoints endpoints, IOptions<GatewayOptions> gateway)
+    {
+        GatewayOptions options;
+        try
+        {
+            options = gateway.Value;
+        }
+        catch (OptionsValidationException)
+        {
+            return;
+        }
+
+        endpoints.Configure(kestrel, options);
     }
 
     private static void AddValidatedOptions<TOptions, TValidator>(IServiceCollection services, IConfiguration configuration, string section)
