@@ -119,7 +119,8 @@ public sealed class GatewayFixture : IAsyncDisposable
         {
             Args = settings.Args,
             ConfigureConfiguration = c => c.AddInMemoryCollection(values),
-            ConfigureLogging = l => l.AddProvider(logs ?? new LogCapture()),
+            // Captured instead of written to the console (the gateway's level filter still applies).
+            ConfigureLogging = l => l.ClearProviders().AddProvider(logs ?? new LogCapture()),
             Console = TextWriter.Synchronized(console ?? new StringWriter()),
             GetEnvironmentVariable = name => settings.Environment.GetValueOrDefault(name),
         });
