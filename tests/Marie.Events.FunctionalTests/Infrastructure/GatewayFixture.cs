@@ -100,7 +100,8 @@ public sealed class GatewayFixture : IAsyncDisposable
             ["gateway:host"] = "127.0.0.1",
             ["gateway:port"] = "0",
             ["gateway:admin_port"] = "0",
-            ["gateway:state_dir"] = stateDir ?? settings.StateDir ?? NewTempDir(),
+            // Not created unless the gateway needs it (development keys).
+            ["gateway:state_dir"] = stateDir ?? settings.StateDir ?? Path.Combine(Path.GetTempPath(), "marie-events-tests", Guid.NewGuid().ToString("N")),
         };
         if (settings.ConfigureKeys)
         {
