@@ -1,0 +1,83 @@
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Marie.Events.Gateway.Logging;
+using Microsoft.Extensions.Logging;
+using PublisherService = Marie.Events.Protocol.EventPublisherService;
+
+namespace Marie.Events.Gateway.Auth;
+
+/// <summary>
+/// Authenticates calls to EventStreamService and EventPublisherService (installed per service, so health and
+/// reflection stay open): <c>authorization: Bearer &lt;key&gt;</c> metadata; a missing, malformed, unknown or
+/// disabled key gets <see cref="StatusCode.Unauthenticated"/>. Publisher methods also need role publisher or admin
+/// (<see cref="StatusCode.PermissionDenied"/>). The caller's identity is left in <see cref="ServerCallContext.UserState"/>.
+/// </summary>
+internal sealed class ApiKeyInterceptor(APIKeyManager keys, ILogger<ApiKeyInterceptor> logger) : Interceptor
+{
+    /// <summary><see cref="ServerCallContext.UserState"/> key of the caller's <see cref="ApiKeyIdentity"/>.</summary>
+    public const string IdentityKey = "marie.events.identity";
+
+    private const string AuthorizationHeader = "authorization";
+
+    private static readonly string PublisherMethodPrefix = "/" + PublisherService.Descriptor.FullName + "/";
+
+    /// <summary>The identity the interceptor stored for this call.</summary>
+    public static ApiKeyIdentity? GetIdentity(ServerCallContext context) =>
+        context.UserState.TryGetValue(IdentityKey, out var value) ? value as ApiKeyIdentity : null;
+
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        Authorize(context);
+        return continuation(request, context);
+    }
+
+    public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        Authorize(context);
+        return continuation(requestStream, context);
+    }
+
+    public override Task ServerStreamingServerHandler<TRequest, TResponse>(
+        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        Authorize(context);
+        return continuation(request, responseStream, context);
+    }
+
+    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        Authorize(context);
+        return continuation(requestStream, responseStream, context);
+    }
+
+    private void Authorize(ServerCallContext context)
+    {
+        var header = context.RequestHeaders.GetValue(AuthorizationHeader);
+        var token = BearerToken.Parse(header);
+        if (!keys.TryAuthenticate(token, out var identity))
+        {
+            GatewayLog.GrpcAuthFailed(logger);
+            if (logger.IsEnabled(LogLevel.Debug))
+            {
+                var reason = header is null ? "no authorization metadata"
+                    : token is null ? "authorization is not 'Bearer <key>'"
+                    : !ApiKeyFormat.IsWellFormed(token) ? "malformed key"
+                    : "unknown or disabled key";
+                GatewayLog.GrpcAuthFailureDetail(logger, context.Method, context.Peer, reason);
+            }
+
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "invalid or missing token"));
+        }
+
+        if (context.Method.StartsWith(PublisherMethodPrefix, StringComparison.Ordinal) && !identity.CanPublish)
+        {
+            GatewayLog.GrpcPermissionDenied(logger, identity.Name, context.Method);
+            throw new RpcException(new Status(StatusCode.PermissionDenied, "publishing needs a key with role publisher or admin"));
+        }
+
+        context.UserState[IdentityKey] = identity;
+    }
+}

@@ -1,0 +1,126 @@
+using Marie.Events.Broker;
+using Microsoft.Extensions.Configuration;
+
+namespace Marie.Events.Gateway.Configuration;
+
+/// <summary>The seed's <c>toast.*</c> section.</summary>
+internal sealed class ToastOptions
+{
+    /// <summary>Configuration section name.</summary>
+    public const string Section = "toast";
+
+    /// <summary><c>toast.native.*</c>: parsed and validated; the native handler is a later issue.</summary>
+    [ConfigurationKeyName("native")]
+    public ToastNativeOptions Native { get; set; } = new();
+
+    /// <summary><c>toast.grpc.*</c>: the gRPC event stream.</summary>
+    [ConfigurationKeyName("grpc")]
+    public ToastGrpcOptions Grpc { get; set; } = new();
+}
+
+/// <summary><c>toast.native.*</c>.</summary>
+internal sealed class ToastNativeOptions
+{
+    [ConfigurationKeyName("enabled")]
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Where the native handler will write events (not built yet).</summary>
+    [ConfigurationKeyName("path")]
+    public string Path { get; set; } = ".marie-events/native-events.jsonl";
+}
+
+/// <summary><c>toast.grpc.*</c>.</summary>
+internal sealed class ToastGrpcOptions
+{
+    /// <summary>False: EventStreamService and EventPublisherService are not served.</summary>
+    [ConfigurationKeyName("enabled")]
+    public bool Enabled { get; set; } = true;
+
+    [ConfigurationKeyName("broker")]
+    public BrokerSection Broker { get; set; } = new();
+
+    /// <summary>Handler queue (later pipeline issue: parsed and validated only).</summary>
+    [ConfigurationKeyName("queue")]
+    public QueueOptions Queue { get; set; } = new();
+
+    /// <summary>Publish retries (later pipeline issue: parsed and validated only).</summary>
+    [ConfigurationKeyName("retry")]
+    public RetryOptions Retry { get; set; } = new();
+}
+
+/// <summary><c>toast.grpc.broker.*</c> with snake_case keys, mapped onto the broker's <see cref="BrokerOptions"/>.
+/// Defaults come from <see cref="BrokerOptions"/> itself, so they are stated once.</summary>
+internal sealed class BrokerSection
+{
+    private static readonly BrokerOptions Defaults = new();
+
+    [ConfigurationKeyName("replay_size")]
+    public int ReplaySize { get; set; } = Defaults.ReplaySize;
+
+    [ConfigurationKeyName("max_in_flight")]
+    public int MaxInFlight { get; set; } = Defaults.MaxInFlight;
+
+    [ConfigurationKeyName("ack_timeout_s")]
+    public double AckTimeoutSeconds { get; set; } = Defaults.AckTimeoutSeconds;
+
+    [ConfigurationKeyName("heartbeat_interval_s")]
+    public double HeartbeatIntervalSeconds { get; set; } = Defaults.HeartbeatIntervalSeconds;
+
+    [ConfigurationKeyName("redelivery_delay_s")]
+    public double RedeliveryDelaySeconds { get; set; } = Defaults.RedeliveryDelaySeconds;
+
+    [ConfigurationKeyName("backpressure_threshold_pct")]
+    public int BackpressureThresholdPct { get; set; } = Defaults.BackpressureThresholdPct;
+
+    [ConfigurationKeyName("max_redelivery_attempts")]
+    public int MaxRedeliveryAttempts { get; set; } = Defaults.MaxRedeliveryAttempts;
+
+    /// <summary>Addition: control messages queued per stream before reading the client waits.</summary>
+    [ConfigurationKeyName("max_queued_control_messages")]
+    public int MaxQueuedControlMessages { get; set; } = Defaults.MaxQueuedControlMessages;
+
+    /// <summary>Addition: <c>GetReplayBuffer</c>'s <c>max_events</c> when the request gives 0.</summary>
+    [ConfigurationKeyName("default_replay_max_events")]
+    public int DefaultReplayMaxEvents { get; set; } = Defaults.DefaultReplayMaxEvents;
+
+    /// <summary>A new <see cref="BrokerOptions"/> with these values.</summary>
+    public BrokerOptions ToBrokerOptions() => new()
+    {
+        ReplaySize = ReplaySize,
+        MaxInFlight = MaxInFlight,
+        AckTimeoutSeconds = AckTimeoutSeconds,
+        HeartbeatIntervalSeconds = HeartbeatIntervalSeconds,
+        RedeliveryDelaySeconds = RedeliveryDelaySeconds,
+        BackpressureThresholdPct = BackpressureThresholdPct,
+        MaxRedeliveryAttempts = MaxRedeliveryAttempts,
+        MaxQueuedControlMessages = MaxQueuedControlMessages,
+        DefaultReplayMaxEvents = DefaultReplayMaxEvents,
+    };
+}
+
+/// <summary><c>toast.grpc.queue.*</c>.</summary>
+internal sealed class QueueOptions
+{
+    /// <summary>Events the handler queue holds (seed default 4096).</summary>
+    [ConfigurationKeyName("maxsize")]
+    public int MaxSize { get; set; } = 4096;
+
+    [ConfigurationKeyName("drop_if_full")]
+    public bool DropIfFull { get; set; }
+}
+
+/// <summary><c>toast.grpc.retry.*</c>.</summary>
+internal sealed class RetryOptions
+{
+    /// <summary>First retry delay in seconds (seed default 0.1).</summary>
+    [ConfigurationKeyName("backoff_base_s")]
+    public double BackoffBaseSeconds { get; set; } = 0.1;
+
+    /// <summary>Longest retry delay in seconds (seed default 2.0).</summary>
+    [ConfigurationKeyName("backoff_max_s")]
+    public double BackoffMaxSeconds { get; set; } = 2.0;
+
+    /// <summary>Attempts in all; 0 = infinite.</summary>
+    [ConfigurationKeyName("max_attempts")]
+    public int MaxAttempts { get; set; }
+}

@@ -1,0 +1,98 @@
+using Grpc.HealthCheck;
+using Marie.Events.Broker;
+using Marie.Events.Gateway.Auth;
+using Marie.Events.Gateway.Configuration;
+using Marie.Events.Gateway.Services;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Marie.Events.Gateway.Hosting;
+
+/// <summary>The gateway's service registrations and endpoint mappings.</summary>
+internal static class GatewayServices
+{
+    /// <summary>How long a stopping gateway waits for open calls (event streams end at once; this bounds the
+    /// rest, e.g. health watches) before closing connections.</summary>
+    private static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(10);
+
+    public static IServiceCollection AddMarieGateway(this IServiceCollection services, IConfiguration configuration, GatewayHostContext context)
+    {
+        AddValidatedOptions<GatewayOptions, GatewayOptionsValidator>(services, configuration, GatewayOptions.Section);
+        AddValidatedOptions<AuthOptions, AuthOptionsValidator>(services, configuration, AuthOptions.Section);
+        AddValidatedOptions<ToastOptions, ToastOptionsValidator>(services, configuration, ToastOptions.Section);
+
+        services.AddSingleton(context);
+        services.TryAddSingleton(TimeProvider.System);
+        // Created on first use (first call or stats request), with the validated toast.grpc.broker.* values.
+        services.AddSingleton(sp => new GrpcEventBroker(
+            sp.GetRequiredService<IOptions<ToastOptions>>().Value.Grpc.Broker.ToBrokerOptions(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILoggerFactory>()));
+        services.AddSingleton(sp => ApiKeyBootstrap.Create(
+            sp.GetRequiredService<IOptions<AuthOptions>>().Value,
+            sp.GetRequiredService<IOptions<GatewayOptions>>().Value,
+            context.Console,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(APIKeyManager).FullName!)));
+        services.AddSingleton<ApiKeyInterceptor>();
+        services.AddSingleton<GatewayEndpoints>();
+        services.AddSingleton<HealthServiceImpl>();
+        services.AddHostedService<GatewayLifecycle>();
+
+        services.AddOptions<KestrelServerOptions>()
+            .Configure<GatewayEndpoints, IOptions<GatewayOptions>>(ConfigureKestrel);
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
+
+        services.AddGrpc()
+            .AddServiceOptions<EventStreamService>(o => o.Interceptors.Add<ApiKeyInterceptor>())
+            .AddServiceOptions<EventPublisherService>(o => o.Interceptors.Add<ApiKeyInterceptor>());
+        services.AddGrpcReflection();
+        return services;
+    }
+
+    public static WebApplication MapMarieGateway(this WebApplication app, GatewayHostContext context)
+    {
+        app.MapGrpcService<HealthServiceImpl>();
+        app.MapGrpcReflectionService();
+        if (context.GrpcEnabled)
+        {
+            app.MapGrpcService<EventStreamService>();
+            app.MapGrpcService<EventPublisherService>();
+        }
+
+        app.MapGet(AdminStatsEndpoint.Path, AdminStatsEndpoint.Handle);
+        return app;
+    }
+
+    /// <summary>Kestrel's options are built with the application, before start-up validation: invalid gateway
+    /// options are skipped here and reported by that validation, which runs before the server binds.</summary>
+    private static void ConfigureKestrel(KestrelServerOptions kestrel, GatewayEndpoints endpoints, IOptions<GatewayOptions> gateway)
+    {
+        GatewayOptions options;
+        try
+        {
+            options = gateway.Value;
+        }
+        catch (OptionsValidationException)
+        {
+            return;
+        }
+
+        endpoints.Configure(kestrel, options);
+    }
+
+    private static void AddValidatedOptions<TOptions, TValidator>(IServiceCollection services, IConfiguration configuration, string section)
+        where TOptions : class
+        where TValidator : class, IValidateOptions<TOptions>
+    {
+        services.AddOptions<TOptions>()
+            .Configure(o => SectionBinder.Bind(configuration, section, o))
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<TOptions>, TValidator>();
+    }
+}

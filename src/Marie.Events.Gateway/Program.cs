@@ -1,0 +1,3 @@
+using Marie.Events.Gateway;
+
+return await GatewayHost.RunAsync(args).ConfigureAwait(false);

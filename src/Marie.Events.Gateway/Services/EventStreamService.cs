@@ -1,0 +1,131 @@
+using Grpc.Core;
+using Marie.Events.Broker;
+using Marie.Events.Gateway.Logging;
+using Marie.Events.Protocol;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Proto = Marie.Events.Protocol;
+
+namespace Marie.Events.Gateway.Services;
+
+/// <summary>
+/// <c>marieai.events.EventStreamService</c>: each <c>StreamEvents</c> call is one broker connection, pumped by two
+/// loops: the reader feeds client messages to the broker, the writer sends whatever the connection has ready.
+/// </summary>
+internal sealed class EventStreamService(
+    GrpcEventBroker broker,
+    IHostApplicationLifetime lifetime,
+    ILogger<EventStreamService> logger) : Proto.EventStreamService.EventStreamServiceBase
+{
+    /// <summary>Write without flushing: more messages follow at once.</summary>
+    private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
+
+    /// <summary>Write and flush: the last message ready for now.</summary>
+    private static readonly WriteOptions Flushed = new();
+
+    public override async Task StreamEvents(
+        IAsyncStreamReader<ClientMessage> requestStream,
+        IServerStreamWriter<ServerMessage> responseStream,
+        ServerCallContext context)
+    {
+        var id = Guid.NewGuid().ToString("N");
+        using var conn = broker.Connect(id);
+        GatewayLog.StreamOpened(logger, id);
+
+        // Ends both loops when the client goes away or the gateway stops (streams would otherwise hold shutdown).
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
+        var token = stop.Token;
+        var reader = ReadLoopAsync(conn, requestStream, token);
+        var writer = WriteLoopAsync(conn, responseStream, token);
+        try
+        {
+            var first = await Task.WhenAny(reader, writer).ConfigureAwait(false);
+            await first.ConfigureAwait(false);
+            if (first == reader)
+            {
+                // The client completed its requests: a server stream goes on until the call is cancelled.
+                GatewayLog.StreamRequestsCompleted(logger, id);
+                await writer.ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is IOException
+            || (token.IsCancellationRequested && ex is OperationCanceledException or InvalidOperationException))
+        {
+            // The client went away or the gateway is stopping: the loops' exceptions are the expected end.
+        }
+        catch (Exception ex) when (ex is not RpcException)
+        {
+            GatewayLog.StreamFailed(logger, id, ex);
+            throw new RpcException(new Status(StatusCode.Internal, "event stream failed"));
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            await ObserveAsync(reader, writer).ConfigureAwait(false);
+            GatewayLog.StreamClosed(logger, id);
+        }
+
+        if (lifetime.ApplicationStopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
+        {
+            GatewayLog.StreamEndedByShutdown(logger, id);
+            throw new RpcException(new Status(StatusCode.Unavailable, "the gateway is shutting down; reconnect and resume"));
+        }
+    }
+
+    public override Task<ReplayResponse> GetReplayBuffer(ReplayRequest request, ServerCallContext context)
+    {
+        try
+        {
+            return Task.FromResult(broker.GetReplayBuffer(request));
+        }
+        catch (ArgumentException ex)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, ex.Message));
+        }
+    }
+
+    private static async Task ReadLoopAsync(BrokerConnection conn, IAsyncStreamReader<ClientMessage> requests, CancellationToken token)
+    {
+        while (await requests.MoveNext(token).ConfigureAwait(false))
+        {
+            await conn.HandleAsync(requests.Current, token).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Writes everything ready, buffering while more is immediately readable and flushing after the last.</summary>
+    private static async Task WriteLoopAsync(BrokerConnection conn, IServerStreamWriter<ServerMessage> responses, CancellationToken token)
+    {
+        while (await conn.WaitToReadAsync(token).ConfigureAwait(false))
+        {
+            if (!conn.TryRead(out var current))
+            {
+                continue;
+            }
+
+            while (true)
+            {
+                var more = conn.TryRead(out var next);
+                responses.WriteOptions = more ? Buffered : Flushed;
+                await responses.WriteAsync(current, token).ConfigureAwait(false);
+                if (!more)
+                {
+                    break;
+                }
+
+                current = next!;
+            }
+        }
+    }
+
+    /// <summary>Waits for both loops and marks their exceptions observed: by now they are cancelled or done, and a
+    /// first failure was already handled by the caller, so what is left (the cancellation itself, a write to a
+    /// finished call) has nothing to report.</summary>
+    private static async Task ObserveAsync(Task reader, Task writer)
+    {
+        var both = Task.WhenAll(reader, writer);
+        await both.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _ = both.Exception;
+        _ = reader.Exception;
+        _ = writer.Exception;
+    }
+}
