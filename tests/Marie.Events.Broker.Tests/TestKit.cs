@@ -60,6 +60,16 @@ public sealed class TestBroker : IDisposable
     public Task<BrokerConnection> ConnectAndSubscribeAsync(string subscriptionId, params string[] topics)
         => ConnectAndSubscribeAsync(Msg.Sub(subscriptionId, topics));
 
+    /// <summary>Subscribes a fresh connection with the request, publishes the event live, and tells whether the
+    /// subscription received it.</summary>
+    public async Task<bool> DeliversAsync(SubscribeRequest request, EventData evt)
+    {
+        var connection = await ConnectAndSubscribeAsync(request);
+        Assert.Single(connection.All().Confirms());
+        var result = Publish(evt);
+        return connection.All().Events().Any(e => e.Event.Id == result.Id);
+    }
+
     public PublishResult Publish(EventData evt) => Broker.Publish(evt);
 
     public PublishResult Publish(string topic, string name = Ev.DefaultName, string source = Ev.DefaultSource,
