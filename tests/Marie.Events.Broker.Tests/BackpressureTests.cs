@@ -85,7 +85,7 @@ public sealed class BackpressureTests
 
         for (var i = 0; i < 3; i++)
         {
-            t.Time.Advance(TimeSpan.FromMilliseconds(300));
+            t.Advance(TimeSpan.FromMilliseconds(300));
             messages.AddRange(await AckOldestAsync(connection, inFlight));
         }
 
@@ -102,7 +102,7 @@ public sealed class BackpressureTests
         var messages = connection.All();
         var inFlight = new Queue<EventEnvelope>(messages.Events());
         var perSecond = new List<int>();
-        t.Time.Advance(TimeSpan.FromMilliseconds(1000));
+        t.Advance(TimeSpan.FromMilliseconds(1000));
 
         // Four windows of one second each; within a window, acks (and so deliveries at the cap) at +0, +200, +400, +600 ms.
         for (var second = 0; second < 4; second++)
@@ -111,12 +111,12 @@ public sealed class BackpressureTests
             for (var i = 0; i < 4; i++)
             {
                 thisSecond.AddRange(await AckOldestAsync(connection, inFlight));
-                if (i < 3) t.Time.Advance(TimeSpan.FromMilliseconds(200));
+                if (i < 3) t.Advance(TimeSpan.FromMilliseconds(200));
             }
             perSecond.Add(thisSecond.Backpressure().Count);
             Assert.All(thisSecond.Backpressure(), s => Assert.Equal(ExpectedDelay(t.Options, s.PendingEvents), s.RecommendedDelayMs));
             Assert.All(thisSecond.Backpressure(), s => Assert.InRange(s.PendingEvents, 8, 10));
-            t.Time.Advance(TimeSpan.FromMilliseconds(400));
+            t.Advance(TimeSpan.FromMilliseconds(400));
         }
 
         Assert.Single(messages.Backpressure());

@@ -121,7 +121,7 @@ public sealed partial class PublishTests
     {
         using var t = new TestBroker();
         var connection = await t.ConnectAndSubscribeAsync("s1", "a");
-        t.Time.Advance(TimeSpan.FromMilliseconds(1500));
+        t.Advance(TimeSpan.FromMilliseconds(1500));
 
         t.Publish("a");
 

@@ -27,7 +27,7 @@ public sealed class ReplayBufferTests
     public void GetReplayBuffer_Envelopes_NoAckIdAttemptZeroNoSubscription()
     {
         using var t = new TestBroker();
-        t.Time.Advance(TimeSpan.FromSeconds(3));
+        t.Advance(TimeSpan.FromSeconds(3));
         var published = t.Publish("a", "extract.completed", "job://extract.completed/j1", "j1", """{"n": 1}""");
 
         var envelope = Assert.Single(t.Broker.GetReplayBuffer(Request("a")).Events);

@@ -14,7 +14,7 @@ namespace Marie.Events.Broker.Tests;
 // TryRead, in order"):
 // - Publish and HandleAsync enqueue what they cause before they return (a synchronous TryRead drain sees it).
 // - Timers are created with the injected TimeProvider (TimeProvider.CreateTimer), so FakeTimeProvider.Advance runs
-//   their callbacks synchronously, each at its due time, before Advance returns.
+//   their callbacks synchronously before Advance returns (TestBroker.Advance steps 10 ms at a time, see there).
 // - All setup happens at the start time, before the first Advance, so timer phases line up with it.
 
 /// <summary>A broker on fake time with a capturing logger; disposes the connections it opened and the broker.</summary>
@@ -83,7 +83,22 @@ public sealed class TestBroker : IDisposable
         return results;
     }
 
-    public void AdvanceSeconds(double seconds) => Time.Advance(TimeSpan.FromSeconds(seconds));
+    /// <summary>Moves fake time forward in 10 ms steps. FakeTimeProvider.Advance runs every timer callback that
+    /// falls due with the clock already at the target time (one Advance of 11.9 s shows the 4 s and 8 s ticks the
+    /// time 11.9 s), so the steps keep each tick seeing its own time (all timer periods in these tests are
+    /// multiples of 10 ms and start at <see cref="StartTime"/>).</summary>
+    public void Advance(TimeSpan delta)
+    {
+        var step = TimeSpan.FromMilliseconds(10);
+        while (delta > TimeSpan.Zero)
+        {
+            var next = delta < step ? delta : step;
+            Time.Advance(next);
+            delta -= next;
+        }
+    }
+
+    public void AdvanceSeconds(double seconds) => Advance(TimeSpan.FromSeconds(seconds));
 
     public void Dispose()
     {
