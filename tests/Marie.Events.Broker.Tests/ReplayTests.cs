@@ -94,6 +94,25 @@ public sealed class ReplayTests
     }
 
     [Fact]
+    public async Task Subscribe_StarWithLastSequenceNum_ReplaysEveryExistingTopic()
+    {
+        using var t = new TestBroker();
+        t.PublishMany("a", 3);
+        t.PublishMany("b", 2);
+
+        var connection = await t.ConnectAndSubscribeAsync(Resume("s1", 1, "*"));
+        t.Publish("c");
+
+        var messages = connection.All();
+        Assert.Equal([2L, 3L], messages.Events().Seqs("a"));
+        Assert.Equal([2L], messages.Events().Seqs("b"));
+        Assert.Equal([1L], messages.Events().Seqs("c"));
+        var confirm = Assert.Single(messages.Confirms());
+        Assert.Equal(2, confirm.TopicReplayFrom["a"]);
+        Assert.Equal(2, confirm.TopicReplayFrom["b"]);
+    }
+
+    [Fact]
     public async Task Subscribe_ResumeFromMap_EachTopicResumesFromItsOwnPoint()
     {
         using var t = new TestBroker();
