@@ -107,7 +107,7 @@ public sealed partial class BrokerConnection : IDisposable
     /// <summary>Whether a message is ready now (a writer holds its flush while more are ready).</summary>
     public bool HasPending => _queue.Reader.Count > 0;
 
-    private bool TryBuildDelivery(in Outbound item, out OutboundFrame frame)
+    private static bool TryBuildDelivery(in Outbound item, out OutboundFrame frame)
     {
         var subscription = item.Subscription!;
         var entry = item.Entry!;
@@ -121,14 +121,16 @@ public sealed partial class BrokerConnection : IDisposable
             }
 
             entry.Queued = false;
-            Broker.Counters.DeliveredOne();
             frame = new OutboundFrame(entry.Event, entry.AckId, subscription.Id, item.Attempt);
             return true;
         }
     }
 
-    internal void EnqueueEvent(Subscription subscription, InFlightEntry entry, int attempt) =>
+    internal void EnqueueEvent(Subscription subscription, InFlightEntry entry, int attempt)
+    {
+        Broker.Counters.DeliveredOne();
         _queue.Writer.TryWrite(new Outbound(OutboundKind.Event, subscription, entry, entry.Generation, attempt));
+    }
 
     internal void EnqueueNotice(ServerMessage message) => _queue.Writer.TryWrite(new Outbound(OutboundKind.Notice, Message: message));
 

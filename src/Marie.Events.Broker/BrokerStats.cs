@@ -11,7 +11,7 @@ public sealed class BrokerStats
 
     /// <summary>Events accepted by <see cref="GrpcEventBroker.Publish"/>.</summary>
     public long EventsPublished { get; init; }
-    /// <summary>Event deliveries written to streams, first deliveries and redeliveries.</summary>
+    /// <summary>Event deliveries dispatched to streams' write queues, first deliveries and redeliveries.</summary>
     public long EventsDelivered { get; init; }
     /// <summary>Redeliveries after an ack timeout.</summary>
     public long EventsRedelivered { get; init; }

@@ -83,7 +83,10 @@ public sealed class TestBroker : IDisposable
         return results;
     }
 
-    /// <summary>Moves fake time forward in 10 ms steps. FakeTimeProvider.Advance runs every timer callback that
+    /// <summary>Moves fake time forward in 10 ms steps, and after each step reads what every connection of this
+    /// broker has ready into its inbox (<see cref="Drain.All"/> returns it): the connections behave as clients that
+    /// read their stream continuously. (A connection does not queue a second heartbeat, nor a redelivery of an event
+    /// whose previous send still waits, for a client that does not read.) FakeTimeProvider.Advance runs every timer callback that
     /// falls due with the clock already at the target time (one Advance of 11.9 s shows the 4 s and 8 s ticks the
     /// time 11.9 s), so the steps keep each tick seeing its own time (all timer periods in these tests are
     /// multiples of 10 ms and start at <see cref="StartTime"/>).</summary>
@@ -95,6 +98,7 @@ public sealed class TestBroker : IDisposable
             var next = delta < step ? delta : step;
             Time.Advance(next);
             delta -= next;
+            foreach (var connection in _connections) Drain.ReadIntoInbox(connection);
         }
     }
 
@@ -179,12 +183,24 @@ public static class Msg
 /// <summary>Reading what a connection would write, and picking message kinds out of it.</summary>
 public static class Drain
 {
-    /// <summary>Takes every message the connection has ready, in order.</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<BrokerConnection, List<ServerMessage>> Inboxes = new();
+
+    /// <summary>Takes every message the connection has written since the last call (read during
+    /// <see cref="TestBroker.Advance"/>) or has ready now, in order.</summary>
     public static List<ServerMessage> All(this BrokerConnection connection)
     {
-        var messages = new List<ServerMessage>();
-        while (connection.TryRead(out var message)) messages.Add(message);
+        ReadIntoInbox(connection);
+        var inbox = Inboxes.GetOrCreateValue(connection);
+        var messages = new List<ServerMessage>(inbox);
+        inbox.Clear();
         return messages;
+    }
+
+    /// <summary>Reads what the connection has ready into its inbox, as a client reading its stream would.</summary>
+    public static void ReadIntoInbox(BrokerConnection connection)
+    {
+        var inbox = Inboxes.GetOrCreateValue(connection);
+        while (connection.TryRead(out var message)) inbox.Add(message);
     }
 
     /// <summary>Sends a message, then takes everything the connection has ready.</summary>
