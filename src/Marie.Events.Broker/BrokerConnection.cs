@@ -59,7 +59,8 @@ public sealed partial class BrokerConnection : IDisposable
     /// while queued are skipped. Call from one writer only.</summary>
     public bool TryRead([MaybeNullWhen(false)] out ServerMessage message)
     {
-        if (TryReadFrame(out var frame))
+        var frame = new OutboundFrame();
+        if (TryReadFrame(frame))
         {
             message = frame.ToMessage();
             return true;
@@ -69,18 +70,19 @@ public sealed partial class BrokerConnection : IDisposable
         return false;
     }
 
-    /// <summary>Takes the next frame to write, if one is ready: the form a stream writer serializes with
-    /// <see cref="OutboundFrame.Marshaller"/>, copying each event's cached bytes. Call from one writer only.</summary>
-    public bool TryReadFrame(out OutboundFrame frame)
+    /// <summary>Fills <paramref name="frame"/> with the next message to write, if one is ready: the form a stream
+    /// writer serializes with <see cref="OutboundFrame.Marshaller"/>, copying each event's cached bytes. Call from one
+    /// writer only.</summary>
+    public bool TryReadFrame(OutboundFrame frame)
     {
+        ArgumentNullException.ThrowIfNull(frame);
         while (_queue.Reader.TryRead(out var item))
         {
-            ServerMessage? message = null;
             var ready = item.Kind switch
             {
-                OutboundKind.Event => TryBuildDelivery(item, out frame),
-                OutboundKind.Heartbeat => Ready(message = BuildHeartbeat(), out frame),
-                _ => Ready(message = item.Message!, out frame),
+                OutboundKind.Event => TryBuildDelivery(item, frame),
+                OutboundKind.Heartbeat => Ready(BuildHeartbeat(), frame),
+                _ => Ready(item.Message!, frame),
             };
 
             if (item.Kind == OutboundKind.Reply && Interlocked.Decrement(ref _queuedReplies) == Broker.Settings.MaxQueuedControl - 1)
@@ -94,20 +96,19 @@ public sealed partial class BrokerConnection : IDisposable
             }
         }
 
-        frame = default;
         return false;
     }
 
-    private static bool Ready(ServerMessage message, out OutboundFrame frame)
+    private static bool Ready(ServerMessage message, OutboundFrame frame)
     {
-        frame = new OutboundFrame(message);
+        frame.Set(message);
         return true;
     }
 
     /// <summary>Whether a message is ready now (a writer holds its flush while more are ready).</summary>
     public bool HasPending => _queue.Reader.Count > 0;
 
-    private static bool TryBuildDelivery(in Outbound item, out OutboundFrame frame)
+    private static bool TryBuildDelivery(in Outbound item, OutboundFrame frame)
     {
         var subscription = item.Subscription!;
         var entry = item.Entry!;
@@ -116,12 +117,11 @@ public sealed partial class BrokerConnection : IDisposable
             if (subscription.Closed || entry.Generation != item.Generation)
             {
                 // Acked, dropped or unsubscribed while it waited in the queue.
-                frame = default;
                 return false;
             }
 
             entry.Queued = false;
-            frame = new OutboundFrame(entry.Event, entry.AckId, subscription.Id, item.Attempt);
+            frame.Set(entry.Event, entry.AckId, subscription.Id, item.Attempt);
             return true;
         }
     }

@@ -11,8 +11,10 @@ namespace Marie.Events.Broker;
 /// One message for a stream's writer: either a <see cref="ServerMessage"/>, or an event delivery whose envelope is
 /// written straight from the event's cached wire bytes plus the few fields that differ per delivery (ack id,
 /// subscription id, attempt). The bytes are exactly those of the equivalent <see cref="ServerMessage"/>.
+/// A writer owns a frame or two and refills them with <see cref="BrokerConnection.TryReadFrame"/>: a frame is
+/// serialized before the write call returns, so it can be reused for the next message.
 /// </summary>
-public readonly struct OutboundFrame
+public sealed class OutboundFrame
 {
     // Protobuf tags: (field number << 3) | wire type, wire type 0 = varint, 2 = length-delimited.
     private const byte ServerMessageEventTag = (1 << 3) | 2;
@@ -23,16 +25,23 @@ public readonly struct OutboundFrame
     private const byte PublishedAtTag = (5 << 3) | 2;
     private const byte DeliveryAttemptTag = (6 << 3) | 0;
 
-    private readonly ServerMessage? _message;
-    private readonly StoredEvent? _event;
-    private readonly string? _ackId;
-    private readonly string? _subscriptionId;
-    private readonly int _attempt;
+    private ServerMessage? _message;
+    private StoredEvent? _event;
+    private string? _ackId;
+    private string? _subscriptionId;
+    private int _attempt;
 
-    internal OutboundFrame(ServerMessage message) => _message = message;
-
-    internal OutboundFrame(StoredEvent stored, string ackId, string subscriptionId, int attempt)
+    internal void Set(ServerMessage message)
     {
+        _message = message;
+        _event = null;
+        _ackId = _subscriptionId = null;
+        _attempt = 0;
+    }
+
+    internal void Set(StoredEvent stored, string ackId, string subscriptionId, int attempt)
+    {
+        _message = null;
         _event = stored;
         _ackId = ackId;
         _subscriptionId = subscriptionId;

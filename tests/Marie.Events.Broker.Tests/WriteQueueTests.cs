@@ -66,11 +66,13 @@ public sealed class WriteQueueTests
         using var t = new TestBroker();
         using var connection = t.Broker.Connect();
         await connection.HandleAsync(Msg.Subscribe("sübscription-1", "a"));
-        Assert.True(connection.TryReadFrame(out var confirm));
+        var confirm = new OutboundFrame();
+        Assert.True(connection.TryReadFrame(confirm));
         Assert.False(confirm.IsEvent);
         t.Publish(Ev.Make("a", "extract.completed", "job://extract.completed/ü-1", "job-1", """{"doc": {"pages": [1, 2.5, "x"], "ok": true, "none": null}}"""));
 
-        Assert.True(connection.TryReadFrame(out var frame));
+        var frame = new OutboundFrame();
+        Assert.True(connection.TryReadFrame(frame));
         var bytes = new byte[frame.CalculateSize()];
         var written = frame.WriteTo(bytes);
 

@@ -4,18 +4,18 @@ using Marie.Events.Gateway.Logging;
 using Marie.Events.Protocol;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Proto = Marie.Events.Protocol;
 
 namespace Marie.Events.Gateway.Services;
 
 /// <summary>
 /// <c>marieai.events.EventStreamService</c>: each <c>StreamEvents</c> call is one broker connection, pumped by two
-/// loops: the reader feeds client messages to the broker, the writer sends whatever the connection has ready.
+/// loops: the reader feeds client messages to the broker, the writer sends whatever the connection has ready,
+/// batching writes while more is ready. Bound by <see cref="EventStreamBinding"/>.
 /// </summary>
 internal sealed class EventStreamService(
     GrpcEventBroker broker,
     IHostApplicationLifetime lifetime,
-    ILogger<EventStreamService> logger) : Proto.EventStreamService.EventStreamServiceBase
+    ILogger<EventStreamService> logger) : EventStreamServiceBase
 {
     /// <summary>Write without flushing: more messages follow at once.</summary>
     private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
@@ -25,7 +25,7 @@ internal sealed class EventStreamService(
 
     public override async Task StreamEvents(
         IAsyncStreamReader<ClientMessage> requestStream,
-        IServerStreamWriter<ServerMessage> responseStream,
+        IServerStreamWriter<OutboundFrame> responseStream,
         ServerCallContext context)
     {
         var id = Guid.NewGuid().ToString("N");
@@ -93,18 +93,22 @@ internal sealed class EventStreamService(
     }
 
     /// <summary>Writes everything ready, buffering while more is immediately readable and flushing after the last.</summary>
-    private static async Task WriteLoopAsync(BrokerConnection conn, IServerStreamWriter<ServerMessage> responses, CancellationToken token)
+    private static async Task WriteLoopAsync(BrokerConnection conn, IServerStreamWriter<OutboundFrame> responses, CancellationToken token)
     {
+        // Two frames, refilled in turn: a frame is serialized before WriteAsync returns, and the next one is read
+        // before the current one is written so the current write knows whether to flush.
+        var current = new OutboundFrame();
+        var next = new OutboundFrame();
         while (await conn.WaitToReadAsync(token).ConfigureAwait(false))
         {
-            if (!conn.TryRead(out var current))
+            if (!conn.TryReadFrame(current))
             {
                 continue;
             }
 
             while (true)
             {
-                var more = conn.TryRead(out var next);
+                var more = conn.TryReadFrame(next);
                 responses.WriteOptions = more ? Buffered : Flushed;
                 await responses.WriteAsync(current, token).ConfigureAwait(false);
                 if (!more)
@@ -112,7 +116,7 @@ internal sealed class EventStreamService(
                     break;
                 }
 
-                current = next!;
+                (current, next) = (next, current);
             }
         }
     }
