@@ -94,13 +94,16 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
-    public async Task StartAsync_Default_LogsOnceThatThePipelineIsNotBuilt()
+    public async Task StartAsync_Default_LogsTheToastHandlers()
     {
         await using var gateway = await GatewayFixture.StartAsync();
 
-        var entry = Assert.Single(gateway.Logs.Entries, e => e.EventId.Id == 3003);
-        Assert.Equal(LogLevel.Information, entry.Level);
-        Assert.Contains("toast.native", entry.Message, StringComparison.Ordinal);
+        var grpc = Assert.Single(gateway.Logs.Entries, e => e.EventId.Id == 5001);
+        var native = Assert.Single(gateway.Logs.Entries, e => e.EventId.Id == 5002);
+        Assert.Equal(LogLevel.Information, grpc.Level);
+        Assert.Contains("queue maxsize 4096", grpc.Message, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine(gateway.StateDir, "native-events.jsonl"), native.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(gateway.Logs.Entries, e => e.EventId.Id == 3003);
     }
 
     [Fact]

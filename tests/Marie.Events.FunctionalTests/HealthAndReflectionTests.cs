@@ -46,7 +46,7 @@ public sealed class HealthAndReflectionTests
     }
 
     [Fact]
-    public async Task HealthCheck_GrpcDisabled_StreamServiceUnknown()
+    public async Task HealthCheck_GrpcDisabled_StreamServiceUnknownPublisherServing()
     {
         await using var gateway = await GatewayFixture.StartAsync(s => s.Config["toast:grpc:enabled"] = "false");
         var health = new Health.HealthClient(gateway.Channel);
@@ -54,9 +54,11 @@ public sealed class HealthAndReflectionTests
         var error = await Assert.ThrowsAsync<RpcException>(() =>
             health.CheckAsync(new HealthCheckRequest { Service = StreamService }, GatewayFixture.Auth(null)).ResponseAsync);
         var overall = await health.CheckAsync(new HealthCheckRequest(), GatewayFixture.Auth(null));
+        var publisher = await health.CheckAsync(new HealthCheckRequest { Service = PublisherService }, GatewayFixture.Auth(null));
 
         Assert.Equal(StatusCode.NotFound, error.StatusCode); // SERVICE_UNKNOWN
         Assert.Equal(ServingStatus.Serving, overall.Status);
+        Assert.Equal(ServingStatus.Serving, publisher.Status);
         Assert.Contains(gateway.Logs.Entries, e => e.EventId.Id == 3004);
     }
 
@@ -73,14 +75,14 @@ public sealed class HealthAndReflectionTests
     }
 
     [Fact]
-    public async Task ReflectionListServices_GrpcDisabled_NoEventServices()
+    public async Task ReflectionListServices_GrpcDisabled_NoStreamServicePublisherListed()
     {
         await using var gateway = await GatewayFixture.StartAsync(s => s.Config["toast:grpc:enabled"] = "false");
 
         var services = await ListServicesAsync(gateway);
 
         Assert.DoesNotContain(StreamService, services);
-        Assert.DoesNotContain(PublisherService, services);
+        Assert.Contains(PublisherService, services);
         Assert.Contains("grpc.health.v1.Health", services);
     }
 

@@ -34,7 +34,7 @@ public sealed class LoggingTests
     {
         await using var gateway = await GatewayFixture.StartAsync(s => s.Environment["MARIE_LOG_LEVEL"] = "WARNING");
 
-        Assert.DoesNotContain(gateway.Logs.Entries, e => e.EventId.Id == 3003);
+        Assert.DoesNotContain(gateway.Logs.Entries, e => e.EventId.Id == 5001);
     }
 
     [Fact]

@@ -52,7 +52,7 @@ internal sealed class ToastOptionsValidator : IValidateOptions<ToastOptions>
     public ValidateOptionsResult Validate(string? name, ToastOptions options)
     {
         var errors = new List<string>();
-        if (options.Native.Enabled && string.IsNullOrWhiteSpace(options.Native.Path))
+        if (options.Native.Enabled && options.Native.Path is not null && string.IsNullOrWhiteSpace(options.Native.Path))
         {
             errors.Add("toast.native.path must not be empty when toast.native.enabled is true");
         }

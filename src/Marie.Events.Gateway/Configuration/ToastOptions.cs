@@ -9,7 +9,7 @@ internal sealed class ToastOptions
     /// <summary>Configuration section name.</summary>
     public const string Section = "toast";
 
-    /// <summary><c>toast.native.*</c>: parsed and validated; the native handler is a later issue.</summary>
+    /// <summary><c>toast.native.*</c>: the native handler (an append-only JSON-lines record of every event).</summary>
     [ConfigurationKeyName("native")]
     public ToastNativeOptions Native { get; set; } = new();
 
@@ -24,9 +24,23 @@ internal sealed class ToastNativeOptions
     [ConfigurationKeyName("enabled")]
     public bool Enabled { get; set; } = true;
 
-    /// <summary>Where the native handler will write events (not built yet).</summary>
+    /// <summary>Where the native handler appends events; null (unset) = <c>&lt;gateway.state_dir&gt;/native-events.jsonl</c>.</summary>
     [ConfigurationKeyName("path")]
-    public string Path { get; set; } = ".marie-events/native-events.jsonl";
+    public string? Path { get; set; }
+
+    /// <summary>Rotation size, queue size and event prefixes (see <see cref="Toast.NativeToastSettings"/>).</summary>
+    [ConfigurationKeyName("max_bytes")]
+    public long MaxBytes { get; set; } = Toast.NativeToastSettings.DefaultMaxBytes;
+
+    [ConfigurationKeyName("max_files")]
+    public int MaxFiles { get; set; } = Toast.NativeToastSettings.DefaultMaxFiles;
+
+    [ConfigurationKeyName("queue_maxsize")]
+    public int QueueMaxSize { get; set; } = Toast.NativeToastSettings.DefaultQueueMaxSize;
+
+    /// <summary>Event-name prefixes recorded (<c>*</c> = all). Null (unset) = <c>["*"]</c>.</summary>
+    [ConfigurationKeyName("events")]
+    public List<string>? Events { get; set; }
 }
 
 /// <summary><c>toast.grpc.*</c>.</summary>
@@ -39,11 +53,11 @@ internal sealed class ToastGrpcOptions
     [ConfigurationKeyName("broker")]
     public BrokerSection Broker { get; set; } = new();
 
-    /// <summary>Handler queue (later pipeline issue: parsed and validated only).</summary>
+    /// <summary>The gRPC toast handler's queue.</summary>
     [ConfigurationKeyName("queue")]
     public QueueOptions Queue { get; set; } = new();
 
-    /// <summary>Publish retries (later pipeline issue: parsed and validated only).</summary>
+    /// <summary>The gRPC toast handler's publish retries.</summary>
     [ConfigurationKeyName("retry")]
     public RetryOptions Retry { get; set; } = new();
 }
@@ -107,6 +121,15 @@ internal sealed class QueueOptions
 
     [ConfigurationKeyName("drop_if_full")]
     public bool DropIfFull { get; set; }
+
+    /// <summary>Addition: seconds a publish waits for room when the queue is full (drop_if_full false); 0 = as long
+    /// as the caller's deadline allows.</summary>
+    [ConfigurationKeyName("enqueue_timeout_s")]
+    public double EnqueueTimeoutSeconds { get; set; }
+
+    /// <summary>Addition: seconds a stopping gateway gives the queue to reach the broker.</summary>
+    [ConfigurationKeyName("drain_timeout_s")]
+    public double DrainTimeoutSeconds { get; set; } = Toast.GrpcToastSettings.DefaultDrainTimeoutSeconds;
 }
 
 /// <summary><c>toast.grpc.retry.*</c>.</summary>

@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using Marie.Events.Broker;
 using Marie.Events.Gateway.Auth;
 using Marie.Events.Gateway.Logging;
+using Marie.Events.Gateway.Toast;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -38,7 +39,8 @@ internal static class AdminStatsEndpoint
 
         // Resolved only now: the broker is created on first use.
         var stats = http.RequestServices.GetRequiredService<GrpcEventBroker>().Stats();
-        return Results.Json(StatsResponse.From(stats), GatewayJsonContext.Default.StatsResponse);
+        var toast = http.RequestServices.GetRequiredService<ToastPipeline>().Stats();
+        return Results.Json(StatsResponse.From(stats) with { Toast = toast }, GatewayJsonContext.Default.StatsResponse);
     }
 }
 
@@ -61,6 +63,9 @@ internal sealed record StatsResponse(
     long BackpressureSignals,
     long EventsAcked)
 {
+    /// <summary>Addition: the Toast pipeline's figures.</summary>
+    public ToastStats? Toast { get; init; }
+
     public static StatsResponse From(BrokerStats s) => new(
         s.Connections,
         s.Subscriptions,

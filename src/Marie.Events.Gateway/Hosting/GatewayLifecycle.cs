@@ -27,14 +27,13 @@ internal sealed class GatewayLifecycle(
 
     private string[] ServedNames => context.GrpcEnabled
         ? [Overall, Proto.EventStreamService.Descriptor.FullName, Proto.EventPublisherService.Descriptor.FullName]
-        : [Overall];
+        : [Overall, Proto.EventPublisherService.Descriptor.FullName];
 
     public Task StartingAsync(CancellationToken cancellationToken)
     {
         GatewayLog.ConfigurationSource(logger, context.ConfigurationSource);
         // Runs after options validation: the keys (and a first run's development keys) exist before any request.
         _ = services.GetRequiredService<APIKeyManager>();
-        GatewayLog.PipelineNotBuilt(logger);
         if (!context.GrpcEnabled)
         {
             GatewayLog.GrpcDisabled(logger);

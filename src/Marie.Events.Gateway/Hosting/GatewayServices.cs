@@ -3,6 +3,7 @@ using Marie.Events.Broker;
 using Marie.Events.Gateway.Auth;
 using Marie.Events.Gateway.Configuration;
 using Marie.Events.Gateway.Services;
+using Marie.Events.Gateway.Toast;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
@@ -43,6 +44,7 @@ internal static class GatewayServices
         services.AddSingleton<GatewayEndpoints>();
         services.AddSingleton<HealthServiceImpl>();
         services.AddHostedService<GatewayLifecycle>();
+        services.AddToastPipeline();
 
         services.AddOptions<KestrelServerOptions>()
             .Configure<GatewayEndpoints, IOptions<GatewayOptions>>(ConfigureKestrel);
@@ -62,8 +64,10 @@ internal static class GatewayServices
         if (context.GrpcEnabled)
         {
             app.MapGrpcService<EventStreamService>();
-            app.MapGrpcService<EventPublisherService>();
         }
+
+        // Served either way: without the stream service it still feeds the other toast handlers.
+        app.MapGrpcService<EventPublisherService>();
 
         app.MapGet(AdminStatsEndpoint.Path, AdminStatsEndpoint.Handle);
         return app;

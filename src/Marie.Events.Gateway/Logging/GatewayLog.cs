@@ -4,7 +4,8 @@ namespace Marie.Events.Gateway.Logging;
 
 /// <summary>
 /// Every log line of the gateway host, source-generated. Event ids are stable (documented in
-/// docs/configuration.md): 1xxx streams, 2xxx auth, 3xxx host lifecycle and configuration, 4xxx publishing.
+/// docs/configuration.md): 1xxx streams, 2xxx auth, 3xxx host lifecycle and configuration, 4xxx publishing
+/// (5xxx: the Toast pipeline, in Toast/ToastLog.cs).
 /// The seed's lines keep the seed's words.
 /// </summary>
 internal static partial class GatewayLog
@@ -60,10 +61,9 @@ internal static partial class GatewayLog
     [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Configuration: {Source}")]
     public static partial void ConfigurationSource(ILogger logger, string source);
 
-    [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "Not built yet: the native toast handler (toast.native.*) and the handler queue/retry pipeline (toast.grpc.queue.*, toast.grpc.retry.*); those keys are validated and have no effect yet")]
-    public static partial void PipelineNotBuilt(ILogger logger);
+    // 3003 is retired (it said the toast pipeline was not built yet); the pipeline logs 5xxx (Toast/ToastLog.cs).
 
-    [LoggerMessage(EventId = 3004, Level = LogLevel.Information, Message = "toast.grpc.enabled is false: EventStreamService and EventPublisherService are not served")]
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Information, Message = "toast.grpc.enabled is false: EventStreamService is not served; EventPublisherService feeds the other toast handlers")]
     public static partial void GrpcDisabled(ILogger logger);
 
     [LoggerMessage(EventId = 3005, Level = LogLevel.Information, Message = "Gateway stopping: health set to NOT_SERVING")]

@@ -1,40 +1,98 @@
 using System.Globalization;
+using System.Runtime.ExceptionServices;
+using System.Threading.Channels;
 using Grpc.Core;
 using Marie.Events.Broker;
 using Marie.Events.Gateway.Auth;
 using Marie.Events.Gateway.Logging;
+using Marie.Events.Gateway.Toast;
 using Marie.Events.Protocol;
 using Microsoft.Extensions.Logging;
 using Proto = Marie.Events.Protocol;
 
 namespace Marie.Events.Gateway.Services;
 
-/// <summary><c>marieai.events.EventPublisherService</c> (our addition): files events with the broker. The auth
-/// interceptor has already required role publisher or admin.</summary>
+/// <summary><c>marieai.events.EventPublisherService</c> (our addition): hands events to the Toast registry, which
+/// feeds the broker (through the gRPC toast handler) and the other handlers. A call is answered once the broker
+/// filed the event (topic and sequence number). The auth interceptor has already required role publisher or admin.</summary>
 internal sealed class EventPublisherService(
-    GrpcEventBroker broker,
+    ToastRegistry registry,
     ILogger<EventPublisherService> logger) : Proto.EventPublisherService.EventPublisherServiceBase
 {
-    public override Task<PublishResponse> Publish(PublishRequest request, ServerCallContext context) =>
-        Task.FromResult(PublishOne(request, context, index: null));
+    /// <summary>Events of one <c>PublishStream</c> accepted and still waiting for their broker result: past this many
+    /// the stream reads no further request until the oldest is answered (bounds a stream's memory when the broker
+    /// is slow; the handler queue is the real flow control).</summary>
+    private const int MaxUnansweredPerStream = 1024;
 
+    public override async Task<PublishResponse> Publish(PublishRequest request, ServerCallContext context)
+    {
+        var dispatch = await AcceptAsync(request, context, index: null, context.CancellationToken).ConfigureAwait(false);
+        return await AnswerAsync(dispatch, context, index: null, context.CancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Accepts requests in order and answers them in order. Flow control: reading the next request waits
+    /// while the handler queue is full (drop_if_full false), so a faster producer is slowed by HTTP/2 flow control,
+    /// not dropped. The first request that fails ends the call with its status, naming its index; the ones before
+    /// it were published and answered.</summary>
     public override async Task PublishStream(
         IAsyncStreamReader<PublishRequest> requestStream,
         IServerStreamWriter<PublishResponse> responseStream,
         ServerCallContext context)
     {
-        var token = context.CancellationToken;
-        var index = 0;
-        while (await requestStream.MoveNext(token).ConfigureAwait(false))
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+        var accepted = Channel.CreateBounded<(ToastDispatch Dispatch, int Index)>(
+            new BoundedChannelOptions(MaxUnansweredPerStream) { SingleReader = true, SingleWriter = true });
+        var answering = AnswerLoopAsync(accepted.Reader, responseStream, context, stop);
+
+        Exception? readError = null;
+        try
         {
-            var response = PublishOne(requestStream.Current, context, index++);
-            await responseStream.WriteAsync(response, token).ConfigureAwait(false);
+            var index = 0;
+            while (await requestStream.MoveNext(stop.Token).ConfigureAwait(false))
+            {
+                var dispatch = await AcceptAsync(requestStream.Current, context, index, stop.Token).ConfigureAwait(false);
+                await accepted.Writer.WriteAsync((dispatch, index), stop.Token).ConfigureAwait(false);
+                index++;
+            }
+        }
+        catch (Exception ex)
+        {
+            readError = ex;
+        }
+
+        accepted.Writer.TryComplete();
+        // The answers of everything accepted before an error go out first; a failed answer wins over the reader's
+        // (then cancelled) wait.
+        await answering.ConfigureAwait(false);
+        if (readError is not null)
+        {
+            ExceptionDispatchInfo.Throw(readError);
         }
     }
 
-    /// <summary>Publishes one request; a bad one ends the call with InvalidArgument (in a stream, naming its index:
-    /// the requests before it were published and answered).</summary>
-    private PublishResponse PublishOne(PublishRequest request, ServerCallContext context, int? index)
+    private async Task AnswerLoopAsync(
+        ChannelReader<(ToastDispatch Dispatch, int Index)> accepted,
+        IServerStreamWriter<PublishResponse> responseStream,
+        ServerCallContext context,
+        CancellationTokenSource stop)
+    {
+        try
+        {
+            await foreach (var (dispatch, index) in accepted.ReadAllAsync(stop.Token).ConfigureAwait(false))
+            {
+                var response = await AnswerAsync(dispatch, context, index, stop.Token).ConfigureAwait(false);
+                await responseStream.WriteAsync(response, stop.Token).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Validates the request and hands it to the registry; a refusal becomes the call's status.</summary>
+    private async Task<ToastDispatch> AcceptAsync(PublishRequest request, ServerCallContext context, int? index, CancellationToken cancellationToken)
     {
         var problem = request.Event switch
         {
@@ -42,28 +100,61 @@ internal sealed class EventPublisherService(
             { ApiKey.Length: 0 } => "event.api_key (the topic) is required",
             _ => null,
         };
+        if (problem is not null)
+        {
+            throw Reject(StatusCode.InvalidArgument, problem, index);
+        }
 
-        PublishResult result = default;
-        if (problem is null)
+        try
+        {
+            return await registry.DispatchAsync(request.Event!, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ArgumentException ex)
+        {
+            throw Reject(StatusCode.InvalidArgument, ex.Message, index);
+        }
+        catch (ToastRejectedException ex)
+        {
+            throw Reject(StatusOf(ex.Reason), ex.Message, index);
+        }
+    }
+
+    /// <summary>Waits for the broker's result (none when no handler files with the broker: sequence 0).</summary>
+    private async Task<PublishResponse> AnswerAsync(ToastDispatch dispatch, ServerCallContext context, int? index, CancellationToken cancellationToken)
+    {
+        PublishResult result;
+        if (dispatch.Filed is null)
+        {
+            result = new PublishResult(dispatch.Id, dispatch.Topic, 0);
+        }
+        else
         {
             try
             {
-                result = broker.Publish(request.Event!);
+                result = await dispatch.Filed.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (ArgumentException ex)
+            catch (ToastRejectedException ex)
             {
-                problem = ex.Message;
+                throw Reject(StatusOf(ex.Reason), ex.Message, index);
             }
-        }
-
-        if (problem is not null)
-        {
-            var message = index is { } i ? string.Create(CultureInfo.InvariantCulture, $"request {i}: {problem}") : problem;
-            GatewayLog.PublishRejected(logger, message);
-            throw new RpcException(new Status(StatusCode.InvalidArgument, message));
         }
 
         GatewayLog.Published(logger, result.Id, result.SequenceNum, ApiKeyInterceptor.GetIdentity(context)?.Name ?? "?");
         return new PublishResponse { Id = result.Id, Topic = result.Topic, SequenceNum = result.SequenceNum };
+    }
+
+    private static StatusCode StatusOf(ToastRejection reason) => reason switch
+    {
+        ToastRejection.QueueFull or ToastRejection.Dropped => StatusCode.ResourceExhausted,
+        ToastRejection.Invalid => StatusCode.InvalidArgument,
+        _ => StatusCode.Unavailable,
+    };
+
+    /// <summary>In a stream, the message names the request's index.</summary>
+    private RpcException Reject(StatusCode code, string problem, int? index)
+    {
+        var message = index is { } i ? string.Create(CultureInfo.InvariantCulture, $"request {i}: {problem}") : problem;
+        GatewayLog.PublishRejected(logger, message);
+        return new RpcException(new Status(code, message));
     }
 }

@@ -5,6 +5,7 @@ using Marie.Events.Gateway;
 using Marie.Events.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Marie.Events.FunctionalTests.Infrastructure;
@@ -26,6 +27,9 @@ public sealed class GatewaySettings
 
     /// <summary><c>gateway.state_dir</c>; default a new temporary folder, deleted with the fixture.</summary>
     public string? StateDir { get; set; }
+
+    /// <summary>Adjusts the gateway's services after its registrations (e.g. a failing broker sink).</summary>
+    public Action<IServiceCollection>? ConfigureServices { get; set; }
 }
 
 /// <summary>
@@ -122,6 +126,7 @@ public sealed class GatewayFixture : IAsyncDisposable
             ConfigureConfiguration = c => c.AddInMemoryCollection(values),
             // Captured instead of written to the console (the gateway's level filter still applies).
             ConfigureLogging = l => l.ClearProviders().AddProvider(logs ?? new LogCapture()),
+            ConfigureServices = settings.ConfigureServices,
             Console = TextWriter.Synchronized(console ?? new StringWriter()),
             GetEnvironmentVariable = name => settings.Environment.GetValueOrDefault(name),
         });

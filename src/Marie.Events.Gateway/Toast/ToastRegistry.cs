@@ -1,0 +1,185 @@
+using Marie.Events.Broker;
+using Marie.Events.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace Marie.Events.Gateway.Toast;
+
+/// <summary>
+/// The seed's Toast registry: hands every published event to the handlers registered for its name (an event-name
+/// prefix, or <c>*</c> for all), in priority order. Each handler is handed the event without waiting for the ones
+/// before it, and each keeps its own queue, so a slow or failing handler does not hold the others back; a handler
+/// that fails is logged and counted, and the others still get the event.
+/// </summary>
+internal sealed class ToastRegistry(TimeProvider time, ILogger<ToastRegistry> logger)
+{
+    private readonly Lock _registering = new();
+    private ToastRegistration[] _registrations = [];
+    private long _dispatched;
+    private long _unhandled;
+    private long _handlerFailures;
+
+    /// <summary>The registrations, in the order events are handed to them.</summary>
+    public IReadOnlyList<ToastRegistration> Registrations => Volatile.Read(ref _registrations);
+
+    /// <summary>Events dispatched.</summary>
+    public long Dispatched => Interlocked.Read(ref _dispatched);
+
+    /// <summary>Events no handler was registered for.</summary>
+    public long Unhandled => Interlocked.Read(ref _unhandled);
+
+    /// <summary>Times a handler failed on an event (threw something other than a rejection).</summary>
+    public long HandlerFailures => Interlocked.Read(ref _handlerFailures);
+
+    /// <summary>Registers <paramref name="handler"/> for the event names matching <paramref name="events"/>
+    /// (<c>*</c> = all; another entry is a prefix of the name, a trailing <c>*</c> allowed: <c>extract.</c> and
+    /// <c>extract.*</c> are the same). Lower <paramref name="priority"/> first; equal priorities in registration order.</summary>
+    public void Register(IToastHandler handler, IReadOnlyList<string> events, int priority)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        ArgumentNullException.ThrowIfNull(events);
+        lock (_registering)
+        {
+            var registration = new ToastRegistration(handler, events, priority, _registrations.Length);
+            _registrations = [.. _registrations.Append(registration).OrderBy(r => r.Priority).ThenBy(r => r.Order)];
+        }
+    }
+
+    /// <summary>
+    /// Gives the event its id (when empty) and timestamp (when 0), so every handler sees the same event, then hands
+    /// it to every matching handler. Completes when each has accepted it (or failed, logged). A handler's
+    /// refusal (<see cref="ToastRejectedException"/>, the first in priority order) is thrown after every handler had
+    /// its turn.
+    /// </summary>
+    /// <exception cref="ArgumentException">The event has no topic (<c>api_key</c>).</exception>
+    /// <exception cref="ToastRejectedException">A handler refused the event.</exception>
+    public async ValueTask<ToastDispatch> DispatchAsync(EventData evt, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(evt);
+        if (string.IsNullOrEmpty(evt.ApiKey))
+        {
+            throw new ArgumentException("event.api_key (the topic) is required", nameof(evt));
+        }
+
+        if (evt.Id.Length == 0)
+        {
+            evt.Id = Guid.NewGuid().ToString("N");
+        }
+
+        if (evt.Timestamp == 0)
+        {
+            evt.Timestamp = time.GetUtcNow().ToUnixTimeSeconds();
+        }
+
+        Interlocked.Increment(ref _dispatched);
+        var registrations = Volatile.Read(ref _registrations);
+        var matched = registrations.Where(r => r.Matches(evt.Event)).ToArray();
+        if (matched.Length == 0)
+        {
+            Interlocked.Increment(ref _unhandled);
+            ToastLog.NoHandler(logger, evt.Id, evt.Event);
+            return new ToastDispatch(evt.Id, evt.ApiKey, null);
+        }
+
+        // Hand the event to every handler before waiting for any: one waiting for room holds back no other.
+        // (Most accept at once; only the ones still pending become tasks to wait for.)
+        var receipts = new ToastReceipt[matched.Length];
+        var waits = new Task<ToastReceipt>?[matched.Length];
+        for (var i = 0; i < matched.Length; i++)
+        {
+            var handing = Invoke(matched[i].Handler, evt, cancellationToken);
+            if (handing.IsCompletedSuccessfully)
+            {
+                receipts[i] = handing.Result;
+            }
+            else
+            {
+                waits[i] = handing.AsTask();
+            }
+        }
+
+        Task<PublishResult>? filed = null;
+        ToastRejectedException? rejection = null;
+        var canceled = false;
+        for (var i = 0; i < matched.Length; i++)
+        {
+            try
+            {
+                var receipt = waits[i] is { } wait ? await wait.ConfigureAwait(false) : receipts[i];
+                filed ??= receipt.Filed;
+            }
+            catch (ToastRejectedException ex)
+            {
+                rejection ??= ex;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                canceled = true;
+            }
+            catch (Exception ex)
+            {
+                Interlocked.Increment(ref _handlerFailures);
+                ToastLog.HandlerFailed(logger, matched[i].Handler.Name, evt.Id, ex);
+            }
+        }
+
+        if (rejection is not null)
+        {
+            throw rejection;
+        }
+
+        if (canceled)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        return new ToastDispatch(evt.Id, evt.ApiKey, filed);
+    }
+
+    /// <summary>A handler that throws synchronously fails its own task only.</summary>
+    private static ValueTask<ToastReceipt> Invoke(IToastHandler handler, EventData evt, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return handler.HandleAsync(evt, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            return ValueTask.FromException<ToastReceipt>(ex);
+        }
+    }
+}
+
+/// <summary>One handler's registration.</summary>
+/// <param name="Handler">The handler.</param>
+/// <param name="Events">Event-name prefixes, or <c>*</c>.</param>
+/// <param name="Priority">Lower first.</param>
+/// <param name="Order">Registration order, for equal priorities.</param>
+internal sealed record ToastRegistration(IToastHandler Handler, IReadOnlyList<string> Events, int Priority, int Order)
+{
+    /// <summary>True when <paramref name="eventName"/> matches one of <see cref="Events"/>.</summary>
+    public bool Matches(string eventName)
+    {
+        foreach (var pattern in Events)
+        {
+            if (pattern == "*")
+            {
+                return true;
+            }
+
+            var prefix = pattern.EndsWith('*') ? pattern[..^1] : pattern;
+            if (eventName.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}
+
+/// <summary>A dispatched event.</summary>
+/// <param name="Id">Its id (generated when the producer left it empty).</param>
+/// <param name="Topic">Its topic (<c>api_key</c>).</param>
+/// <param name="Filed">Completes with where the broker filed it; null when no handler files with the broker
+/// (<c>toast.grpc.enabled: false</c>, or no handler for the event).</param>
+internal readonly record struct ToastDispatch(string Id, string Topic, Task<PublishResult>? Filed);
