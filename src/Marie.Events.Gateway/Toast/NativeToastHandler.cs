@@ -129,7 +129,6 @@ internal sealed partial class NativeToastHandler : IToastHandler, IDisposable
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             // Lines appended before the error may sit in the lost buffer: the whole batch counts as not written.
-            Interlocked.Add(ref _writeFailures, batch.Count);
             _log.Close();
             if (!_failing)
             {
@@ -140,6 +139,8 @@ internal sealed partial class NativeToastHandler : IToastHandler, IDisposable
             {
                 ToastLog.NativeWriteFailedAgain(_logger, _log.Path, batch.Count, ex.Message);
             }
+
+            Interlocked.Add(ref _writeFailures, batch.Count);
         }
     }
 

@@ -1,0 +1,215 @@
+using System.Collections.Concurrent;
+using Marie.Events.Broker;
+using Marie.Events.Gateway.Toast;
+using Marie.Events.Protocol;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Marie.Events.Gateway.Tests;
+
+// Helpers for the Toast pipeline's unit tests. Handler workers run on the thread pool, so a test waits for what
+// they do with Wait.Until (a condition and a timeout, never a fixed delay). Backoff and timeouts use the
+// FakeTimeProvider: a retry's timer exists before GrpcToastHandler counts it in PublishRetries, so a test waits for
+// that count and then advances time exactly.
+
+/// <summary>Waiting for a condition.</summary>
+public static class Wait
+{
+    /// <summary>The longest a test waits for something that should happen.</summary>
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+
+    public static void Until(Func<bool> condition, string what)
+    {
+        if (!SpinWait.SpinUntil(condition, Timeout))
+        {
+            throw new Xunit.Sdk.XunitException($"Timed out waiting for: {what}");
+        }
+    }
+
+    /// <summary>Awaits a task with the test timeout.</summary>
+    public static Task<T> For<T>(Task<T> task) => task.WaitAsync(Timeout);
+
+    public static Task For(Task task) => task.WaitAsync(Timeout);
+}
+
+/// <summary>Event builders.</summary>
+public static class Ev
+{
+    public static EventData Make(string topic = "tenant-a", string name = "extract.completed", string? id = null) => new()
+    {
+        Id = id ?? Guid.NewGuid().ToString("N"),
+        ApiKey = topic,
+        Event = name,
+        Source = "gateway://unit-tests",
+        Status = "OK",
+        Timestamp = 1_700_000_000,
+    };
+}
+
+/// <summary>
+/// A broker sink a test steers: it files with a real in-memory broker, can fail attempts (all, or one topic's, or
+/// the next N), or hold attempts until released. Every attempt is recorded with the fake time it started at.
+/// </summary>
+internal sealed class ScriptedSink : IEventSink
+{
+    private readonly FakeTimeProvider _time;
+    private readonly ConcurrentQueue<(string Id, string Topic, DateTimeOffset At, bool Failed)> _attempts = new();
+    private TaskCompletionSource _gate = Open();
+    private int _failNext;
+
+    public ScriptedSink(FakeTimeProvider time)
+    {
+        _time = time;
+        Broker = new GrpcEventBroker(new BrokerOptions(), time);
+    }
+
+    public GrpcEventBroker Broker { get; }
+
+    /// <summary>Fail every attempt while true.</summary>
+    public volatile bool Failing;
+
+    /// <summary>When set, only events of this topic fail while <see cref="Failing"/>.</summary>
+    public string? FailingTopic { get; set; }
+
+    public IReadOnlyList<(string Id, string Topic, DateTimeOffset At, bool Failed)> Attempts => [.. _attempts];
+
+    public int AttemptCount => _attempts.Count;
+
+    /// <summary>The ids filed, in filing order.</summary>
+    public ConcurrentQueue<string> Filed { get; } = new();
+
+    /// <summary>Fail the next <paramref name="count"/> attempts.</summary>
+    public void FailNext(int count) => Volatile.Write(ref _failNext, count);
+
+    /// <summary>Attempts wait (before they do anything) until <see cref="Release"/>.</summary>
+    public void Hold() => _gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void Release() => _gate.TrySetResult();
+
+    /// <summary>Attempts waiting at the gate.</summary>
+    public int Held => Volatile.Read(ref _held);
+
+    private int _held;
+
+    public async ValueTask<PublishResult> PublishAsync(EventData evt, CancellationToken cancellationToken)
+    {
+        var gate = _gate.Task;
+        if (!gate.IsCompleted)
+        {
+            Interlocked.Increment(ref _held);
+            await gate.WaitAsync(cancellationToken);
+            Interlocked.Decrement(ref _held);
+        }
+
+        var fail = (Failing && (FailingTopic is null || FailingTopic == evt.ApiKey)) || TryTakeFailure();
+        _attempts.Enqueue((evt.Id, evt.ApiKey, _time.GetUtcNow(), fail));
+        if (fail)
+        {
+            throw new IOException("broker backend down (scripted)");
+        }
+
+        var result = Broker.Publish(evt);
+        Filed.Enqueue(evt.Id);
+        return result;
+    }
+
+    private bool TryTakeFailure()
+    {
+        while (true)
+        {
+            var left = Volatile.Read(ref _failNext);
+            if (left <= 0)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _failNext, left - 1, left) == left)
+            {
+                return true;
+            }
+        }
+    }
+
+    private static TaskCompletionSource Open()
+    {
+        var open = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        open.SetResult();
+        return open;
+    }
+}
+
+/// <summary>A gRPC toast handler on fake time with a scripted sink and captured logs.</summary>
+internal sealed class HandlerRig : IDisposable
+{
+    public static readonly DateTimeOffset StartTime = new(2025, 1, 1, 12, 0, 0, TimeSpan.Zero);
+
+    public HandlerRig(Func<GrpcToastSettings, GrpcToastSettings>? configure = null)
+    {
+        Time = new FakeTimeProvider(StartTime);
+        Sink = new ScriptedSink(Time);
+        Logs = new CapturingLoggerFactory();
+        Settings = configure?.Invoke(GrpcToastSettings.Default) ?? GrpcToastSettings.Default;
+        Handler = new GrpcToastHandler(Sink, Settings, Time, Logs.CreateLogger<GrpcToastHandler>());
+    }
+
+    public FakeTimeProvider Time { get; }
+    public ScriptedSink Sink { get; }
+    public CapturingLoggerFactory Logs { get; }
+    public GrpcToastSettings Settings { get; }
+    public GrpcToastHandler Handler { get; }
+
+    /// <summary>Hands an event over and returns its receipt (the admission must complete at once).</summary>
+    public async Task<ToastReceipt> AcceptAsync(EventData evt) => await Wait.For(Handler.HandleAsync(evt, CancellationToken.None).AsTask());
+
+    /// <summary>Advances fake time in 10 ms steps (each timer sees its own time).</summary>
+    public void Advance(TimeSpan delta)
+    {
+        var step = TimeSpan.FromMilliseconds(10);
+        while (delta > TimeSpan.Zero)
+        {
+            var next = delta < step ? delta : step;
+            Time.Advance(next);
+            delta -= next;
+        }
+    }
+
+    public void Dispose()
+    {
+        Sink.Release();
+        Handler.Dispose();
+        Sink.Broker.Dispose();
+    }
+}
+
+/// <summary>One captured log entry.</summary>
+public sealed record LogEntry(string Category, LogLevel Level, EventId EventId, string Message, Exception? Exception);
+
+/// <summary>Captures every log entry of every logger it creates.</summary>
+public sealed class CapturingLoggerFactory : ILoggerFactory
+{
+    private readonly ConcurrentQueue<LogEntry> _entries = new();
+
+    public IReadOnlyList<LogEntry> Entries => [.. _entries];
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+    public ILogger<T> CreateLogger<T>() => new Logger<T>(this);
+
+    public void AddProvider(ILoggerProvider provider)
+    {
+    }
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(CapturingLoggerFactory owner, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            owner._entries.Enqueue(new LogEntry(category, logLevel, eventId, formatter(state, exception), exception));
+    }
+}
