@@ -1,0 +1,113 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Marie.Events.Cli.Commands;
+
+/// <summary><c>keys create --name N --roles R [--topics T]</c>: a new API key, printed once, with the configuration
+/// entry that holds only its SHA-256 hash.</summary>
+internal static class KeysCommand
+{
+    /// <summary>Length of a Marie API key, prefix included.</summary>
+    public const int KeyLength = 58;
+
+    /// <summary>Service keys start so (Marie-AI's format; user keys start <c>mau_</c>).</summary>
+    public const string Prefix = "mas_";
+
+    private const string Base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+    private static readonly string[] Roles = ["admin", "publisher", "subscriber", "user"];
+
+    public static Command Create(CliContext context)
+    {
+        var name = new Option<string>("--name", "-n")
+        {
+            Description = "The key's name, for logs and messages (letters, digits, '.', '_', '-').",
+            HelpName = "NAME",
+            Required = true,
+        };
+        var roles = new Option<string[]>("--roles", "-r")
+        {
+            Description = "Roles: admin, publisher, subscriber (user = subscriber); several with commas or spaces.",
+            HelpName = "ROLE",
+            Required = true,
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var topics = new Option<string[]>("--topics", "-t")
+        {
+            Description = "Topics the key is limited to (tenant isolation); several with commas or spaces. None: not limited.",
+            HelpName = "TOPIC",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var create = new Command("create",
+            """
+            Create an API key: 58 characters (mas_ + 54 random base62 characters from a cryptographic generator).
+            The key is printed once and kept nowhere; the printed configuration entry holds only its SHA-256 hash
+            (api_key_sha256), to paste under auth.keys in the gateway configuration.
+            """)
+        {
+            name,
+            roles,
+            topics,
+        };
+        create.WithExamples(
+            "marie-events keys create --name billing-service --roles publisher",
+            "marie-events keys create --name tenant-a-reader --roles subscriber --topics tenant-a");
+        create.SetAction(parse =>
+        {
+            var keyName = parse.GetValue(name)!.Trim();
+            if (keyName.Length == 0 || !keyName.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
+            {
+                throw new CliException($"--name must be letters, digits, '.', '_' or '-' (got '{keyName}')", ExitCodes.BadInput);
+            }
+
+            var keyRoles = Split(parse.GetValue(roles)).Select(r => r.ToLowerInvariant()).Distinct().ToList();
+            var bad = keyRoles.Count == 0 ? "none" : keyRoles.FirstOrDefault(r => !Roles.Contains(r));
+            if (bad is not null)
+            {
+                throw new CliException($"--roles must be admin, publisher, subscriber or user (got '{bad}')", ExitCodes.BadInput);
+            }
+
+            var keyTopics = Split(parse.GetValue(topics));
+            var key = Generate();
+            context.Out.Write(Render(keyName, key, keyRoles, keyTopics));
+            return ExitCodes.Ok;
+        });
+        return new Command("keys", "Manage API keys.") { create }.WithExamples("marie-events keys create --name billing-service --roles publisher");
+    }
+
+    /// <summary>A new key: <see cref="Prefix"/> + base62 characters from a CSPRNG (unbiased).</summary>
+    public static string Generate() =>
+        Prefix + new string(RandomNumberGenerator.GetItems<char>(Base62, KeyLength - Prefix.Length));
+
+    /// <summary>The key's SHA-256 over its UTF-8 bytes, lowercase hex.</summary>
+    public static string Sha256Hex(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+
+    private static List<string> Split(string[]? values) =>
+        [.. (values ?? []).SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Distinct(StringComparer.Ordinal)];
+
+    private static string Render(string name, string key, List<string> roles, List<string> topics)
+    {
+        var text = new StringBuilder()
+            .AppendLine(CultureInfo.InvariantCulture, $"New API key '{name}' (shown this once; it is stored nowhere, only its hash below):")
+            .AppendLine()
+            .AppendLine(CultureInfo.InvariantCulture, $"  {key}")
+            .AppendLine()
+            .AppendLine("Add this entry under auth.keys in the gateway configuration:")
+            .AppendLine()
+            .AppendLine(CultureInfo.InvariantCulture, $"  - name: {name}")
+            .AppendLine(CultureInfo.InvariantCulture, $"    api_key_sha256: {Sha256Hex(key)}")
+            .AppendLine("    enabled: true")
+            .AppendLine(CultureInfo.InvariantCulture, $"    roles: [{string.Join(", ", roles)}]");
+        if (topics.Count > 0)
+        {
+            // JSON strings are YAML flow scalars: any topic is quoted safely.
+            text.AppendLine(CultureInfo.InvariantCulture, $"    topics: [{string.Join(", ", topics.Select(t => System.Text.Json.JsonSerializer.Serialize(t)))}]");
+        }
+
+        return text.AppendLine()
+            .AppendLine(CultureInfo.InvariantCulture, $"Clients send it as: authorization: Bearer <key> (marie-events: --api-key or {CommonOptions.ApiKeyVariable}).")
+            .ToString();
+    }
+}
