@@ -90,6 +90,7 @@ internal static class SubscribeCommand
                         var envelope = message.Event;
                         await context.Out.WriteLineAsync(json ? EventFormat.ToJson(envelope) : EventFormat.ToLine(envelope)).ConfigureAwait(false);
                         await context.Out.FlushAsync(ct).ConfigureAwait(false);
+                        received++;
                         if (ack)
                         {
                             await call.RequestStream.WriteAsync(new ClientMessage
@@ -98,9 +99,9 @@ internal static class SubscribeCommand
                             }, ct).ConfigureAwait(false);
                         }
 
-                        if (++received == max)
+                        if (received == max)
                         {
-                            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+                            await EndAsync(call, request.SubscriptionId, ct).ConfigureAwait(false);
                             return ExitCodes.Ok;
                         }
 
@@ -127,6 +128,21 @@ internal static class SubscribeCommand
             // Ctrl-C: a clean end.
             await context.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"stopped after {received} events")).ConfigureAwait(false);
             return ExitCodes.Ok;
+        }
+    }
+
+    /// <summary>Unsubscribes and waits for the confirmation: the gateway handles a stream's messages in order, so
+    /// every ack sent before it has then been applied (events arriving meanwhile are not shown, and not acked).</summary>
+    private static async Task EndAsync(AsyncDuplexStreamingCall<ClientMessage, ServerMessage> call, string subscriptionId, CancellationToken ct)
+    {
+        await call.RequestStream.WriteAsync(new ClientMessage { Unsubscribe = new UnsubscribeRequest { SubscriptionId = subscriptionId } }, ct).ConfigureAwait(false);
+        await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+        while (await call.ResponseStream.MoveNext(ct).ConfigureAwait(false))
+        {
+            if (call.ResponseStream.Current.MessageCase == ServerMessage.MessageOneofCase.UnsubscriptionConfirm)
+            {
+                return;
+            }
         }
     }
 

@@ -12,7 +12,7 @@ internal static partial class ToastLog
     // ---------------------------------------------------------------- set-up and shutdown (500x)
 
     [LoggerMessage(EventId = 5001, Level = LogLevel.Information, Message = "Toast handler grpc: events {Events} to the broker, queue maxsize {MaxSize}, drop_if_full {DropIfFull}, enqueue_timeout_s {EnqueueTimeout}, retry backoff {BackoffBase}..{BackoffMax} s, max_attempts {MaxAttempts}, drain_timeout_s {DrainTimeout}")]
-    public static partial void GrpcHandlerConfigured(ILogger logger, string events, int maxSize, bool dropIfFull, double enqueueTimeout, double backoffBase, double backoffMax, int maxAttempts, double drainTimeout);
+    public static partial void GrpcHandlerConfigured(ILogger logger, string events, int maxSize, string dropIfFull, double enqueueTimeout, double backoffBase, double backoffMax, int maxAttempts, double drainTimeout);
 
     [LoggerMessage(EventId = 5002, Level = LogLevel.Information, Message = "Toast handler native: events {Events} appended to {Path} (rotated at {MaxBytes} bytes, {MaxFiles} rotated files kept)")]
     public static partial void NativeHandlerConfigured(ILogger logger, string events, string path, long maxBytes, int maxFiles);

@@ -63,7 +63,7 @@ internal sealed class ToastPipeline : IHostedService, IDisposable
     {
         if (Grpc is { Settings: var g })
         {
-            ToastLog.GrpcHandlerConfigured(_logger, "*", g.MaxSize, g.DropIfFull, g.EnqueueTimeout.TotalSeconds,
+            ToastLog.GrpcHandlerConfigured(_logger, "*", g.MaxSize, g.DropIfFull ? "true" : "false", g.EnqueueTimeout.TotalSeconds,
                 g.BackoffBase.TotalSeconds, g.BackoffMax.TotalSeconds, g.MaxAttempts, g.DrainTimeout.TotalSeconds);
         }
 
