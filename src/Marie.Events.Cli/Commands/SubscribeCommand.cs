@@ -50,6 +50,7 @@ internal static class SubscribeCommand
 
             var request = new SubscribeRequest
             {
+                // 12 hex characters (48 random bits): unique among one connection's subscriptions, short in logs.
                 SubscriptionId = "cli-" + Guid.NewGuid().ToString("N")[..12],
                 Topics = { Split(parse.GetValue(topics)) is { Count: > 0 } t ? t : ["*"] },
                 Events = { Split(parse.GetValue(events)) },
