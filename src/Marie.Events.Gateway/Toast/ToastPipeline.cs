@@ -88,7 +88,18 @@ internal sealed class ToastPipeline : IHostedService, IDisposable
     {
         if (Grpc is not null)
         {
-            var undelivered = await Grpc.StopAsync().ConfigureAwait(false);
+            long undelivered;
+            try
+            {
+                undelivered = await Grpc.StopAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // The host's own stop budget ran out first (a broker call ignoring cancellation): what is still
+                // queued is reported as not delivered.
+                undelivered = Grpc.Stats().EventsUndelivered + Grpc.Stats().QueueDepth;
+            }
+
             if (undelivered == 0)
             {
                 ToastLog.GrpcDrained(_logger);
