@@ -63,12 +63,13 @@ internal sealed class StreamRegistry
         }
     }
 
-    /// <summary>Open streams of the key named <paramref name="name"/>.</summary>
+    /// <summary>Open streams of the key named <paramref name="name"/> (revoked ones not counted, even while their
+    /// calls finish).</summary>
     public int CountFor(string name)
     {
         lock (_gate)
         {
-            return _byKey.Values.Sum(set => set.Count(s => s.Identity.Name == name));
+            return _byKey.Values.Sum(set => set.Count(s => s.Identity.Name == name && s.ClosedWith is null));
         }
     }
 
