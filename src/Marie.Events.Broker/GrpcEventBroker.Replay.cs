@@ -61,7 +61,8 @@ public sealed partial class GrpcEventBroker
         var log = topic.Log;
         var head = log.Head;
         var max = request.MaxEvents == 0 ? Settings.DefaultReplayMaxEvents : request.MaxEvents;
-        var sequence = Math.Max(request.FromSequenceNum + 1, log.FirstAvailable);
+        // From the head or past it (long.MaxValue included, where + 1 would wrap): nothing to return.
+        var sequence = request.FromSequenceNum >= head ? head + 1 : Math.Max(request.FromSequenceNum + 1, log.FirstAvailable);
         while (sequence <= head && response.Events.Count < max)
         {
             var outcome = log.TryRead(sequence, out var stored);

@@ -97,12 +97,16 @@ public sealed class TenantGateway : IAsyncDisposable
         return text.ToString();
     }
 
-    /// <summary>Waits for a condition, polling it each time the gateway logs something or every 20 ms.</summary>
-    public static async Task WaitForAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
+    /// <summary>Waits for a condition, checking it every 20 ms, failing after the timeout.</summary>
+    public static Task WaitForAsync(Func<bool> condition, string what, TimeSpan? timeout = null) =>
+        WaitForAsync(() => Task.FromResult(condition()), what, timeout);
+
+    /// <summary>Waits for an asynchronous condition, checking it every 20 ms, failing after the timeout.</summary>
+    public static async Task WaitForAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
     {
         using var cts = new CancellationTokenSource(timeout ?? GatewayFixture.Timeout);
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
-        while (!condition())
+        while (!await condition())
         {
             try
             {
