@@ -113,13 +113,13 @@ public sealed class HashedKeyTests
     public async Task ApiKeyFactory_NewKeyEntryInConfigFile_KeyWorksWithItsRolesAndTopics()
     {
         var made = ApiKeyFactory.Create("billing", ["publisher", "subscriber"], ["billing", "invoices"]);
-        var dir = GatewayFixture.NewTempDir();
-        var path = Path.Combine(dir, "gateway.yml");
+        using var dir = new TempDirectory();
+        var path = dir.File("gateway.yml");
         await File.WriteAllTextAsync(path, "auth:\n  keys:\n" + made.ConfigEntry);
         await using var gateway = await GatewayFixture.StartAsync(s =>
         {
             s.ConfigureKeys = false;
-            s.StateDir = dir;
+            s.StateDir = dir.Path;
             s.Args.AddRange(["--config", path]);
         });
 

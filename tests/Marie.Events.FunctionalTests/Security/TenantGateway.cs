@@ -119,7 +119,18 @@ public sealed class TenantGateway : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync() => await Gateway.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await Gateway.DisposeAsync();
+        try
+        {
+            Directory.Delete(Path.GetDirectoryName(ConfigPath)!, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A leftover temporary folder is harmless.
+        }
+    }
 }
 
 /// <summary>Stream helpers for the security tests.</summary>
