@@ -75,6 +75,8 @@ internal sealed class EventStreamService(
         {
             await stop.CancelAsync().ConfigureAwait(false);
             await ObserveAsync(reader, writer).ConfigureAwait(false);
+            // The key's stream slot is free from here (before the line that says the stream closed).
+            session.Dispose();
             GatewayLog.StreamClosed(logger, id);
         }
 
