@@ -1,5 +1,6 @@
 using System.Globalization;
 using Marie.Events.Broker.Subscriptions;
+using Access_ = Marie.Events.Broker.Access;
 using Marie.Events.Protocol;
 
 namespace Marie.Events.Broker;
@@ -15,6 +16,11 @@ public sealed partial class BrokerConnection
         ArgumentNullException.ThrowIfNull(message);
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         await WaitForReplyRoomAsync(cancellationToken).ConfigureAwait(false);
+        if (!WithinLimits(message))
+        {
+            return;
+        }
+
         switch (message.MessageCase)
         {
             case ClientMessage.MessageOneofCase.Subscribe:
@@ -75,7 +81,11 @@ public sealed partial class BrokerConnection
         }
 
         var singleTopic = !wildcard && named.Length == 1;
-        var attached = Broker.Attach(subscription, named, new ResumePlan(request, singleTopic));
+        var attached = TryAttach(subscription, named, new ResumePlan(request, singleTopic));
+        if (attached is null)
+        {
+            return;
+        }
         EnqueueReply(new ServerMessage { SubscriptionConfirm = BuildConfirm(subscription, attached) });
         foreach (var topic in attached.Where(t => t.Start.EpochChanged))
         {
@@ -300,6 +310,13 @@ public sealed partial class BrokerConnection
         if (subscription is null)
         {
             EnqueueError(subscriptionId, ErrorCode.ErrorInvalidSubscription, "cumulative ack needs its subscription_id", ("field", "subscription_id"));
+            return;
+        }
+
+        if (!Access.CanSee(cumulative.Topic))
+        {
+            EnqueueError(subscriptionId, ErrorCode.ErrorPermissionDenied, Access_.TopicAccessDeniedException.DeniedMessage(cumulative.Topic),
+                ("field", "cumulative.topic"), ("topic", cumulative.Topic));
             return;
         }
 

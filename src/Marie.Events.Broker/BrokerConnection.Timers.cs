@@ -18,12 +18,13 @@ public sealed partial class BrokerConnection
         Volatile.Write(ref _heartbeatQueued, 0);
         var heartbeat = new ServerHeartbeat { Timestamp = Broker.Time.GetUtcNow().ToUnixTimeMilliseconds() };
         var wildcard = false;
+        var access = Access;
         foreach (var subscription in SnapshotSubscriptions())
         {
             wildcard |= subscription.Wildcard;
             foreach (var name in subscription.RequestedTopics)
             {
-                if (name != "*" && Broker.TryGetTopic(name, out var topic))
+                if (name != "*" && access.CanSee(name) && Broker.TryGetTopic(name, out var topic))
                 {
                     heartbeat.TopicHeads[name] = topic!.Log.Head;
                     heartbeat.TopicEpochs[name] = topic.Log.Epoch;
@@ -35,6 +36,11 @@ public sealed partial class BrokerConnection
         {
             foreach (var topic in Broker.AllTopics)
             {
+                if (!access.CanSee(topic.Name))
+                {
+                    continue;
+                }
+
                 heartbeat.TopicHeads[topic.Name] = topic.Log.Head;
                 heartbeat.TopicEpochs[topic.Name] = topic.Log.Epoch;
             }

@@ -2,7 +2,9 @@ using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Threading.Channels;
+using Marie.Events.Broker.Access;
 using Marie.Events.Broker.Connections;
+using Marie.Events.Broker.Limits;
 using Marie.Events.Broker.Subscriptions;
 using Marie.Events.Protocol;
 
@@ -31,11 +33,14 @@ public sealed partial class BrokerConnection : IDisposable
     private int _heartbeatQueued;
     private int _nextSubscriptionNumber;
     private int _disposed;
+    private ConnectionAccess _access;
 
-    internal BrokerConnection(GrpcEventBroker broker, string id)
+    internal BrokerConnection(GrpcEventBroker broker, string id, ConnectionAccess access)
     {
         Broker = broker;
         Id = id;
+        _access = access;
+        _messageBucket = new TokenBucket(broker.Time, broker.Settings.Limits.ClientMessagesPerSecond, broker.Settings.Limits.ClientMessageBurst);
         Tag = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
         var settings = broker.Settings;
         _heartbeatTimer = broker.Time.CreateTimer(static s => ((BrokerConnection)s!).OnHeartbeatTimer(), this, settings.HeartbeatInterval, settings.HeartbeatInterval);
@@ -107,6 +112,10 @@ public sealed partial class BrokerConnection : IDisposable
 
     /// <summary>Whether a message is ready now (a writer holds its flush while more are ready).</summary>
     public bool HasPending => _queue.Reader.Count > 0;
+
+    /// <summary>Answers to client messages waiting for the writer (for stats; at most
+    /// <c>max_queued_control_messages</c> plus one).</summary>
+    internal int QueuedReplies => Volatile.Read(ref _queuedReplies);
 
     private static bool TryBuildDelivery(in Outbound item, OutboundFrame frame)
     {
@@ -197,7 +206,7 @@ public sealed partial class BrokerConnection : IDisposable
         }
     }
 
-    private Subscription[] SnapshotSubscriptions()
+    internal Subscription[] SnapshotSubscriptions()
     {
         lock (_gate)
         {

@@ -28,4 +28,10 @@ internal static partial class BrokerLog
 
     [LoggerMessage(EventId = 1008, Level = LogLevel.Information, Message = "Subscription {SubscriptionId}: topic {Topic} epoch changed from {ExpectedEpoch} to {CurrentEpoch}, replaying from the start of the ring")]
     public static partial void EpochChanged(this ILogger logger, string subscriptionId, string topic, string expectedEpoch, string currentEpoch);
+
+    [LoggerMessage(EventId = 1009, Level = LogLevel.Information, Message = "Subscription {SubscriptionId} on connection {ConnectionId} closed: its key may no longer see topic {Topic}")]
+    public static partial void SubscriptionRevoked(this ILogger logger, string subscriptionId, string connectionId, string topic);
+
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Debug, Message = "Connection {ConnectionId} over limit {Limit}: {Reason}")]
+    public static partial void LimitExceeded(this ILogger logger, string connectionId, string limit, string reason);
 }

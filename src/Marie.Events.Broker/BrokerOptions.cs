@@ -1,3 +1,5 @@
+using Marie.Events.Broker.Limits;
+
 namespace Marie.Events.Broker;
 
 /// <summary>
@@ -36,6 +38,9 @@ public sealed class BrokerOptions
     /// <summary>Default <c>max_events</c> for <c>GetReplayBuffer</c> when the request gives 0 (default 100).</summary>
     public int DefaultReplayMaxEvents { get; set; } = 100;
 
+    /// <summary>Bounds on what one client may ask (the gateway's <c>gateway.limits.*</c>).</summary>
+    public BrokerLimits Limits { get; set; } = new();
+
     /// <summary>Returns the first invalid setting as (key, message), or null when all are valid.</summary>
     public (string Key, string Message)? Validate()
     {
@@ -48,6 +53,6 @@ public sealed class BrokerOptions
         if (MaxRedeliveryAttempts < 1) return ("max_redelivery_attempts", $"must be at least 1 (got {MaxRedeliveryAttempts})");
         if (MaxQueuedControlMessages < 1) return ("max_queued_control_messages", $"must be at least 1 (got {MaxQueuedControlMessages})");
         if (DefaultReplayMaxEvents < 1) return ("default_replay_max_events", $"must be at least 1 (got {DefaultReplayMaxEvents})");
-        return null;
+        return Limits is null ? ("limits", "must be set") : Limits.Validate();
     }
 }

@@ -9,7 +9,7 @@ public sealed class BrokerStats
     public required long InFlightEvents { get; init; }
     public required IReadOnlyDictionary<string, TopicStats> TopicStats { get; init; }
 
-    /// <summary>Events accepted by <see cref="GrpcEventBroker.Publish"/>.</summary>
+    /// <summary>Events accepted by <see cref="GrpcEventBroker.Publish(Protocol.EventData)"/>.</summary>
     public long EventsPublished { get; init; }
     /// <summary>Event deliveries dispatched to streams' write queues, first deliveries and redeliveries.</summary>
     public long EventsDelivered { get; init; }
@@ -23,6 +23,10 @@ public sealed class BrokerStats
     public long BackpressureSignals { get; init; }
     /// <summary>Events acknowledged.</summary>
     public long EventsAcked { get; init; }
+    /// <summary>Answers to client messages (confirms, errors) waiting in the connections' write queues now: at most
+    /// <c>max_queued_control_messages</c> per connection (plus one), whatever a client that never reads sends. The
+    /// events queued are in-flight events, so <see cref="InFlightEvents"/> bounds them.</summary>
+    public long QueuedReplies { get; init; }
 }
 
 /// <summary>One topic's figures.</summary>

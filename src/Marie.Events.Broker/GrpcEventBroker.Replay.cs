@@ -1,3 +1,5 @@
+using Marie.Events.Broker.Access;
+using Marie.Events.Broker.Limits;
 using Marie.Events.Broker.Topics;
 using Marie.Events.Protocol;
 
@@ -12,9 +14,17 @@ public sealed partial class GrpcEventBroker
     /// topic answers like an empty one.
     /// </summary>
     /// <exception cref="ArgumentException">Empty topic, or a negative number.</exception>
-    public ReplayResponse GetReplayBuffer(ReplayRequest request)
+    /// <exception cref="BrokerLimitException"><c>max_events</c> over <c>max_replay_events</c>.</exception>
+    public ReplayResponse GetReplayBuffer(ReplayRequest request) => GetReplayBuffer(request, ConnectionAccess.All);
+
+    /// <summary>The unary replay for a caller that sees only the topics <paramref name="access"/> allows.</summary>
+    /// <exception cref="ArgumentException">Empty topic, or a negative number.</exception>
+    /// <exception cref="TopicAccessDeniedException">A topic the caller may not see, whether it exists or not.</exception>
+    /// <exception cref="BrokerLimitException"><c>max_events</c> over <c>max_replay_events</c>.</exception>
+    public ReplayResponse GetReplayBuffer(ReplayRequest request, ConnectionAccess access)
     {
         ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(access);
         if (string.IsNullOrEmpty(request.Topic))
         {
             throw new ArgumentException("topic is required", nameof(request));
@@ -30,6 +40,18 @@ public sealed partial class GrpcEventBroker
             throw new ArgumentException($"max_events must be 0 or more (got {request.MaxEvents})", nameof(request));
         }
 
+        var limits = Settings.Limits;
+        if (request.MaxEvents > limits.MaxReplayEvents)
+        {
+            throw BrokerLimitException.Create(LimitNames.MaxReplayEvents, limits.MaxReplayEvents, "max_events asks for more events than one call returns");
+        }
+
+        CheckTopicName(request.Topic);
+        if (!access.CanSee(request.Topic))
+        {
+            throw TopicAccessDeniedException.For(request.Topic);
+        }
+
         var response = new ReplayResponse();
         if (!_topics.TryGetValue(request.Topic, out var topic))
         {
@@ -39,7 +61,8 @@ public sealed partial class GrpcEventBroker
         var log = topic.Log;
         var head = log.Head;
         var max = request.MaxEvents == 0 ? Settings.DefaultReplayMaxEvents : request.MaxEvents;
-        var sequence = Math.Max(request.FromSequenceNum + 1, log.FirstAvailable);
+        // From the head or past it (long.MaxValue included, where + 1 would wrap): nothing to return.
+        var sequence = request.FromSequenceNum >= head ? head + 1 : Math.Max(request.FromSequenceNum + 1, log.FirstAvailable);
         while (sequence <= head && response.Events.Count < max)
         {
             var outcome = log.TryRead(sequence, out var stored);

@@ -1,3 +1,4 @@
+using Marie.Events.Broker.Access;
 using Marie.Events.Broker.Subscriptions;
 using Marie.Events.Broker.Topics;
 
@@ -12,12 +13,31 @@ public sealed partial class GrpcEventBroker
     /// Attaches a subscription to its topics (creating named topics that do not exist yet). Under each topic's lock
     /// the start position is fixed and the subscription attached, so replay and live delivery meet with no gap and no
     /// duplicate. Positions start lagging: nothing is delivered until the caller pumps, after the confirm is queued.
+    /// Visibility is checked here, under the topology lock that access changes also take.
     /// </summary>
-    internal List<AttachedTopic> Attach(Subscription subscription, IReadOnlyList<string> namedTopics, ResumePlan plan)
+    /// <exception cref="TopicAccessDeniedException">A named topic the connection may not see (nothing attached).</exception>
+    /// <exception cref="Limits.BrokerLimitException">A new topic over <c>max_topics</c> (nothing attached).</exception>
+    internal List<AttachedTopic>? Attach(Subscription subscription, IReadOnlyList<string> namedTopics, ResumePlan plan)
     {
         var attached = new List<AttachedTopic>();
         lock (_topology)
         {
+            if (subscription.Closed)
+            {
+                // Its connection closed while it was being made: nothing to attach, nothing to count.
+                return null;
+            }
+
+            var access = subscription.Connection.Access;
+            foreach (var name in namedTopics)
+            {
+                if (!access.CanSee(name))
+                {
+                    throw TopicAccessDeniedException.For(name);
+                }
+            }
+
+            CheckNewTopics(namedTopics);
             var topics = new List<BrokerTopic>();
             foreach (var name in namedTopics)
             {
@@ -28,7 +48,7 @@ public sealed partial class GrpcEventBroker
             {
                 foreach (var topic in _topics.Values)
                 {
-                    if (!topics.Contains(topic))
+                    if (!topics.Contains(topic) && access.CanSee(topic.Name))
                     {
                         topics.Add(topic);
                     }
@@ -51,9 +71,11 @@ public sealed partial class GrpcEventBroker
                     }
                 }
             }
+
+            subscription.Attached = true;
+            Counters.SubscriptionAdded();
         }
 
-        Counters.SubscriptionAdded();
         return attached;
     }
 
@@ -126,6 +148,12 @@ public sealed partial class GrpcEventBroker
                 }
 
                 subscription.Close();
+            }
+
+            if (!subscription.Attached)
+            {
+                // Closed before it was attached: it was never counted.
+                return;
             }
         }
 

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Google.Protobuf.WellKnownTypes;
+using Marie.Events.Broker.Access;
+using Marie.Events.Broker.Limits;
 using Marie.Events.Broker.Subscriptions;
 using Marie.Events.Broker.Topics;
 using Marie.Events.Protocol;
@@ -67,6 +69,8 @@ public sealed partial class GrpcEventBroker : IDisposable
             throw new ArgumentException("event.api_key (the topic) is required", nameof(evt));
         }
 
+        CheckTopicName(evt.ApiKey);
+
         var now = Time.GetUtcNow();
         if (string.IsNullOrEmpty(evt.Id))
         {
@@ -91,12 +95,18 @@ public sealed partial class GrpcEventBroker : IDisposable
         return new PublishResult(evt.Id, topic.Name, stored.Sequence);
     }
 
-    /// <summary>Opens a connection: one per <c>StreamEvents</c> stream.</summary>
+    /// <summary>Opens a connection that sees every topic: one per <c>StreamEvents</c> stream.</summary>
     /// <param name="connectionId">The id logged for it; a new one when null.</param>
-    public BrokerConnection Connect(string? connectionId = null)
+    public BrokerConnection Connect(string? connectionId = null) => Connect(connectionId, ConnectionAccess.All);
+
+    /// <summary>Opens a connection that sees only the topics <paramref name="access"/> allows.</summary>
+    /// <param name="connectionId">The id logged for it; a new one when null.</param>
+    /// <param name="access">The topics it may see; change them later with <see cref="BrokerConnection.UpdateAccess"/>.</param>
+    public BrokerConnection Connect(string? connectionId, ConnectionAccess access)
     {
+        ArgumentNullException.ThrowIfNull(access);
         var number = Interlocked.Increment(ref _nextConnectionNumber);
-        var connection = new BrokerConnection(this, connectionId ?? number.ToString(CultureInfo.InvariantCulture));
+        var connection = new BrokerConnection(this, connectionId ?? number.ToString(CultureInfo.InvariantCulture), access);
         _connections.TryAdd(connection, 0);
         Counters.ConnectionOpened();
         return connection;
@@ -111,12 +121,26 @@ public sealed partial class GrpcEventBroker : IDisposable
     }
 
     /// <summary>A snapshot of the broker's figures (the seed's <c>stats()</c> plus extras).</summary>
-    public BrokerStats Stats()
+    public BrokerStats Stats() => Stats(ConnectionAccess.All);
+
+    /// <summary>A snapshot of the broker's figures, <c>topics</c> and <c>topic_stats</c> limited to the topics
+    /// <paramref name="access"/> may see (the other figures are broker-wide).</summary>
+    public BrokerStats Stats(ConnectionAccess access)
     {
+        ArgumentNullException.ThrowIfNull(access);
         var topicStats = new Dictionary<string, TopicStats>(StringComparer.Ordinal);
         foreach (var (name, topic) in _topics)
         {
-            topicStats[name] = new TopicStats(topic.Log.Head, topic.Log.Count, topic.Log.Epoch);
+            if (access.CanSee(name))
+            {
+                topicStats[name] = new TopicStats(topic.Log.Head, topic.Log.Count, topic.Log.Epoch);
+            }
+        }
+
+        var queued = 0L;
+        foreach (var connection in _connections.Keys)
+        {
+            queued += connection.QueuedReplies;
         }
 
         return new BrokerStats
@@ -133,6 +157,7 @@ public sealed partial class GrpcEventBroker : IDisposable
             EventsLost = Counters.Lost,
             BackpressureSignals = Counters.BackpressureSignals,
             EventsAcked = Counters.AckedCount,
+            QueuedReplies = queued,
         };
     }
 
@@ -163,6 +188,11 @@ public sealed partial class GrpcEventBroker : IDisposable
             return topic;
         }
 
+        if (_topics.Count >= Settings.Limits.MaxTopics)
+        {
+            throw BrokerLimitException.Create(LimitNames.MaxTopics, Settings.Limits.MaxTopics, "the broker holds as many topics as it may");
+        }
+
         topic = new BrokerTopic(new MemoryTopicLog(name, Settings.ReplaySize));
         lock (topic.Gate)
         {
@@ -170,7 +200,8 @@ public sealed partial class GrpcEventBroker : IDisposable
             {
                 lock (subscription.Gate)
                 {
-                    if (!subscription.Closed)
+                    // "*" is every topic the subscription's connection may see, no more.
+                    if (!subscription.Closed && subscription.Connection.Access.CanSee(name))
                     {
                         var position = subscription.AddTopic(topic, 0);
                         position.Lagging = false;

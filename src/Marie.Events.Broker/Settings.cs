@@ -1,3 +1,5 @@
+using Marie.Events.Broker.Limits;
+
 namespace Marie.Events.Broker;
 
 /// <summary>The broker options turned into the values the hot paths use, computed once.</summary>
@@ -21,6 +23,7 @@ internal sealed class Settings
         BackpressureThreshold = Math.Max(1, (int)Math.Ceiling(options.MaxInFlight * options.BackpressureThresholdPct / 100.0));
         MaxQueuedControl = options.MaxQueuedControlMessages;
         DefaultReplayMaxEvents = options.DefaultReplayMaxEvents;
+        Limits = options.Limits;
     }
 
     public int ReplaySize { get; }
@@ -41,6 +44,9 @@ internal sealed class Settings
     public int MaxQueuedControl { get; }
 
     public int DefaultReplayMaxEvents { get; }
+
+    /// <summary>The client limits (not copied: set before the broker is created, never changed after).</summary>
+    public BrokerLimits Limits { get; }
 
     /// <summary>100 + 900 * (pending - threshold) / max(1, max_in_flight - threshold), in milliseconds.</summary>
     public int RecommendedDelayMs(int pending)

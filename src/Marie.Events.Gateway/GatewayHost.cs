@@ -47,13 +47,13 @@ public static class GatewayHost
 
         // Only the gateway's own sources: no appsettings.json, no unprefixed environment variables.
         builder.Configuration.Sources.Clear();
-        var source = ConfigurationLoader.AddGatewayConfiguration(builder.Configuration, options.Args, environment);
+        var source = ConfigurationLoader.AddGatewayConfiguration(builder.Configuration, options.Args, environment, out var file);
         options.ConfigureConfiguration?.Invoke(builder.Configuration);
 
         GatewayLogging.Configure(builder.Logging, level);
         options.ConfigureLogging?.Invoke(builder.Logging);
 
-        var context = new GatewayHostContext(source, options.Console ?? Console.Out, ReadGrpcEnabled(builder.Configuration));
+        var context = new GatewayHostContext(source, options.Console ?? Console.Out, ReadGrpcEnabled(builder.Configuration), file);
         builder.Services.AddMarieGateway(builder.Configuration, context);
         options.ConfigureServices?.Invoke(builder.Services);
 

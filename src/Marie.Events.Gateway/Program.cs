@@ -1,3 +1,6 @@
 using Marie.Events.Gateway;
+using Marie.Events.Gateway.Auth;
 
-return await GatewayHost.RunAsync(args).ConfigureAwait(false);
+return KeysCommand.Matches(args)
+    ? KeysCommand.Run(args, Console.Out, Console.Error)
+    : await GatewayHost.RunAsync(args).ConfigureAwait(false);

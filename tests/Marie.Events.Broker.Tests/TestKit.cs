@@ -49,6 +49,14 @@ public sealed class TestBroker : IDisposable
         return connection;
     }
 
+    /// <summary>Connects with an access policy (the topics the connection may see).</summary>
+    public BrokerConnection Connect(Access.ConnectionAccess access, string? id = null)
+    {
+        var connection = Broker.Connect(id, access);
+        _connections.Add(connection);
+        return connection;
+    }
+
     /// <summary>Connects and subscribes; the confirm (and any replay) is left in the connection for the test.</summary>
     public async Task<BrokerConnection> ConnectAndSubscribeAsync(SubscribeRequest request)
     {

@@ -116,10 +116,10 @@ public sealed class AdminCommandTests : IAsyncLifetime
         Assert.Equal(58, key.Length);
         Assert.Matches("^mas_[0-9A-Za-z]{54}$", key);
         var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
-        Assert.Contains("  - name: billing", lines);
-        Assert.Contains($"    api_key_sha256: {hash}", lines);
-        Assert.Contains("    roles: [publisher, subscriber]", lines);
-        Assert.Contains("    topics: [\"tenant-a\", \"tenant-b\"]", lines);
+        Assert.Contains("    - name: \"billing\"", lines);
+        Assert.Contains($"      api_key_sha256: {hash}", lines);
+        Assert.Contains("      roles: [\"publisher\", \"subscriber\"]", lines);
+        Assert.Contains("      topics: [\"tenant-a\", \"tenant-b\"]", lines);
         Assert.Single(lines, l => l.Contains(key, StringComparison.Ordinal));
     }
 

@@ -14,6 +14,7 @@ internal sealed partial class Subscription
     private readonly Dictionary<int, SubscriptionTopic> _byNumber = [];
     private readonly List<SubscriptionTopic> _positions = [];
     private int _pumpStart;
+    private int _lastTopicNumber;
     private bool _aboveThreshold;
     private long _lastSignalAt;
 
@@ -59,7 +60,8 @@ internal sealed partial class Subscription
     /// <summary>Creates this subscription's position on a topic (caller holds the topic's lock and <see cref="Gate"/>).</summary>
     public SubscriptionTopic AddTopic(BrokerTopic topic, long watermark)
     {
-        var subscriptionTopic = new SubscriptionTopic(this, topic, _byNumber.Count + 1)
+        // Numbers are never reused (a topic can leave a wildcard subscription): a stale ack id names no position.
+        var subscriptionTopic = new SubscriptionTopic(this, topic, ++_lastTopicNumber)
         {
             Watermark = watermark,
             Lagging = true,

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
+using Marie.Events.Gateway.Auth;
 
 namespace Marie.Events.Cli.Commands;
 
@@ -9,15 +9,6 @@ namespace Marie.Events.Cli.Commands;
 /// entry that holds only its SHA-256 hash.</summary>
 internal static class KeysCommand
 {
-    /// <summary>Length of a Marie API key, prefix included.</summary>
-    public const int KeyLength = 58;
-
-    /// <summary>Service keys start so (Marie-AI's format; user keys start <c>mau_</c>).</summary>
-    public const string Prefix = "mas_";
-
-    private const string Base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-    private static readonly string[] Roles = ["admin", "publisher", "subscriber", "user"];
 
     public static Command Create(CliContext context)
     {
@@ -63,51 +54,40 @@ internal static class KeysCommand
             }
 
             var keyRoles = Split(parse.GetValue(roles)).Select(r => r.ToLowerInvariant()).Distinct().ToList();
-            var bad = keyRoles.Count == 0 ? "none" : keyRoles.FirstOrDefault(r => !Roles.Contains(r));
+            var bad = keyRoles.Count == 0 ? "none" : keyRoles.FirstOrDefault(r => !ApiKeyFactory.RoleNames.Contains(r));
             if (bad is not null)
             {
                 throw new CliException($"--roles must be admin, publisher, subscriber or user (got '{bad}')", ExitCodes.BadInput);
             }
 
-            var keyTopics = Split(parse.GetValue(topics));
-            var key = Generate();
-            context.Out.Write(Render(keyName, key, keyRoles, keyTopics));
+            NewApiKey created;
+            try
+            {
+                created = ApiKeyFactory.Create(keyName, keyRoles, Split(parse.GetValue(topics)));
+            }
+            catch (ArgumentException ex)
+            {
+                throw new CliException($"keys create: {ex.Message}", ExitCodes.BadInput);
+            }
+
+            context.Out.Write(Render(created));
             return ExitCodes.Ok;
         });
         return new Command("keys", "Manage API keys.") { create }.WithExamples("marie-events keys create --name billing-service --roles publisher");
     }
 
-    /// <summary>A new key: <see cref="Prefix"/> + base62 characters from a CSPRNG (unbiased).</summary>
-    public static string Generate() =>
-        Prefix + new string(RandomNumberGenerator.GetItems<char>(Base62, KeyLength - Prefix.Length));
-
-    /// <summary>The key's SHA-256 over its UTF-8 bytes, lowercase hex.</summary>
-    public static string Sha256Hex(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
-
     private static List<string> Split(string[]? values) =>
         [.. (values ?? []).SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Distinct(StringComparer.Ordinal)];
 
-    private static string Render(string name, string key, List<string> roles, List<string> topics)
-    {
-        var text = new StringBuilder()
-            .AppendLine(CultureInfo.InvariantCulture, $"New API key '{name}' (shown this once; it is stored nowhere, only its hash below):")
-            .AppendLine()
-            .AppendLine(CultureInfo.InvariantCulture, $"  {key}")
-            .AppendLine()
-            .AppendLine("Add this entry under auth.keys in the gateway configuration:")
-            .AppendLine()
-            .AppendLine(CultureInfo.InvariantCulture, $"  - name: {name}")
-            .AppendLine(CultureInfo.InvariantCulture, $"    api_key_sha256: {Sha256Hex(key)}")
-            .AppendLine("    enabled: true")
-            .AppendLine(CultureInfo.InvariantCulture, $"    roles: [{string.Join(", ", roles)}]");
-        if (topics.Count > 0)
-        {
-            // JSON strings are YAML flow scalars: any topic is quoted safely.
-            text.AppendLine(CultureInfo.InvariantCulture, $"    topics: [{string.Join(", ", topics.Select(t => System.Text.Json.JsonSerializer.Serialize(t)))}]");
-        }
-
-        return text.AppendLine()
-            .AppendLine(CultureInfo.InvariantCulture, $"Clients send it as: authorization: Bearer <key> (marie-events: --api-key or {CommonOptions.ApiKeyVariable}).")
-            .ToString();
-    }
+    private static string Render(NewApiKey created) => new StringBuilder()
+        .AppendLine(CultureInfo.InvariantCulture, $"New API key '{created.Name}' (shown this once; it is stored nowhere, only its hash below):")
+        .AppendLine()
+        .AppendLine(CultureInfo.InvariantCulture, $"  {created.ApiKey}")
+        .AppendLine()
+        .AppendLine("Add this entry under auth.keys in the gateway configuration:")
+        .AppendLine()
+        .Append(created.ConfigEntry)
+        .AppendLine()
+        .AppendLine(CultureInfo.InvariantCulture, $"Clients send it as: authorization: Bearer <key> (marie-events: --api-key or {CommonOptions.ApiKeyVariable}).")
+        .ToString();
 }

@@ -9,10 +9,11 @@ namespace Marie.Events.Gateway.Auth;
 /// <summary>
 /// Authenticates calls to EventStreamService and EventPublisherService (installed per service, so health and
 /// reflection stay open): <c>authorization: Bearer &lt;key&gt;</c> metadata; a missing, malformed, unknown or
-/// disabled key gets <see cref="StatusCode.Unauthenticated"/>. Publisher methods also need role publisher or admin
-/// (<see cref="StatusCode.PermissionDenied"/>). The caller's identity is left in <see cref="ServerCallContext.UserState"/>.
+/// disabled key gets <see cref="StatusCode.Unauthenticated"/>. Publisher methods also need role publisher or admin,
+/// stream methods role subscriber or admin (<see cref="StatusCode.PermissionDenied"/>). The caller's identity is left
+/// in <see cref="ServerCallContext.UserState"/>. Failure lines are throttled (<see cref="AuthFailureLogs"/>).
 /// </summary>
-internal sealed class ApiKeyInterceptor(APIKeyManager keys, ILogger<ApiKeyInterceptor> logger) : Interceptor
+internal sealed class ApiKeyInterceptor(APIKeyManager keys, AuthFailureLogs failureLogs, ILogger<ApiKeyInterceptor> logger) : Interceptor
 {
     /// <summary><see cref="ServerCallContext.UserState"/> key of the caller's <see cref="ApiKeyIdentity"/>.</summary>
     public const string IdentityKey = "marie.events.identity";
@@ -20,6 +21,8 @@ internal sealed class ApiKeyInterceptor(APIKeyManager keys, ILogger<ApiKeyInterc
     private const string AuthorizationHeader = "authorization";
 
     private static readonly string PublisherMethodPrefix = "/" + PublisherService.Descriptor.FullName + "/";
+
+    private static readonly string StreamMethodPrefix = "/" + Marie.Events.Protocol.EventStreamService.Descriptor.FullName + "/";
 
     /// <summary>The identity the interceptor stored for this call.</summary>
     public static ApiKeyIdentity? GetIdentity(ServerCallContext context) =>
@@ -59,6 +62,16 @@ internal sealed class ApiKeyInterceptor(APIKeyManager keys, ILogger<ApiKeyInterc
         var token = BearerToken.Parse(header);
         if (!keys.TryAuthenticate(token, out var identity))
         {
+            if (!failureLogs.Grpc.TryEnter(out var suppressed))
+            {
+                throw new RpcException(new Status(StatusCode.Unauthenticated, "invalid or missing token"));
+            }
+
+            if (suppressed > 0)
+            {
+                SecurityLog.AuthFailuresSuppressed(logger, suppressed, "gRPC");
+            }
+
             GatewayLog.GrpcAuthFailed(logger);
             if (logger.IsEnabled(LogLevel.Debug))
             {
@@ -76,6 +89,12 @@ internal sealed class ApiKeyInterceptor(APIKeyManager keys, ILogger<ApiKeyInterc
         {
             GatewayLog.GrpcPermissionDenied(logger, identity.Name, context.Method);
             throw new RpcException(new Status(StatusCode.PermissionDenied, "publishing needs a key with role publisher or admin"));
+        }
+
+        if (context.Method.StartsWith(StreamMethodPrefix, StringComparison.Ordinal) && !identity.CanSubscribe)
+        {
+            SecurityLog.SubscribePermissionDenied(logger, identity.Name, context.Method);
+            throw new RpcException(new Status(StatusCode.PermissionDenied, "streaming and replay need a key with role subscriber or admin"));
         }
 
         context.UserState[IdentityKey] = identity;

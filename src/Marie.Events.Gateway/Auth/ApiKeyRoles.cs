@@ -43,4 +43,14 @@ internal static class ApiKeyRoleNames
 
         return roles == ApiKeyRoles.None ? ApiKeyRoles.Subscriber : roles;
     }
+
+    /// <summary>The role names of <paramref name="roles"/>, for listings.</summary>
+    public static IReadOnlyList<string> Describe(ApiKeyRoles roles)
+    {
+        var names = new List<string>();
+        if ((roles & ApiKeyRoles.Admin) != 0) names.Add("admin");
+        if ((roles & ApiKeyRoles.Publisher) != 0) names.Add("publisher");
+        if ((roles & ApiKeyRoles.Subscriber) != 0) names.Add("subscriber");
+        return names;
+    }
 }

@@ -44,6 +44,8 @@ internal static class DevKeyStore
             Name = k.Name,
             ApiKey = ApiKeyFormat.Generate(),
             Roles = [k.Role],
+            // Development keys see every topic, so a first run can publish and subscribe to anything.
+            Topics = [Broker.Access.ConnectionAccess.AllTopics],
         }).ToList();
         return TryCreate(path, keys) ? (keys, true) : (Load(path), false);
     }
@@ -131,7 +133,9 @@ internal static class DevKeyStore
                 .Append("      api_key: ").AppendLine(key.ApiKey)
                 .AppendLine("      enabled: true")
                 .AppendLine("      roles:")
-                .Append("        - ").AppendLine(key.Roles[0]);
+                .Append("        - ").AppendLine(key.Roles[0])
+                .AppendLine("      topics:")
+                .AppendLine("        - \"*\"");
         }
 
         return text.ToString();

@@ -16,8 +16,19 @@ internal static class ConfigurationLoader
     /// <summary>Adds the configuration file to <paramref name="builder"/>.</summary>
     /// <returns>A description of the source, for the start-up log.</returns>
     /// <exception cref="GatewayConfigurationException">A missing file or argument, or YAML that does not parse.</exception>
-    public static string AddGatewayConfiguration(IConfigurationBuilder builder, IReadOnlyList<string> args, Func<string, string?> environment)
+    public static string AddGatewayConfiguration(IConfigurationBuilder builder, IReadOnlyList<string> args, Func<string, string?> environment) =>
+        AddGatewayConfiguration(builder, args, environment, out _);
+
+    /// <summary>Adds the configuration file to <paramref name="builder"/>.</summary>
+    /// <param name="builder">Where to add it.</param>
+    /// <param name="args">The command line.</param>
+    /// <param name="environment">Reads environment variables.</param>
+    /// <param name="file">The file's full path; null when the embedded default is used.</param>
+    /// <returns>A description of the source, for the start-up log.</returns>
+    /// <exception cref="GatewayConfigurationException">A missing file or argument, or YAML that does not parse.</exception>
+    public static string AddGatewayConfiguration(IConfigurationBuilder builder, IReadOnlyList<string> args, Func<string, string?> environment, out string? file)
     {
+        file = null;
         var (path, origin) = FindConfigFile(args, environment);
         try
         {
@@ -37,7 +48,9 @@ internal static class ConfigurationLoader
                 throw new GatewayConfigurationException($"Configuration file not found: {full} (from {origin})");
             }
 
+            // Not reloadOnChange: the key reload service watches the file and validates a change before it applies.
             builder.AddYamlFile(full, optional: false, reloadOnChange: false);
+            file = full;
             return $"{full} (from {origin})";
         }
         catch (Exception ex) when (ex is FormatException or InvalidDataException or YamlDotNet.Core.YamlException)

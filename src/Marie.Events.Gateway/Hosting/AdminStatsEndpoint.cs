@@ -1,11 +1,8 @@
 using System.Text.Json.Serialization;
 using Marie.Events.Broker;
-using Marie.Events.Gateway.Auth;
-using Marie.Events.Gateway.Logging;
 using Marie.Events.Gateway.Toast;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Marie.Events.Gateway.Hosting;
 
@@ -15,30 +12,17 @@ internal static class AdminStatsEndpoint
 {
     public const string Path = "/internal/stats";
 
-    public static IResult Handle(HttpContext http, GatewayEndpoints endpoints, APIKeyManager keys, ILoggerFactory loggers)
+    public static IResult Handle(HttpContext http)
     {
-        if (!endpoints.IsAdminRequest(http))
+        var (admin, refusal) = AdminAuth.Check(http, typeof(AdminStatsEndpoint).FullName!);
+        if (refusal is not null)
         {
-            return Results.NotFound();
+            return refusal;
         }
 
-        var logger = loggers.CreateLogger(typeof(AdminStatsEndpoint).FullName!);
-        var token = BearerToken.Parse(http.Request.Headers.Authorization.ToString());
-        if (!keys.TryAuthenticate(token, out var identity))
-        {
-            GatewayLog.AdminAuthFailed(logger);
-            http.Response.Headers.WWWAuthenticate = "Bearer";
-            return Results.Json(new AdminError("invalid or missing token"), GatewayJsonContext.Default.AdminError, statusCode: StatusCodes.Status401Unauthorized);
-        }
-
-        if (!identity.IsAdmin)
-        {
-            GatewayLog.AdminPermissionDenied(logger, identity.Name);
-            return Results.Json(new AdminError("an admin key is required"), GatewayJsonContext.Default.AdminError, statusCode: StatusCodes.Status403Forbidden);
-        }
-
-        // Resolved only now: the broker is created on first use.
-        var stats = http.RequestServices.GetRequiredService<GrpcEventBroker>().Stats();
+        // Resolved only now: the broker is created on first use. Topics limited to what the key may see (an admin
+        // sees all).
+        var stats = http.RequestServices.GetRequiredService<GrpcEventBroker>().Stats(admin!.Access);
         var toast = http.RequestServices.GetRequiredService<ToastPipeline>().Stats();
         return Results.Json(StatsResponse.From(stats) with { Toast = toast }, GatewayJsonContext.Default.StatsResponse);
     }
@@ -61,7 +45,8 @@ internal sealed record StatsResponse(
     long EventsDropped,
     long EventsLost,
     long BackpressureSignals,
-    long EventsAcked)
+    long EventsAcked,
+    long QueuedReplies)
 {
     /// <summary>Addition: the Toast pipeline's figures.</summary>
     public ToastStats? Toast { get; init; }
@@ -78,7 +63,8 @@ internal sealed record StatsResponse(
         s.EventsDropped,
         s.EventsLost,
         s.BackpressureSignals,
-        s.EventsAcked);
+        s.EventsAcked,
+        s.QueuedReplies);
 }
 
 /// <summary>One topic in <c>topic_stats</c>: the seed's <c>{head, buffered}</c>.</summary>
@@ -88,4 +74,6 @@ internal sealed record TopicStatsResponse(long Head, int Buffered);
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(StatsResponse))]
 [JsonSerializable(typeof(AdminError))]
+[JsonSerializable(typeof(List<KeyInfo>))]
+[JsonSerializable(typeof(KeyStateChange))]
 internal sealed partial class GatewayJsonContext : JsonSerializerContext;

@@ -1,20 +1,22 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using Marie.Events.Gateway.Configuration;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace Marie.Events.Gateway.Hosting;
 
-/// <summary>The two Kestrel endpoints: gRPC (HTTP/2 only: h2c) and admin (HTTP/1.1 only). Kestrel writes the bound
+/// <summary>The two Kestrel endpoints: gRPC (HTTP/2 only: h2c, or over TLS) and admin (HTTP/1.1 only, or HTTPS). Kestrel writes the bound
 /// end point back into each <see cref="ListenOptions"/>, so port 0 (tests) is read here after start.</summary>
 internal sealed class GatewayEndpoints
 {
     private ListenOptions? _grpc;
     private ListenOptions? _admin;
 
-    public void Configure(KestrelServerOptions kestrel, GatewayOptions options)
+    public void Configure(KestrelServerOptions kestrel, GatewayOptions options, X509Certificate2? certificate = null)
     {
+        Certificate = certificate;
         if (!ListenAddress.TryParse(options.Host, out var address))
         {
             throw new InvalidOperationException($"gateway.host '{options.Host}' is not an address (validation should have said so)");
@@ -25,14 +27,36 @@ internal sealed class GatewayEndpoints
         kestrel.Listen(address, options.Port, listen =>
         {
             listen.Protocols = HttpProtocols.Http2;
+            if (certificate is not null)
+            {
+                listen.UseHttps(certificate);
+            }
+
             _grpc = listen;
         });
         kestrel.Listen(address, options.AdminPort, listen =>
         {
             listen.Protocols = HttpProtocols.Http1;
+            if (certificate is not null)
+            {
+                listen.UseHttps(certificate);
+            }
+
             _admin = listen;
         });
     }
+
+    /// <summary>Both ports serve TLS (<c>gateway.tls.certificate_path</c> is set).</summary>
+    public bool Tls => Certificate is not null;
+
+    /// <summary>The TLS certificate both ports serve, if any.</summary>
+    public X509Certificate2? Certificate { get; private set; }
+
+    /// <summary>The gRPC port's protocol, for logs.</summary>
+    public string GrpcProtocol => Tls ? "HTTP/2 over TLS" : "h2c";
+
+    /// <summary>The admin port's protocol, for logs.</summary>
+    public string AdminProtocol => Tls ? "HTTPS" : "HTTP/1.1";
 
     /// <summary>The bound gRPC port (after start).</summary>
     public int GrpcPort => BoundPort(_grpc);

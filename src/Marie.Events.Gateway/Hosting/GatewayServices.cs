@@ -1,3 +1,4 @@
+using Grpc.AspNetCore.Server;
 using Grpc.HealthCheck;
 using Marie.Events.Broker;
 using Marie.Events.Gateway.Auth;
@@ -27,12 +28,14 @@ internal static class GatewayServices
         AddValidatedOptions<GatewayOptions, GatewayOptionsValidator>(services, configuration, GatewayOptions.Section);
         AddValidatedOptions<AuthOptions, AuthOptionsValidator>(services, configuration, AuthOptions.Section);
         AddValidatedOptions<ToastOptions, ToastOptionsValidator>(services, configuration, ToastOptions.Section);
+        AddValidatedOptions<LimitsOptions, LimitsOptionsValidator>(services, configuration, LimitsOptions.Section);
+        AddValidatedOptions<TlsOptions, TlsOptionsValidator>(services, configuration, TlsOptions.Section);
 
         services.AddSingleton(context);
         services.TryAddSingleton(TimeProvider.System);
         // Created on first use (first call or stats request), with the validated toast.grpc.broker.* values.
         services.AddSingleton(sp => new GrpcEventBroker(
-            sp.GetRequiredService<IOptions<ToastOptions>>().Value.Grpc.Broker.ToBrokerOptions(),
+            WithLimits(sp.GetRequiredService<IOptions<ToastOptions>>().Value.Grpc.Broker.ToBrokerOptions(), sp.GetRequiredService<IOptions<LimitsOptions>>().Value),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton(sp => ApiKeyBootstrap.Create(
@@ -41,18 +44,29 @@ internal static class GatewayServices
             context.Console,
             sp.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(APIKeyManager).FullName!)));
         services.AddSingleton<ApiKeyInterceptor>();
+        services.AddSingleton<PublishGuardInterceptor>();
+        services.AddSingleton<AuthFailureLogs>();
+        services.AddSingleton<StreamRegistry>();
+        services.AddSingleton<KeyReloadService>();
+        services.AddHostedService(sp => sp.GetRequiredService<KeyReloadService>());
         services.AddSingleton<GatewayEndpoints>();
         services.AddSingleton<HealthServiceImpl>();
         services.AddHostedService<GatewayLifecycle>();
         services.AddToastPipeline();
 
         services.AddOptions<KestrelServerOptions>()
-            .Configure<GatewayEndpoints, IOptions<GatewayOptions>>(ConfigureKestrel);
+            .Configure<GatewayEndpoints, IOptions<GatewayOptions>, IOptions<TlsOptions>>(ConfigureKestrel);
+        services.AddOptions<GrpcServiceOptions>()
+            .Configure<IOptions<LimitsOptions>>(ConfigureGrpc);
         services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
 
         services.AddGrpc()
             .AddServiceOptions<EventStreamService>(o => o.Interceptors.Add<ApiKeyInterceptor>())
-            .AddServiceOptions<EventPublisherService>(o => o.Interceptors.Add<ApiKeyInterceptor>());
+            .AddServiceOptions<EventPublisherService>(o =>
+            {
+                o.Interceptors.Add<ApiKeyInterceptor>();
+                o.Interceptors.Add<PublishGuardInterceptor>();
+            });
         services.AddGrpcReflection();
         return services;
     }
@@ -70,24 +84,49 @@ internal static class GatewayServices
         app.MapGrpcService<EventPublisherService>();
 
         app.MapGet(AdminStatsEndpoint.Path, AdminStatsEndpoint.Handle);
+        app.MapGet(AdminKeysEndpoint.ListPath, AdminKeysEndpoint.List);
+        app.MapPost(AdminKeysEndpoint.DisablePath, AdminKeysEndpoint.Disable);
+        app.MapPost(AdminKeysEndpoint.EnablePath, AdminKeysEndpoint.Enable);
         return app;
     }
 
     /// <summary>Kestrel's options are built with the application, before start-up validation: invalid gateway
     /// options are skipped here and reported by that validation, which runs before the server binds.</summary>
-    private static void ConfigureKestrel(KestrelServerOptions kestrel, GatewayEndpoints endpoints, IOptions<GatewayOptions> gateway)
+    private static void ConfigureKestrel(KestrelServerOptions kestrel, GatewayEndpoints endpoints, IOptions<GatewayOptions> gateway, IOptions<TlsOptions> tls)
     {
         GatewayOptions options;
+        TlsOptions tlsOptions;
         try
         {
             options = gateway.Value;
+            tlsOptions = tls.Value;
         }
         catch (OptionsValidationException)
         {
             return;
         }
 
-        endpoints.Configure(kestrel, options);
+        endpoints.Configure(kestrel, options, tlsOptions.Enabled ? TlsCertificateLoader.Load(tlsOptions) : null);
+    }
+
+    /// <summary><c>gateway.limits.max_message_bytes</c>: a larger client message ends its call with
+    /// RESOURCE_EXHAUSTED before it is parsed.</summary>
+    private static void ConfigureGrpc(GrpcServiceOptions grpc, IOptions<LimitsOptions> limits)
+    {
+        try
+        {
+            grpc.MaxReceiveMessageSize = limits.Value.MaxMessageBytes;
+        }
+        catch (OptionsValidationException)
+        {
+            // Reported by start-up validation.
+        }
+    }
+
+    private static BrokerOptions WithLimits(BrokerOptions options, LimitsOptions limits)
+    {
+        options.Limits = limits.ToBrokerLimits();
+        return options;
     }
 
     private static void AddValidatedOptions<TOptions, TValidator>(IServiceCollection services, IConfiguration configuration, string section)

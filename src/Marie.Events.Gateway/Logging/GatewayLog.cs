@@ -55,8 +55,8 @@ internal static partial class GatewayLog
 
     // ---------------------------------------------------------------- host and configuration (3xxx)
 
-    [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Marie Event Stream gateway listening: gRPC (h2c) on {GrpcEndpoint}, admin API (HTTP/1.1) on {AdminEndpoint}")]
-    public static partial void Listening(ILogger logger, string grpcEndpoint, string adminEndpoint);
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Marie Event Stream gateway listening: gRPC ({GrpcProtocol}) on {GrpcEndpoint}, admin API ({AdminProtocol}) on {AdminEndpoint}")]
+    public static partial void Listening(ILogger logger, string grpcProtocol, string grpcEndpoint, string adminProtocol, string adminEndpoint);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Configuration: {Source}")]
     public static partial void ConfigurationSource(ILogger logger, string source);

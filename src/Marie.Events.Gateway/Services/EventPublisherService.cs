@@ -145,7 +145,8 @@ internal sealed class EventPublisherService(
 
     private static StatusCode StatusOf(ToastRejection reason) => reason switch
     {
-        ToastRejection.QueueFull or ToastRejection.Dropped => StatusCode.ResourceExhausted,
+        ToastRejection.QueueFull or ToastRejection.Dropped or ToastRejection.LimitExceeded => StatusCode.ResourceExhausted,
+        ToastRejection.Denied => StatusCode.PermissionDenied,
         ToastRejection.Invalid => StatusCode.InvalidArgument,
         _ => StatusCode.Unavailable,
     };

@@ -1,5 +1,8 @@
 using Grpc.Core;
 using Marie.Events.Broker;
+using Marie.Events.Broker.Access;
+using Marie.Events.Broker.Limits;
+using Marie.Events.Gateway.Auth;
 using Marie.Events.Gateway.Logging;
 using Marie.Events.Protocol;
 using Microsoft.Extensions.Hosting;
@@ -14,6 +17,7 @@ namespace Marie.Events.Gateway.Services;
 /// </summary>
 internal sealed class EventStreamService(
     GrpcEventBroker broker,
+    StreamRegistry streams,
     IHostApplicationLifetime lifetime,
     ILogger<EventStreamService> logger) : EventStreamServiceBase
 {
@@ -29,13 +33,22 @@ internal sealed class EventStreamService(
         ServerCallContext context)
     {
         var id = Guid.NewGuid().ToString("N");
-        using var conn = broker.Connect(id);
-        GatewayLog.StreamOpened(logger, id);
 
-        // Ends both loops when the client goes away or the gateway stops (streams would otherwise hold shutdown).
+        // Ends both loops when the client goes away, the gateway stops (streams would otherwise hold shutdown) or
+        // the key is revoked.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
+        using var session = streams.Open(CallerOf(context), StreamKind.Events, id, stop);
+        using var conn = broker.Connect(id, session.Identity.Access);
+        session.Attach(conn);
+        GatewayLog.StreamOpened(logger, id);
+        if (logger.IsEnabled(LogLevel.Debug))
+        {
+            var topics = session.Identity.Access.ToString();
+            SecurityLog.StreamKey(logger, id, session.Identity.Name, session.Identity.Fingerprint, topics);
+        }
+
         var token = stop.Token;
-        var reader = ReadLoopAsync(conn, requestStream, token);
+        var reader = ReadLoopAsync(conn, session, requestStream, logger, token);
         var writer = WriteLoopAsync(conn, responseStream, token);
         try
         {
@@ -62,9 +75,12 @@ internal sealed class EventStreamService(
         {
             await stop.CancelAsync().ConfigureAwait(false);
             await ObserveAsync(reader, writer).ConfigureAwait(false);
+            // The key's stream slot is free from here (before the line that says the stream closed).
+            session.Dispose();
             GatewayLog.StreamClosed(logger, id);
         }
 
+        session.ThrowIfRevoked();
         if (lifetime.ApplicationStopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
         {
             GatewayLog.StreamEndedByShutdown(logger, id);
@@ -74,21 +90,48 @@ internal sealed class EventStreamService(
 
     public override Task<ReplayResponse> GetReplayBuffer(ReplayRequest request, ServerCallContext context)
     {
+        var caller = CallerOf(context);
         try
         {
-            return Task.FromResult(broker.GetReplayBuffer(request));
+            request.Topic = TopicNames.ForCaller(request.Topic, caller)
+                ?? throw new RpcException(new Status(StatusCode.PermissionDenied, TopicNames.ForeignKeyMessage));
+            return Task.FromResult(broker.GetReplayBuffer(request, caller.Access));
         }
         catch (ArgumentException ex)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, ex.Message));
         }
+        catch (TopicAccessDeniedException ex)
+        {
+            SecurityLog.CallRefused(logger, "GetReplayBuffer", caller.Name, ex.Message);
+            throw new RpcException(new Status(StatusCode.PermissionDenied, ex.Message));
+        }
+        catch (BrokerLimitException ex)
+        {
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, ex.Message));
+        }
     }
 
-    private static async Task ReadLoopAsync(BrokerConnection conn, IAsyncStreamReader<ClientMessage> requests, CancellationToken token)
+    /// <summary>The key the auth interceptor authenticated (it runs before every method of this service).</summary>
+    private static ApiKeyIdentity CallerOf(ServerCallContext context) =>
+        ApiKeyInterceptor.GetIdentity(context) ?? throw new RpcException(new Status(StatusCode.Unauthenticated, "invalid or missing token"));
+
+    /// <summary>Feeds the client's messages to the broker, topics read as key names (a topic holding another key is
+    /// answered here and never reaches the broker).</summary>
+    private static async Task ReadLoopAsync(BrokerConnection conn, StreamSession session, IAsyncStreamReader<ClientMessage> requests, ILogger logger, CancellationToken token)
     {
         while (await requests.MoveNext(token).ConfigureAwait(false))
         {
-            await conn.HandleAsync(requests.Current, token).ConfigureAwait(false);
+            var message = requests.Current;
+            if (TopicNames.Rewrite(message, session.Identity) is { } refusal)
+            {
+                SecurityLog.ForeignKeyTopicRefused(logger, session.Id, session.Identity.Name);
+                await conn.RejectAsync(refusal.SubscriptionId, ErrorCode.ErrorPermissionDenied, TopicNames.ForeignKeyMessage,
+                    [new("field", refusal.Field)], token).ConfigureAwait(false);
+                continue;
+            }
+
+            await conn.HandleAsync(message, token).ConfigureAwait(false);
         }
     }
 

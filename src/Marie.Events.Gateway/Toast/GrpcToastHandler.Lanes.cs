@@ -1,3 +1,5 @@
+using Marie.Events.Broker.Access;
+using Marie.Events.Broker.Limits;
 using Marie.Events.Protocol;
 
 namespace Marie.Events.Gateway.Toast;
@@ -93,11 +95,18 @@ internal sealed partial class GrpcToastHandler
                 pending.Completion.TrySetResult(result);
                 return;
             }
-            catch (ArgumentException ex)
+            catch (Exception ex) when (ex is ArgumentException or BrokerLimitException or TopicAccessDeniedException)
             {
+                // Refusals that a retry cannot change: answer the caller now.
                 Interlocked.Increment(ref _invalid);
                 ToastLog.PublishInvalid(_logger, HandlerName, evt.Id, ex.Message);
-                pending.Completion.TrySetException(new ToastRejectedException(ToastRejection.Invalid, ex.Message));
+                var reason = ex switch
+                {
+                    BrokerLimitException => ToastRejection.LimitExceeded,
+                    TopicAccessDeniedException => ToastRejection.Denied,
+                    _ => ToastRejection.Invalid,
+                };
+                pending.Completion.TrySetException(new ToastRejectedException(reason, ex.Message));
                 return;
             }
             catch (OperationCanceledException) when (abort.IsCancellationRequested)

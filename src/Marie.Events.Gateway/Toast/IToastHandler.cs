@@ -38,6 +38,12 @@ internal enum ToastRejection
     /// <summary>The broker refused the event as invalid.</summary>
     Invalid,
 
+    /// <summary>The broker refused the event for one of its limits (e.g. <c>max_topics</c>): not retried.</summary>
+    LimitExceeded,
+
+    /// <summary>The broker refused the event: the publisher may not file it under its topic. Not retried.</summary>
+    Denied,
+
     /// <summary>The gateway is stopping (or stopped before the event reached the broker).</summary>
     Stopping,
 }

@@ -42,6 +42,8 @@ public sealed class TestKeys
             yield return new($"auth:keys:{i}:api_key", key);
             yield return new($"auth:keys:{i}:roles:0", role);
             yield return new($"auth:keys:{i}:enabled", enabled ? "true" : "false");
+            // Every topic: these keys serve the tests of the event stream itself; tenant isolation has its own keys.
+            yield return new($"auth:keys:{i}:topics:0", "*");
         }
     }
 }

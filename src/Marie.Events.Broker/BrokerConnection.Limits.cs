@@ -1,0 +1,179 @@
+using System.Globalization;
+using Google.Protobuf.Collections;
+using Marie.Events.Broker.Limits;
+using Marie.Events.Protocol;
+
+namespace Marie.Events.Broker;
+
+public sealed partial class BrokerConnection
+{
+    private BrokerLimits Limits => Broker.Settings.Limits;
+
+    /// <summary>
+    /// Takes one token of the connection's message bucket (<c>client_messages_per_second</c>, burst
+    /// <c>client_message_burst</c>); when it is empty, queues <c>ERROR_RATE_LIMITED</c> and returns false: the message
+    /// is not processed, the stream stays open.
+    /// </summary>
+    private bool TakeMessageToken(string subscriptionId = "")
+    {
+        if (_messageBucket.TryTake())
+        {
+            return true;
+        }
+
+        var limits = Limits;
+        var retryAfter = _messageBucket.MillisecondsUntilNext().ToString(CultureInfo.InvariantCulture);
+        RefuseOverLimit(subscriptionId, LimitNames.ClientMessagesPerSecond, limits.ClientMessagesPerSecond,
+            "too many client messages on this stream; this one was not processed, send it again later", "message",
+            ("retry_after_ms", retryAfter));
+        return false;
+    }
+
+    /// <summary>Checks a client message against the limits; over one, queues the error and returns false.</summary>
+    private bool WithinLimits(ClientMessage message)
+    {
+        var id = SubscriptionIdOf(message);
+        if (!TakeMessageToken(ShortEnough(id)))
+        {
+            return false;
+        }
+
+        var problem = message.MessageCase switch
+        {
+            ClientMessage.MessageOneofCase.Subscribe => CheckSubscribe(message.Subscribe),
+            ClientMessage.MessageOneofCase.Unsubscribe => CheckId(message.Unsubscribe.SubscriptionId),
+            ClientMessage.MessageOneofCase.FilterUpdate => CheckId(message.FilterUpdate.SubscriptionId) ?? CheckFilter([], message.FilterUpdate.Filter),
+            ClientMessage.MessageOneofCase.Ack => CheckAck(message.Ack),
+            _ => null,
+        };
+
+        if (problem is not { } p)
+        {
+            return true;
+        }
+
+        RefuseOverLimit(ShortEnough(id), p.Limit, p.Max, p.What, p.Field);
+        return false;
+    }
+
+    private void RefuseOverLimit(string subscriptionId, string limit, int max, string what, string field, params (string Key, string Value)[] extra)
+    {
+        var text = LimitText.Describe(limit, max, what);
+        Broker.Log.LimitExceeded(Id, limit, what);
+        var details = new List<(string, string)>
+        {
+            ("limit", limit),
+            ("max", max.ToString(CultureInfo.InvariantCulture)),
+            ("field", field),
+        };
+        details.AddRange(extra);
+        EnqueueError(subscriptionId, ErrorCode.ErrorRateLimited, text, [.. details]);
+    }
+
+    /// <summary>An id echoed in an error only when it is within <c>max_id_length</c>.</summary>
+    private string ShortEnough(string id) => id.Length <= Limits.MaxIdLength ? id : "";
+
+    private static string SubscriptionIdOf(ClientMessage message) => message.MessageCase switch
+    {
+        ClientMessage.MessageOneofCase.Subscribe => message.Subscribe.SubscriptionId,
+        ClientMessage.MessageOneofCase.Unsubscribe => message.Unsubscribe.SubscriptionId,
+        ClientMessage.MessageOneofCase.FilterUpdate => message.FilterUpdate.SubscriptionId,
+        ClientMessage.MessageOneofCase.Ack => message.Ack.SubscriptionId,
+        _ => "",
+    };
+
+    private (string Limit, int Max, string What, string Field)? CheckId(string id) =>
+        id.Length > Limits.MaxIdLength ? (LimitNames.MaxIdLength, Limits.MaxIdLength, "subscription_id is too long", "subscription_id") : null;
+
+    private (string Limit, int Max, string What, string Field)? CheckString(string value, string field) =>
+        value.Length > Limits.MaxStringLength ? (LimitNames.MaxStringLength, Limits.MaxStringLength, $"a value of {field} is too long", field) : null;
+
+    private (string Limit, int Max, string What, string Field)? CheckStrings(IEnumerable<string> values, string field)
+    {
+        foreach (var value in values)
+        {
+            if (CheckString(value, field) is { } problem)
+            {
+                return problem;
+            }
+        }
+
+        return null;
+    }
+
+    private (string Limit, int Max, string What, string Field)? CheckSubscribe(SubscribeRequest request)
+    {
+        var limits = Limits;
+        if (CheckId(request.SubscriptionId) is { } idProblem)
+        {
+            return idProblem;
+        }
+
+        int open;
+        lock (_gate)
+        {
+            open = _subscriptions.Count;
+        }
+
+        if (open >= limits.MaxSubscriptionsPerStream)
+        {
+            return (LimitNames.MaxSubscriptionsPerStream, limits.MaxSubscriptionsPerStream, "this stream has as many open subscriptions as it may: unsubscribe one first", "subscription_id");
+        }
+
+        if (request.Topics.Count > limits.MaxTopicsPerSubscription || request.ResumeFrom.Count > limits.MaxTopicsPerSubscription
+            || request.TopicEpochs.Count > limits.MaxTopicsPerSubscription)
+        {
+            return (LimitNames.MaxTopicsPerSubscription, limits.MaxTopicsPerSubscription, "the subscription names too many topics", "topics");
+        }
+
+        if (request.HasReplayCount && request.ReplayCount > limits.MaxReplayCount)
+        {
+            return (LimitNames.MaxReplayCount, limits.MaxReplayCount, "replay_count asks for more events than a subscription may replay", "replay_count");
+        }
+
+        return CheckStrings(request.Topics, "topics")
+            ?? CheckStrings(request.ResumeFrom.Keys, "resume_from")
+            ?? CheckStrings(request.TopicEpochs.Keys, "topic_epochs")
+            ?? CheckStrings(request.TopicEpochs.Values, "topic_epochs")
+            ?? CheckFilter(request.Events, request.Filter);
+    }
+
+    private (string Limit, int Max, string What, string Field)? CheckFilter(RepeatedField<string> events, FilterConfig? filter)
+    {
+        var limits = Limits;
+        var config = filter ?? new FilterConfig();
+        var entries = (long)events.Count + config.IncludeSources.Count + config.ExcludeSources.Count + config.Jobids.Count + config.MetadataMatch.Count;
+        if (entries > limits.MaxFilterEntries)
+        {
+            return (LimitNames.MaxFilterEntries, limits.MaxFilterEntries, "events and filter hold too many entries together", "filter");
+        }
+
+        return CheckStrings(events, "events")
+            ?? CheckStrings(config.IncludeSources, "filter.include_sources")
+            ?? CheckStrings(config.ExcludeSources, "filter.exclude_sources")
+            ?? CheckStrings(config.Jobids, "filter.jobids")
+            ?? CheckStrings(config.MetadataMatch.Keys, "filter.metadata_match")
+            ?? CheckStrings(config.MetadataMatch.Values, "filter.metadata_match");
+    }
+
+    private (string Limit, int Max, string What, string Field)? CheckAck(AckMessage ack)
+    {
+        if (CheckId(ack.SubscriptionId) is { } idProblem)
+        {
+            return idProblem;
+        }
+
+        if (ack.AckModeCase == AckMessage.AckModeOneofCase.Individual)
+        {
+            var ids = ack.Individual.AckIds;
+            if (ids.Count > Limits.MaxAckIdsPerMessage)
+            {
+                return (LimitNames.MaxAckIdsPerMessage, Limits.MaxAckIdsPerMessage, "the ack names too many ack ids: send several", "individual.ack_ids");
+            }
+
+            return CheckStrings(ids, "individual.ack_ids");
+        }
+
+        return ack.AckModeCase == AckMessage.AckModeOneofCase.Cumulative ? CheckString(ack.Cumulative.Topic, "cumulative.topic") : null;
+    }
+}
