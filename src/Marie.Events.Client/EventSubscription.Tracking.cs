@@ -276,4 +276,13 @@ public sealed partial class EventSubscription
     }
 
     internal ILogger Logger => _client.Logger;
+
+    /// <summary>The state of a pending event (tests).</summary>
+    internal PendingState? StateOf(string topic, long sequence)
+    {
+        lock (_gate)
+        {
+            return _trackers.GetValueOrDefault(topic)?.StateOf(sequence);
+        }
+    }
 }

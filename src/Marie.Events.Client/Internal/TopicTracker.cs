@@ -221,6 +221,9 @@ internal sealed class TopicTracker(string topic)
         return outcome with { GaveUp = true };
     }
 
+    /// <summary>The state of a pending event (null: not pending).</summary>
+    public PendingState? StateOf(long sequence) => _pending.TryGetValue(sequence, out var pending) ? pending.State : null;
+
     /// <summary>True when the event is still waiting for the consumer (not processed, not of an older epoch).</summary>
     public bool IsPending(long sequence, int generation) => generation == Generation && _pending.ContainsKey(sequence);
 
