@@ -59,7 +59,8 @@ public sealed partial class EventStreamClient
             }
 
             lastError = error;
-            var delay = _backoff.Delay(established ? 0 : attempt - 1);
+            // The first retry after a stream that worked waits the initial delay; each failed attempt doubles it.
+            var delay = _backoff.Delay(attempt);
             ClientLog.Reconnecting(Logger, address, error?.Message ?? "ended", (long)delay.TotalMilliseconds, attempt + 1);
             try
             {

@@ -211,7 +211,7 @@ public sealed partial class EventStreamClient
 
     private Uri PublishAddress() => _addresses[(int)((uint)Volatile.Read(ref _publishAddress) % (uint)_addresses.Count)];
 
-    private GrpcChannel PublishChannel(Uri address) => _publishChannels.GetOrAdd(address, a => ChannelFactory.Create(a, _options));
+    private GrpcChannel PublishChannel(Uri address) => _publishChannels.GetOrAdd(address, a => ChannelFactory.Create(a, _options, keepAlive: true));
 
     private static EventData WithId(EventData evt)
     {

@@ -219,7 +219,7 @@ public sealed class PublishException : EventStreamException
         : base(message, innerException)
     {
         Receipts = receipts;
-        Status = (innerException as RpcException)?.StatusCode;
+        Status = (innerException as RpcException)?.StatusCode ?? (innerException as EventStreamException)?.Status;
     }
 
     /// <summary>Receipts of the events filed before the failure, in order.</summary>

@@ -222,6 +222,12 @@ public sealed partial class EventSubscription
             outcome = _trackers.GetValueOrDefault(received.Topic)?.OnAbandoned(received.SequenceNum, received.Generation, _maxProcessingAttempts) ?? default;
         }
 
+        if (!outcome.Known)
+        {
+            // Already processed (acked before the loop was left), or of an older epoch.
+            return;
+        }
+
         if (!outcome.GaveUp)
         {
             ClientLog.ProcessingFailed(_client.Logger, Id, received.Topic, received.SequenceNum, outcome.Attempts, failure);

@@ -47,11 +47,17 @@ internal sealed class GrpcStreamTransport(EventStreamClientOptions options) : IS
 /// <summary>Creates the client's gRPC channels and call metadata.</summary>
 internal static class ChannelFactory
 {
-    public static GrpcChannel Create(Uri address, EventStreamClientOptions options)
+    /// <summary>A channel for one event stream: the stream's own heartbeat check finds a dead connection.</summary>
+    public static GrpcChannel Create(Uri address, EventStreamClientOptions options) => Create(address, options, keepAlive: false);
+
+    /// <summary>A channel for publishing: with <paramref name="keepAlive"/>, HTTP/2 pings every
+    /// <see cref="EventStreamClientOptions.ServerHeartbeatInterval"/> while calls are open, so a call on a dead
+    /// connection fails (and is retried) instead of waiting for its deadline.</summary>
+    public static GrpcChannel Create(Uri address, EventStreamClientOptions options, bool keepAlive)
     {
         var channelOptions = new GrpcChannelOptions
         {
-            HttpHandler = options.HttpHandlerFactory?.Invoke() ?? new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
+            HttpHandler = options.HttpHandlerFactory?.Invoke() ?? DefaultHandler(options, keepAlive),
             DisposeHttpClient = true,
             LoggerFactory = options.LoggerFactory,
         };
@@ -61,4 +67,17 @@ internal static class ChannelFactory
 
     public static Metadata AuthHeaders(EventStreamClientOptions options) =>
         new() { { "authorization", $"Bearer {options.ApiKey}" } };
+
+    private static SocketsHttpHandler DefaultHandler(EventStreamClientOptions options, bool keepAlive)
+    {
+        var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true };
+        if (keepAlive && options.ServerHeartbeatInterval != Timeout.InfiniteTimeSpan)
+        {
+            handler.KeepAlivePingDelay = options.ServerHeartbeatInterval;
+            handler.KeepAlivePingTimeout = options.ServerHeartbeatInterval;
+            handler.KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests;
+        }
+
+        return handler;
+    }
 }

@@ -29,13 +29,14 @@ public sealed class ClientConnectionTests
     public async Task SilentGateway_TwoHeartbeatIntervals_StreamReplaced()
     {
         await using var harness = new ClientHarness(o => o.HeartbeatInterval = Timeout.InfiniteTimeSpan);
-        var (_, connection) = await harness.SubscribeAsync();
+        var (subscription, connection) = await harness.SubscribeAsync();
         var silenceLimit = harness.Options.ServerHeartbeatInterval * 2;
 
-        // A server heartbeat halfway keeps it alive.
+        // A message halfway keeps it alive (an event: the test sees when it was read).
         harness.Time.AdvanceInSteps(silenceLimit / 2, TimeSpan.FromMilliseconds(100));
-        connection.Reply(new ServerMessage { Heartbeat = new ServerHeartbeat { Timestamp = 1 } });
-        await Wait.UntilAsync(() => harness.Client.Statistics.Connections == 1, "the heartbeat read");
+        connection.Reply(ClientHarness.Event("s1", "t", 1));
+        await using var reader = subscription.GetAsyncEnumerator();
+        Assert.True(await reader.NextAsync());
         harness.Time.AdvanceInSteps(silenceLimit - TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100));
         Assert.False(harness.Transport.TryNext(out _), "not replaced before two intervals of silence");
         Assert.False(connection.Disposed);
@@ -63,12 +64,12 @@ public sealed class ClientConnectionTests
         harness.Time.AdvanceInSteps(TimeSpan.FromMilliseconds(10));
         var second = await harness.Transport.NextAsync();
         second.Fail(StatusCode.Unavailable);
-        await harness.Time.WaitForTimerAsync(TimeSpan.FromMilliseconds(100));
-        harness.Time.AdvanceInSteps(TimeSpan.FromMilliseconds(100));
-        var third = await harness.Transport.NextAsync();
-        third.Fail(StatusCode.Unavailable);
         await harness.Time.WaitForTimerAsync(TimeSpan.FromMilliseconds(200));
         harness.Time.AdvanceInSteps(TimeSpan.FromMilliseconds(200));
+        var third = await harness.Transport.NextAsync();
+        third.Fail(StatusCode.Unavailable);
+        await harness.Time.WaitForTimerAsync(TimeSpan.FromMilliseconds(400));
+        harness.Time.AdvanceInSteps(TimeSpan.FromMilliseconds(400));
         var fourth = await harness.Transport.NextAsync();
 
         // After the established stream to A: A (first retry), then B, then A again.
@@ -175,12 +176,13 @@ public sealed class ClientConnectionTests
         await first.NextSentAsync(MessageOneofCase.Subscribe);
 
         harness.Time.AdvanceInSteps(TimeSpan.FromSeconds(1));
-        await harness.Time.WaitForTimerAsync(harness.Options.ReconnectInitialDelay);
-        harness.Time.AdvanceInSteps(harness.Options.ReconnectInitialDelay);
+        // A stream that never worked is a failed attempt: the delay has doubled once.
+        await harness.Time.WaitForTimerAsync(harness.Options.ReconnectInitialDelay * 2);
+        harness.Time.AdvanceInSteps(harness.Options.ReconnectInitialDelay * 2);
         var second = await harness.Transport.NextAsync();
         await second.NextSentAsync(MessageOneofCase.Subscribe);
         second.Reply(ClientHarness.Confirm("s1", "t", "e", 0));
-        await using var subscription = await subscribing.WaitAsync(Wait.Timeout);
+        await subscribing.WaitAsync(Wait.Timeout);
 
         Assert.True(first.Disposed);
         Assert.Equal(ClientHarness.AddressB, second.Address);
@@ -196,8 +198,8 @@ public sealed class ClientConnectionTests
         connection.Fail(StatusCode.Unavailable);
         for (var i = 0; i < 2; i++)
         {
-            await harness.Time.WaitForTimerAsync(TimeSpan.FromMilliseconds(100 * (1 << i)));
-            harness.Time.AdvanceInSteps(TimeSpan.FromMilliseconds(100 * (1 << i)));
+            await harness.Time.WaitForTimerAsync(TimeSpan.FromMilliseconds(100 << i));
+            harness.Time.AdvanceInSteps(TimeSpan.FromMilliseconds(100 << i));
             (await harness.Transport.NextAsync()).Fail(StatusCode.Unavailable);
         }
 
