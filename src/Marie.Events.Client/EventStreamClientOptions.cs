@@ -92,8 +92,9 @@ public sealed class EventStreamClientOptions
     public TimeSpan AckFlushInterval { get; set; } = TimeSpan.FromMilliseconds(20);
 
     /// <summary>Acknowledged events that make the client send its batch at once, without waiting for
-    /// <see cref="AckFlushInterval"/>. Default: 100.</summary>
-    public int AckBatchSize { get; set; } = 100;
+    /// <see cref="AckFlushInterval"/>. Keep it well below the gateway's <c>max_in_flight</c> (default 100): at the cap
+    /// the gateway sends nothing more until acks arrive. Default: 50.</summary>
+    public int AckBatchSize { get; set; } = 50;
 
     /// <summary>Publish requests a bulk publish keeps outstanding (sent, not yet answered) on its
     /// <c>PublishStream</c>; the next request waits for an answer. Default: 256.</summary>
