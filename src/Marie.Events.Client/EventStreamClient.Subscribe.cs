@@ -71,8 +71,10 @@ public sealed partial class EventStreamClient
     /// Subscribes and runs <paramref name="handler"/> for each event, one at a time, until the subscription is
     /// disposed or <paramref name="cancellationToken"/> is cancelled. In <see cref="AckMode.Auto"/> an event is
     /// acknowledged when the handler returns; when it throws, the event is not acknowledged and is handed over again on
-    /// redelivery (up to <see cref="SubscriptionOptions.MaxProcessingAttempts"/>).
-    /// <see cref="EventSubscription.Completion"/> tells when the loop ends.
+    /// redelivery (up to <see cref="SubscriptionOptions.MaxProcessingAttempts"/>). In <see cref="AckMode.Manual"/> the
+    /// handler acknowledges with <see cref="ReceivedEvent.AckAsync"/>. <see cref="EventSubscription.Completion"/>
+    /// completes when the subscription ends (faulted when the client failed for good). Cancelling
+    /// <paramref name="cancellationToken"/> stops the handler loop; dispose the subscription to unsubscribe.
     /// </summary>
     /// <inheritdoc cref="SubscribeAsync(SubscriptionOptions, CancellationToken)"/>
     public async Task<EventSubscription> SubscribeAsync(

@@ -92,8 +92,8 @@ public sealed partial class EventStreamClient : IAsyncDisposable, IDisposable
 
     internal TimeProvider Time { get; }
 
-    /// <summary>Closes the stream and every subscription (the gateway releases their unacknowledged events with the
-    /// stream) and the publishing channels.</summary>
+    /// <summary>Closes the stream and every subscription (their enumerations end, <see cref="EventSubscription.Completion"/>
+    /// completes; the gateway releases their unacknowledged events with the stream) and the publishing channels.</summary>
     public async ValueTask DisposeAsync()
     {
         var loop = BeginDispose();
@@ -129,7 +129,7 @@ public sealed partial class EventStreamClient : IAsyncDisposable, IDisposable
         session?.Abort(new ObjectDisposedException(nameof(EventStreamClient)));
         foreach (var subscription in subscriptions)
         {
-            subscription.Fail(new ObjectDisposedException(nameof(EventStreamClient), "The client was disposed."));
+            subscription.CloseByClient();
         }
 
         foreach (var channel in _publishChannels.Values)

@@ -41,7 +41,8 @@ public sealed class EventStreamClientOptions
     /// <summary>
     /// Creates the HTTP handler of each gRPC channel the client opens (one per stream connection, one per address for
     /// publishing): for TLS client certificates, custom trust or a proxy. Default: <c>null</c>, a
-    /// <see cref="System.Net.Http.SocketsHttpHandler"/> with default settings (HTTP/2 keep-alive pings off).
+    /// <see cref="System.Net.Http.SocketsHttpHandler"/>; on publishing channels it sends HTTP/2 keep-alive pings every
+    /// <see cref="ServerHeartbeatInterval"/> while a call is open (a handler from this factory is used as it is).
     /// </summary>
     public Func<HttpMessageHandler>? HttpHandlerFactory { get; set; }
 

@@ -267,6 +267,16 @@ public sealed partial class EventSubscription
         _completion.TrySetException(error);
     }
 
+    /// <summary>The client was disposed: the subscription ends normally (a pending subscribe fails).</summary>
+    internal void CloseByClient()
+    {
+        Interlocked.Exchange(ref _closed, 1);
+        _confirmed.TrySetException(new ObjectDisposedException(nameof(EventStreamClient), "The client was disposed."));
+        _unsubscribed.TrySetResult();
+        EndBuffer(null);
+        _completion.TrySetResult();
+    }
+
     /// <summary>Ends the buffer: remaining events are not handed over.</summary>
     private void EndBuffer(Exception? error) => _buffer.Writer.TryComplete(error);
 

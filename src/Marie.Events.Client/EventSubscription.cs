@@ -220,6 +220,10 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
         {
             // Stopped by the caller.
         }
+        catch (Exception) when (Completion.IsFaulted)
+        {
+            // The client failed for good: Completion carries the error.
+        }
         finally
         {
             Volatile.Write(ref _reading, 0);

@@ -133,4 +133,41 @@ public sealed class ClientNoticeTests
         Assert.Same(client, Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<EventStreamClient>(provider));
         Assert.Equal(EventStreamClientState.Idle, client.State);
     }
+
+    [Fact]
+    public async Task AddMarieEventsClient_InvalidOptions_ValidationNamesTheProperty()
+    {
+        var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection();
+        services.AddMarieEventsClient(o => o.AckFlushInterval = TimeSpan.Zero);
+        await using var provider = Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(services);
+
+        var error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(
+            () => Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<EventStreamClient>(provider));
+
+        Assert.Contains(error.Failures, f => f.StartsWith("EventStreamClientOptions.ApiKey", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.StartsWith("EventStreamClientOptions.AckFlushInterval", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task DisposeClient_ReaderWaiting_EnumerationEndsAndCompletionSucceeds()
+    {
+        var harness = new ClientHarness();
+        var (subscription, _) = await harness.SubscribeAsync();
+        var reading = Task.Run(async () =>
+        {
+            var count = 0;
+            await foreach (var _ in subscription)
+            {
+                count++;
+            }
+
+            return count;
+        });
+
+        await harness.DisposeAsync();
+
+        Assert.Equal(0, await reading.WaitAsync(Wait.Timeout));
+        Assert.True(subscription.Completion.IsCompletedSuccessfully);
+        Assert.Equal(EventStreamClientState.Disposed, harness.Client.State);
+    }
 }
