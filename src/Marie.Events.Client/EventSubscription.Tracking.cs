@@ -1,0 +1,304 @@
+using Marie.Events.Client.Internal;
+using Marie.Events.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace Marie.Events.Client;
+
+/// <summary>The subscription's side of the stream: deliveries, confirms, epochs, acks (called by the client's reader
+/// and by consumers; <see cref="_gate"/> guards the trackers).</summary>
+public sealed partial class EventSubscription
+{
+    /// <summary>"*": every topic.</summary>
+    private const string AllTopics = "*";
+
+    internal Task Confirmed => _confirmed.Task;
+
+    internal Task Unsubscribed => _unsubscribed.Task;
+
+    internal bool IsConfirmedOn(long sessionId) => Volatile.Read(ref _confirmedSession) == sessionId;
+
+    /// <summary>The subscribe request for a (new) stream: the caller's starting point the first time; afterwards,
+    /// each known topic resumes after its watermark, with its epoch, and for "*" any topic not seen yet is replayed
+    /// from its ring start (it appeared while the client was away).</summary>
+    internal ClientMessage BuildSubscribe()
+    {
+        var request = new SubscribeRequest { SubscriptionId = Id };
+        request.Topics.AddRange(Topics);
+        request.Events.AddRange(_events);
+        lock (_gate)
+        {
+            request.Filter = _filterProto;
+            if (!_everConfirmed)
+            {
+                foreach (var (topic, sequence) in _initialResume)
+                {
+                    request.ResumeFrom[topic] = sequence;
+                }
+
+                foreach (var (topic, epoch) in _initialEpochs)
+                {
+                    request.TopicEpochs[topic] = epoch;
+                }
+
+                if (_initialReplayCount is { } count)
+                {
+                    request.ReplayCount = count;
+                }
+
+                return new ClientMessage { Subscribe = request };
+            }
+
+            foreach (var tracker in _trackers.Values)
+            {
+                if (!tracker.Started)
+                {
+                    continue;
+                }
+
+                request.ResumeFrom[tracker.Topic] = tracker.Watermark;
+                if (tracker.Epoch is { } epoch)
+                {
+                    request.TopicEpochs[tracker.Topic] = epoch;
+                }
+            }
+        }
+
+        if (Topics.Contains(AllTopics))
+        {
+            request.LastSequenceNum = 0;
+        }
+
+        return new ClientMessage { Subscribe = request };
+    }
+
+    /// <summary>The lowest watermark over the subscription's topics (for the client heartbeat, informational).</summary>
+    internal long LowestWatermark()
+    {
+        lock (_gate)
+        {
+            return _trackers.Count == 0 ? 0 : _trackers.Values.Min(t => t.Watermark);
+        }
+    }
+
+    internal void OnConfirm(SubscriptionConfirm confirm, StreamSession session)
+    {
+        List<string>? reset = null;
+        lock (_gate)
+        {
+            foreach (var (topic, head) in confirm.TopicHeads)
+            {
+                var tracker = Tracker(topic);
+                var epoch = confirm.TopicEpochs.GetValueOrDefault(topic) ?? "";
+                if (tracker.ApplyConfirm(epoch, confirm.TopicReplayFrom.GetValueOrDefault(topic), head))
+                {
+                    (reset ??= []).Add(topic);
+                }
+            }
+
+            _everConfirmed = true;
+            Volatile.Write(ref _confirmedSession, session.Id);
+        }
+
+        foreach (var topic in reset ?? [])
+        {
+            _client.Counters.EpochChanged();
+            ClientLog.EpochChanged(_client.Logger, topic, Id, "(recorded)", confirm.TopicEpochs[topic]);
+        }
+
+        ClientLog.Confirmed(_client.Logger, Id, session.Address);
+        _confirmed.TrySetResult();
+    }
+
+    /// <summary><c>ERROR_EPOCH_CHANGED</c> for <paramref name="topic"/>: reset its state unless the confirm already
+    /// did. Returns true when it reset.</summary>
+    internal bool OnEpochChanged(string topic, string currentEpoch)
+    {
+        lock (_gate)
+        {
+            return Tracker(topic).ApplyEpochChanged(currentEpoch);
+        }
+    }
+
+    internal void OnHeartbeat(ServerHeartbeat heartbeat)
+    {
+        lock (_gate)
+        {
+            foreach (var (topic, epoch) in heartbeat.TopicEpochs)
+            {
+                _trackers.GetValueOrDefault(topic)?.LearnEpoch(epoch);
+            }
+        }
+    }
+
+    /// <summary>A delivery: new ones go to the buffer (waiting when it is full), duplicates are dropped and, when
+    /// already processed, acknowledged again on this stream.</summary>
+    internal async ValueTask OnEventAsync(EventEnvelope envelope, StreamSession session)
+    {
+        if (Closed)
+        {
+            return;
+        }
+
+        var topic = envelope.Event?.ApiKey ?? "";
+        ReceivedEvent? handOver = null;
+        DeliveryDecision decision;
+        lock (_gate)
+        {
+            var tracker = Tracker(topic);
+            decision = tracker.OnDelivery(envelope.SequenceNum, envelope.AckId, session.Id, AckMode == AckMode.Manual);
+            if (decision.Kind != DeliveryKind.Duplicate)
+            {
+                handOver = new ReceivedEvent(this, envelope, topic, tracker.Generation);
+            }
+        }
+
+        if (handOver is null)
+        {
+            _client.Counters.Duplicate();
+            if (!decision.Ack.IsNone)
+            {
+                session.QueueAck(Id, decision.Ack);
+            }
+
+            return;
+        }
+
+        if (_buffer.Writer.TryWrite(handOver))
+        {
+            return;
+        }
+
+        try
+        {
+            using (session.WaitingOnConsumer())
+            {
+                await _buffer.Writer.WriteAsync(handOver, session.Token).ConfigureAwait(false);
+            }
+        }
+        catch (System.Threading.Channels.ChannelClosedException)
+        {
+            // Unsubscribed meanwhile.
+        }
+    }
+
+    /// <summary>The consumer is done with the event (or acked it): update the state and queue the ack.</summary>
+    internal void Complete(ReceivedEvent received)
+    {
+        if (Closed)
+        {
+            return;
+        }
+
+        ProcessedOutcome outcome;
+        lock (_gate)
+        {
+            outcome = _trackers.GetValueOrDefault(received.Topic)?.OnProcessed(received.SequenceNum, received.Generation) ?? default;
+        }
+
+        if (!outcome.Ack.IsNone)
+        {
+            _client.QueueAck(Id, outcome.Ack);
+        }
+    }
+
+    /// <summary>The consumer failed on the event (or left it): it is handed over again when redelivered, or given up
+    /// (acked and reported) after <see cref="SubscriptionOptions.MaxProcessingAttempts"/> handovers.</summary>
+    internal void Abandon(ReceivedEvent received, Exception? failure)
+    {
+        if (Closed)
+        {
+            return;
+        }
+
+        if (AckMode == AckMode.Manual)
+        {
+            ClientLog.ProcessingFailed(_client.Logger, Id, received.Topic, received.SequenceNum, received.DeliveryAttempt, failure);
+            return;
+        }
+
+        ProcessedOutcome outcome;
+        lock (_gate)
+        {
+            outcome = _trackers.GetValueOrDefault(received.Topic)?.OnAbandoned(received.SequenceNum, received.Generation, _maxProcessingAttempts) ?? default;
+        }
+
+        if (!outcome.Known)
+        {
+            // Already processed (acked before the loop was left), or of an older epoch.
+            return;
+        }
+
+        if (!outcome.GaveUp)
+        {
+            ClientLog.ProcessingFailed(_client.Logger, Id, received.Topic, received.SequenceNum, outcome.Attempts, failure);
+            return;
+        }
+
+        ClientLog.ProcessingGivenUp(_client.Logger, Id, received.Topic, received.SequenceNum, outcome.Attempts, failure);
+        if (!outcome.Ack.IsNone)
+        {
+            _client.QueueAck(Id, outcome.Ack);
+        }
+
+        var error = new EventProcessingFailedException(Id, received.Topic, received.SequenceNum, outcome.Attempts, failure);
+        RaiseError(error);
+        _client.RaiseError(error);
+    }
+
+    internal void RaiseError(EventStreamException error) => _client.Invoke(ErrorReceived, this, new EventStreamErrorEventArgs(error));
+
+    internal void OnBackpressure(BackpressureEventArgs signal)
+    {
+        Volatile.Write(ref _lastBackpressure, signal);
+        _client.Invoke(Backpressure, this, signal);
+    }
+
+    internal void OnUnsubscribed() => _unsubscribed.TrySetResult();
+
+    /// <summary>The gateway refused the subscribe (never confirmed, or refused on a new stream): the subscription
+    /// ends with <paramref name="error"/>.</summary>
+    internal void Fail(Exception error)
+    {
+        Interlocked.CompareExchange(ref _failure, error, null);
+        Interlocked.Exchange(ref _closed, 1);
+        _confirmed.TrySetException(error);
+        _unsubscribed.TrySetResult();
+        EndBuffer(error);
+        _completion.TrySetException(error);
+    }
+
+    /// <summary>The client was disposed: the subscription ends normally (a pending subscribe fails).</summary>
+    internal void CloseByClient()
+    {
+        Interlocked.Exchange(ref _closed, 1);
+        _confirmed.TrySetException(new ObjectDisposedException(nameof(EventStreamClient), "The client was disposed."));
+        _unsubscribed.TrySetResult();
+        EndBuffer(null);
+        _completion.TrySetResult();
+    }
+
+    /// <summary>Ends the buffer: remaining events are not handed over.</summary>
+    private void EndBuffer(Exception? error) => _buffer.Writer.TryComplete(error);
+
+    private TopicTracker Tracker(string topic)
+    {
+        if (!_trackers.TryGetValue(topic, out var tracker))
+        {
+            tracker = new TopicTracker(topic);
+            _trackers[topic] = tracker;
+        }
+
+        return tracker;
+    }
+
+    internal ILogger Logger => _client.Logger;
+
+    /// <summary>The state of a pending event (tests).</summary>
+    internal PendingState? StateOf(string topic, long sequence)
+    {
+        lock (_gate)
+        {
+            return _trackers.GetValueOrDefault(topic)?.StateOf(sequence);
+        }
+    }
+}

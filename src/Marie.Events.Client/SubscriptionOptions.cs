@@ -1,0 +1,131 @@
+using Marie.Events.Protocol;
+
+namespace Marie.Events.Client;
+
+/// <summary>How a subscription's events are acknowledged.</summary>
+public enum AckMode
+{
+    /// <summary>The client acknowledges each event once the consumer has processed it: when the consumer asks for
+    /// the next event (<c>await foreach</c>), or when the handler returns. Acks are batched.</summary>
+    Auto = 0,
+
+    /// <summary>The consumer acknowledges with <see cref="ReceivedEvent.AckAsync"/>. An event not acknowledged within
+    /// the gateway's <c>ack_timeout_s</c> is redelivered and handed to the consumer again.</summary>
+    Manual = 1,
+}
+
+/// <summary>What a subscription wants: its topics, event names, filters, starting point and ack mode.</summary>
+public sealed class SubscriptionOptions
+{
+    /// <summary>Subscription id, unique among the client's open subscriptions. Default: <c>null</c>, a new random id.</summary>
+    public string? SubscriptionId { get; set; }
+
+    /// <summary>Topics (the publishers' <c>api_key</c>) and/or <c>"*"</c> for every topic, present and future.
+    /// At least one.</summary>
+    public IList<string> Topics { get; } = [];
+
+    /// <summary>Event names: exact (<c>extract.completed</c>), prefix (<c>extract.*</c>) or <c>*</c>. Empty: all.</summary>
+    public IList<string> Events { get; } = [];
+
+    /// <summary>Server-side filters on source, job id and payload metadata. Replace them later with
+    /// <see cref="EventSubscription.UpdateFilterAsync"/>.</summary>
+    public SubscriptionFilter Filter { get; set; } = new();
+
+    /// <summary>How events are acknowledged. Default: <see cref="AckMode.Auto"/>.</summary>
+    public AckMode AckMode { get; set; } = AckMode.Auto;
+
+    /// <summary>
+    /// Where to start, per topic: replay the events after this sequence number (the last one you processed earlier).
+    /// Topics not named start live. Used for the first subscribe only: after a reconnect the client resumes from what
+    /// it has processed itself. Default: empty.
+    /// </summary>
+    public IDictionary<string, long> ResumeFrom { get; } = new Dictionary<string, long>(StringComparer.Ordinal);
+
+    /// <summary>The epoch each <see cref="ResumeFrom"/> point belongs to (as reported by
+    /// <see cref="EventSubscription.GetResumePoints"/>): a topic whose log has another epoch now is replayed from the
+    /// start of its ring, with an <see cref="EpochChangedException"/> notice. Default: empty.</summary>
+    public IDictionary<string, string> TopicEpochs { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>When set, replay at most this many of the most recent matching events per topic (alone: the last N
+    /// events). Used for the first subscribe only. Default: <c>null</c>.</summary>
+    public int? ReplayCount { get; set; }
+
+    /// <summary>Events the client buffers for the consumer. When the buffer is full the client stops reading the
+    /// stream (every subscription of the client waits), so keep the consumer moving or use several clients.
+    /// Default: 1,000.</summary>
+    public int BufferCapacity { get; set; } = 1000;
+
+    /// <summary>In <see cref="AckMode.Auto"/>, how many times one event may be handed to a consumer that fails on it
+    /// (a handler that throws, an enumeration left while holding it) before the client gives up on it: it then
+    /// acknowledges the event so that the gateway stops redelivering it, logs an error and reports an
+    /// <see cref="EventProcessingFailedException"/>. Default: 5 (the gateway's default <c>max_redelivery_attempts</c>).</summary>
+    public int MaxProcessingAttempts { get; set; } = 5;
+
+    internal void Validate()
+    {
+        if (Topics.Count == 0)
+        {
+            throw new ArgumentException("SubscriptionOptions.Topics needs at least one topic (or \"*\")");
+        }
+
+        if (Topics.Any(string.IsNullOrEmpty))
+        {
+            throw new ArgumentException("SubscriptionOptions.Topics must not contain an empty topic");
+        }
+
+        if (SubscriptionId is { Length: 0 })
+        {
+            throw new ArgumentException("SubscriptionOptions.SubscriptionId must not be empty (leave it null for a random id)");
+        }
+
+        if (ReplayCount < 0)
+        {
+            throw new ArgumentException("SubscriptionOptions.ReplayCount must not be negative");
+        }
+
+        if (ResumeFrom.Values.Any(v => v < 0))
+        {
+            throw new ArgumentException("SubscriptionOptions.ResumeFrom values must not be negative");
+        }
+
+        if (BufferCapacity < 1)
+        {
+            throw new ArgumentException("SubscriptionOptions.BufferCapacity must be at least 1");
+        }
+
+        if (MaxProcessingAttempts < 1)
+        {
+            throw new ArgumentException("SubscriptionOptions.MaxProcessingAttempts must be at least 1");
+        }
+
+        ArgumentNullException.ThrowIfNull(Filter, "SubscriptionOptions.Filter");
+    }
+}
+
+/// <summary>Server-side filters of a subscription (the wire's <c>FilterConfig</c>); all must pass.</summary>
+public sealed class SubscriptionFilter
+{
+    /// <summary>Non-empty: the event's <c>source</c> must match one entry (exact, or prefix when it ends with <c>*</c>).</summary>
+    public IList<string> IncludeSources { get; } = [];
+
+    /// <summary>The event's <c>source</c> must match no entry (same matching).</summary>
+    public IList<string> ExcludeSources { get; } = [];
+
+    /// <summary>Non-empty: the event's <c>jobid</c> must be one of these.</summary>
+    public IList<string> JobIds { get; } = [];
+
+    /// <summary>Every entry must match: the key is a dotted path into the event's <c>payload</c>
+    /// (<c>doc.pages.0.kind</c>), the value the expected text (<c>3</c>, <c>2.5</c>, <c>true</c>, <c>null</c>, or a string).</summary>
+    public IDictionary<string, string> MetadataMatch { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>The wire form.</summary>
+    internal FilterConfig ToProto()
+    {
+        var config = new FilterConfig();
+        config.IncludeSources.AddRange(IncludeSources);
+        config.ExcludeSources.AddRange(ExcludeSources);
+        config.Jobids.AddRange(JobIds);
+        config.MetadataMatch.Add(MetadataMatch);
+        return config;
+    }
+}
