@@ -1,6 +1,8 @@
 using System.Net.Sockets;
 using System.Text;
 using Grpc.Core;
+using Marie.Events.Client;
+using Marie.Events.Protocol;
 
 namespace Marie.Events.Cli;
 
@@ -11,10 +13,37 @@ internal static class CliErrors
     {
         CliException cli => (cli.Message, cli.ExitCode),
         RpcException rpc => (DescribeRpc(rpc, target), ExitCodes.Failed),
+        EventStreamException client => (DescribeClient(client, target), ExitCodes.Failed),
         HttpRequestException http => ($"cannot reach {Where(target)}: {Innermost(http).Message}", ExitCodes.Failed),
         IOException io => (io.Message, ExitCodes.Failed),
         _ => ($"unexpected error: {ex.GetType().Name}: {ex.Message}", ExitCodes.Failed),
     };
+
+    /// <summary>A client error: the call's status when one ended it (also what a client that gave up reconnecting
+    /// last met), else the gateway's <c>ErrorMessage</c>, else the client's own words.</summary>
+    private static string DescribeClient(EventStreamException ex, Uri? target)
+    {
+        for (Exception? cause = ex; cause is not null; cause = cause.InnerException)
+        {
+            if (cause is RpcException rpc)
+            {
+                return DescribeRpc(rpc, target);
+            }
+        }
+
+        return ex.Code is { } code ? GatewayNotice(ex, code) : ex.Message;
+    }
+
+    /// <summary><c>gateway: ERROR_EVENTS_LOST: message (topic=a, first_missed=1)</c>: an <c>ErrorMessage</c> as
+    /// <c>subscribe</c> shows it.</summary>
+    public static string GatewayNotice(EventStreamException error, ErrorCode code)
+    {
+        // The client's message is "<Code>[ (subscription <id>)]: <the gateway's message>".
+        var prefix = $"{code}{(error.SubscriptionId is { } id ? $" (subscription {id})" : "")}: ";
+        var text = error.Message.StartsWith(prefix, StringComparison.Ordinal) ? error.Message[prefix.Length..] : error.Message;
+        var details = string.Join(", ", error.Details.Select(d => $"{d.Key}={d.Value}"));
+        return $"gateway: {UpperSnake(code.ToString())}: {text}{(details.Length > 0 ? $" ({details})" : "")}";
+    }
 
     private static string DescribeRpc(RpcException ex, Uri? target)
     {

@@ -45,6 +45,11 @@ public sealed partial class EventSubscription
                     request.ReplayCount = count;
                 }
 
+                if (_initialLastSequence is { } last)
+                {
+                    request.LastSequenceNum = last;
+                }
+
                 return new ClientMessage { Subscribe = request };
             }
 
@@ -97,6 +102,7 @@ public sealed partial class EventSubscription
 
             _everConfirmed = true;
             Volatile.Write(ref _confirmedSession, session.Id);
+            Volatile.Write(ref _lastConfirmation, confirm);
         }
 
         foreach (var topic in reset ?? [])

@@ -25,6 +25,7 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
     private readonly IReadOnlyDictionary<string, long> _initialResume;
     private readonly IReadOnlyDictionary<string, string> _initialEpochs;
     private readonly int? _initialReplayCount;
+    private readonly long? _initialLastSequence;
     private readonly int _maxProcessingAttempts;
     private SubscriptionFilter _filter;
     private FilterConfig _filterProto;
@@ -33,6 +34,7 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
     private int _reading;
     private int _closed;
     private BackpressureEventArgs? _lastBackpressure;
+    private SubscriptionConfirm? _lastConfirmation;
     private Exception? _failure;
 
     internal EventSubscription(EventStreamClient client, SubscriptionOptions options, string id)
@@ -47,6 +49,7 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
         _initialResume = new Dictionary<string, long>(options.ResumeFrom, StringComparer.Ordinal);
         _initialEpochs = new Dictionary<string, string>(options.TopicEpochs, StringComparer.Ordinal);
         _initialReplayCount = options.ReplayCount;
+        _initialLastSequence = options.LastSequenceNum;
         _maxProcessingAttempts = options.MaxProcessingAttempts;
         _buffer = Channel.CreateBounded<ReceivedEvent>(new BoundedChannelOptions(options.BufferCapacity)
         {
@@ -77,6 +80,11 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
 
     /// <summary>The last <c>BackpressureSignal</c> about this subscription, if any.</summary>
     public BackpressureEventArgs? LastBackpressure => Volatile.Read(ref _lastBackpressure);
+
+    /// <summary>The gateway's last <c>SubscriptionConfirm</c> of this subscription (the topics, each topic's head and
+    /// epoch when it took effect); it is replaced on each resubscribe after a reconnect. Set before
+    /// <see cref="EventStreamClient.SubscribeAsync(SubscriptionOptions, CancellationToken)"/> returns.</summary>
+    public SubscriptionConfirm? LastConfirmation => Volatile.Read(ref _lastConfirmation);
 
     /// <summary>Completes when the subscription ends: disposed (successfully), or failed (the client gave up:
     /// faulted with the <see cref="EventStreamException"/>). With a handler, also faulted when the handler loop fails.</summary>

@@ -41,6 +41,14 @@ public sealed class SubscriptionOptions
     /// </summary>
     public IDictionary<string, long> ResumeFrom { get; } = new Dictionary<string, long>(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Where to start on every topic <see cref="ResumeFrom"/> does not name (the wire's <c>last_sequence_num</c>):
+    /// replay the events after this sequence number. Meant for a <c>"*"</c> subscription, whose topics are not known
+    /// in advance; on a subscription of several topics, a topic whose head is below it starts live. Used for the first
+    /// subscribe only. Default: <c>null</c>.
+    /// </summary>
+    public long? LastSequenceNum { get; set; }
+
     /// <summary>The epoch each <see cref="ResumeFrom"/> point belongs to (as reported by
     /// <see cref="EventSubscription.GetResumePoints"/>): a topic whose log has another epoch now is replayed from the
     /// start of its ring, with an <see cref="EpochChangedException"/> notice. Default: empty.</summary>
@@ -81,6 +89,11 @@ public sealed class SubscriptionOptions
         if (ReplayCount < 0)
         {
             throw new ArgumentException("SubscriptionOptions.ReplayCount must not be negative");
+        }
+
+        if (LastSequenceNum < 0)
+        {
+            throw new ArgumentException("SubscriptionOptions.LastSequenceNum must not be negative");
         }
 
         if (ResumeFrom.Values.Any(v => v < 0))

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Google.Protobuf;
+using Marie.Events.Client.Tests.Infrastructure;
 using Marie.Events.FunctionalTests.Infrastructure;
 using Marie.Events.Protocol;
 
@@ -36,6 +37,18 @@ public sealed class SubscribeAndReplayTests : IAsyncLifetime
         Assert.StartsWith("subscribed to tenant-s (head 3)", result.Error, StringComparison.Ordinal);
         var stats = await StatsAsync();
         Assert.Equal(3, stats.GetProperty("events_acked").GetInt64());
+    }
+
+    [Fact]
+    public async Task Subscribe_AllTopicsFromSeq_ReplaysEveryTopic()
+    {
+        await PublishAsync("tenant-w1", "a", "j", "w1");
+        await PublishAsync("tenant-w2", "b", "j", "w2");
+
+        var result = await _cli.RunAsync(_gateway.Keys.Subscriber, "subscribe", "--from-seq", "0", "--count", "2");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(["w1", "w2"], result.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[3][3..]).Order());
     }
 
     [Fact]
@@ -103,6 +116,39 @@ public sealed class SubscribeAndReplayTests : IAsyncLifetime
 
         Assert.Equal(1, result.ExitCode);
         Assert.StartsWith("marie-events: the gateway refused the API key", Assert.Single(result.ErrorLines), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Subscribe_UnreachableGateway_OneLineExitOneAfterBoundedRetries()
+    {
+        var result = await _cli.RunAsync(_gateway.Keys.Subscriber, "subscribe", "--address", $"127.0.0.1:{PublishCommandTests.ClosedPort()}");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith("marie-events: cannot reach the gateway at http://127.0.0.1:", Assert.Single(result.ErrorLines), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Subscribe_ConnectionBroken_ReconnectsAndShowsEachEventOnce()
+    {
+        await using var proxy = new TcpChaosProxy(_gateway.Ports.Grpc);
+        using var interrupt = new CancellationTokenSource();
+        var tail = _cli.RunAsync(_gateway.Keys.Subscriber, interrupt.Token, "subscribe", "--topics", "tenant-cut", "--address", proxy.Address.ToString());
+        await _gateway.Logs.WaitForAsync(e => e.Message.StartsWith("Subscription created: cli-", StringComparison.Ordinal), GatewayFixture.Timeout);
+        await PublishAsync("tenant-cut", "a", "j", "cut-1");
+        var first = await Task.Run(() => SpinWait.SpinUntil(() => _cli.Out.ToString().Contains("id=cut-1", StringComparison.Ordinal), GatewayFixture.Timeout));
+
+        proxy.CutAll();
+        await PublishAsync("tenant-cut", "b", "j", "cut-2");
+        var second = await Task.Run(() => SpinWait.SpinUntil(() => _cli.Out.ToString().Contains("id=cut-2", StringComparison.Ordinal), GatewayFixture.Timeout));
+        await interrupt.CancelAsync();
+        var result = await tail;
+
+        Assert.True(first && second, $"both events were shown: {result}");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(["cut-1", "cut-2"], result.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[3][3..]));
+        Assert.Contains(result.ErrorLines, l => l.StartsWith("connection lost (", StringComparison.Ordinal));
+        Assert.Contains(result.ErrorLines, l => l.StartsWith("reconnected to http://127.0.0.1:", StringComparison.Ordinal));
+        Assert.True(proxy.Accepted >= 2, "a new connection replaced the broken one");
     }
 
     [Fact]

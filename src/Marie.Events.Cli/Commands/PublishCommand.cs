@@ -4,6 +4,7 @@ using System.Globalization;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using Marie.Events.Client;
 using Marie.Events.Protocol;
 using Spectre.Console;
 
@@ -26,7 +27,7 @@ internal static class PublishCommand
         var jobtag = new Option<string?>("--jobtag") { Description = "The job tag.", HelpName = "TAG" };
         var status = new Option<string?>("--status", "-s") { Description = "The status: INFO, SUCCESS, FAILURE, OK, FAILED.", HelpName = "STATUS" };
         var payload = new Option<string?>("--payload", "-p") { Description = "The payload, a JSON object.", HelpName = "JSON" };
-        var id = new Option<string?>("--id") { Description = "The event id (default: the gateway makes one).", HelpName = "ID" };
+        var id = new Option<string?>("--id") { Description = "The event id (default: a new one, 32 hex characters).", HelpName = "ID" };
         var file = new Option<string?>("--file", "-f")
         {
             Description = "Publish every line of FILE ('-' = standard input): one event a line, the JSON form of EventData (api_key names the topic).",
@@ -70,7 +71,7 @@ internal static class PublishCommand
             {
                 var events = await ReadEventsAsync(path, context, ct).ConfigureAwait(false);
                 context.Target = address;
-                using var bulk = new GatewayConnection(address, key);
+                await using var bulk = CliClient.Create(address, key);
                 return await PublishManyAsync(bulk, events, context, ct).ConfigureAwait(false);
             }
 
@@ -86,8 +87,8 @@ internal static class PublishCommand
                 Payload = ParsePayload(parse.GetValue(payload)),
             };
             context.Target = address;
-            using var connection = new GatewayConnection(address, key);
-            var reply = await connection.PublishAsync(evt, ct).ConfigureAwait(false);
+            await using var client = CliClient.Create(address, key);
+            var reply = await client.PublishAsync(evt, ct).ConfigureAwait(false);
             await context.Out.WriteLineAsync($"published {reply.Id} to {reply.Topic} as #{reply.SequenceNum}").ConfigureAwait(false);
             return ExitCodes.Ok;
         });
@@ -166,41 +167,30 @@ internal static class PublishCommand
         return events.Count > 0 ? events : throw new CliException($"no events in {label}", ExitCodes.BadInput);
     }
 
-    /// <summary>One <c>PublishStream</c>: requests written as the gateway takes them (it slows a fast producer),
-    /// responses counted on the progress bar. The first failure ends the stream: the rest count as failed.</summary>
-    private static async Task<int> PublishManyAsync(GatewayConnection connection, List<(EventData Event, int Line)> events, CliContext context, CancellationToken ct)
+    /// <summary>One <c>PublishStream</c> through the client: at most its window of requests unanswered (the gateway
+    /// slows a fast producer), answers counted on the progress bar. A broken stream is resumed (the client sends
+    /// again what had no answer); a refused event ends it: the rest count as failed.</summary>
+    private static async Task<int> PublishManyAsync(EventStreamClient client, List<(EventData Event, int Line)> events, CliContext context, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
         var sent = 0;
-        RpcException? failure = null;
+        PublishException? failure = null;
 
         async Task RunAsync(Action<int> progress)
         {
-            using var call = connection.Publisher.PublishStream(connection.Stream(ct));
-            var writing = Task.Run(async () =>
-            {
-                foreach (var (evt, _) in events)
-                {
-                    await call.RequestStream.WriteAsync(new PublishRequest { Event = evt }, ct).ConfigureAwait(false);
-                }
-
-                await call.RequestStream.CompleteAsync().ConfigureAwait(false);
-            }, ct);
             try
             {
-                while (await call.ResponseStream.MoveNext(ct).ConfigureAwait(false))
+                await foreach (var _ in client.PublishStreamAsync(Source(events), ct).ConfigureAwait(false))
                 {
                     sent++;
                     progress(sent);
                 }
-
-                await writing.ConfigureAwait(false);
             }
-            catch (RpcException ex) when (sent > 0 || ex.StatusCode is not (StatusCode.Unavailable or StatusCode.Unauthenticated or StatusCode.PermissionDenied))
+            catch (PublishException ex) when (ex.Published > 0 || ex.Status is not (StatusCode.Unavailable or StatusCode.Unauthenticated or StatusCode.PermissionDenied))
             {
-                // A refusal of one event (the stream went on until it): reported in the summary.
+                // A refusal of one event (the stream went on until it): reported in the summary. Nothing sent and
+                // the gateway unreachable or the key refused: the command's one error line, without a summary.
                 failure = ex;
-                await ObserveAsync(writing).ConfigureAwait(false);
             }
         }
 
@@ -233,15 +223,13 @@ internal static class PublishCommand
         throw new CliException($"stopped at line {line}: {message}");
     }
 
-    private static async Task ObserveAsync(Task task)
+    private static async IAsyncEnumerable<EventData> Source(List<(EventData Event, int Line)> events)
     {
-        try
+        foreach (var (evt, _) in events)
         {
-            await task.ConfigureAwait(false);
+            yield return evt;
         }
-        catch (Exception ex) when (ex is RpcException or OperationCanceledException or InvalidOperationException)
-        {
-            // The stream already failed; the writer's own end is no news.
-        }
+
+        await Task.CompletedTask.ConfigureAwait(false);
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
-using Grpc.Core;
+using Google.Protobuf.WellKnownTypes;
+using Marie.Events.Client;
 using Marie.Events.Protocol;
 
 namespace Marie.Events.Cli.Commands;
@@ -8,6 +9,9 @@ namespace Marie.Events.Cli.Commands;
 /// <summary><c>subscribe</c>: a live tail of events, acknowledged as they are shown.</summary>
 internal static class SubscribeCommand
 {
+    /// <summary>Every topic the key may see.</summary>
+    private const string AllTopics = "*";
+
     public static Command Create(CliContext context, CommonOptions common)
     {
         var topics = Multi("--topics", "Topics to follow ('*' = every topic the key may see). Default: *.", "TOPIC");
@@ -24,7 +28,8 @@ internal static class SubscribeCommand
         var count = new Option<int?>("--count") { Description = "Stop after N events.", HelpName = "N" };
         var command = new Command("subscribe",
             """
-            Follow events live, one line each, acknowledging each as it is shown (unless --no-ack). Ctrl-C ends it.
+            Follow events live, one line each, acknowledging each as it is shown (unless --no-ack). A broken stream is
+            reconnected, resuming each topic after the last event shown. Ctrl-C ends it.
             """)
         {
             topics, events, jobids, sources, fromSeq, noAck, json, count,
@@ -48,103 +53,131 @@ internal static class SubscribeCommand
                 throw new CliException($"--count must be at least 1 (got {max})", ExitCodes.BadInput);
             }
 
-            var request = new SubscribeRequest
+            var options = new SubscriptionOptions
             {
                 // 12 hex characters (48 random bits): unique among one connection's subscriptions, short in logs.
                 SubscriptionId = "cli-" + Guid.NewGuid().ToString("N")[..12],
-                Topics = { Split(parse.GetValue(topics)) is { Count: > 0 } t ? t : ["*"] },
-                Events = { Split(parse.GetValue(events)) },
-                Filter = new FilterConfig { Jobids = { Split(parse.GetValue(jobids)) }, IncludeSources = { Split(parse.GetValue(sources)) } },
+                AckMode = parse.GetValue(noAck) ? AckMode.Manual : AckMode.Auto,
             };
+            foreach (var topic in Split(parse.GetValue(topics)) is { Count: > 0 } t ? t : [AllTopics])
+            {
+                options.Topics.Add(topic);
+            }
+
+            foreach (var name in Split(parse.GetValue(events)))
+            {
+                options.Events.Add(name);
+            }
+
+            foreach (var job in Split(parse.GetValue(jobids)))
+            {
+                options.Filter.JobIds.Add(job);
+            }
+
+            foreach (var prefix in Split(parse.GetValue(sources)))
+            {
+                options.Filter.IncludeSources.Add(prefix);
+            }
+
             if (from is { } n)
             {
-                request.LastSequenceNum = n;
+                // Sequence numbers are per topic: each named topic resumes after N; "*" (topics not known yet) uses
+                // the one number for every topic it finds.
+                foreach (var topic in options.Topics.Where(t => t != AllTopics))
+                {
+                    options.ResumeFrom[topic] = n;
+                }
+
+                if (options.Topics.Contains(AllTopics))
+                {
+                    options.LastSequenceNum = n;
+                }
             }
 
             var address = common.GetAddress(parse);
             var key = common.RequireApiKey(parse);
             context.Target = address;
-            using var connection = new GatewayConnection(address, key);
-            return await TailAsync(connection, request, !parse.GetValue(noAck), parse.GetValue(json), max, context, ct).ConfigureAwait(false);
+            await using var client = CliClient.Create(address, key);
+            return await TailAsync(client, options, parse.GetValue(json), max, context, ct).ConfigureAwait(false);
         });
         return command;
     }
 
-    private static async Task<int> TailAsync(GatewayConnection connection, SubscribeRequest request, bool ack, bool json, int? max, CliContext context, CancellationToken ct)
+    private static async Task<int> TailAsync(EventStreamClient client, SubscriptionOptions options, bool json, int? max, CliContext context, CancellationToken ct)
     {
         var received = 0;
+        var status = new StatusLines(context.Error);
+        client.ErrorReceived += (_, e) => status.Notice(e.Error);
+        client.StateChanged += (_, e) => status.Connection(e);
+        EventSubscription? subscription = null;
         try
         {
-            using var call = connection.Streams.StreamEvents(connection.Stream(ct));
-            await call.RequestStream.WriteAsync(new ClientMessage { Subscribe = request }, ct).ConfigureAwait(false);
-            while (await call.ResponseStream.MoveNext(ct).ConfigureAwait(false))
+            subscription = await client.SubscribeAsync(options, ct).ConfigureAwait(false);
+            var confirm = subscription.LastConfirmation;
+            status.Subscribed(string.Create(CultureInfo.InvariantCulture,
+                $"subscribed to {string.Join(", ", confirm?.Topics ?? [.. options.Topics])} (head {confirm?.CurrentHead ?? 0}); Ctrl-C to stop"));
+            await foreach (var item in subscription.ReadAllAsync(ct).ConfigureAwait(false))
             {
-                var message = call.ResponseStream.Current;
-                switch (message.MessageCase)
+                var envelope = Envelope(item);
+                await context.Out.WriteLineAsync(json ? EventFormat.ToJson(envelope) : EventFormat.ToLine(envelope)).ConfigureAwait(false);
+                await context.Out.FlushAsync(ct).ConfigureAwait(false);
+                received++;
+                if (received == max)
                 {
-                    case ServerMessage.MessageOneofCase.SubscriptionConfirm:
-                        var confirm = message.SubscriptionConfirm;
-                        await context.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                            $"subscribed to {string.Join(", ", confirm.Topics)} (head {confirm.CurrentHead}); Ctrl-C to stop")).ConfigureAwait(false);
-                        break;
-                    case ServerMessage.MessageOneofCase.Event:
-                        var envelope = message.Event;
-                        await context.Out.WriteLineAsync(json ? EventFormat.ToJson(envelope) : EventFormat.ToLine(envelope)).ConfigureAwait(false);
-                        await context.Out.FlushAsync(ct).ConfigureAwait(false);
-                        received++;
-                        if (ack)
-                        {
-                            await call.RequestStream.WriteAsync(new ClientMessage
-                            {
-                                Ack = new AckMessage { SubscriptionId = request.SubscriptionId, Individual = new IndividualAck { AckIds = { envelope.AckId } } },
-                            }, ct).ConfigureAwait(false);
-                        }
+                    if (options.AckMode == AckMode.Auto)
+                    {
+                        // Auto mode acknowledges an event when the loop asks for the next one: this one asks no more.
+                        await item.AckAsync(ct).ConfigureAwait(false);
+                    }
 
-                        if (received == max)
-                        {
-                            await EndAsync(call, request.SubscriptionId, ct).ConfigureAwait(false);
-                            return ExitCodes.Ok;
-                        }
-
-                        break;
-                    case ServerMessage.MessageOneofCase.Error:
-                        var error = message.Error;
-                        var details = string.Join(", ", error.Details.Select(d => $"{d.Key}={d.Value}"));
-                        var code = CliErrors.UpperSnake(error.Code.ToString());
-                        var text = $"gateway: {code}: {error.Message}{(details.Length > 0 ? $" ({details})" : "")}";
-                        if (error.Code is ErrorCode.ErrorInvalidRequest or ErrorCode.ErrorInvalidSubscription or ErrorCode.ErrorAuthenticationFailed)
-                        {
-                            throw new CliException(text);
-                        }
-
-                        await context.Error.WriteLineAsync(text).ConfigureAwait(false);
-                        break;
+                    // Unsubscribing sends the waiting acks first and waits for the confirmation: the gateway handles
+                    // a stream's messages in order, so every ack has then been applied (events arriving meanwhile
+                    // are not shown, and not acknowledged).
+                    await subscription.DisposeAsync().ConfigureAwait(false);
+                    return ExitCodes.Ok;
                 }
             }
 
-            throw new CliException("the gateway ended the stream");
+            // The subscription ends without an error only when the client is disposed, which this command does last.
+            throw new CliException("the subscription ended");
         }
-        catch (Exception ex) when (ct.IsCancellationRequested && ex is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            // Ctrl-C: a clean end.
+            // Ctrl-C: a clean end (the acks of the events shown are sent when the subscription is disposed below).
             await context.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"stopped after {received} events")).ConfigureAwait(false);
             return ExitCodes.Ok;
         }
-    }
-
-    /// <summary>Unsubscribes and waits for the confirmation: the gateway handles a stream's messages in order, so
-    /// every ack sent before it has then been applied (events arriving meanwhile are not shown, and not acked).</summary>
-    private static async Task EndAsync(AsyncDuplexStreamingCall<ClientMessage, ServerMessage> call, string subscriptionId, CancellationToken ct)
-    {
-        await call.RequestStream.WriteAsync(new ClientMessage { Unsubscribe = new UnsubscribeRequest { SubscriptionId = subscriptionId } }, ct).ConfigureAwait(false);
-        await call.RequestStream.CompleteAsync().ConfigureAwait(false);
-        while (await call.ResponseStream.MoveNext(ct).ConfigureAwait(false))
+        catch (EventStreamException ex) when (ex.InnerException is TimeoutException)
         {
-            if (call.ResponseStream.Current.MessageCase == ServerMessage.MessageOneofCase.UnsubscriptionConfirm)
+            throw new CliException(string.Create(CultureInfo.InvariantCulture,
+                $"no answer from the gateway at {context.Target?.ToString().TrimEnd('/')} within {CliClient.SubscribeTimeout.TotalSeconds:0} s"));
+        }
+        finally
+        {
+            if (subscription is not null)
             {
-                return;
+                await subscription.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>The delivery as the gateway sent it (what <c>--json</c> prints and the line shows).</summary>
+    private static EventEnvelope Envelope(ReceivedEvent received)
+    {
+        var envelope = new EventEnvelope
+        {
+            AckId = received.AckId,
+            SubscriptionId = received.SubscriptionId,
+            SequenceNum = received.SequenceNum,
+            Event = received.Event,
+            DeliveryAttempt = received.DeliveryAttempt,
+        };
+        if (received.PublishedAt != default)
+        {
+            envelope.PublishedAt = Timestamp.FromDateTimeOffset(received.PublishedAt);
+        }
+
+        return envelope;
     }
 
     internal static Option<string[]> Multi(string name, string description, string helpName) => new(name)

@@ -207,4 +207,29 @@ public sealed class ClientConnectionTests
         Assert.Contains("2 failed connection attempts", error.Message, StringComparison.Ordinal);
         Assert.Equal(EventStreamClientState.Failed, harness.Client.State);
     }
+
+    [Fact]
+    public async Task Subscribe_LastSequenceNum_SentOnTheFirstSubscribeOnlyAndConfirmationKept()
+    {
+        await using var harness = new ClientHarness();
+        var subscribing = harness.Client.SubscribeAsync(new SubscriptionOptions { SubscriptionId = "s1", Topics = { "*" }, LastSequenceNum = 5 });
+        var connection = await harness.Transport.NextAsync();
+        var first = (await connection.NextSentAsync(MessageOneofCase.Subscribe)).Subscribe;
+        connection.Reply(ClientHarness.Confirm("s1", "t", "epoch-1", head: 9));
+        var subscription = await subscribing.WaitAsync(Wait.Timeout);
+        var confirmedFirst = subscription.LastConfirmation;
+
+        connection.Fail(StatusCode.Unavailable);
+        await harness.Time.WaitForTimerAsync(harness.Options.ReconnectInitialDelay);
+        harness.Time.AdvanceInSteps(harness.Options.ReconnectInitialDelay);
+        var next = await harness.Transport.NextAsync();
+        var resubscribe = (await next.NextSentAsync(MessageOneofCase.Subscribe)).Subscribe;
+        next.Reply(ClientHarness.Confirm("s1", "t", "epoch-1", head: 12));
+        await Wait.UntilAsync(() => subscription.LastConfirmation?.CurrentHead == 12, "the resubscribe confirmed");
+
+        Assert.Equal(5, first.LastSequenceNum);
+        Assert.Equal(9, confirmedFirst?.CurrentHead);
+        // After a reconnect a "*" subscription resumes from what it processed; new topics from their ring start.
+        Assert.Equal(0, resubscribe.LastSequenceNum);
+    }
 }
