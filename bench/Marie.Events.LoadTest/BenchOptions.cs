@@ -1,0 +1,118 @@
+using System.Globalization;
+
+namespace Marie.Events.LoadTest;
+
+/// <summary>Command-line options of a harness run (see <see cref="Usage"/>).</summary>
+internal sealed class BenchOptions
+{
+    public const string Usage = """
+        Marie.Events.LoadTest: our gateway vs NATS JetStream vs a raw grpc-dotnet server, side by side (issue 3).
+
+          dotnet run -c Release --project bench/Marie.Events.LoadTest -- [options]
+
+          --quick              about 30 s: short rounds, 1,000 idle streams in W3, rings of 2,000 in W5
+          --only W1,W4         run only these workloads (W1..W5)
+          --targets LIST       ours,raw,jetstream (default: all three)
+          --out DIR            results folder (default: results/ at the repository root)
+          --nats-server PATH   nats-server binary (default: nats-server on PATH)
+          --streams N          W3 idle streams (default 10,000; --quick 1,000)
+          --serve-raw --port P [--heartbeat-s S]   run the raw gRPC baseline server (the harness starts it)
+        """;
+
+    public bool Quick { get; private set; }
+
+    public HashSet<string> Workloads { get; private set; } = ["W1", "W2", "W3", "W4", "W5"];
+
+    public HashSet<string> Targets { get; private set; } = ["ours", "raw", "jetstream"];
+
+    public string? OutDir { get; private set; }
+
+    public string NatsServer { get; private set; } = "nats-server";
+
+    public int? Streams { get; private set; }
+
+    public bool ServeRaw { get; private set; }
+
+    public int Port { get; private set; }
+
+    public double HeartbeatSeconds { get; private set; } = 5;
+
+    public bool Help { get; private set; }
+
+    public string[] Args { get; private set; } = [];
+
+    public static BenchOptions Parse(string[] args)
+    {
+        var options = new BenchOptions { Args = args };
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "--quick":
+                    options.Quick = true;
+                    break;
+                case "--only":
+                    options.Workloads = [.. Next().ToUpperInvariant().Split(',', StringSplitOptions.RemoveEmptyEntries)];
+                    break;
+                case "--targets":
+                    options.Targets = [.. Next().ToLowerInvariant().Split(',', StringSplitOptions.RemoveEmptyEntries)];
+                    break;
+                case "--out":
+                    options.OutDir = Next();
+                    break;
+                case "--nats-server":
+                    options.NatsServer = Next();
+                    break;
+                case "--streams":
+                    options.Streams = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--serve-raw":
+                    options.ServeRaw = true;
+                    break;
+                case "--port":
+                    options.Port = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--heartbeat-s":
+                    options.HeartbeatSeconds = double.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--help" or "-h":
+                    options.Help = true;
+                    break;
+                default:
+                    throw new ArgumentException($"unknown option {args[i]}");
+            }
+        }
+
+        var unknown = options.Workloads.Except(["W1", "W2", "W3", "W4", "W5"]).ToArray();
+        if (unknown.Length > 0)
+        {
+            throw new ArgumentException($"--only: unknown workload {string.Join(",", unknown)}");
+        }
+
+        var unknownTargets = options.Targets.Except(["ours", "raw", "jetstream"]).ToArray();
+        if (unknownTargets.Length > 0)
+        {
+            throw new ArgumentException($"--targets: unknown target {string.Join(",", unknownTargets)}");
+        }
+
+        return options;
+    }
+}
+
+/// <summary>The sizes and durations of a run: the default (about 3 minutes) or <c>--quick</c> (about 30 s).</summary>
+internal sealed record Plan(
+    TimeSpan Warmup,
+    TimeSpan Round,
+    int Rounds,
+    int IdleStreams,
+    TimeSpan IdleWindow,
+    TimeSpan LatencyRound,
+    int ReplayRing)
+{
+    /// <summary>Default: 2 rounds of 6 s per target in W1/W2, 10,000 streams, 10,000-event rings.</summary>
+    public static Plan Default(int? streams) => new(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(6), 2, streams ?? 10_000, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(6), 10_000);
+
+    /// <summary>Quick: one short round each, 1,000 streams, 2,000-event rings.</summary>
+    public static Plan QuickPlan(int? streams) => new(TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(1.5), 1, streams ?? 1_000, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1.5), 2_000);
+}
