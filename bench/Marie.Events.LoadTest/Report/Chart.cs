@@ -28,7 +28,7 @@ internal static class Chart
         }
 
         var multiplot = new Multiplot();
-        multiplot.AddPlots(2);
+        multiplot.AddPlots(3);
         multiplot.Layout = new ScottPlot.MultiplotLayouts.Columns();
         SimpleBars(multiplot.GetPlot(0), "W1 fan-out: deliveries/s (higher is better)", w1, Metrics.DeliveriesPerSecond, "N0");
         SimpleBars(multiplot.GetPlot(1), "W1: server CPU s per million deliveries (lower is better)", w1, Metrics.ServerCpuPerMillion, "F2");
