@@ -1,3 +1,4 @@
+using System.Text;
 using Marie.Events.Broker;
 using Marie.Events.Broker.Topics;
 
@@ -7,5 +8,5 @@ namespace Marie.Events.Benchmarks;
 internal static class FrameSetup
 {
     public static void Set(OutboundFrame frame, StoredEvent stored, string ackPrefix, string subscriptionId) =>
-        frame.Set(stored, ackPrefix + stored.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture), subscriptionId, 1);
+        frame.Set(stored, Encoding.UTF8.GetBytes(ackPrefix), Encoding.UTF8.GetBytes(subscriptionId), 1);
 }
