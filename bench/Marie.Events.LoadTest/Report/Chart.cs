@@ -50,8 +50,8 @@ internal static class Chart
         var plottable = plot.Add.Bars(bars);
         plottable.ValueLabelStyle.FontSize = 11;
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
-            [.. rows.Select((_, i) => (double)i)], [.. rows.Select(r => r.Target)]);
-        plot.Axes.Margins(bottom: 0);
+            [.. rows.Select((_, i) => (double)i)], [.. rows.Select(r => Short(r.Target))]);
+        plot.Axes.Margins(bottom: 0, top: 0.15);
         plot.Title(title, 13);
     }
 
@@ -77,13 +77,12 @@ internal static class Chart
                 }
             }
 
-            var rate = rates[g].Rows.FirstOrDefault()?.Get(Metrics.Rate) ?? 0;
             ticks.Add((origin + (targets.Count - 1) / 2.0, rates[g].Title.Split(' ')[2] + " events/s"));
         }
 
         plot.Add.Bars(bars);
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual([.. ticks.Select(t => t.Item1)], [.. ticks.Select(t => t.Item2)]);
-        plot.Axes.Margins(bottom: 0);
+        plot.Axes.Margins(bottom: 0, top: 0.15);
         foreach (var target in targets)
         {
             plot.Legend.ManualItems.Add(new LegendItem { LabelText = target, FillColor = ColorOf(target) });
@@ -92,6 +91,9 @@ internal static class Chart
         plot.ShowLegend(Alignment.UpperLeft);
         plot.Title(title, 13);
     }
+
+    /// <summary>Axis labels short enough not to overlap.</summary>
+    private static string Short(string target) => target.Replace("jetstream-", "js-", StringComparison.Ordinal);
 
     private static Color ColorOf(string target) => Colors.TryGetValue(target, out var color) ? color : new Color(44, 160, 44);
 }
