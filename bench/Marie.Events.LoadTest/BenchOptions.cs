@@ -16,6 +16,10 @@ internal sealed class BenchOptions
           --out DIR            results folder (default: results/ at the repository root)
           --nats-server PATH   nats-server binary (default: nats-server on PATH)
           --streams N          W3 idle streams (default 10,000; --quick 1,000)
+          --ring N             replay ring per topic: our replay_size, JetStream's messages per subject
+                               (default 10,000; --quick 2,000)
+          --gateway-env K=V    an environment variable for our gateway's process only (repeatable; experiments,
+                               e.g. DOTNET_gcServer=0); recorded in the results
           --serve-raw --port P [--heartbeat-s S]   run the raw gRPC baseline server (the harness starts it)
         """;
 
@@ -30,6 +34,10 @@ internal sealed class BenchOptions
     public string NatsServer { get; private set; } = "nats-server";
 
     public int? Streams { get; private set; }
+
+    public int? Ring { get; private set; }
+
+    public Dictionary<string, string> GatewayEnvironment { get; } = [];
 
     public bool ServeRaw { get; private set; }
 
@@ -66,6 +74,13 @@ internal sealed class BenchOptions
                     break;
                 case "--streams":
                     options.Streams = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--ring":
+                    options.Ring = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--gateway-env":
+                    var pair = Next().Split('=', 2);
+                    options.GatewayEnvironment[pair[0]] = pair.Length == 2 ? pair[1] : throw new ArgumentException("--gateway-env needs KEY=VALUE");
                     break;
                 case "--serve-raw":
                     options.ServeRaw = true;
@@ -110,9 +125,11 @@ internal sealed record Plan(
     TimeSpan LatencyRound,
     int ReplayRing)
 {
-    /// <summary>Default: 2 rounds of 6 s per target in W1/W2, 10,000 streams, 10,000-event rings.</summary>
-    public static Plan Default(int? streams) => new(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(6), 2, streams ?? 10_000, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(6), 10_000);
+    /// <summary>Default (about 3.5 minutes): 2 rounds of 4 s per target in W1, W2 and W4, 10,000 streams, 10,000-event rings.</summary>
+    public static Plan Default(BenchOptions options) => new(TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(4), 2, options.Streams ?? 10_000,
+        TimeSpan.FromSeconds(6), TimeSpan.FromSeconds(4), options.Ring ?? 10_000);
 
-    /// <summary>Quick: one short round each, 1,000 streams, 2,000-event rings.</summary>
-    public static Plan QuickPlan(int? streams) => new(TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(1.5), 1, streams ?? 1_000, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1.5), 2_000);
+    /// <summary>Quick (about a minute): one short round each, 1,000 streams, 2,000-event rings.</summary>
+    public static Plan QuickPlan(BenchOptions options) => new(TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(1.5), 1, options.Streams ?? 1_000,
+        TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1.5), options.Ring ?? 2_000);
 }

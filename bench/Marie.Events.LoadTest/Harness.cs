@@ -33,7 +33,7 @@ internal sealed partial class Harness : IAsyncDisposable
 
     public static async Task<int> RunAsync(BenchOptions options)
     {
-        var plan = options.Quick ? Plan.QuickPlan(options.Streams) : Plan.Default(options.Streams);
+        var plan = options.Quick ? Plan.QuickPlan(options) : Plan.Default(options);
         var outDir = Path.GetFullPath(options.OutDir ?? Path.Combine(RepositoryRoot(), "results"));
         Directory.CreateDirectory(outDir);
         var workDir = Directory.CreateTempSubdirectory("marie-loadtest-").FullName;
@@ -47,6 +47,12 @@ internal sealed partial class Harness : IAsyncDisposable
                 Environment.Version.ToString(), natsServer is null ? "nats-server: not used" : NatsVersion(natsServer), ProcStat.LoadAverage()),
         };
         report.Notes.Add(SubscriberDrivers.ClientLibraryStatus);
+        report.Notes.Add($"replay ring per topic: {plan.ReplayRing:N0} events (our replay_size; JetStream max messages per subject); max_in_flight / MaxAckPending {ClientSettings.MaxInFlight:N0}; heartbeats every {options.HeartbeatSeconds:F0} s");
+        foreach (var (key, value) in options.GatewayEnvironment)
+        {
+            report.Notes.Add($"our gateway ran with {key}={value}");
+        }
+
         Console.WriteLine($"Marie.Events.LoadTest ({report.Mode}); machine: {report.Machine.Cores} cores, {report.Machine.MemoryGiB:F1} GiB, load {report.Machine.LoadBefore}");
         Console.WriteLine($"work folder {workDir} (configuration with generated keys, server logs); results to {outDir}");
         CheckOpenFiles(plan, report);
@@ -74,7 +80,7 @@ internal sealed partial class Harness : IAsyncDisposable
 
     private async Task StartServersAsync(string? natsServer)
     {
-        var settings = new ServerSettings(_workDir, _plan.ReplayRing, _options.HeartbeatSeconds);
+        var settings = new ServerSettings(_workDir, _plan.ReplayRing, _options.HeartbeatSeconds, _options.GatewayEnvironment);
         if (_options.Targets.Contains("ours"))
         {
             _ours = await Launchers.StartOursAsync(settings, SubscriberDrivers.Stubs);

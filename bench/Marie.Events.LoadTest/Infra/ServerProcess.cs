@@ -11,6 +11,15 @@ namespace Marie.Events.LoadTest.Infra;
 /// </summary>
 internal sealed class ServerProcess : IAsyncDisposable
 {
+    /// <summary>Every server started and not yet disposed: killed if the harness exits early (Ctrl+C, SIGTERM).</summary>
+    private static readonly List<Process> Running = [];
+
+    static ServerProcess()
+    {
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => KillAll();
+        Console.CancelKeyPress += (_, _) => KillAll();
+    }
+
     private readonly Process _process;
     private readonly StreamWriter _log;
 
@@ -50,11 +59,39 @@ internal sealed class ServerProcess : IAsyncDisposable
 
         var log = new StreamWriter(logPath) { AutoFlush = true };
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {fileName}");
+        lock (Running)
+        {
+            Running.Add(process);
+        }
+
         process.OutputDataReceived += (_, e) => Write(log, e.Data);
         process.ErrorDataReceived += (_, e) => Write(log, e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return new ServerProcess(name, process, log, logPath);
+    }
+
+    private static void KillAll()
+    {
+        lock (Running)
+        {
+            foreach (var process in Running)
+            {
+                try
+                {
+                    if (!process.HasExited)
+                    {
+                        process.Kill(entireProcessTree: true);
+                    }
+                }
+                catch (InvalidOperationException)
+                {
+                    // Already gone.
+                }
+            }
+
+            Running.Clear();
+        }
     }
 
     private static void Write(StreamWriter log, string? line)
@@ -114,6 +151,11 @@ internal sealed class ServerProcess : IAsyncDisposable
             {
                 // Killed; the OS reaps it.
             }
+        }
+
+        lock (Running)
+        {
+            Running.Remove(_process);
         }
 
         _process.Dispose();

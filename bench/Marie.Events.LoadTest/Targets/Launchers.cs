@@ -9,7 +9,8 @@ namespace Marie.Events.LoadTest.Targets;
 /// <param name="WorkDir">Temporary folder for configuration, state and logs.</param>
 /// <param name="ReplaySize">Our replay_size; JetStream keeps as many per subject.</param>
 /// <param name="HeartbeatSeconds">Our heartbeat_interval_s; the raw server's heartbeat; JetStream's idle heartbeat.</param>
-internal sealed record ServerSettings(string WorkDir, int ReplaySize, double HeartbeatSeconds);
+/// <param name="GatewayEnvironment">Extra environment variables for our gateway's process (experiments).</param>
+internal sealed record ServerSettings(string WorkDir, int ReplaySize, double HeartbeatSeconds, IReadOnlyDictionary<string, string> GatewayEnvironment);
 
 /// <summary>Starts the three servers, each in its own process on a free loopback port.</summary>
 internal static class Launchers
@@ -65,8 +66,8 @@ internal static class Launchers
                   roles: [subscriber]
             """);
 
-        var server = ServerProcess.Start("ours", DotnetHost(), [GatewayDll, "--config", config], Path.Combine(settings.WorkDir, "gateway.log"),
-            new Dictionary<string, string> { ["MARIE_LOG_LEVEL"] = "WARNING" });
+        var environment = new Dictionary<string, string>(settings.GatewayEnvironment) { ["MARIE_LOG_LEVEL"] = "WARNING" };
+        var server = ServerProcess.Start("ours", DotnetHost(), [GatewayDll, "--config", config], Path.Combine(settings.WorkDir, "gateway.log"), environment);
         await server.WaitForPortAsync(port, StartTimeout);
         return new GrpcTarget("ours", server, port, publisherKey, subscriberKey, sendAcks: true, canReplay: true, driver);
     }
