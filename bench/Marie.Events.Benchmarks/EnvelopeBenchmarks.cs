@@ -16,12 +16,16 @@ public class EnvelopeBenchmarks
 {
     private readonly byte[] _buffer = new byte[4096];
     private readonly OutboundFrame _frame = new();
+    private EventData _event = null!;
+    private Timestamp _publishedAt = null!;
     private StoredEvent _stored = null!;
 
     [GlobalSetup]
     public void Setup()
     {
-        _stored = new StoredEvent("t", 123_456, BenchBroker.Event("t"), Timestamp.FromDateTimeOffset(DateTimeOffset.UnixEpoch.AddDays(20_000)));
+        _event = BenchBroker.Event("t");
+        _publishedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UnixEpoch.AddDays(20_000));
+        _stored = new StoredEvent("t", 123_456, _event, _publishedAt);
         FrameSetup.Set(_frame, _stored, "0a1b2c3d.1.1.", "subscription-1");
     }
 
@@ -33,8 +37,8 @@ public class EnvelopeBenchmarks
             AckId = "0a1b2c3d.1.1.123456",
             SubscriptionId = "subscription-1",
             SequenceNum = _stored.Sequence,
-            Event = _stored.Data,
-            PublishedAt = _stored.PublishedAt,
+            Event = _event,
+            PublishedAt = _publishedAt,
             DeliveryAttempt = 1,
         },
     }.ToByteArray();

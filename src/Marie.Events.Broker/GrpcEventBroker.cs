@@ -87,6 +87,8 @@ public sealed partial class GrpcEventBroker : IDisposable
             topic.Dispatch(stored);
         }
 
+        stored.Dispatched();
+
         Counters.PublishedOne();
         return new PublishResult(evt.Id, topic.Name, stored.Sequence);
     }

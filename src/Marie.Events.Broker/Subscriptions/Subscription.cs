@@ -85,7 +85,7 @@ internal sealed partial class Subscription
                 return;
             }
 
-            if (!Filter.Matches(stored.Data))
+            if (!Filter.Matches(stored))
             {
                 subscriptionTopic.Watermark = stored.Sequence;
                 return;
@@ -145,9 +145,9 @@ internal sealed partial class Subscription
             }
 
             subscriptionTopic.Watermark = next;
-            if (Filter.Matches(stored!.Data))
+            if (Filter.Matches(stored!))
             {
-                Deliver(subscriptionTopic, stored);
+                Deliver(subscriptionTopic, stored!);
             }
         }
     }
