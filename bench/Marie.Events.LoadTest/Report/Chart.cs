@@ -88,7 +88,7 @@ internal static class Chart
             plot.Legend.ManualItems.Add(new LegendItem { LabelText = target, FillColor = ColorOf(target) });
         }
 
-        plot.ShowLegend(Alignment.UpperLeft);
+        plot.ShowLegend(Alignment.UpperRight);
         plot.Title(title, 13);
     }
 
