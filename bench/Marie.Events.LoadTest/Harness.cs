@@ -54,11 +54,11 @@ internal sealed partial class Harness : IAsyncDisposable
         }
 
         Console.WriteLine($"Marie.Events.LoadTest ({report.Mode}); machine: {report.Machine.Cores} cores, {report.Machine.MemoryGiB:F1} GiB, load {report.Machine.LoadBefore}");
-        Console.WriteLine($"work folder {workDir} (configuration with generated keys, server logs); results to {outDir}");
+        Console.WriteLine($"work folder {workDir} (configuration with generated keys, server logs; deleted after a good run); results to {outDir}");
         CheckOpenFiles(plan, report);
 
         var started = Stopwatch.GetTimestamp();
-        await using var harness = new Harness(options, plan, report, workDir);
+        var harness = new Harness(options, plan, report, workDir);
         var code = 0;
         try
         {
@@ -70,6 +70,21 @@ internal sealed partial class Harness : IAsyncDisposable
             Console.Error.WriteLine($"Marie.Events.LoadTest: {ex.Message}");
             report.Notes.Add($"run stopped early: {ex.Message}");
             code = 1;
+        }
+        finally
+        {
+            // The servers stop here, before their folder goes.
+            await harness.DisposeAsync();
+        }
+
+        if (code == 0)
+        {
+            // The work folder holds the generated keys and the servers' logs: kept only when the run failed.
+            Directory.Delete(workDir, recursive: true);
+        }
+        else
+        {
+            Console.Error.WriteLine($"server logs kept in {workDir}");
         }
 
         report.DurationSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;

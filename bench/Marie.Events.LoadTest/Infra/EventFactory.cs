@@ -27,6 +27,7 @@ internal sealed class EventFactory
         _payload.Fields["pages"] = Value.ForNumber(12);
         _payload.Fields["kind"] = Value.ForString("invoice");
         var probe = Create("w1-t0", "job-000000");
+        // The filler string adds itself plus its field's key ("data") and length prefixes: about 8 bytes.
         var filler = Math.Max(0, TargetSize - probe.CalculateSize() - 8);
         _payload.Fields["data"] = Value.ForString(new string('x', filler));
         _counter = 0;

@@ -13,9 +13,6 @@ internal sealed partial class Harness
     /// <summary>Streams per HTTP/2 connection in W3: Kestrel's default limit of concurrent streams per connection.</summary>
     private const int IdlePerConnection = 100;
 
-    /// <summary>Time for the servers to settle after the streams opened (timers started, buffers allocated).</summary>
-    private static readonly TimeSpan IdleSettle = TimeSpan.FromSeconds(2);
-
     /// <summary>The longest a replay round may take before it is reported incomplete.</summary>
     private static readonly TimeSpan ReplayTimeout = TimeSpan.FromSeconds(120);
 
@@ -38,7 +35,8 @@ internal sealed partial class Harness
             {
                 handles = await Rounds.SubscribeAllAsync(target, specs, flow, CancellationToken.None);
                 var openSeconds = Stopwatch.GetElapsedTime(opening).TotalSeconds;
-                await Task.Delay(IdleSettle);
+                // Time for the servers to settle after the streams opened (timers started, buffers allocated).
+                await Task.Delay(_plan.IdleSettle);
                 var start = Snapshot.Take(target, flow);
                 await Task.Delay(_plan.IdleWindow);
                 var end = Snapshot.Take(target, flow);
