@@ -20,6 +20,7 @@ internal sealed class BenchOptions
                                (default 10,000; --quick 2,000)
           --gateway-env K=V    an environment variable for our gateway's process only (repeatable; experiments,
                                e.g. DOTNET_gcServer=0); recorded in the results
+          --chart FILE.json    draw the chart of a results file again (FILE.png), run nothing
           --serve-raw --port P [--heartbeat-s S]   run the raw gRPC baseline server (the harness starts it)
         """;
 
@@ -46,6 +47,8 @@ internal sealed class BenchOptions
     public double HeartbeatSeconds { get; private set; } = 5;
 
     public bool Help { get; private set; }
+
+    public string? ChartFrom { get; private set; }
 
     public string[] Args { get; private set; } = [];
 
@@ -90,6 +93,9 @@ internal sealed class BenchOptions
                     break;
                 case "--heartbeat-s":
                     options.HeartbeatSeconds = double.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--chart":
+                    options.ChartFrom = Next();
                     break;
                 case "--help" or "-h":
                     options.Help = true;

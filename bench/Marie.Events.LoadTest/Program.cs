@@ -19,6 +19,12 @@ if (options.Help)
     return 0;
 }
 
+if (options.ChartFrom is { } json)
+{
+    Console.WriteLine(Marie.Events.LoadTest.Report.Chart.Redraw(json));
+    return 0;
+}
+
 if (options.ServeRaw)
 {
     return await RawServer.RunAsync(options.Port, TimeSpan.FromSeconds(options.HeartbeatSeconds));

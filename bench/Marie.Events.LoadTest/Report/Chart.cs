@@ -30,9 +30,9 @@ internal static class Chart
         var multiplot = new Multiplot();
         multiplot.AddPlots(3);
         multiplot.Layout = new ScottPlot.MultiplotLayouts.Columns();
-        SimpleBars(multiplot.GetPlot(0), "W1 fan-out: deliveries/s (higher is better)", w1, Metrics.DeliveriesPerSecond, "N0");
-        SimpleBars(multiplot.GetPlot(1), "W1: server CPU s per million deliveries (lower is better)", w1, Metrics.ServerCpuPerMillion, "F2");
-        GroupedBars(multiplot.GetPlot(2), "W4: p99 publish-to-receive latency, ms (lower is better)", w4);
+        SimpleBars(multiplot.GetPlot(0), "W1: deliveries/s (higher is better)", w1, Metrics.DeliveriesPerSecond, "N0");
+        SimpleBars(multiplot.GetPlot(1), "W1: server CPU s per M deliveries (lower is better)", w1, Metrics.ServerCpuPerMillion, "F2");
+        GroupedBars(multiplot.GetPlot(2), "W4: p99 latency, ms (lower is better)", w4);
         multiplot.SavePng(path, Width, Height);
         return true;
     }
@@ -88,12 +88,45 @@ internal static class Chart
             plot.Legend.ManualItems.Add(new LegendItem { LabelText = target, FillColor = ColorOf(target) });
         }
 
-        plot.ShowLegend(Alignment.UpperRight);
+        plot.ShowLegend(Edge.Bottom);
         plot.Title(title, 13);
     }
 
     /// <summary>Axis labels short enough not to overlap.</summary>
     private static string Short(string target) => target.Replace("jetstream-", "js-", StringComparison.Ordinal);
+
+    /// <summary>Draws the chart of a results JSON file again (<c>--chart FILE.json</c>): FILE.png beside it.</summary>
+    public static string Redraw(string jsonPath)
+    {
+        using var document = System.Text.Json.JsonDocument.Parse(File.ReadAllText(jsonPath));
+        var root = document.RootElement;
+        var report = new RunReport
+        {
+            Command = root.GetProperty("command").GetString()!,
+            Mode = root.GetProperty("mode").GetString()!,
+            Started = root.GetProperty("started").GetDateTimeOffset(),
+            Machine = new MachineInfo(0, 0, "", "", "", ""),
+        };
+        foreach (var workload in root.GetProperty("workloads").EnumerateArray())
+        {
+            var item = new WorkloadReport(workload.GetProperty("id").GetString()!, workload.GetProperty("title").GetString()!);
+            foreach (var row in workload.GetProperty("rows").EnumerateArray())
+            {
+                var target = new TargetRow(row.GetProperty("target").GetString()!);
+                foreach (var metric in row.GetProperty("metrics").EnumerateObject())
+                {
+                    target.Set(metric.Name, metric.Value.ValueKind == System.Text.Json.JsonValueKind.Number ? metric.Value.GetDouble() : double.NaN);
+                }
+
+                item.Rows.Add(target);
+            }
+
+            report.Workloads.Add(item);
+        }
+
+        var png = Path.ChangeExtension(jsonPath, ".png");
+        return Write(report, png) ? png : throw new InvalidOperationException($"{jsonPath} has no W1 and W4 results to chart");
+    }
 
     private static Color ColorOf(string target) => Colors.TryGetValue(target, out var color) ? color : new Color(44, 160, 44);
 }
