@@ -6,6 +6,7 @@ using Marie.Events.Broker.Access;
 using Marie.Events.Broker.Connections;
 using Marie.Events.Broker.Limits;
 using Marie.Events.Broker.Subscriptions;
+using Marie.Events.Broker.Topics;
 using Marie.Events.Protocol;
 
 namespace Marie.Events.Broker;
@@ -117,28 +118,26 @@ public sealed partial class BrokerConnection : IDisposable
     /// <c>max_queued_control_messages</c> plus one).</summary>
     internal int QueuedReplies => Volatile.Read(ref _queuedReplies);
 
+    /// <summary>Without the subscription's lock: the publisher holds it while it dispatches, and a writer waiting for it
+    /// on every delivery cost more than the write itself. The entry's compare-and-swap says whether the delivery still
+    /// stands (an ack, drop, unsubscribe or close releases the entry and bumps its generation).</summary>
     private static bool TryBuildDelivery(in Outbound item, OutboundFrame frame)
     {
-        var subscription = item.Subscription!;
         var entry = item.Entry!;
-        lock (subscription.Gate)
+        if (!entry.TryTakeQueued(item.Generation))
         {
-            if (subscription.Closed || entry.Generation != item.Generation)
-            {
-                // Acked, dropped or unsubscribed while it waited in the queue.
-                return false;
-            }
-
-            entry.Queued = false;
-            frame.Set(entry.Event, entry.AckId, subscription.Id, item.Attempt);
-            return true;
+            // Acked, dropped or unsubscribed while it waited in the queue.
+            return false;
         }
+
+        frame.Set(item.Event!, entry.Position.AckPrefixBytes, item.Subscription!.IdBytes, item.Attempt);
+        return true;
     }
 
-    internal void EnqueueEvent(Subscription subscription, InFlightEntry entry, int attempt)
+    internal void EnqueueEvent(Subscription subscription, InFlightEntry entry, StoredEvent stored, int attempt)
     {
         Broker.Counters.DeliveredOne();
-        _queue.Writer.TryWrite(new Outbound(OutboundKind.Event, subscription, entry, entry.Generation, attempt));
+        _queue.Writer.TryWrite(new Outbound(OutboundKind.Event, subscription, entry, entry.Generation, attempt, Event: stored));
     }
 
     internal void EnqueueNotice(ServerMessage message) => _queue.Writer.TryWrite(new Outbound(OutboundKind.Notice, Message: message));

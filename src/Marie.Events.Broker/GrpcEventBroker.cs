@@ -91,6 +91,8 @@ public sealed partial class GrpcEventBroker : IDisposable
             topic.Dispatch(stored);
         }
 
+        stored.Dispatched();
+
         Counters.PublishedOne();
         return new PublishResult(evt.Id, topic.Name, stored.Sequence);
     }

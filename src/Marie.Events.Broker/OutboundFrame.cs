@@ -1,4 +1,5 @@
-using System.Buffers;
+using System.Buffers.Text;
+using System.Globalization;
 using System.Text;
 using Google.Protobuf;
 using Grpc.Core;
@@ -10,7 +11,8 @@ namespace Marie.Events.Broker;
 /// <summary>
 /// One message for a stream's writer: either a <see cref="ServerMessage"/>, or an event delivery whose envelope is
 /// written straight from the event's cached wire bytes plus the few fields that differ per delivery (ack id,
-/// subscription id, attempt). The bytes are exactly those of the equivalent <see cref="ServerMessage"/>.
+/// subscription id, attempt). The ack id is written as its UTF-8 prefix (fixed per subscription topic) followed by
+/// the sequence number's digits: no string per delivery. The bytes are exactly those of the equivalent <see cref="ServerMessage"/>.
 /// A writer owns a frame or two and refills them with <see cref="BrokerConnection.TryReadFrame"/>: a frame is
 /// serialized before the write call returns, so it can be reused for the next message.
 /// </summary>
@@ -25,25 +27,32 @@ public sealed class OutboundFrame
     private const byte PublishedAtTag = (5 << 3) | 2;
     private const byte DeliveryAttemptTag = (6 << 3) | 0;
 
+    /// <summary>Digits of the longest int64.</summary>
+    private const int MaxSequenceDigits = 19;
+
     private ServerMessage? _message;
     private StoredEvent? _event;
-    private string? _ackId;
-    private string? _subscriptionId;
+    private byte[]? _ackPrefix;
+    private byte[]? _subscriptionId;
     private int _attempt;
 
     internal void Set(ServerMessage message)
     {
         _message = message;
         _event = null;
-        _ackId = _subscriptionId = null;
+        _ackPrefix = _subscriptionId = null;
         _attempt = 0;
     }
 
-    internal void Set(StoredEvent stored, string ackId, string subscriptionId, int attempt)
+    /// <param name="stored">The event.</param>
+    /// <param name="ackPrefix">The ack id's UTF-8 start; the event's sequence number completes it.</param>
+    /// <param name="subscriptionId">The subscription id, UTF-8.</param>
+    /// <param name="attempt">The delivery attempt.</param>
+    internal void Set(StoredEvent stored, byte[] ackPrefix, byte[] subscriptionId, int attempt)
     {
         _message = null;
         _event = stored;
-        _ackId = ackId;
+        _ackPrefix = ackPrefix;
         _subscriptionId = subscriptionId;
         _attempt = attempt;
     }
@@ -61,8 +70,8 @@ public sealed class OutboundFrame
     {
         Event = new EventEnvelope
         {
-            AckId = _ackId,
-            SubscriptionId = _subscriptionId,
+            AckId = Encoding.UTF8.GetString(_ackPrefix!) + _event!.Sequence.ToString(CultureInfo.InvariantCulture),
+            SubscriptionId = Encoding.UTF8.GetString(_subscriptionId!),
             SequenceNum = _event!.Sequence,
             Event = _event.Data,
             PublishedAt = _event.PublishedAt,
@@ -111,15 +120,11 @@ public sealed class OutboundFrame
 
     private int EnvelopeSize()
     {
-        var size = 0;
-        if (_ackId!.Length > 0)
-        {
-            size += StringSize(_ackId);
-        }
-
+        var ackIdLength = AckIdLength();
+        var size = 1 + VarintSize((uint)ackIdLength) + ackIdLength;
         if (_subscriptionId!.Length > 0)
         {
-            size += StringSize(_subscriptionId);
+            size += 1 + VarintSize((uint)_subscriptionId.Length) + _subscriptionId.Length;
         }
 
         if (_event!.Sequence != 0)
@@ -142,14 +147,16 @@ public sealed class OutboundFrame
         var position = 0;
         span[position++] = ServerMessageEventTag;
         position += WriteVarint(span[position..], (uint)envelopeSize);
-        if (_ackId!.Length > 0)
-        {
-            position += WriteString(span[position..], AckIdTag, _ackId);
-        }
-
+        span[position++] = AckIdTag;
+        position += WriteVarint(span[position..], (uint)AckIdLength());
+        var ackPrefix = _ackPrefix!;
+        ackPrefix.CopyTo(span[position..]);
+        position += ackPrefix.Length;
+        Utf8Formatter.TryFormat(_event!.Sequence, span[position..], out var digits);
+        position += digits;
         if (_subscriptionId!.Length > 0)
         {
-            position += WriteString(span[position..], SubscriptionIdTag, _subscriptionId);
+            position += WriteBytes(span[position..], SubscriptionIdTag, _subscriptionId);
         }
 
         if (_event!.Sequence != 0)
@@ -170,19 +177,12 @@ public sealed class OutboundFrame
         return position;
     }
 
-    private static int StringSize(string value)
+    /// <summary>The ack id's length in bytes: its prefix and the sequence number's decimal digits.</summary>
+    private int AckIdLength()
     {
-        var length = Encoding.UTF8.GetByteCount(value);
-        return 1 + VarintSize((uint)length) + length;
-    }
-
-    private static int WriteString(Span<byte> span, byte tag, string value)
-    {
-        var length = Encoding.UTF8.GetByteCount(value);
-        span[0] = tag;
-        var position = 1 + WriteVarint(span[1..], (uint)length);
-        position += Encoding.UTF8.GetBytes(value, span[position..]);
-        return position;
+        Span<byte> digits = stackalloc byte[MaxSequenceDigits];
+        Utf8Formatter.TryFormat(_event!.Sequence, digits, out var count);
+        return _ackPrefix!.Length + count;
     }
 
     private static int WriteBytes(Span<byte> span, byte tag, byte[] bytes)

@@ -1,4 +1,5 @@
 using Marie.Events.Broker.Subscriptions;
+using Marie.Events.Broker.Topics;
 using Marie.Events.Protocol;
 
 namespace Marie.Events.Broker.Connections;
@@ -18,11 +19,13 @@ internal enum OutboundKind
     Heartbeat,
 }
 
-/// <summary>One item of a connection's write queue.</summary>
+/// <summary>One item of a connection's write queue. An event item carries its event, so the writer needs nothing
+/// from the in-flight entry but its generation check.</summary>
 internal readonly record struct Outbound(
     OutboundKind Kind,
     Subscription? Subscription = null,
     InFlightEntry? Entry = null,
-    int Generation = 0,
+    long Generation = 0,
     int Attempt = 0,
-    ServerMessage? Message = null);
+    ServerMessage? Message = null,
+    StoredEvent? Event = null);

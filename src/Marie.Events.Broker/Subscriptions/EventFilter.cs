@@ -1,5 +1,6 @@
 using System.Globalization;
 using Google.Protobuf.WellKnownTypes;
+using Marie.Events.Broker.Topics;
 using Marie.Events.Protocol;
 
 namespace Marie.Events.Broker.Subscriptions;
@@ -44,31 +45,38 @@ internal sealed class EventFilter
     /// <summary>The same event names with a new filter config.</summary>
     public EventFilter WithConfig(FilterConfig? config) => new(Events.ToArray(), config);
 
-    public bool Matches(EventData data)
+    public bool Matches(StoredEvent stored)
     {
-        if (_names is not null && !_names.Matches(data.Event))
+        if (_names is not null && !_names.Matches(stored.Name))
         {
             return false;
         }
 
-        if (_jobIds is not null && !_jobIds.Contains(data.Jobid))
+        if (_jobIds is not null && !_jobIds.Contains(stored.JobId))
         {
             return false;
         }
 
-        if (_includeSources is not null && !_includeSources.Matches(data.Source))
+        if (_includeSources is not null && !_includeSources.Matches(stored.Source))
         {
             return false;
         }
 
-        if (_excludeSources is not null && _excludeSources.Matches(data.Source))
+        if (_excludeSources is not null && _excludeSources.Matches(stored.Source))
         {
             return false;
         }
 
+        if (_metadata.Length == 0)
+        {
+            return true;
+        }
+
+        // The payload: the published object during dispatch, parsed from the stored bytes on replay.
+        var payload = stored.Data.Payload;
         foreach (var (path, expected) in _metadata)
         {
-            if (!TryResolve(data.Payload, path, out var text) || !string.Equals(text, expected, StringComparison.Ordinal))
+            if (!TryResolve(payload, path, out var text) || !string.Equals(text, expected, StringComparison.Ordinal))
             {
                 return false;
             }

@@ -5,15 +5,24 @@ namespace Marie.Events.Broker.Subscriptions;
 /// <summary>
 /// One delivered, unacknowledged event of a subscription. Entries are pooled per subscription topic; the
 /// <see cref="Generation"/> tells a queued write whether its entry is still the same delivery. Guarded by the
-/// subscription's lock.
+/// subscription's lock, except the generation and queued flag (one word, <see cref="_state"/>): the writer loop, which
+/// takes no lock, checks and clears them in one compare-and-swap (<see cref="TryTakeQueued"/>).
 /// </summary>
-internal sealed class InFlightEntry
+internal sealed class InFlightEntry(SubscriptionTopic position)
 {
+    /// <summary>(generation &lt;&lt; 1) | queued. Lock holders replace it whole; the writer only clears the queued bit, and
+    /// only for the generation its queue item names.</summary>
+    private long _state;
+
+    /// <summary>The subscription topic whose pool the entry belongs to (fixed): ack-id prefix and topic.</summary>
+    public SubscriptionTopic Position { get; } = position;
+
     public long Sequence { get; private set; }
 
     public StoredEvent Event { get; private set; } = null!;
 
-    public string AckId { get; private set; } = "";
+    /// <summary>The delivery's ack id, formatted for logs (the writer writes it as bytes, never as a string).</summary>
+    public string AckId => Position.AckIdFor(Sequence);
 
     /// <summary>Deliveries so far, the first included.</summary>
     public int Attempts { get; set; }
@@ -22,27 +31,37 @@ internal sealed class InFlightEntry
     public long SentAt { get; set; }
 
     /// <summary>True while a send of it waits in the connection's queue: no redelivery is due then.</summary>
-    public bool Queued { get; set; }
+    public bool Queued => (Volatile.Read(ref _state) & 1) != 0;
 
     /// <summary>Bumped on every reuse from the pool.</summary>
-    public int Generation { get; private set; }
+    public long Generation => Volatile.Read(ref _state) >> 1;
 
-    public void Reset(StoredEvent stored, string ackId, long sentAt)
+    /// <summary>A new delivery, queued. Caller holds the subscription's lock.</summary>
+    public void Reset(StoredEvent stored, long sentAt)
     {
-        Generation++;
         Sequence = stored.Sequence;
         Event = stored;
-        AckId = ackId;
         Attempts = 1;
         SentAt = sentAt;
-        Queued = true;
+        Volatile.Write(ref _state, ((Generation + 1) << 1) | 1);
     }
 
+    /// <summary>Settled: a queued write of it is skipped. Caller holds the subscription's lock.</summary>
     public void Release()
     {
-        Generation++;
         Event = null!;
-        AckId = "";
-        Queued = false;
+        Volatile.Write(ref _state, (Generation + 1) << 1);
+    }
+
+    /// <summary>Queued again for a redelivery (it was not queued). Caller holds the subscription's lock.</summary>
+    public void MarkQueued() => Interlocked.Or(ref _state, 1);
+
+    /// <summary>The writer, about to write a queue item of generation <paramref name="generation"/>: true when the entry
+    /// is still that delivery and queued, and then no longer queued (a redelivery may follow). False when it was
+    /// settled, dropped or released while the item waited.</summary>
+    public bool TryTakeQueued(long generation)
+    {
+        var queued = (generation << 1) | 1;
+        return Interlocked.CompareExchange(ref _state, generation << 1, queued) == queued;
     }
 }

@@ -83,7 +83,7 @@ internal sealed class ResumePlan(SubscribeRequest request, bool singleTopic)
         var lowest = Math.Max(watermark + 1, log.FirstAvailable);
         for (var sequence = head; sequence >= lowest; sequence--)
         {
-            if (log.TryRead(sequence, out var stored) == ReadOutcome.Found && filter.Matches(stored!.Data) && ++matched == count)
+            if (log.TryRead(sequence, out var stored) == ReadOutcome.Found && filter.Matches(stored!) && ++matched == count)
             {
                 return start with { Watermark = sequence - 1 };
             }

@@ -22,9 +22,9 @@ internal sealed partial class Subscription
     {
         var index = subscriptionTopic.IndexOf(upTo);
         var count = index >= 0 ? index + 1 : ~index;
-        for (var i = count - 1; i >= 0; i--)
+        if (count > 0)
         {
-            Settle(subscriptionTopic, i);
+            SettleFirst(subscriptionTopic, count);
         }
 
         Connection.Broker.Counters.Acked(count);
@@ -71,9 +71,9 @@ internal sealed partial class Subscription
 
                 entry.Attempts++;
                 entry.SentAt = now;
-                entry.Queued = true;
+                entry.MarkQueued();
                 Connection.Broker.Counters.RedeliveredOne();
-                Connection.EnqueueEvent(this, entry, entry.Attempts);
+                Connection.EnqueueEvent(this, entry, entry.Event, entry.Attempts);
             }
         }
 

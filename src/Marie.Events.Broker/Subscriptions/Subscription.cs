@@ -26,6 +26,7 @@ internal sealed partial class Subscription
         Filter = filter;
         Wildcard = wildcard;
         RequestedTopics = topics;
+        IdBytes = System.Text.Encoding.UTF8.GetBytes(id);
     }
 
     public BrokerConnection Connection { get; }
@@ -34,6 +35,9 @@ internal sealed partial class Subscription
     public int Number { get; }
 
     public string Id { get; }
+
+    /// <summary><see cref="Id"/> as UTF-8, written into every envelope.</summary>
+    public byte[] IdBytes { get; }
 
     public Lock Gate { get; } = new();
 
@@ -83,7 +87,7 @@ internal sealed partial class Subscription
                 return;
             }
 
-            if (!Filter.Matches(stored.Data))
+            if (!Filter.Matches(stored))
             {
                 subscriptionTopic.Watermark = stored.Sequence;
                 return;
@@ -143,9 +147,9 @@ internal sealed partial class Subscription
             }
 
             subscriptionTopic.Watermark = next;
-            if (Filter.Matches(stored!.Data))
+            if (Filter.Matches(stored!))
             {
-                Deliver(subscriptionTopic, stored);
+                Deliver(subscriptionTopic, stored!);
             }
         }
     }
@@ -153,11 +157,11 @@ internal sealed partial class Subscription
     private void Deliver(SubscriptionTopic subscriptionTopic, StoredEvent stored)
     {
         var entry = subscriptionTopic.Rent();
-        entry.Reset(stored, subscriptionTopic.AckIdFor(stored.Sequence), Connection.Broker.Time.GetTimestamp());
+        entry.Reset(stored, Connection.Broker.Time.GetTimestamp());
         subscriptionTopic.InFlight.Add(entry);
         InFlightCount++;
         Connection.Broker.Counters.InFlightChanged(1);
-        Connection.EnqueueEvent(this, entry, entry.Attempts);
+        Connection.EnqueueEvent(this, entry, stored, entry.Attempts);
         CheckBackpressure();
     }
 
@@ -169,6 +173,21 @@ internal sealed partial class Subscription
         subscriptionTopic.Return(entry);
         InFlightCount--;
         Connection.Broker.Counters.InFlightChanged(-1);
+    }
+
+    /// <summary>Removes the first <paramref name="count"/> in-flight entries (a cumulative ack) in one move, and pools
+    /// them. Caller holds <see cref="Gate"/>.</summary>
+    private void SettleFirst(SubscriptionTopic subscriptionTopic, int count)
+    {
+        var inFlight = subscriptionTopic.InFlight;
+        for (var i = 0; i < count; i++)
+        {
+            subscriptionTopic.Return(inFlight[i]);
+        }
+
+        inFlight.RemoveRange(0, count);
+        InFlightCount -= count;
+        Connection.Broker.Counters.InFlightChanged(-count);
     }
 
     /// <summary>Marks the subscription closed and releases every in-flight event. Caller holds <see cref="Gate"/>.</summary>

@@ -20,7 +20,11 @@ internal sealed class SubscriptionTopic
         Topic = topic;
         Number = number;
         _ackPrefix = string.Create(CultureInfo.InvariantCulture, $"{subscription.Connection.Tag}.{subscription.Number}.{number}.");
+        AckPrefixBytes = System.Text.Encoding.UTF8.GetBytes(_ackPrefix);
     }
+
+    /// <summary>The ack ids' common start (<c>tag.subscription.topic.</c>) as UTF-8: the writer appends the sequence.</summary>
+    public byte[] AckPrefixBytes { get; }
 
     public Subscription Subscription { get; }
 
@@ -41,7 +45,7 @@ internal sealed class SubscriptionTopic
 
     public string AckIdFor(long sequence) => string.Create(CultureInfo.InvariantCulture, $"{_ackPrefix}{sequence}");
 
-    public InFlightEntry Rent() => _pool.TryPop(out var entry) ? entry : new InFlightEntry();
+    public InFlightEntry Rent() => _pool.TryPop(out var entry) ? entry : new InFlightEntry(this);
 
     public void Return(InFlightEntry entry)
     {

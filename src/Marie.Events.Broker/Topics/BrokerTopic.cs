@@ -47,7 +47,7 @@ internal sealed class BrokerTopic(ITopicLog log)
             position.Subscription.Offer(position, stored);
         }
 
-        foreach (var position in subscribers.ForJob(stored.Data.Jobid))
+        foreach (var position in subscribers.ForJob(stored.JobId))
         {
             position.Subscription.Offer(position, stored);
         }

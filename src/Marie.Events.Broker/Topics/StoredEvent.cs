@@ -5,26 +5,55 @@ using Marie.Events.Protocol;
 namespace Marie.Events.Broker.Topics;
 
 /// <summary>
-/// One event as the ring holds it: stored once, shared read-only by every delivery to every subscriber. Its wire
-/// form is serialized once, on first write, and copied into every envelope after that.
+/// One event as the ring holds it: stored once, shared read-only by every delivery to every subscriber. It keeps the
+/// event's wire bytes (serialized once, at publish, and copied into every envelope) and the three fields the filters
+/// and the job-id index read, not the parsed <see cref="EventData"/>: a ring of thousands of events per topic held as
+/// protobuf object graphs (some 30 objects each, with the payload) made every garbage collection copy and mark them,
+/// with pauses of 100-450 ms under load (docs/performance.md). The parsed object is used while the event is
+/// dispatched; after that, <see cref="Data"/> parses the bytes (replay buffer, metadata filters on replay).
 /// </summary>
-internal sealed class StoredEvent(string topic, long sequence, EventData data, Timestamp publishedAt)
+internal sealed class StoredEvent
 {
-    private byte[]? _dataBytes;
-    private byte[]? _publishedAtBytes;
+    private EventData? _published;
 
-    public string Topic { get; } = topic;
+    public StoredEvent(string topic, long sequence, EventData data, Timestamp publishedAt)
+    {
+        Topic = topic;
+        Sequence = sequence;
+        DataBytes = data.ToByteArray();
+        PublishedAtBytes = publishedAt.ToByteArray();
+        Name = data.Event;
+        Source = data.Source;
+        JobId = data.Jobid;
+        _published = data;
+    }
 
-    public long Sequence { get; } = sequence;
+    public string Topic { get; }
 
-    /// <summary>The event as published. Never changed after it is stored.</summary>
-    public EventData Data { get; } = data;
+    public long Sequence { get; }
 
-    public Timestamp PublishedAt { get; } = publishedAt;
+    /// <summary><c>event.event</c>: the event's name.</summary>
+    public string Name { get; }
 
-    /// <summary><see cref="Data"/> serialized; computed once (a race computes identical bytes twice, harmlessly).</summary>
-    public byte[] DataBytes => _dataBytes ??= Data.ToByteArray();
+    /// <summary><c>event.source</c>.</summary>
+    public string Source { get; }
 
-    /// <summary><see cref="PublishedAt"/> serialized.</summary>
-    public byte[] PublishedAtBytes => _publishedAtBytes ??= PublishedAt.ToByteArray();
+    /// <summary><c>event.jobid</c>.</summary>
+    public string JobId { get; }
+
+    /// <summary>The event serialized (the <c>EventData</c> bytes of every envelope).</summary>
+    public byte[] DataBytes { get; }
+
+    /// <summary>The publish time serialized (a <c>google.protobuf.Timestamp</c>).</summary>
+    public byte[] PublishedAtBytes { get; }
+
+    /// <summary>The event: the published object while it is dispatched, else parsed from <see cref="DataBytes"/> (a new
+    /// object each call: callers must not change it, and should not call this on a hot path).</summary>
+    public EventData Data => Volatile.Read(ref _published) ?? EventData.Parser.ParseFrom(DataBytes);
+
+    /// <summary>The publish time (parsed from <see cref="PublishedAtBytes"/>).</summary>
+    public Timestamp PublishedAt => Timestamp.Parser.ParseFrom(PublishedAtBytes);
+
+    /// <summary>Called once the publish has dispatched the event: the ring no longer holds the parsed object.</summary>
+    public void Dispatched() => Volatile.Write(ref _published, null);
 }

@@ -1,0 +1,57 @@
+using BenchmarkDotNet.Attributes;
+using Marie.Events.Broker;
+using Marie.Events.Protocol;
+
+namespace Marie.Events.Benchmarks;
+
+/// <summary>
+/// Publish one event to a topic with N matching subscriptions (each on its own connection), then write every
+/// connection's frames as the gateway's writer would; cumulative acks every 64 events keep the subscriptions under
+/// max_in_flight. Allocated bytes per operation / N = allocation per delivery.
+/// </summary>
+[MemoryDiagnoser]
+public class DispatchBenchmarks
+{
+    /// <summary>Events between two cumulative acks of a subscription (as the load test's subscribers do).</summary>
+    private const int AckEvery = 64;
+
+    private BenchBroker _bench = null!;
+    private BrokerConnection[] _connections = [];
+    private ClientMessage[] _acks = [];
+    private EventData _event = null!;
+    private long _published;
+
+    [Params(1, 10, 100)]
+    public int Subscriptions { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _bench = new BenchBroker();
+        _event = BenchBroker.Event("t");
+        _connections = [.. Enumerable.Range(0, Subscriptions).Select(i => _bench.Subscribe($"s{i}", "t"))];
+        _acks = [.. Enumerable.Range(0, Subscriptions).Select(i => BenchBroker.CumulativeAck($"s{i}", "t"))];
+    }
+
+    [Benchmark]
+    public int PublishAndWrite()
+    {
+        var sequence = _bench.Broker.Publish(_event).SequenceNum;
+        var frames = 0;
+        foreach (var connection in _connections)
+        {
+            frames += _bench.Drain(connection);
+        }
+
+        if (++_published % AckEvery == 0)
+        {
+            for (var i = 0; i < _connections.Length; i++)
+            {
+                _acks[i].Ack.Cumulative.UpToSequenceNum = sequence;
+                BenchBroker.Handle(_connections[i], _acks[i]);
+            }
+        }
+
+        return frames;
+    }
+}

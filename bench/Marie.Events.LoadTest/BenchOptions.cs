@@ -1,0 +1,145 @@
+using System.Globalization;
+
+namespace Marie.Events.LoadTest;
+
+/// <summary>Command-line options of a harness run (see <see cref="Usage"/>).</summary>
+internal sealed class BenchOptions
+{
+    public const string Usage = """
+        Marie.Events.LoadTest: our gateway vs NATS JetStream vs a raw grpc-dotnet server, side by side (issue 3).
+
+          dotnet run -c Release --project bench/Marie.Events.LoadTest -- [options]
+
+          --quick              about 35 s, to check the harness: 1-second rounds, no warm-up, 1,000 idle streams, rings of 2,000
+          --only W1,W4         run only these workloads (W1..W5)
+          --targets LIST       ours,raw,jetstream (default: all three)
+          --out DIR            results folder (default: results/ at the repository root)
+          --nats-server PATH   nats-server binary (default: nats-server on PATH)
+          --streams N          W3 idle streams (default 10,000; --quick 1,000)
+          --ring N             replay ring per topic: our replay_size, JetStream's messages per subject
+                               (default 10,000; --quick 2,000)
+          --gateway-env K=V    an environment variable for our gateway's process only (repeatable; experiments,
+                               e.g. DOTNET_gcServer=0); recorded in the results
+          --chart FILE.json    draw the chart of a results file again (FILE.png), run nothing
+          --serve-raw --port P [--heartbeat-s S]   run the raw gRPC baseline server (the harness starts it)
+        """;
+
+    public bool Quick { get; private set; }
+
+    public HashSet<string> Workloads { get; private set; } = ["W1", "W2", "W3", "W4", "W5"];
+
+    public HashSet<string> Targets { get; private set; } = ["ours", "raw", "jetstream"];
+
+    public string? OutDir { get; private set; }
+
+    public string NatsServer { get; private set; } = "nats-server";
+
+    public int? Streams { get; private set; }
+
+    public int? Ring { get; private set; }
+
+    public Dictionary<string, string> GatewayEnvironment { get; } = [];
+
+    public bool ServeRaw { get; private set; }
+
+    public int Port { get; private set; }
+
+    public double HeartbeatSeconds { get; private set; } = 5;
+
+    public bool Help { get; private set; }
+
+    public string? ChartFrom { get; private set; }
+
+    public string[] Args { get; private set; } = [];
+
+    public static BenchOptions Parse(string[] args)
+    {
+        var options = new BenchOptions { Args = args };
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "--quick":
+                    options.Quick = true;
+                    break;
+                case "--only":
+                    options.Workloads = [.. Next().ToUpperInvariant().Split(',', StringSplitOptions.RemoveEmptyEntries)];
+                    break;
+                case "--targets":
+                    options.Targets = [.. Next().ToLowerInvariant().Split(',', StringSplitOptions.RemoveEmptyEntries)];
+                    break;
+                case "--out":
+                    options.OutDir = Next();
+                    break;
+                case "--nats-server":
+                    options.NatsServer = Next();
+                    break;
+                case "--streams":
+                    options.Streams = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--ring":
+                    options.Ring = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--gateway-env":
+                    var pair = Next().Split('=', 2);
+                    options.GatewayEnvironment[pair[0]] = pair.Length == 2 ? pair[1] : throw new ArgumentException("--gateway-env needs KEY=VALUE");
+                    break;
+                case "--serve-raw":
+                    options.ServeRaw = true;
+                    break;
+                case "--port":
+                    options.Port = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--heartbeat-s":
+                    options.HeartbeatSeconds = double.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--chart":
+                    options.ChartFrom = Next();
+                    break;
+                case "--help" or "-h":
+                    options.Help = true;
+                    break;
+                default:
+                    throw new ArgumentException($"unknown option {args[i]}");
+            }
+        }
+
+        var unknown = options.Workloads.Except(["W1", "W2", "W3", "W4", "W5"]).ToArray();
+        if (unknown.Length > 0)
+        {
+            throw new ArgumentException($"--only: unknown workload {string.Join(",", unknown)}");
+        }
+
+        var unknownTargets = options.Targets.Except(["ours", "raw", "jetstream"]).ToArray();
+        if (unknownTargets.Length > 0)
+        {
+            throw new ArgumentException($"--targets: unknown target {string.Join(",", unknownTargets)}");
+        }
+
+        return options;
+    }
+}
+
+/// <summary>The sizes and durations of a run: the default (about 3.5 minutes) or <c>--quick</c> (about 35 s).</summary>
+/// <param name="Warmup">A warm-up round per target before the measured ones (zero: none).</param>
+/// <param name="IdleSettle">W3: the wait between the streams being open and the idle measurement.</param>
+internal sealed record Plan(
+    TimeSpan Warmup,
+    TimeSpan Round,
+    int Rounds,
+    int IdleStreams,
+    TimeSpan IdleSettle,
+    TimeSpan IdleWindow,
+    TimeSpan LatencyRound,
+    int ReplayRing)
+{
+    /// <summary>Default (about 3.5 minutes): 2 rounds of 4 s per target in W1, W2 and W4, 10,000 streams, 10,000-event rings.</summary>
+    public static Plan Default(BenchOptions options) => new(TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(4), 2, options.Streams ?? 10_000,
+        TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(6), TimeSpan.FromSeconds(4), options.Ring ?? 10_000);
+
+    /// <summary>Quick (about 35 s, to check the harness, not to quote): no warm-up, one 1-second round each, 1,000
+    /// streams, 2,000-event rings.</summary>
+    public static Plan QuickPlan(BenchOptions options) => new(TimeSpan.Zero, TimeSpan.FromSeconds(1), 1, options.Streams ?? 1_000,
+        TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1), options.Ring ?? 2_000);
+}
