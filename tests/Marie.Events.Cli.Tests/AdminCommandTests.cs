@@ -7,26 +7,15 @@ using Marie.Events.Protocol;
 namespace Marie.Events.Cli.Tests;
 
 /// <summary><c>stats</c>, <c>health</c>, <c>keys create</c>, <c>serve</c>, help and usage errors.</summary>
-public sealed class AdminCommandTests : IAsyncLifetime
+public sealed class AdminCommandTests : CliTestBase
 {
-    private GatewayFixture _gateway = null!;
-    private CliRunner _cli = null!;
-
-    public async Task InitializeAsync()
-    {
-        _gateway = await GatewayFixture.StartAsync();
-        _cli = new CliRunner(_gateway);
-    }
-
-    public async Task DisposeAsync() => await _gateway.DisposeAsync();
-
     [Fact]
     public async Task Stats_AdminKey_TablesOfTheBrokerTopicsAndPipeline()
     {
         var evt = new EventData { ApiKey = "tenant-stats", Event = "a" };
-        await _gateway.Publisher.PublishAsync(new PublishRequest { Event = evt }, GatewayFixture.Auth(_gateway.Keys.Publisher));
+        await Gateway.Publisher.PublishAsync(new PublishRequest { Event = evt }, GatewayFixture.Auth(Gateway.Keys.Publisher));
 
-        var result = await _cli.RunAsync(_gateway.Keys.Admin, "stats", "--admin-address", _cli.AdminAddress);
+        var result = await Cli.RunAsync(Gateway.Keys.Admin, "stats", "--admin-address", Cli.AdminAddress);
 
         Assert.Equal(0, result.ExitCode);
         Assert.Matches(@"events_published\s*│\s*1 │", result.Out);
@@ -38,7 +27,7 @@ public sealed class AdminCommandTests : IAsyncLifetime
     [Fact]
     public async Task Stats_Json_TheGatewaysJson()
     {
-        var result = await _cli.RunAsync(_gateway.Keys.Admin, "stats", "--admin-address", _cli.AdminAddress, "--json");
+        var result = await Cli.RunAsync(Gateway.Keys.Admin, "stats", "--admin-address", Cli.AdminAddress, "--json");
 
         Assert.Equal(0, result.ExitCode);
         var json = JsonDocument.Parse(result.Out).RootElement;
@@ -49,7 +38,7 @@ public sealed class AdminCommandTests : IAsyncLifetime
     [Fact]
     public async Task Stats_SubscriberKey_OneLineExitOne()
     {
-        var result = await _cli.RunAsync(_gateway.Keys.Subscriber, "stats", "--admin-address", _cli.AdminAddress);
+        var result = await Cli.RunAsync(Gateway.Keys.Subscriber, "stats", "--admin-address", Cli.AdminAddress);
 
         Assert.Equal(1, result.ExitCode);
         Assert.Equal("marie-events: the admin API needs a key with role admin (403)", Assert.Single(result.ErrorLines));
@@ -58,7 +47,7 @@ public sealed class AdminCommandTests : IAsyncLifetime
     [Fact]
     public async Task Stats_NoAdminAddress_DerivedFromTheAddressWithPort51002()
     {
-        var result = await _cli.RunAsync(_gateway.Keys.Admin, "stats", "--address", $"127.0.0.1:{PublishCommandTests.ClosedPort()}");
+        var result = await Cli.RunAsync(Gateway.Keys.Admin, "stats", "--address", $"127.0.0.1:{PublishCommandTests.ClosedPort()}");
 
         Assert.Equal(1, result.ExitCode);
         // Nothing should listen on 51002 here; a developer's own gateway there refuses the test's key instead.
@@ -77,7 +66,7 @@ public sealed class AdminCommandTests : IAsyncLifetime
     [Fact]
     public async Task Health_ServingGateway_TableExitZero()
     {
-        var result = await _cli.RunAsync(null, "health");
+        var result = await Cli.RunAsync(null, "health");
 
         Assert.Equal(0, result.ExitCode);
         Assert.Matches(@"\(gateway\)\s*│ SERVING", result.Out);
@@ -99,7 +88,7 @@ public sealed class AdminCommandTests : IAsyncLifetime
     [Fact]
     public async Task Health_NoGateway_OneLineExitOne()
     {
-        var result = await _cli.RunAsync(null, "health", "--address", $"127.0.0.1:{PublishCommandTests.ClosedPort()}");
+        var result = await Cli.RunAsync(null, "health", "--address", $"127.0.0.1:{PublishCommandTests.ClosedPort()}");
 
         Assert.Equal(1, result.ExitCode);
         Assert.StartsWith("marie-events: cannot reach the gateway at http://127.0.0.1:", Assert.Single(result.ErrorLines), StringComparison.Ordinal);
@@ -108,7 +97,7 @@ public sealed class AdminCommandTests : IAsyncLifetime
     [Fact]
     public async Task KeysCreate_NameRolesTopics_PrintsANewKeyAndTheEntryWithItsHash()
     {
-        var result = await _cli.RunAsync(null, "keys", "create", "--name", "billing", "--roles", "publisher,subscriber", "--topics", "tenant-a", "tenant-b");
+        var result = await Cli.RunAsync(null, "keys", "create", "--name", "billing", "--roles", "publisher,subscriber", "--topics", "tenant-a", "tenant-b");
 
         Assert.Equal(0, result.ExitCode);
         var lines = result.Out.Split('\n').Select(l => l.TrimEnd()).ToList();
@@ -126,8 +115,8 @@ public sealed class AdminCommandTests : IAsyncLifetime
     [Fact]
     public async Task KeysCreate_Twice_DifferentKeys()
     {
-        var first = await _cli.RunAsync(null, "keys", "create", "--name", "a", "--roles", "admin");
-        var second = await _cli.RunAsync(null, "keys", "create", "--name", "a", "--roles", "admin");
+        var first = await Cli.RunAsync(null, "keys", "create", "--name", "a", "--roles", "admin");
+        var second = await Cli.RunAsync(null, "keys", "create", "--name", "a", "--roles", "admin");
 
         Assert.NotEqual(first.Out, second.Out);
     }
@@ -135,7 +124,7 @@ public sealed class AdminCommandTests : IAsyncLifetime
     [Fact]
     public async Task KeysCreate_UnknownRole_OneLineExitTwo()
     {
-        var result = await _cli.RunAsync(null, "keys", "create", "--name", "x", "--roles", "root");
+        var result = await Cli.RunAsync(null, "keys", "create", "--name", "x", "--roles", "root");
 
         Assert.Equal(2, result.ExitCode);
         Assert.Equal("marie-events: --roles must be admin, publisher, subscriber or user (got 'root')", Assert.Single(result.ErrorLines));
@@ -144,7 +133,7 @@ public sealed class AdminCommandTests : IAsyncLifetime
     [Fact]
     public async Task Serve_MissingConfigFile_ExitsWithTheConfigurationErrorCode()
     {
-        var result = await _cli.RunAsync(null, "serve", "--config", Path.Combine(_gateway.StateDir, "missing.yml"));
+        var result = await Cli.RunAsync(null, "serve", "--config", Path.Combine(Gateway.StateDir, "missing.yml"));
 
         Assert.Equal(2, result.ExitCode);
     }
@@ -160,7 +149,7 @@ public sealed class AdminCommandTests : IAsyncLifetime
     [InlineData("health")]
     public async Task Help_EveryCommand_UsageAndAnExample(string command)
     {
-        var result = await _cli.RunAsync(null, [.. command.Split(' '), "--help"]);
+        var result = await Cli.RunAsync(null, [.. command.Split(' '), "--help"]);
 
         Assert.Equal(0, result.ExitCode);
         Assert.Contains($"marie-events {command} [", result.Out, StringComparison.Ordinal);
@@ -170,7 +159,7 @@ public sealed class AdminCommandTests : IAsyncLifetime
     [Fact]
     public async Task UnknownOption_OneLineExitTwo()
     {
-        var result = await _cli.RunAsync(null, "publish", "--bogus");
+        var result = await Cli.RunAsync(null, "publish", "--bogus");
 
         Assert.Equal(2, result.ExitCode);
         Assert.Equal("marie-events: Unrecognized command or argument '--bogus'. (see 'marie-events publish --help')", Assert.Single(result.ErrorLines));
@@ -179,7 +168,7 @@ public sealed class AdminCommandTests : IAsyncLifetime
     [Fact]
     public async Task BadAddress_OneLineExitTwo()
     {
-        var result = await _cli.RunAsync(null, "health", "--address", "ftp://x");
+        var result = await Cli.RunAsync(null, "health", "--address", "ftp://x");
 
         Assert.Equal(2, result.ExitCode);
         Assert.Equal("marie-events: --address must be an address like http://localhost:51001 (got 'ftp://x')", Assert.Single(result.ErrorLines));

@@ -7,19 +7,8 @@ using Marie.Events.Protocol;
 namespace Marie.Events.Cli.Tests;
 
 /// <summary><c>marie-events subscribe</c> and <c>replay</c>.</summary>
-public sealed class SubscribeAndReplayTests : IAsyncLifetime
+public sealed class SubscribeAndReplayTests : CliTestBase
 {
-    private GatewayFixture _gateway = null!;
-    private CliRunner _cli = null!;
-
-    public async Task InitializeAsync()
-    {
-        _gateway = await GatewayFixture.StartAsync();
-        _cli = new CliRunner(_gateway);
-    }
-
-    public async Task DisposeAsync() => await _gateway.DisposeAsync();
-
     [Fact]
     public async Task Subscribe_FromSeqWithCount_PrintsTheEventsAndAcknowledgesThem()
     {
@@ -27,7 +16,7 @@ public sealed class SubscribeAndReplayTests : IAsyncLifetime
         await PublishAsync("tenant-s", "extract.failed", "job-2", "e2");
         await PublishAsync("tenant-s", "run.success", "job-3", "e3");
 
-        var result = await _cli.RunAsync(_gateway.Keys.Subscriber, "subscribe", "--topics", "tenant-s", "--from-seq", "0", "--count", "3");
+        var result = await Cli.RunAsync(Gateway.Keys.Subscriber, "subscribe", "--topics", "tenant-s", "--from-seq", "0", "--count", "3");
 
         Assert.Equal(0, result.ExitCode);
         var lines = result.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -45,7 +34,7 @@ public sealed class SubscribeAndReplayTests : IAsyncLifetime
         await PublishAsync("tenant-w1", "a", "j", "w1");
         await PublishAsync("tenant-w2", "b", "j", "w2");
 
-        var result = await _cli.RunAsync(_gateway.Keys.Subscriber, "subscribe", "--from-seq", "0", "--count", "2");
+        var result = await Cli.RunAsync(Gateway.Keys.Subscriber, "subscribe", "--from-seq", "0", "--count", "2");
 
         Assert.Equal(0, result.ExitCode);
         Assert.Equal(["w1", "w2"], result.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[3][3..]).Order());
@@ -57,7 +46,7 @@ public sealed class SubscribeAndReplayTests : IAsyncLifetime
         await PublishAsync("tenant-n", "a", "j", "n1");
         await PublishAsync("tenant-n", "b", "j", "n2");
 
-        var result = await _cli.RunAsync(_gateway.Keys.Subscriber, "subscribe", "--topics", "tenant-n", "--from-seq", "0", "--count", "2", "--no-ack");
+        var result = await Cli.RunAsync(Gateway.Keys.Subscriber, "subscribe", "--topics", "tenant-n", "--from-seq", "0", "--count", "2", "--no-ack");
 
         Assert.Equal(0, result.ExitCode);
         var stats = await StatsAsync();
@@ -69,7 +58,7 @@ public sealed class SubscribeAndReplayTests : IAsyncLifetime
     {
         await PublishAsync("tenant-j", "extract.completed", "job-1", "j1");
 
-        var result = await _cli.RunAsync(_gateway.Keys.Subscriber, "subscribe", "--topics", "tenant-j", "--from-seq", "0", "--count", "1", "--json");
+        var result = await Cli.RunAsync(Gateway.Keys.Subscriber, "subscribe", "--topics", "tenant-j", "--from-seq", "0", "--count", "1", "--json");
 
         Assert.Equal(0, result.ExitCode);
         var envelope = JsonParser.Default.Parse<EventEnvelope>(result.Out.Trim());
@@ -85,7 +74,7 @@ public sealed class SubscribeAndReplayTests : IAsyncLifetime
         await PublishAsync("tenant-f", "extract.failed", "job-2", "f3");
         await PublishAsync("tenant-f", "extract.started", "job-1", "f4");
 
-        var result = await _cli.RunAsync(_gateway.Keys.Subscriber,
+        var result = await Cli.RunAsync(Gateway.Keys.Subscriber,
             "subscribe", "--topics", "tenant-f", "--events", "extract.*", "--jobids", "job-1", "--from-seq", "0", "--count", "2");
 
         Assert.Equal(0, result.ExitCode);
@@ -96,11 +85,11 @@ public sealed class SubscribeAndReplayTests : IAsyncLifetime
     public async Task Subscribe_Live_CtrlCEndsItCleanly()
     {
         using var interrupt = new CancellationTokenSource();
-        var tail = _cli.RunAsync(_gateway.Keys.Subscriber, interrupt.Token, "subscribe", "--topics", "tenant-live");
-        await _gateway.Logs.WaitForAsync(e => e.Message.StartsWith("Subscription created: cli-", StringComparison.Ordinal), GatewayFixture.Timeout);
+        var tail = Cli.RunAsync(Gateway.Keys.Subscriber, interrupt.Token, "subscribe", "--topics", "tenant-live");
+        await Gateway.Logs.WaitForAsync(e => e.Message.StartsWith("Subscription created: cli-", StringComparison.Ordinal), GatewayFixture.Timeout);
 
         await PublishAsync("tenant-live", "extract.completed", "job-9", "live-1");
-        var shown = await Task.Run(() => SpinWait.SpinUntil(() => _cli.Out.ToString().Contains("id=live-1", StringComparison.Ordinal), GatewayFixture.Timeout));
+        var shown = await Task.Run(() => SpinWait.SpinUntil(() => Cli.Out.ToString().Contains("id=live-1", StringComparison.Ordinal), GatewayFixture.Timeout));
         await interrupt.CancelAsync();
         var result = await tail;
 
@@ -112,7 +101,7 @@ public sealed class SubscribeAndReplayTests : IAsyncLifetime
     [Fact]
     public async Task Subscribe_UnknownKey_OneLineExitOne()
     {
-        var result = await _cli.RunAsync(TestKeys.NewKey(), "subscribe", "--count", "1");
+        var result = await Cli.RunAsync(TestKeys.NewKey(), "subscribe", "--count", "1");
 
         Assert.Equal(1, result.ExitCode);
         Assert.StartsWith("marie-events: the gateway refused the API key", Assert.Single(result.ErrorLines), StringComparison.Ordinal);
@@ -121,7 +110,7 @@ public sealed class SubscribeAndReplayTests : IAsyncLifetime
     [Fact]
     public async Task Subscribe_UnreachableGateway_OneLineExitOneAfterBoundedRetries()
     {
-        var result = await _cli.RunAsync(_gateway.Keys.Subscriber, "subscribe", "--address", $"127.0.0.1:{PublishCommandTests.ClosedPort()}");
+        var result = await Cli.RunAsync(Gateway.Keys.Subscriber, "subscribe", "--address", $"127.0.0.1:{PublishCommandTests.ClosedPort()}");
 
         Assert.Equal(1, result.ExitCode);
         Assert.StartsWith("marie-events: cannot reach the gateway at http://127.0.0.1:", Assert.Single(result.ErrorLines), StringComparison.Ordinal);
@@ -130,16 +119,16 @@ public sealed class SubscribeAndReplayTests : IAsyncLifetime
     [Fact]
     public async Task Subscribe_ConnectionBroken_ReconnectsAndShowsEachEventOnce()
     {
-        await using var proxy = new TcpChaosProxy(_gateway.Ports.Grpc);
+        await using var proxy = new TcpChaosProxy(Gateway.Ports.Grpc);
         using var interrupt = new CancellationTokenSource();
-        var tail = _cli.RunAsync(_gateway.Keys.Subscriber, interrupt.Token, "subscribe", "--topics", "tenant-cut", "--address", proxy.Address.ToString());
-        await _gateway.Logs.WaitForAsync(e => e.Message.StartsWith("Subscription created: cli-", StringComparison.Ordinal), GatewayFixture.Timeout);
+        var tail = Cli.RunAsync(Gateway.Keys.Subscriber, interrupt.Token, "subscribe", "--topics", "tenant-cut", "--address", proxy.Address.ToString());
+        await Gateway.Logs.WaitForAsync(e => e.Message.StartsWith("Subscription created: cli-", StringComparison.Ordinal), GatewayFixture.Timeout);
         await PublishAsync("tenant-cut", "a", "j", "cut-1");
-        var first = await Task.Run(() => SpinWait.SpinUntil(() => _cli.Out.ToString().Contains("id=cut-1", StringComparison.Ordinal), GatewayFixture.Timeout));
+        var first = await Task.Run(() => SpinWait.SpinUntil(() => Cli.Out.ToString().Contains("id=cut-1", StringComparison.Ordinal), GatewayFixture.Timeout));
 
         proxy.CutAll();
         await PublishAsync("tenant-cut", "b", "j", "cut-2");
-        var second = await Task.Run(() => SpinWait.SpinUntil(() => _cli.Out.ToString().Contains("id=cut-2", StringComparison.Ordinal), GatewayFixture.Timeout));
+        var second = await Task.Run(() => SpinWait.SpinUntil(() => Cli.Out.ToString().Contains("id=cut-2", StringComparison.Ordinal), GatewayFixture.Timeout));
         await interrupt.CancelAsync();
         var result = await tail;
 
@@ -154,7 +143,7 @@ public sealed class SubscribeAndReplayTests : IAsyncLifetime
     [Fact]
     public async Task Subscribe_NegativeFromSeq_OneLineExitTwo()
     {
-        var result = await _cli.RunAsync(_gateway.Keys.Subscriber, "subscribe", "--from-seq", "-1");
+        var result = await Cli.RunAsync(Gateway.Keys.Subscriber, "subscribe", "--from-seq", "-1");
 
         Assert.Equal(2, result.ExitCode);
         Assert.Equal("marie-events: --from-seq must be 0 or more (got -1)", Assert.Single(result.ErrorLines));
@@ -168,7 +157,7 @@ public sealed class SubscribeAndReplayTests : IAsyncLifetime
             await PublishAsync("tenant-r", "extract.completed", "job", $"r{i}");
         }
 
-        var result = await _cli.RunAsync(_gateway.Keys.Subscriber, "replay", "--topic", "tenant-r", "--from", "1", "--max", "1");
+        var result = await Cli.RunAsync(Gateway.Keys.Subscriber, "replay", "--topic", "tenant-r", "--from", "1", "--max", "1");
 
         Assert.Equal(0, result.ExitCode);
         var lines = result.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -181,7 +170,7 @@ public sealed class SubscribeAndReplayTests : IAsyncLifetime
     {
         await PublishAsync("tenant-rj", "a", "job", "rj1");
 
-        var result = await _cli.RunAsync(_gateway.Keys.Subscriber, "replay", "--topic", "tenant-rj", "--json");
+        var result = await Cli.RunAsync(Gateway.Keys.Subscriber, "replay", "--topic", "tenant-rj", "--json");
 
         Assert.Equal(0, result.ExitCode);
         Assert.Equal("rj1", JsonParser.Default.Parse<EventEnvelope>(result.Out.Trim()).Event.Id);
@@ -190,7 +179,7 @@ public sealed class SubscribeAndReplayTests : IAsyncLifetime
     [Fact]
     public async Task Replay_WithoutTopic_OneLineExitTwo()
     {
-        var result = await _cli.RunAsync(_gateway.Keys.Subscriber, "replay");
+        var result = await Cli.RunAsync(Gateway.Keys.Subscriber, "replay");
 
         Assert.Equal(2, result.ExitCode);
         Assert.Equal("marie-events: Option '--topic' is required. (see 'marie-events replay --help')", Assert.Single(result.ErrorLines));
@@ -199,12 +188,12 @@ public sealed class SubscribeAndReplayTests : IAsyncLifetime
     private async Task PublishAsync(string topic, string name, string jobid, string id)
     {
         var evt = new EventData { ApiKey = topic, Event = name, Jobid = jobid, Id = id, Status = "OK", Source = "gateway://cli-tests" };
-        await _gateway.Publisher.PublishAsync(new PublishRequest { Event = evt }, GatewayFixture.Auth(_gateway.Keys.Publisher));
+        await Gateway.Publisher.PublishAsync(new PublishRequest { Event = evt }, GatewayFixture.Auth(Gateway.Keys.Publisher));
     }
 
     private async Task<JsonElement> StatsAsync()
     {
-        using var response = await _gateway.GetStatsAsync(_gateway.Keys.Admin);
+        using var response = await Gateway.GetStatsAsync(Gateway.Keys.Admin);
         return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
     }
 }
