@@ -134,14 +134,16 @@ internal sealed class ClusterNode(
                         break;
                 }
             }
-            catch (Exception ex) when (ex is RedisException or TimeoutException or InvalidOperationException or InvalidProtocolBufferException)
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
+                // The loop must outlive any one failure: it is the only path from Redis to the local rings.
                 ClusterLog.ApplyFailed(logger, ex);
                 if (work is CatchUp { Done: { } done })
                 {
                     done.TrySetException(ex);
                 }
-                // A failure here comes from Redis being away: the catch-up after its return fills what was missed.
+                // A failure here mostly comes from Redis being away: the catch-up after its return fills what was
+                // missed. Anything else is logged, and the next announcement of the topic finds the gap and fills it.
             }
         }
     }

@@ -26,15 +26,27 @@ internal static class AdminStatsEndpoint
         var stats = http.RequestServices.GetRequiredService<GrpcEventBroker>().Stats(admin!.Access);
         var toast = http.RequestServices.GetRequiredService<ToastPipeline>().Stats();
         var node = http.RequestServices.GetRequiredService<ClusterNode>();
-        var response = StatsResponse.From(stats) with { Toast = toast, Gateway = node.Name, Backend = node.Enabled ? "redis" : "memory" };
+        var response = StatsResponse.From(stats) with { Toast = toast, Gateway = node.Name, Backend = node.Enabled ? "redis" : "memory", TopicStatsFrom = "gateway" };
         if (node.Enabled)
         {
             // Cluster mode: topic figures are the shared log's (cluster-wide); the rest are this gateway's.
-            var figures = await node.TopicFiguresAsync(response.TopicStats.Keys).ConfigureAwait(false);
-            response = response with
+            try
             {
-                TopicStats = figures.ToDictionary(f => f.Key, f => new TopicStatsResponse(f.Value.Head, (int)f.Value.Buffered), StringComparer.Ordinal),
-            };
+                var figures = await node.TopicFiguresAsync(response.TopicStats.Keys).ConfigureAwait(false);
+                response = response with
+                {
+                    TopicStats = figures.ToDictionary(f => f.Key, f => new TopicStatsResponse(f.Value.Head, (int)f.Value.Buffered), StringComparer.Ordinal),
+                    TopicStatsFrom = "redis",
+                };
+            }
+            catch (StackExchange.Redis.RedisException)
+            {
+                // Redis is away: the figures are this gateway's rings (topic_stats_from says so).
+            }
+            catch (TimeoutException)
+            {
+                // Likewise.
+            }
         }
 
         return Results.Json(response, GatewayJsonContext.Default.StatsResponse);
@@ -71,6 +83,10 @@ internal sealed record StatsResponse(
     /// <summary>Addition: <c>memory</c>, or <c>redis</c> (cluster mode: <c>topic_stats</c> are cluster-wide, the
     /// other figures this gateway's).</summary>
     public string? Backend { get; init; }
+
+    /// <summary>Addition: where <c>topic_stats</c> come from: <c>redis</c> (cluster-wide), or <c>gateway</c> (this
+    /// gateway's rings: the memory backend, or Redis unreachable at the time).</summary>
+    public string? TopicStatsFrom { get; init; }
 
     public static StatsResponse From(BrokerStats s) => new(
         s.Connections,

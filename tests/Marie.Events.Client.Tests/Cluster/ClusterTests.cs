@@ -2,7 +2,9 @@ using System.Diagnostics;
 using System.Text.Json;
 using Marie.Events.Client.Tests.Infrastructure;
 using Marie.Events.FunctionalTests.Infrastructure;
+using Marie.Events.Broker;
 using Marie.Events.Protocol;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 
 namespace Marie.Events.Client.Tests.Cluster;
@@ -56,6 +58,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
         using var json = JsonDocument.Parse(await stats.Content.ReadAsStringAsync());
         Assert.Equal("gw-c", json.RootElement.GetProperty("gateway").GetString());
         Assert.Equal("redis", json.RootElement.GetProperty("backend").GetString());
+        Assert.Equal("redis", json.RootElement.GetProperty("topic_stats_from").GetString());
         Assert.Equal(perTopic, json.RootElement.GetProperty("topic_stats").GetProperty("orders").GetProperty("head").GetInt64());
     }
 
@@ -179,6 +182,8 @@ public sealed class ClusterTests(ITestOutputHelper output)
         // Sequence numbers went on after the restart (the AOF kept them): one run 1..N, no reset.
         Assert.Equal(Enumerable.Range(1, events).Select(i => (long)i), acknowledged.Select(r => r.SequenceNum).Order());
         Assert.Equal(0, subscriber.Statistics.EpochChanges);
+        // The subscriber's stream stayed up through the outage (one connection in all).
+        Assert.Equal(1, subscriber.Statistics.Connections);
         // Event 8003: the gateway saw Redis come back and caught up.
         Assert.Contains(b.Logs.Entries, e => e.EventId.Id == 8003);
 
@@ -238,5 +243,35 @@ public sealed class ClusterTests(ITestOutputHelper output)
         Assert.Equal(0, subscriber.Statistics.EpochChanges);
         Assert.Equal(0, subscriber.Statistics.EventsLost);
         Assert.True(subscriber.Statistics.Connections >= 2);
+    }
+
+    [Fact]
+    public async Task RedisRestartedWithoutAof_TopicStartsOverUnderNewEpoch_SubscriberToldAndGetsNewEvents()
+    {
+        await using var redis = await RedisServer.StartAsync(appendOnly: false);
+        var kit = new ClusterKit(redis);
+        await using var a = await kit.StartAsync("gw-a");
+        await using var b = await kit.StartAsync("gw-b");
+        await using var subscriber = ClusterKit.Client(kit.Keys.Subscriber, ClusterKit.AddressOf(b));
+        await using var publisher = ClusterKit.Client(kit.Keys.Admin, ClusterKit.AddressOf(a));
+        var options = new SubscriptionOptions();
+        options.Topics.Add("volatile");
+        await using var subscription = await subscriber.SubscribeAsync(options);
+        await publisher.PublishBatchAsync(Enumerable.Range(0, 10).Select(_ => Gateways.Event("volatile")));
+        var before = await Gateways.ReadAsync(subscription, 10);
+        var oldEpoch = b.App.Services.GetRequiredService<GrpcEventBroker>().GetTopicPosition("volatile")!.Value.Epoch;
+
+        // Redis loses everything: the topic starts over in Redis under a new epoch with its next event.
+        await redis.RestartAsync();
+        var after = await publisher.PublishBatchAsync(Enumerable.Range(0, 5).Select(_ => Gateways.Event("volatile")));
+        var received = await Gateways.ReadAsync(subscription, 5);
+
+        Assert.Equal(Drain(1, 5), after.Select(r => r.SequenceNum));
+        Assert.Equal(after.Select(r => r.Id), received.Select(e => e.Event.Id));
+        Assert.Equal(Drain(1, 10), before.Select(e => e.SequenceNum));
+        Assert.NotEqual(oldEpoch, b.App.Services.GetRequiredService<GrpcEventBroker>().GetTopicPosition("volatile")!.Value.Epoch);
+        Assert.True(subscriber.Statistics.EpochChanges >= 1);
+
+        static IEnumerable<long> Drain(int first, int count) => Enumerable.Range(first, count).Select(i => (long)i);
     }
 }
