@@ -29,6 +29,10 @@ internal sealed class ClusterNode(
     /// <summary>Work for the apply loop, which runs one item at a time. Unbounded: announcements arrive at the rate
     /// Redis accepts events, and the loop only copies them into memory rings.</summary>
     private readonly Channel<Work> _work = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
+    /// <summary>When the second catch-up after a reconnect runs: well after the client library re-subscribed
+    /// (it does so as part of restoring the connection, within milliseconds on a healthy network).</summary>
+    private static readonly TimeSpan SecondCatchUpDelay = TimeSpan.FromSeconds(1);
+
     private readonly CancellationTokenSource _stop = new();
     private ConnectionMultiplexer? _redis;
     private ChannelMessageQueue? _fanout;
@@ -74,6 +78,11 @@ internal sealed class ClusterNode(
         {
             ClusterLog.ConnectionRestored(logger, e.ConnectionType);
             _work.Writer.TryWrite(new CatchUp(null));
+            // The client re-subscribes to the fan-out channel on its own schedule: an event announced between this
+            // catch-up and the re-subscription would wait for its topic's next event. A second catch-up a moment
+            // later closes that window.
+            _ = Task.Delay(SecondCatchUpDelay, _stop.Token)
+                .ContinueWith(_ => _work.Writer.TryWrite(new CatchUp(null)), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
         };
         Log = new RedisEventLog(_redis, settings.KeyPrefix);
 
