@@ -34,4 +34,7 @@ internal static partial class BrokerLog
 
     [LoggerMessage(EventId = 1010, Level = LogLevel.Debug, Message = "Connection {ConnectionId} over limit {Limit}: {Reason}")]
     public static partial void LimitExceeded(this ILogger logger, string connectionId, string limit, string reason);
+
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Warning, Message = "Topic {Topic} reset: the shared log's epoch changed from {OldEpoch} to {NewEpoch}; {Connections} connections with subscriptions on it closed so their clients resume")]
+    public static partial void TopicReset(this ILogger logger, string topic, string oldEpoch, string newEpoch, int connections);
 }

@@ -168,7 +168,7 @@ public sealed partial class GrpcEventBroker : IDisposable
 
     internal ICollection<BrokerTopic> AllTopics => _topics.Values;
 
-    private BrokerTopic GetOrCreateTopic(string name)
+    private BrokerTopic GetOrCreateTopic(string name, string? epoch = null)
     {
         if (_topics.TryGetValue(name, out var topic))
         {
@@ -177,13 +177,15 @@ public sealed partial class GrpcEventBroker : IDisposable
 
         lock (_topology)
         {
-            return GetOrCreateTopicLocked(name);
+            return GetOrCreateTopicLocked(name, epoch);
         }
     }
 
     /// <summary>Creates a topic and attaches every wildcard subscription to it, live from its start.
     /// Caller holds the topology lock.</summary>
-    private BrokerTopic GetOrCreateTopicLocked(string name)
+    /// <param name="name">The topic.</param>
+    /// <param name="epoch">Its epoch (cluster mode: the shared log's); null = a new random one.</param>
+    private BrokerTopic GetOrCreateTopicLocked(string name, string? epoch = null)
     {
         if (_topics.TryGetValue(name, out var topic))
         {
@@ -195,7 +197,7 @@ public sealed partial class GrpcEventBroker : IDisposable
             throw BrokerLimitException.Create(LimitNames.MaxTopics, Settings.Limits.MaxTopics, "the broker holds as many topics as it may");
         }
 
-        topic = new BrokerTopic(new MemoryTopicLog(name, Settings.ReplaySize));
+        topic = new BrokerTopic(new MemoryTopicLog(name, Settings.ReplaySize, epoch ?? (_sharedLog ? "" : null)));
         lock (topic.Gate)
         {
             foreach (var subscription in _wildcard)

@@ -40,6 +40,16 @@ internal interface ITopicLog
     /// <summary>Assigns the next sequence number and stores the event. Callers serialize appends.</summary>
     StoredEvent Append(EventData data, Timestamp publishedAt);
 
+    /// <summary>Stores an event whose sequence number was assigned elsewhere (cluster mode: by the shared log).
+    /// <paramref name="sequence"/> must be greater than <see cref="Head"/>; numbers skipped over read as
+    /// <see cref="ReadOutcome.Overwritten"/> (lost). Callers serialize appends.</summary>
+    StoredEvent AppendAt(long sequence, EventData data, Timestamp publishedAt);
+
+    /// <summary>Takes <paramref name="epoch"/> as this log's epoch if the log has never held an event (a topic
+    /// created locally, e.g. by a subscription, before the shared log's first event reached it). False when it
+    /// holds or held events and its epoch differs.</summary>
+    bool TryAdoptEpoch(string epoch);
+
     /// <summary>Reads one event by sequence number.</summary>
     ReadOutcome TryRead(long sequence, out StoredEvent? stored);
 }

@@ -15,23 +15,36 @@ internal sealed class MemoryTopicLog : ITopicLog
     private readonly StoredEvent?[] _slots;
     private long _head;
 
-    public MemoryTopicLog(string topic, int capacity)
+    /// <summary>The first sequence number this log ever held (1, unless it started mid-way in cluster mode).</summary>
+    private long _first = 1;
+
+    private string _epoch;
+
+    /// <summary>A log of <paramref name="capacity"/> events; <paramref name="epoch"/> null = a new random one.</summary>
+    public MemoryTopicLog(string topic, int capacity, string? epoch = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         Topic = topic;
         _slots = new StoredEvent?[capacity];
-        Epoch = NewEpoch();
+        _epoch = epoch ?? NewEpoch();
     }
 
     public string Topic { get; }
 
-    public string Epoch { get; }
+    public string Epoch => Volatile.Read(ref _epoch);
 
     public long Head => Volatile.Read(ref _head);
 
-    public long FirstAvailable => Math.Max(1, Head - _slots.Length + 1);
+    public long FirstAvailable
+    {
+        get
+        {
+            var head = Head;
+            return head == 0 ? 1 : Math.Max(Volatile.Read(ref _first), head - _slots.Length + 1);
+        }
+    }
 
-    public int Count => (int)Math.Min(Head, _slots.Length);
+    public int Count => (int)(Head - FirstAvailable + 1);
 
     public StoredEvent Append(EventData data, Timestamp publishedAt)
     {
@@ -40,6 +53,37 @@ internal sealed class MemoryTopicLog : ITopicLog
         Volatile.Write(ref _slots[sequence % _slots.Length], stored);
         Volatile.Write(ref _head, sequence);
         return stored;
+    }
+
+    public StoredEvent AppendAt(long sequence, EventData data, Timestamp publishedAt)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(sequence, _head);
+        if (_head == 0)
+        {
+            // Started mid-way: the numbers before this one were never held here.
+            Volatile.Write(ref _first, sequence);
+        }
+
+        var stored = new StoredEvent(Topic, sequence, data, publishedAt);
+        Volatile.Write(ref _slots[sequence % _slots.Length], stored);
+        Volatile.Write(ref _head, sequence);
+        return stored;
+    }
+
+    public bool TryAdoptEpoch(string epoch)
+    {
+        if (string.Equals(epoch, _epoch, StringComparison.Ordinal))
+        {
+            return true;
+        }
+
+        if (_head != 0)
+        {
+            return false;
+        }
+
+        Volatile.Write(ref _epoch, epoch);
+        return true;
     }
 
     public ReadOutcome TryRead(long sequence, out StoredEvent? stored)

@@ -25,6 +25,9 @@ internal sealed class SubscriberSet
     /// <summary>Subscriptions whose job-id filter names this job id.</summary>
     public SubscriptionTopic[] ForJob(string jobId) => _byJob.Count != 0 && _byJob.TryGetValue(jobId, out var list) ? list : [];
 
+    /// <summary>Every attached position, each once.</summary>
+    public IEnumerable<SubscriptionTopic> All() => Unindexed.Concat(_byJob.Values.SelectMany(list => list)).Distinct();
+
     /// <summary>Attaches <paramref name="position"/> under the job ids it is indexed by (none: unindexed).</summary>
     public SubscriberSet Add(SubscriptionTopic position, IReadOnlyCollection<string>? jobIds)
     {

@@ -66,6 +66,8 @@ internal sealed class ToastOptionsValidator : IValidateOptions<ToastOptions>
             errors.Add($"{BrokerPrefix}{invalid.Key} {invalid.Message}");
         }
 
+        Cluster.ClusterOptionsCheck.Validate(broker, errors);
+
         var queue = options.Grpc.Queue;
         if (queue.MaxSize < 1)
         {

@@ -68,6 +68,23 @@ internal sealed class BrokerSection
 {
     private static readonly BrokerOptions Defaults = new();
 
+    /// <summary>The embedded in-memory broker.</summary>
+    public const string MemoryBackend = "memory";
+
+    /// <summary>Cluster mode: the event log shared in Redis.</summary>
+    public const string RedisBackend = "redis";
+
+    /// <summary>Addition (cluster mode): <c>memory</c> (default) or <c>redis</c>.</summary>
+    [ConfigurationKeyName("backend")]
+    public string Backend { get; set; } = MemoryBackend;
+
+    /// <summary>Addition (cluster mode): <c>toast.grpc.broker.redis.*</c>, read when <see cref="Backend"/> is redis.</summary>
+    [ConfigurationKeyName("redis")]
+    public RedisSection Redis { get; set; } = new();
+
+    /// <summary>True when the backend is Redis (cluster mode).</summary>
+    public bool IsRedis => string.Equals(Backend, RedisBackend, StringComparison.OrdinalIgnoreCase);
+
     [ConfigurationKeyName("replay_size")]
     public int ReplaySize { get; set; } = Defaults.ReplaySize;
 
@@ -110,6 +127,28 @@ internal sealed class BrokerSection
         MaxQueuedControlMessages = MaxQueuedControlMessages,
         DefaultReplayMaxEvents = DefaultReplayMaxEvents,
     };
+}
+
+/// <summary><c>toast.grpc.broker.redis.*</c>: the shared event log of cluster mode (docs/cluster.md).</summary>
+internal sealed class RedisSection
+{
+    /// <summary>Default key prefix: every key and the fan-out channel start with it.</summary>
+    public const string DefaultKeyPrefix = "marie:";
+
+    /// <summary>Longest key prefix accepted (keys stay short; the prefix is in every key).</summary>
+    public const int MaxKeyPrefixLength = 64;
+
+    /// <summary>A StackExchange.Redis configuration string, e.g. <c>127.0.0.1:6379</c> (required with backend redis).</summary>
+    [ConfigurationKeyName("connection")]
+    public string? Connection { get; set; }
+
+    /// <summary>Prefix of every key and channel, so several clusters can share one Redis (default <c>marie:</c>).</summary>
+    [ConfigurationKeyName("key_prefix")]
+    public string KeyPrefix { get; set; } = DefaultKeyPrefix;
+
+    /// <summary>This gateway's name in the stats (<c>gateway</c>); null = host name and process id.</summary>
+    [ConfigurationKeyName("node_name")]
+    public string? NodeName { get; set; }
 }
 
 /// <summary><c>toast.grpc.queue.*</c>.</summary>

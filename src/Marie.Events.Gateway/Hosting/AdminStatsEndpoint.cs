@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Marie.Events.Broker;
+using Marie.Events.Gateway.Cluster;
 using Marie.Events.Gateway.Toast;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -12,7 +13,7 @@ internal static class AdminStatsEndpoint
 {
     public const string Path = "/internal/stats";
 
-    public static IResult Handle(HttpContext http)
+    public static async Task<IResult> Handle(HttpContext http)
     {
         var (admin, refusal) = AdminAuth.Check(http, typeof(AdminStatsEndpoint).FullName!);
         if (refusal is not null)
@@ -24,7 +25,31 @@ internal static class AdminStatsEndpoint
         // sees all).
         var stats = http.RequestServices.GetRequiredService<GrpcEventBroker>().Stats(admin!.Access);
         var toast = http.RequestServices.GetRequiredService<ToastPipeline>().Stats();
-        return Results.Json(StatsResponse.From(stats) with { Toast = toast }, GatewayJsonContext.Default.StatsResponse);
+        var node = http.RequestServices.GetRequiredService<ClusterNode>();
+        var response = StatsResponse.From(stats) with { Toast = toast, Gateway = node.Name, Backend = node.Enabled ? "redis" : "memory", TopicStatsFrom = "gateway" };
+        if (node.Enabled)
+        {
+            // Cluster mode: topic figures are the shared log's (cluster-wide); the rest are this gateway's.
+            try
+            {
+                var figures = await node.TopicFiguresAsync(response.TopicStats.Keys).ConfigureAwait(false);
+                response = response with
+                {
+                    TopicStats = figures.ToDictionary(f => f.Key, f => new TopicStatsResponse(f.Value.Head, (int)f.Value.Buffered), StringComparer.Ordinal),
+                    TopicStatsFrom = "redis",
+                };
+            }
+            catch (StackExchange.Redis.RedisException)
+            {
+                // Redis is away: the figures are this gateway's rings (topic_stats_from says so).
+            }
+            catch (TimeoutException)
+            {
+                // Likewise.
+            }
+        }
+
+        return Results.Json(response, GatewayJsonContext.Default.StatsResponse);
     }
 }
 
@@ -50,6 +75,18 @@ internal sealed record StatsResponse(
 {
     /// <summary>Addition: the Toast pipeline's figures.</summary>
     public ToastStats? Toast { get; init; }
+
+    /// <summary>Addition: which gateway answered (<c>toast.grpc.broker.redis.node_name</c>, or host name and
+    /// process id).</summary>
+    public string? Gateway { get; init; }
+
+    /// <summary>Addition: <c>memory</c>, or <c>redis</c> (cluster mode: <c>topic_stats</c> are cluster-wide, the
+    /// other figures this gateway's).</summary>
+    public string? Backend { get; init; }
+
+    /// <summary>Addition: where <c>topic_stats</c> come from: <c>redis</c> (cluster-wide), or <c>gateway</c> (this
+    /// gateway's rings: the memory backend, or Redis unreachable at the time).</summary>
+    public string? TopicStatsFrom { get; init; }
 
     public static StatsResponse From(BrokerStats s) => new(
         s.Connections,

@@ -2,6 +2,7 @@ using Grpc.AspNetCore.Server;
 using Grpc.HealthCheck;
 using Marie.Events.Broker;
 using Marie.Events.Gateway.Auth;
+using Marie.Events.Gateway.Cluster;
 using Marie.Events.Gateway.Configuration;
 using Marie.Events.Gateway.Services;
 using Marie.Events.Gateway.Toast;
@@ -52,6 +53,7 @@ internal static class GatewayServices
         services.AddSingleton<GatewayEndpoints>();
         services.AddSingleton<HealthServiceImpl>();
         services.AddHostedService<GatewayLifecycle>();
+        services.AddMarieCluster();
         services.AddToastPipeline();
 
         services.AddOptions<KestrelServerOptions>()
@@ -83,7 +85,7 @@ internal static class GatewayServices
         // Served either way: without the stream service it still feeds the other toast handlers.
         app.MapGrpcService<EventPublisherService>();
 
-        app.MapGet(AdminStatsEndpoint.Path, AdminStatsEndpoint.Handle);
+        app.MapGet(AdminStatsEndpoint.Path, (Delegate)AdminStatsEndpoint.Handle);
         app.MapGet(AdminKeysEndpoint.ListPath, AdminKeysEndpoint.List);
         app.MapPost(AdminKeysEndpoint.DisablePath, AdminKeysEndpoint.Disable);
         app.MapPost(AdminKeysEndpoint.EnablePath, AdminKeysEndpoint.Enable);

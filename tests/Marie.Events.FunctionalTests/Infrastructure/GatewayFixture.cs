@@ -28,6 +28,9 @@ public sealed class GatewaySettings
     /// <summary><c>gateway.state_dir</c>; default a new temporary folder, deleted with the fixture.</summary>
     public string? StateDir { get; set; }
 
+    /// <summary>The test keys to configure; null = new ones (several gateways of one cluster share theirs).</summary>
+    public TestKeys? Keys { get; set; }
+
     /// <summary>Adjusts the gateway's services after its registrations (e.g. a failing broker sink).</summary>
     public Action<IServiceCollection>? ConfigureServices { get; set; }
 }
@@ -77,7 +80,7 @@ public sealed class GatewayFixture : IAsyncDisposable
     {
         var settings = new GatewaySettings();
         configure?.Invoke(settings);
-        var keys = new TestKeys();
+        var keys = settings.Keys ?? new TestKeys();
         var logs = new LogCapture();
         var console = new StringWriter();
         var ownsStateDir = settings.StateDir is null;

@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using Marie.Events.Client.Tests.Infrastructure;
+using Marie.Events.FunctionalTests.Infrastructure;
+using Marie.Events.Gateway;
+
+namespace Marie.Events.Client.Tests.Cluster;
+
+/// <summary>
+/// The gateway in its own process (<c>dotnet Marie.Events.Gateway.dll --config FILE</c>, the dll from this test's
+/// build output), on free loopback ports: a real process to kill.
+/// </summary>
+public sealed class GatewayProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly string _dir;
+    private readonly StringBuilder _output = new();
+
+    private GatewayProcess(Process process, string dir, int grpcPort)
+    {
+        _process = process;
+        _dir = dir;
+        GrpcPort = grpcPort;
+    }
+
+    public int GrpcPort { get; }
+
+    public Uri Address => new($"http://127.0.0.1:{GrpcPort}");
+
+    /// <summary>What the process printed so far.</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>Starts a cluster gateway on <paramref name="redis"/> with <paramref name="keys"/> and waits until its
+    /// gRPC port accepts connections.</summary>
+    public static async Task<GatewayProcess> StartAsync(RedisServer redis, string keyPrefix, TestKeys keys, string name, IReadOnlyDictionary<string, string> broker)
+    {
+        var dir = GatewayFixture.NewTempDir();
+        var grpcPort = RedisServer.FreePort();
+        var adminPort = RedisServer.FreePort();
+        var yaml = new StringBuilder();
+        yaml.AppendLine(CultureInfo.InvariantCulture, $"gateway:\n  host: 127.0.0.1\n  port: {grpcPort}\n  admin_port: {adminPort}\n  state_dir: {dir}");
+        yaml.AppendLine("auth:\n  keys:");
+        foreach (var (keyName, key, role) in new[] { ("test-admin", keys.Admin, "admin"), ("test-publisher", keys.Publisher, "publisher"), ("test-subscriber", keys.Subscriber, "subscriber") })
+        {
+            yaml.AppendLine(CultureInfo.InvariantCulture, $"    - name: {keyName}\n      api_key: {key}\n      roles: [{role}]\n      topics: [\"*\"]");
+        }
+
+        yaml.AppendLine("toast:\n  native:\n    enabled: false\n  grpc:\n    broker:");
+        foreach (var (key, value) in broker)
+        {
+            yaml.AppendLine(CultureInfo.InvariantCulture, $"      {key}: {value}");
+        }
+
+        yaml.AppendLine(CultureInfo.InvariantCulture, $"      backend: redis\n      redis:\n        connection: \"{redis.Connection}\"\n        key_prefix: \"{keyPrefix}\"\n        node_name: {name}");
+        var config = Path.Combine(dir, "gateway.yml");
+        await File.WriteAllTextAsync(config, yaml.ToString());
+
+        var dll = typeof(GatewayHost).Assembly.Location;
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = dir,
+        };
+        info.ArgumentList.Add(dll);
+        info.ArgumentList.Add("--config");
+        info.ArgumentList.Add(config);
+        info.Environment.Remove("MARIE_EVENTS_CONFIG");
+        var process = Process.Start(info) ?? throw new InvalidOperationException("the gateway process did not start");
+        var gateway = new GatewayProcess(process, dir, grpcPort);
+        process.OutputDataReceived += (_, e) => gateway.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => gateway.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            await Wait.UntilAsync(async () =>
+            {
+                if (process.HasExited)
+                {
+                    throw new InvalidOperationException($"the gateway process exited ({process.ExitCode}): {gateway.Output}");
+                }
+
+                try
+                {
+                    using var client = new TcpClient();
+                    await client.ConnectAsync("127.0.0.1", grpcPort);
+                    return true;
+                }
+                catch (SocketException)
+                {
+                    return false;
+                }
+            }, $"gateway process {name} listening on {grpcPort}", TimeSpan.FromSeconds(30));
+        }
+        catch
+        {
+            await gateway.DisposeAsync();
+            throw;
+        }
+
+        return gateway;
+    }
+
+    /// <summary>Kills the process (SIGKILL: no shutdown, no drain) and waits for it to end.</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+
+        await _process.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A leftover temporary folder is harmless.
+        }
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+}
