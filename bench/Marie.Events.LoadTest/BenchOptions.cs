@@ -11,7 +11,8 @@ internal sealed class BenchOptions
           dotnet run -c Release --project bench/Marie.Events.LoadTest -- [options]
 
           --quick              about 35 s, to check the harness: 1-second rounds, no warm-up, 1,000 idle streams, rings of 2,000
-          --only W1,W4         run only these workloads (W1..W5)
+          --only W1,W4         run only these workloads (W1..W5; WC: the cluster run on redis-server, docs/cluster.md,
+                               in the default run when redis-server is installed)
           --targets LIST       ours,raw,jetstream (default: all three)
           --out DIR            results folder (default: results/ at the repository root)
           --nats-server PATH   nats-server binary (default: nats-server on PATH)
@@ -26,7 +27,13 @@ internal sealed class BenchOptions
 
     public bool Quick { get; private set; }
 
-    public HashSet<string> Workloads { get; private set; } = ["W1", "W2", "W3", "W4", "W5"];
+    public HashSet<string> Workloads { get; private set; } = ["W1", "W2", "W3", "W4", "W5", "WC"];
+
+    /// <summary>--only was given: a workload that cannot run is an error, not skipped.</summary>
+    public bool OnlyGiven { get; private set; }
+
+    /// <summary>A workload of the side-by-side comparison (W1..W5) runs: the three servers are needed.</summary>
+    public bool RunsComparison => Workloads.Overlaps(["W1", "W2", "W3", "W4", "W5"]);
 
     public HashSet<string> Targets { get; private set; } = ["ours", "raw", "jetstream"];
 
@@ -65,6 +72,7 @@ internal sealed class BenchOptions
                     break;
                 case "--only":
                     options.Workloads = [.. Next().ToUpperInvariant().Split(',', StringSplitOptions.RemoveEmptyEntries)];
+                    options.OnlyGiven = true;
                     break;
                 case "--targets":
                     options.Targets = [.. Next().ToLowerInvariant().Split(',', StringSplitOptions.RemoveEmptyEntries)];
@@ -105,7 +113,7 @@ internal sealed class BenchOptions
             }
         }
 
-        var unknown = options.Workloads.Except(["W1", "W2", "W3", "W4", "W5"]).ToArray();
+        var unknown = options.Workloads.Except(["W1", "W2", "W3", "W4", "W5", "WC"]).ToArray();
         if (unknown.Length > 0)
         {
             throw new ArgumentException($"--only: unknown workload {string.Join(",", unknown)}");

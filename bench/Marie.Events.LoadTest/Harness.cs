@@ -37,7 +37,7 @@ internal sealed partial class Harness : IAsyncDisposable
         var outDir = Path.GetFullPath(options.OutDir ?? Path.Combine(RepositoryRoot(), "results"));
         Directory.CreateDirectory(outDir);
         var workDir = Directory.CreateTempSubdirectory("marie-loadtest-").FullName;
-        var natsServer = options.Targets.Contains("jetstream") ? FindNatsServer(options.NatsServer) : null;
+        var natsServer = options.RunsComparison && options.Targets.Contains("jetstream") ? FindNatsServer(options.NatsServer) : null;
         var report = new RunReport
         {
             Command = "dotnet run -c Release --project bench/Marie.Events.LoadTest --" + (options.Args.Length > 0 ? " " + string.Join(' ', options.Args) : ""),
@@ -62,7 +62,11 @@ internal sealed partial class Harness : IAsyncDisposable
         var code = 0;
         try
         {
-            await harness.StartServersAsync(natsServer);
+            if (options.RunsComparison)
+            {
+                await harness.StartServersAsync(natsServer);
+            }
+
             await harness.RunWorkloadsAsync();
         }
         catch (Exception ex) when (ex is InvalidOperationException or IOException or TimeoutException)
@@ -145,6 +149,11 @@ internal sealed partial class Harness : IAsyncDisposable
         if (_options.Workloads.Contains("W5"))
         {
             await RunW5Async();
+        }
+
+        if (_options.Workloads.Contains("WC"))
+        {
+            await RunWCAsync();
         }
     }
 

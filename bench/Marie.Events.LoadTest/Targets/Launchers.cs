@@ -61,9 +61,11 @@ internal static class Launchers
                 - name: bench-publisher
                   api_key: {publisherKey}
                   roles: [publisher]
+                  topics: ["*"]
                 - name: bench-subscriber
                   api_key: {subscriberKey}
                   roles: [subscriber]
+                  topics: ["*"]
             """);
 
         var environment = new Dictionary<string, string>(settings.GatewayEnvironment) { ["MARIE_LOG_LEVEL"] = "WARNING" };
@@ -98,7 +100,7 @@ internal static class Launchers
     }
 
     /// <summary>The dotnet host running this program (children run the same runtime).</summary>
-    private static string DotnetHost()
+    internal static string DotnetHost()
     {
         var path = Environment.ProcessPath;
         if (path is not null && Path.GetFileNameWithoutExtension(path) == "dotnet")
@@ -110,5 +112,5 @@ internal static class Launchers
     }
 
     /// <summary>A new API key: <c>mas_</c> and 54 base62 characters from a CSPRNG (58 in all).</summary>
-    private static string NewKey() => "mas_" + new string(RandomNumberGenerator.GetItems<char>(Base62, 54));
+    internal static string NewKey() => "mas_" + new string(RandomNumberGenerator.GetItems<char>(Base62, 54));
 }
