@@ -47,6 +47,9 @@ internal static class Launchers
               port: {port}
               admin_port: {adminPort}
               state_dir: {dir}/state
+              limits:
+                # W3 opens 10,000 streams with one key, and a round's streams may still be closing as the next opens.
+                max_streams_per_key: 1000000
             toast:
               native:
                 enabled: false
@@ -61,9 +64,11 @@ internal static class Launchers
                 - name: bench-publisher
                   api_key: {publisherKey}
                   roles: [publisher]
+                  topics: ["*"]
                 - name: bench-subscriber
                   api_key: {subscriberKey}
                   roles: [subscriber]
+                  topics: ["*"]
             """);
 
         var environment = new Dictionary<string, string>(settings.GatewayEnvironment) { ["MARIE_LOG_LEVEL"] = "WARNING" };
