@@ -12,7 +12,10 @@ internal sealed class BenchOptions
 
           --quick              about 35 s, to check the harness: 1-second rounds, no warm-up, 1,000 idle streams, rings of 2,000
           --only W1,W4         run only these workloads (W1..W5)
-          --targets LIST       ours,raw,jetstream (default: all three)
+          --targets LIST       ours,client,raw,jetstream (default: all four; client = our gateway through the client
+                               library, in W1, W2 and W4)
+          --baseline-gateway DIR   also run a gateway build from DIR (a copy of src/Marie.Events.Gateway/bin/Release/
+                               net10.0 of another commit) as target ours-base, side by side with ours (before/after)
           --out DIR            results folder (default: results/ at the repository root)
           --nats-server PATH   nats-server binary (default: nats-server on PATH)
           --streams N          W3 idle streams (default 10,000; --quick 1,000)
@@ -28,7 +31,9 @@ internal sealed class BenchOptions
 
     public HashSet<string> Workloads { get; private set; } = ["W1", "W2", "W3", "W4", "W5"];
 
-    public HashSet<string> Targets { get; private set; } = ["ours", "raw", "jetstream"];
+    public HashSet<string> Targets { get; private set; } = ["ours", "client", "raw", "jetstream"];
+
+    public string? BaselineGateway { get; private set; }
 
     public string? OutDir { get; private set; }
 
@@ -78,6 +83,9 @@ internal sealed class BenchOptions
                 case "--streams":
                     options.Streams = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
+                case "--baseline-gateway":
+                    options.BaselineGateway = Next();
+                    break;
                 case "--ring":
                     options.Ring = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
@@ -111,7 +119,7 @@ internal sealed class BenchOptions
             throw new ArgumentException($"--only: unknown workload {string.Join(",", unknown)}");
         }
 
-        var unknownTargets = options.Targets.Except(["ours", "raw", "jetstream"]).ToArray();
+        var unknownTargets = options.Targets.Except(["ours", "client", "raw", "jetstream"]).ToArray();
         if (unknownTargets.Length > 0)
         {
             throw new ArgumentException($"--targets: unknown target {string.Join(",", unknownTargets)}");
