@@ -28,9 +28,14 @@ public sealed partial class BrokerConnection : IDisposable
         FullMode = BoundedChannelFullMode.Wait,
     });
 
+    /// <summary>Subscriptions up to which a lookup by number scans instead of using a table.</summary>
+    private const int ScanLimit = 8;
+
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
-    private readonly Dictionary<int, Subscription> _byNumber = [];
+    /// <summary>Subscriptions by number, built once the connection has more than <see cref="ScanLimit"/>: most
+    /// streams hold one or a few, found by a scan of <see cref="_subscriptions"/> at no memory cost.</summary>
+    private Dictionary<int, Subscription>? _byNumber;
     private readonly SemaphoreSlim _replyRoom = new(0, 1);
     private readonly ITimer _heartbeatTimer;
     private ITimer? _redeliveryTimer;
@@ -236,7 +241,7 @@ public sealed partial class BrokerConnection : IDisposable
         {
             subscriptions = [.. _subscriptions.Values];
             _subscriptions.Clear();
-            _byNumber.Clear();
+            _byNumber = null;
         }
 
         foreach (var subscription in subscriptions)
