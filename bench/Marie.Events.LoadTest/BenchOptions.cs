@@ -15,7 +15,8 @@ internal sealed class BenchOptions
           --targets LIST       ours,client,raw,jetstream (default: all four; client = our gateway through the client
                                library, in W1, W2 and W4)
           --baseline-gateway DIR   also run a gateway build from DIR (a copy of src/Marie.Events.Gateway/bin/Release/
-                               net10.0 of another commit) as target ours-base, side by side with ours (before/after)
+                               net10.0 of another commit) as target ours-base, side by side with ours (before/after;
+                               --gateway-env applies to ours only)
           --out DIR            results folder (default: results/ at the repository root)
           --nats-server PATH   nats-server binary (default: nats-server on PATH)
           --streams N          W3 idle streams (default 10,000; --quick 1,000)

@@ -110,7 +110,10 @@ internal sealed partial class Harness : IAsyncDisposable
 
         if (_options.BaselineGateway is { } baseline)
         {
-            _oursBase = await Launchers.StartOursAsync(settings, SubscriberDrivers.Stubs, "ours-base", Path.Combine(baseline, "Marie.Events.Gateway.dll"));
+            // The baseline runs without --gateway-env: an experiment's variable applies to ours only, so it can be
+            // compared with the same build in the same run.
+            _oursBase = await Launchers.StartOursAsync(settings with { GatewayEnvironment = new Dictionary<string, string>() },
+                SubscriberDrivers.Stubs, "ours-base", Path.Combine(baseline, "Marie.Events.Gateway.dll"));
             Console.WriteLine($"ours-base: gateway pid {_oursBase.Server.Pid} ({baseline})");
         }
 
