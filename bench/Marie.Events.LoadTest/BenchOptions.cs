@@ -130,7 +130,7 @@ internal sealed class BenchOptions
     }
 }
 
-/// <summary>The sizes and durations of a run: the default (about 3.5 minutes) or <c>--quick</c> (about 35 s).</summary>
+/// <summary>The sizes and durations of a run: the default (about 4 minutes) or <c>--quick</c> (about 40 s).</summary>
 /// <param name="Warmup">A warm-up round per target before the measured ones (zero: none).</param>
 /// <param name="IdleSettle">W3: the wait between the streams being open and the idle measurement.</param>
 internal sealed record Plan(
@@ -143,7 +143,7 @@ internal sealed record Plan(
     TimeSpan LatencyRound,
     int ReplayRing)
 {
-    /// <summary>Default (about 3.5 minutes): 2 rounds of 4 s per target in W1, W2 and W4, 10,000 streams, 10,000-event rings.</summary>
+    /// <summary>Default (about 4 minutes): 2 rounds of 4 s per target in W1, W2 and W4, 10,000 streams, 10,000-event rings.</summary>
     public static Plan Default(BenchOptions options) => new(TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(4), 2, options.Streams ?? 10_000,
         TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(6), TimeSpan.FromSeconds(4), options.Ring ?? 10_000);
 
