@@ -13,7 +13,11 @@ internal sealed class BenchOptions
           --quick              about 35 s, to check the harness: 1-second rounds, no warm-up, 1,000 idle streams, rings of 2,000
           --only W1,W4         run only these workloads (W1..W5; WC: the cluster run on redis-server, docs/cluster.md,
                                in the default run when redis-server is installed)
-          --targets LIST       ours,raw,jetstream (default: all three)
+          --targets LIST       ours,client,raw,jetstream (default: all four; client = our gateway through the client
+                               library, in W1, W2 and W4)
+          --baseline-gateway DIR   also run a gateway build from DIR (a copy of src/Marie.Events.Gateway/bin/Release/
+                               net10.0 of another commit) as target ours-base, side by side with ours (before/after;
+                               --gateway-env applies to ours only)
           --out DIR            results folder (default: results/ at the repository root)
           --nats-server PATH   nats-server binary (default: nats-server on PATH)
           --streams N          W3 idle streams (default 10,000; --quick 1,000)
@@ -35,7 +39,9 @@ internal sealed class BenchOptions
     /// <summary>A workload of the side-by-side comparison (W1..W5) runs: the three servers are needed.</summary>
     public bool RunsComparison => Workloads.Overlaps(["W1", "W2", "W3", "W4", "W5"]);
 
-    public HashSet<string> Targets { get; private set; } = ["ours", "raw", "jetstream"];
+    public HashSet<string> Targets { get; private set; } = ["ours", "client", "raw", "jetstream"];
+
+    public string? BaselineGateway { get; private set; }
 
     public string? OutDir { get; private set; }
 
@@ -86,6 +92,9 @@ internal sealed class BenchOptions
                 case "--streams":
                     options.Streams = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
+                case "--baseline-gateway":
+                    options.BaselineGateway = Next();
+                    break;
                 case "--ring":
                     options.Ring = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
@@ -119,7 +128,7 @@ internal sealed class BenchOptions
             throw new ArgumentException($"--only: unknown workload {string.Join(",", unknown)}");
         }
 
-        var unknownTargets = options.Targets.Except(["ours", "raw", "jetstream"]).ToArray();
+        var unknownTargets = options.Targets.Except(["ours", "client", "raw", "jetstream"]).ToArray();
         if (unknownTargets.Length > 0)
         {
             throw new ArgumentException($"--targets: unknown target {string.Join(",", unknownTargets)}");
@@ -129,7 +138,7 @@ internal sealed class BenchOptions
     }
 }
 
-/// <summary>The sizes and durations of a run: the default (about 3.5 minutes) or <c>--quick</c> (about 35 s).</summary>
+/// <summary>The sizes and durations of a run: the default (about 4 minutes) or <c>--quick</c> (about 40 s).</summary>
 /// <param name="Warmup">A warm-up round per target before the measured ones (zero: none).</param>
 /// <param name="IdleSettle">W3: the wait between the streams being open and the idle measurement.</param>
 internal sealed record Plan(
@@ -142,7 +151,7 @@ internal sealed record Plan(
     TimeSpan LatencyRound,
     int ReplayRing)
 {
-    /// <summary>Default (about 3.5 minutes): 2 rounds of 4 s per target in W1, W2 and W4, 10,000 streams, 10,000-event rings.</summary>
+    /// <summary>Default (about 4 minutes): 2 rounds of 4 s per target in W1, W2 and W4, 10,000 streams, 10,000-event rings.</summary>
     public static Plan Default(BenchOptions options) => new(TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(4), 2, options.Streams ?? 10_000,
         TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(6), TimeSpan.FromSeconds(4), options.Ring ?? 10_000);
 

@@ -18,6 +18,8 @@ internal sealed partial class Harness : IAsyncDisposable
     private readonly RunReport _report;
     private readonly string _workDir;
     private GrpcTarget? _ours;
+    private GrpcTarget? _oursClient;
+    private GrpcTarget? _oursBase;
     private GrpcTarget? _raw;
     private NatsServer? _nats;
     private JetStreamTarget? _jetStreamAckAll;
@@ -104,6 +106,19 @@ internal sealed partial class Harness : IAsyncDisposable
         {
             _ours = await Launchers.StartOursAsync(settings, SubscriberDrivers.Stubs);
             Console.WriteLine($"ours: gateway pid {_ours.Server.Pid}");
+            if (_options.Targets.Contains("client"))
+            {
+                _oursClient = _ours.Through("ours-client", SubscriberDrivers.ClientLibrary);
+            }
+        }
+
+        if (_options.BaselineGateway is { } baseline)
+        {
+            // The baseline runs without --gateway-env: an experiment's variable applies to ours only, so it can be
+            // compared with the same build in the same run.
+            _oursBase = await Launchers.StartOursAsync(settings with { GatewayEnvironment = new Dictionary<string, string>() },
+                SubscriberDrivers.Stubs, "ours-base", Path.Combine(baseline, "Marie.Events.Gateway.dll"));
+            Console.WriteLine($"ours-base: gateway pid {_oursBase.Server.Pid} ({baseline})");
         }
 
         if (_options.Targets.Contains("raw"))
@@ -157,13 +172,24 @@ internal sealed partial class Harness : IAsyncDisposable
         }
     }
 
-    /// <summary>Our gateway, the raw baseline, and JetStream in the given ack modes, as started.</summary>
-    private List<IBenchTarget> Targets(bool ackAll = true, bool ackExplicit = false)
+    /// <summary>Our gateway (through the stubs; through the client library when <paramref name="client"/>; a baseline
+    /// build), the raw baseline, and JetStream in the given ack modes, as started.</summary>
+    private List<IBenchTarget> Targets(bool ackAll = true, bool ackExplicit = false, bool client = false)
     {
         var targets = new List<IBenchTarget>();
         if (_ours is not null)
         {
             targets.Add(_ours);
+        }
+
+        if (client && _oursClient is not null)
+        {
+            targets.Add(_oursClient);
+        }
+
+        if (_oursBase is not null)
+        {
+            targets.Add(_oursBase);
         }
 
         if (_raw is not null)
@@ -191,6 +217,8 @@ internal sealed partial class Harness : IAsyncDisposable
     private async Task ResetConnectionsAsync()
     {
         _ours?.ResetConnections();
+        _oursClient?.ResetConnections();
+        _oursBase?.ResetConnections();
         _raw?.ResetConnections();
         if (_nats is not null)
         {
@@ -286,10 +314,21 @@ internal sealed partial class Harness : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_oursClient is not null)
+        {
+            await _oursClient.DisposeAsync();
+        }
+
         if (_ours is not null)
         {
             await _ours.DisposeAsync();
             await _ours.Server.DisposeAsync();
+        }
+
+        if (_oursBase is not null)
+        {
+            await _oursBase.DisposeAsync();
+            await _oursBase.Server.DisposeAsync();
         }
 
         if (_raw is not null)

@@ -37,7 +37,7 @@ public sealed partial class BrokerConnection
                 if (_subscriptions.TryGetValue(subscription.Id, out var open) && open == subscription)
                 {
                     _subscriptions.Remove(subscription.Id);
-                    _byNumber.Remove(subscription.Number);
+                    _byNumber?.Remove(subscription.Number);
                     removed = true;
                 }
             }
@@ -106,7 +106,7 @@ public sealed partial class BrokerConnection
             if (_subscriptions.TryGetValue(subscription.Id, out var open) && open == subscription)
             {
                 _subscriptions.Remove(subscription.Id);
-                _byNumber.Remove(subscription.Number);
+                _byNumber?.Remove(subscription.Number);
             }
         }
 

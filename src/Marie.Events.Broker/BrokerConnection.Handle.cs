@@ -77,7 +77,14 @@ public sealed partial class BrokerConnection
             var number = ++_nextSubscriptionNumber;
             subscription = new Subscription(this, number, id, filter, wildcard, requested);
             _subscriptions.Add(id, subscription);
-            _byNumber.Add(number, subscription);
+            if (_byNumber is not null)
+            {
+                _byNumber.Add(number, subscription);
+            }
+            else if (_subscriptions.Count > ScanLimit)
+            {
+                _byNumber = _subscriptions.Values.ToDictionary(s => s.Number);
+            }
         }
 
         var singleTopic = !wildcard && named.Length == 1;
@@ -181,7 +188,7 @@ public sealed partial class BrokerConnection
         {
             if (_subscriptions.Remove(request.SubscriptionId, out subscription))
             {
-                _byNumber.Remove(subscription.Number);
+                _byNumber?.Remove(subscription.Number);
             }
         }
 
@@ -222,7 +229,20 @@ public sealed partial class BrokerConnection
     {
         lock (_gate)
         {
-            return _byNumber.GetValueOrDefault(number);
+            if (_byNumber is not null)
+            {
+                return _byNumber.GetValueOrDefault(number);
+            }
+
+            foreach (var subscription in _subscriptions.Values)
+            {
+                if (subscription.Number == number)
+                {
+                    return subscription;
+                }
+            }
+
+            return null;
         }
     }
 

@@ -49,6 +49,28 @@ public sealed partial class BrokerConnection
         return new ServerMessage { Heartbeat = heartbeat };
     }
 
+    /// <summary>Starts the redelivery timer at the connection's first delivery: a stream that never had an event in
+    /// flight (an idle stream, a stream that only replays with <c>GetReplayBuffer</c>) has nothing to check and keeps
+    /// no timer (W3: one timer per idle stream instead of two, and no check per stream every <c>redelivery_delay_s</c>).
+    /// </summary>
+    private void StartRedeliveryTimer()
+    {
+        var interval = Broker.Settings.RedeliveryInterval;
+        var timer = Broker.Time.CreateTimer(static s => ((BrokerConnection)s!).OnRedeliveryTimer(), this, interval, interval);
+        if (Interlocked.CompareExchange(ref _redeliveryTimer, timer, null) is not null)
+        {
+            // Another delivery started it first.
+            timer.Dispose();
+            return;
+        }
+
+        if (IsDisposed)
+        {
+            // Closed while this delivery was queued: Dispose may have run before the timer was published.
+            Interlocked.Exchange(ref _redeliveryTimer, null)?.Dispose();
+        }
+    }
+
     /// <summary>Every <c>redelivery_delay_s</c>: sends again what passed its ack timeout, drops what used its attempts.</summary>
     private void OnRedeliveryTimer()
     {

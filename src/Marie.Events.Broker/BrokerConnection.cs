@@ -18,18 +18,27 @@ namespace Marie.Events.Broker;
 /// </summary>
 public sealed partial class BrokerConnection : IDisposable
 {
-    private readonly Channel<Outbound> _queue = Channel.CreateUnbounded<Outbound>(new UnboundedChannelOptions
+    /// <summary>The write queue. Never full (the broker bounds what it queues: max_in_flight, the control backlog,
+    /// one heartbeat); a bounded channel only for its storage, an array that starts empty and grows with what is
+    /// queued, where the unbounded channel allocates a 32-slot segment (about 2 KiB) for every stream, idle or not.</summary>
+    private readonly Channel<Outbound> _queue = Channel.CreateBounded<Outbound>(new BoundedChannelOptions(int.MaxValue)
     {
         SingleReader = true,
         SingleWriter = false,
+        FullMode = BoundedChannelFullMode.Wait,
     });
+
+    /// <summary>Subscriptions up to which a lookup by number scans instead of using a table.</summary>
+    private const int ScanLimit = 8;
 
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
-    private readonly Dictionary<int, Subscription> _byNumber = [];
+    /// <summary>Subscriptions by number, built once the connection has more than <see cref="ScanLimit"/>: most
+    /// streams hold one or a few, found by a scan of <see cref="_subscriptions"/> at no memory cost.</summary>
+    private Dictionary<int, Subscription>? _byNumber;
     private readonly SemaphoreSlim _replyRoom = new(0, 1);
     private readonly ITimer _heartbeatTimer;
-    private readonly ITimer _redeliveryTimer;
+    private ITimer? _redeliveryTimer;
     private int _queuedReplies;
     private int _heartbeatQueued;
     private int _nextSubscriptionNumber;
@@ -45,7 +54,6 @@ public sealed partial class BrokerConnection : IDisposable
         Tag = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
         var settings = broker.Settings;
         _heartbeatTimer = broker.Time.CreateTimer(static s => ((BrokerConnection)s!).OnHeartbeatTimer(), this, settings.HeartbeatInterval, settings.HeartbeatInterval);
-        _redeliveryTimer = broker.Time.CreateTimer(static s => ((BrokerConnection)s!).OnRedeliveryTimer(), this, settings.RedeliveryInterval, settings.RedeliveryInterval);
     }
 
     /// <summary>The connection's id (as logged).</summary>
@@ -136,6 +144,11 @@ public sealed partial class BrokerConnection : IDisposable
 
     internal void EnqueueEvent(Subscription subscription, InFlightEntry entry, StoredEvent stored, int attempt)
     {
+        if (Volatile.Read(ref _redeliveryTimer) is null)
+        {
+            StartRedeliveryTimer();
+        }
+
         Broker.Counters.DeliveredOne();
         _queue.Writer.TryWrite(new Outbound(OutboundKind.Event, subscription, entry, entry.Generation, attempt, Event: stored));
     }
@@ -222,13 +235,13 @@ public sealed partial class BrokerConnection : IDisposable
         }
 
         _heartbeatTimer.Dispose();
-        _redeliveryTimer.Dispose();
+        Interlocked.Exchange(ref _redeliveryTimer, null)?.Dispose();
         Subscription[] subscriptions;
         lock (_gate)
         {
             subscriptions = [.. _subscriptions.Values];
             _subscriptions.Clear();
-            _byNumber.Clear();
+            _byNumber = null;
         }
 
         foreach (var subscription in subscriptions)

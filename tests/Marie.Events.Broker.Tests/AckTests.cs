@@ -76,6 +76,38 @@ public sealed class AckTests
         Assert.Equal([4L, 5L], connection.All().Events().Seqs());
     }
 
+    [Theory]
+    [InlineData(1, 1)] // one topic, one subscription: found by a scan
+    [InlineData(12, 12)] // past the scan limit of 8: found through the tables built for them
+    public async Task Ack_ManyTopicsAndSubscriptions_SettlesEachByAckIdAndCumulative(int topics, int subscriptions)
+    {
+        using var t = NewBroker();
+        var names = Enumerable.Range(0, topics).Select(i => $"t{i}").ToArray();
+        var connection = t.Connect();
+        for (var s = 0; s < subscriptions; s++)
+        {
+            await connection.HandleAsync(Msg.Subscribe($"s{s}", names));
+        }
+
+        connection.All();
+        foreach (var name in names)
+        {
+            t.PublishMany(name, 2);
+        }
+
+        var events = connection.All().Events();
+        Assert.Equal(topics * subscriptions * 2, events.Count);
+        // The first event of each (subscription, topic) by its ack id, the second by a cumulative ack of its topic.
+        foreach (var group in events.GroupBy(e => (e.SubscriptionId, Topic: e.Event.ApiKey)))
+        {
+            await connection.HandleAsync(Msg.Ack(group.Key.SubscriptionId, group.First().AckId));
+            await connection.HandleAsync(Msg.AckUpTo(group.Key.SubscriptionId, group.Key.Topic, 2));
+        }
+
+        Assert.Equal(0, t.Stats().InFlightEvents);
+        Assert.Equal(topics * subscriptions * 2, t.Stats().EventsAcked);
+    }
+
     [Fact]
     public async Task AckCumulative_OnlySettlesNamedTopic()
     {

@@ -13,6 +13,8 @@ internal static class Chart
     private static readonly Dictionary<string, Color> Colors = new()
     {
         ["ours"] = new Color(31, 119, 180),
+        ["ours-client"] = new Color(44, 160, 44),
+        ["ours-base"] = new Color(148, 103, 189),
         ["raw-grpc"] = new Color(127, 127, 127),
         ["jetstream-ackall"] = new Color(255, 127, 14),
         ["jetstream-ackexplicit"] = new Color(214, 39, 40),

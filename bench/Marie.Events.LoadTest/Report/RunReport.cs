@@ -86,20 +86,26 @@ internal sealed class WorkloadReport(string id, string title)
     /// <summary>Adds "ours / other" for a figure, for each other target that has it.</summary>
     public void AddRatios(string metric, string label)
     {
-        var ours = Row("ours")?.Get(metric);
-        if (ours is not { } value || double.IsNaN(value))
+        // Each of our rows (ours: generated stubs; ours-client: the client library; ours-base: a baseline build)
+        // against the other servers; ours against its baseline build.
+        foreach (var mine in Rows.Where(r => IsOurs(r.Target)))
         {
-            return;
-        }
-
-        foreach (var other in Rows.Where(r => r.Target != "ours"))
-        {
-            if (other.Get(metric) is { } theirs && theirs > 0 && !double.IsNaN(theirs))
+            if (mine.Get(metric) is not { } value || double.IsNaN(value))
             {
-                Ratios.Add(string.Create(CultureInfo.InvariantCulture, $"{label}: ours / {other.Target} = {value / theirs:F2}"));
+                continue;
+            }
+
+            foreach (var other in Rows.Where(r => !IsOurs(r.Target) || (mine.Target == "ours" && r.Target == "ours-base")))
+            {
+                if (other.Get(metric) is { } theirs && theirs > 0 && !double.IsNaN(theirs))
+                {
+                    Ratios.Add(string.Create(CultureInfo.InvariantCulture, $"{label}: {mine.Target} / {other.Target} = {value / theirs:F2}"));
+                }
             }
         }
     }
+
+    private static bool IsOurs(string target) => target == "ours" || target.StartsWith("ours-", StringComparison.Ordinal);
 
     public string ToMarkdownTable()
     {

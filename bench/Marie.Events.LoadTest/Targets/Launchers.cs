@@ -26,14 +26,19 @@ internal static class Launchers
 
     /// <summary>Our gateway: <c>dotnet Marie.Events.Gateway.dll --config FILE</c> with a generated configuration
     /// (keys generated now, never written anywhere but the temporary folder).</summary>
-    public static async Task<GrpcTarget> StartOursAsync(ServerSettings settings, ISubscriberDriver driver)
+    /// <param name="settings">The run's settings.</param>
+    /// <param name="driver">How subscribers are driven.</param>
+    /// <param name="name">The target's name: <c>ours</c>, or <c>ours-base</c> for a baseline build.</param>
+    /// <param name="gatewayDll">The gateway to run (default: this build's).</param>
+    public static async Task<GrpcTarget> StartOursAsync(ServerSettings settings, ISubscriberDriver driver, string name = "ours", string? gatewayDll = null)
     {
-        if (!File.Exists(GatewayDll))
+        gatewayDll ??= GatewayDll;
+        if (!File.Exists(gatewayDll))
         {
-            throw new InvalidOperationException($"gateway not built: {GatewayDll} (dotnet build -c Release bench/Marie.Events.LoadTest)");
+            throw new InvalidOperationException($"gateway not built: {gatewayDll} (dotnet build -c Release bench/Marie.Events.LoadTest)");
         }
 
-        var dir = Directory.CreateDirectory(Path.Combine(settings.WorkDir, "gateway")).FullName;
+        var dir = Directory.CreateDirectory(Path.Combine(settings.WorkDir, name)).FullName;
         var port = FreePort.Next();
         var adminPort = FreePort.Next();
         var publisherKey = NewKey();
@@ -47,6 +52,9 @@ internal static class Launchers
               port: {port}
               admin_port: {adminPort}
               state_dir: {dir}/state
+              limits:
+                # W3 opens 10,000 streams with one key, and a round's streams may still be closing as the next opens.
+                max_streams_per_key: 1000000
             toast:
               native:
                 enabled: false
@@ -69,9 +77,9 @@ internal static class Launchers
             """);
 
         var environment = new Dictionary<string, string>(settings.GatewayEnvironment) { ["MARIE_LOG_LEVEL"] = "WARNING" };
-        var server = ServerProcess.Start("ours", DotnetHost(), [GatewayDll, "--config", config], Path.Combine(settings.WorkDir, "gateway.log"), environment);
+        var server = ServerProcess.Start(name, DotnetHost(), [gatewayDll, "--config", config], Path.Combine(settings.WorkDir, name + ".log"), environment);
         await server.WaitForPortAsync(port, StartTimeout);
-        return new GrpcTarget("ours", server, port, publisherKey, subscriberKey, sendAcks: true, canReplay: true, driver);
+        return new GrpcTarget(name, server, port, publisherKey, subscriberKey, sendAcks: true, canReplay: true, driver);
     }
 
     /// <summary>The raw grpc-dotnet baseline: this program with <c>--serve-raw</c>.</summary>
@@ -81,7 +89,9 @@ internal static class Launchers
         var self = typeof(Launchers).Assembly.Location;
         var server = ServerProcess.Start("raw-grpc", DotnetHost(),
             [self, "--serve-raw", "--port", port.ToString(CultureInfo.InvariantCulture), "--heartbeat-s", settings.HeartbeatSeconds.ToString(CultureInfo.InvariantCulture)],
-            Path.Combine(settings.WorkDir, "raw-grpc.log"));
+            Path.Combine(settings.WorkDir, "raw-grpc.log"),
+            // The gateway's GC (workstation, concurrent), not this program's (server GC, for the load generator).
+            new Dictionary<string, string> { ["DOTNET_gcServer"] = "0", ["DOTNET_gcConcurrent"] = "1" });
         await server.WaitForPortAsync(port, StartTimeout);
         // No acks (it keeps no delivery state), no ring (nothing to replay).
         return new GrpcTarget("raw-grpc", server, port, null, null, sendAcks: false, canReplay: false, SubscriberDrivers.Stubs);

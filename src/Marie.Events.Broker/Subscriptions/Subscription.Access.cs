@@ -21,13 +21,13 @@ internal sealed partial class Subscription
     /// </summary>
     public void RemoveTopic(SubscriptionTopic position)
     {
-        if (!_byName.Remove(position.Topic.Name))
+        if (!_positions.Remove(position))
         {
             return;
         }
 
-        _byNumber.Remove(position.Number);
-        _positions.Remove(position);
+        _byName?.Remove(position.Topic.Name);
+        _byNumber?.Remove(position.Number);
         while (position.InFlight.Count > 0)
         {
             Settle(position, position.InFlight.Count - 1);

@@ -48,7 +48,7 @@ internal sealed partial class Subscription
         var settings = Settings;
         var time = Connection.Broker.Time;
         var dropped = false;
-        foreach (var subscriptionTopic in _byName.Values)
+        foreach (var subscriptionTopic in _positions)
         {
             var inFlight = subscriptionTopic.InFlight;
             for (var i = 0; i < inFlight.Count; i++)

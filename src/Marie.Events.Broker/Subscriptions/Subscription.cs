@@ -10,9 +10,14 @@ namespace Marie.Events.Broker.Subscriptions;
 /// </summary>
 internal sealed partial class Subscription
 {
-    private readonly Dictionary<string, SubscriptionTopic> _byName = new(StringComparer.Ordinal);
-    private readonly Dictionary<int, SubscriptionTopic> _byNumber = [];
+    /// <summary>Topics up to which a lookup scans <see cref="_positions"/>; past it, tables by name and number are
+    /// built. Most subscriptions name one topic: a scan of a few is as fast as a table and costs no memory (two
+    /// dictionaries were ~400 bytes of every subscription).</summary>
+    private const int ScanLimit = 8;
+
     private readonly List<SubscriptionTopic> _positions = [];
+    private Dictionary<string, SubscriptionTopic>? _byName;
+    private Dictionary<int, SubscriptionTopic>? _byNumber;
     private int _pumpStart;
     private int _lastTopicNumber;
     private bool _aboveThreshold;
@@ -57,9 +62,45 @@ internal sealed partial class Subscription
 
     public IReadOnlyList<SubscriptionTopic> Topics => _positions;
 
-    public bool TryGetTopic(string name, out SubscriptionTopic? subscriptionTopic) => _byName.TryGetValue(name, out subscriptionTopic);
+    public bool TryGetTopic(string name, out SubscriptionTopic? subscriptionTopic)
+    {
+        if (_byName is not null)
+        {
+            return _byName.TryGetValue(name, out subscriptionTopic);
+        }
 
-    public bool TryGetTopic(int number, out SubscriptionTopic? subscriptionTopic) => _byNumber.TryGetValue(number, out subscriptionTopic);
+        foreach (var position in _positions)
+        {
+            if (string.Equals(position.Topic.Name, name, StringComparison.Ordinal))
+            {
+                subscriptionTopic = position;
+                return true;
+            }
+        }
+
+        subscriptionTopic = null;
+        return false;
+    }
+
+    public bool TryGetTopic(int number, out SubscriptionTopic? subscriptionTopic)
+    {
+        if (_byNumber is not null)
+        {
+            return _byNumber.TryGetValue(number, out subscriptionTopic);
+        }
+
+        foreach (var position in _positions)
+        {
+            if (position.Number == number)
+            {
+                subscriptionTopic = position;
+                return true;
+            }
+        }
+
+        subscriptionTopic = null;
+        return false;
+    }
 
     /// <summary>Creates this subscription's position on a topic (caller holds the topic's lock and <see cref="Gate"/>).</summary>
     public SubscriptionTopic AddTopic(BrokerTopic topic, long watermark)
@@ -70,9 +111,18 @@ internal sealed partial class Subscription
             Watermark = watermark,
             Lagging = true,
         };
-        _byName.Add(topic.Name, subscriptionTopic);
-        _byNumber.Add(subscriptionTopic.Number, subscriptionTopic);
         _positions.Add(subscriptionTopic);
+        if (_byName is not null)
+        {
+            _byName.Add(topic.Name, subscriptionTopic);
+            _byNumber!.Add(subscriptionTopic.Number, subscriptionTopic);
+        }
+        else if (_positions.Count > ScanLimit)
+        {
+            _byName = _positions.ToDictionary(p => p.Topic.Name, StringComparer.Ordinal);
+            _byNumber = _positions.ToDictionary(p => p.Number);
+        }
+
         return subscriptionTopic;
     }
 
@@ -199,7 +249,7 @@ internal sealed partial class Subscription
         }
 
         Closed = true;
-        foreach (var subscriptionTopic in _byName.Values)
+        foreach (var subscriptionTopic in _positions)
         {
             while (subscriptionTopic.InFlight.Count > 0)
             {

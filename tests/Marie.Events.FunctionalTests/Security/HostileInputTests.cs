@@ -172,6 +172,10 @@ public sealed class HostileInputTests
 
         // The stuck stream's gateway side stops reading once 256 answers wait: its queue stops growing there.
         await TenantGateway.WaitForAsync(async () => (await StatsAsync(gateway)).GetProperty("queued_replies").GetInt64() >= 256, "the stuck stream's answers to pile up");
+        // The reader's last acks may still be on their way: wait for them; the stuck stream's own in-flight events
+        // stay at most max_in_flight (+1), else this wait times out.
+        await TenantGateway.WaitForAsync(async () => (await StatsAsync(gateway)).GetProperty("in_flight_events").GetInt64() <= maxInFlight + 1,
+            "in-flight events to be bounded by the stuck stream's max_in_flight");
         var stats = await StatsAsync(gateway);
 
         Assert.InRange(stats.GetProperty("queued_replies").GetInt64(), 256, 257);
