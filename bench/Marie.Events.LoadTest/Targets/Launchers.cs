@@ -30,7 +30,10 @@ internal static class Launchers
     /// <param name="driver">How subscribers are driven.</param>
     /// <param name="name">The target's name: <c>ours</c>, or <c>ours-base</c> for a baseline build.</param>
     /// <param name="gatewayDll">The gateway to run (default: this build's).</param>
-    public static async Task<GrpcTarget> StartOursAsync(ServerSettings settings, ISubscriberDriver driver, string name = "ours", string? gatewayDll = null)
+    /// <param name="brokerBackend">The <c>toast.grpc.broker.backend</c> lines (default: the memory backend); lines after
+    /// the first carry their own indentation (six spaces for keys under <c>broker:</c>).</param>
+    public static async Task<GrpcTarget> StartOursAsync(ServerSettings settings, ISubscriberDriver driver, string name = "ours", string? gatewayDll = null,
+        string brokerBackend = "backend: memory")
     {
         gatewayDll ??= GatewayDll;
         if (!File.Exists(gatewayDll))
@@ -64,6 +67,7 @@ internal static class Launchers
                   replay_size: {settings.ReplaySize}
                   max_in_flight: {ClientSettings.MaxInFlight}
                   heartbeat_interval_s: {settings.HeartbeatSeconds.ToString(inv)}
+                  {brokerBackend}
             auth:
               keys:
                 - name: bench-publisher
