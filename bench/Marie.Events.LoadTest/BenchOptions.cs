@@ -21,6 +21,7 @@ internal sealed class BenchOptions
           --out DIR            results folder (default: results/ at the repository root)
           --nats-server PATH   nats-server binary (default: nats-server on PATH)
           --streams N          W3 idle streams (default 10,000; --quick 1,000)
+          --rounds N           measured rounds per target in W1, W2, W4 and WC (default 2; --quick 1)
           --ring N             replay ring per topic: our replay_size, JetStream's messages per subject
                                (default 10,000; --quick 2,000)
           --gateway-env K=V    an environment variable for our gateway's process only (repeatable; experiments,
@@ -50,6 +51,9 @@ internal sealed class BenchOptions
     public int? Streams { get; private set; }
 
     public int? Ring { get; private set; }
+
+    /// <summary>Measured rounds per target in W1, W2, W4 and WC (default 2; --quick 1).</summary>
+    public int? Rounds { get; private set; }
 
     public Dictionary<string, string> GatewayEnvironment { get; } = [];
 
@@ -94,6 +98,14 @@ internal sealed class BenchOptions
                     break;
                 case "--baseline-gateway":
                     options.BaselineGateway = Next();
+                    break;
+                case "--rounds":
+                    options.Rounds = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    if (options.Rounds < 1)
+                    {
+                        throw new ArgumentException("--rounds must be at least 1");
+                    }
+
                     break;
                 case "--ring":
                     options.Ring = int.Parse(Next(), CultureInfo.InvariantCulture);
@@ -152,11 +164,11 @@ internal sealed record Plan(
     int ReplayRing)
 {
     /// <summary>Default (about 4 minutes): 2 rounds of 4 s per target in W1, W2 and W4, 10,000 streams, 10,000-event rings.</summary>
-    public static Plan Default(BenchOptions options) => new(TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(4), 2, options.Streams ?? 10_000,
+    public static Plan Default(BenchOptions options) => new(TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(4), options.Rounds ?? 2, options.Streams ?? 10_000,
         TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(6), TimeSpan.FromSeconds(4), options.Ring ?? 10_000);
 
     /// <summary>Quick (about 35 s, to check the harness, not to quote): no warm-up, one 1-second round each, 1,000
     /// streams, 2,000-event rings.</summary>
-    public static Plan QuickPlan(BenchOptions options) => new(TimeSpan.Zero, TimeSpan.FromSeconds(1), 1, options.Streams ?? 1_000,
+    public static Plan QuickPlan(BenchOptions options) => new(TimeSpan.Zero, TimeSpan.FromSeconds(1), options.Rounds ?? 1, options.Streams ?? 1_000,
         TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1), options.Ring ?? 2_000);
 }

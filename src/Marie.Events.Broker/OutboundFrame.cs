@@ -185,7 +185,7 @@ public sealed class OutboundFrame
         return _ackPrefix!.Length + count;
     }
 
-    private static int WriteBytes(Span<byte> span, byte tag, byte[] bytes)
+    private static int WriteBytes(Span<byte> span, byte tag, ReadOnlySpan<byte> bytes)
     {
         span[0] = tag;
         var position = 1 + WriteVarint(span[1..], (uint)bytes.Length);

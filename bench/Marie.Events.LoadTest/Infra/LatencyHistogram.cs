@@ -39,6 +39,22 @@ internal sealed class LatencyHistogram
         Interlocked.Increment(ref _count);
     }
 
+    /// <summary>Adds <paramref name="other"/>'s samples (a round's) to this one (the target's over all rounds).</summary>
+    public void Add(LatencyHistogram other)
+    {
+        for (var i = 0; i < _fine.Length; i++)
+        {
+            Interlocked.Add(ref _fine[i], Interlocked.Read(ref other._fine[i]));
+        }
+
+        for (var i = 0; i < _coarse.Length; i++)
+        {
+            Interlocked.Add(ref _coarse[i], Interlocked.Read(ref other._coarse[i]));
+        }
+
+        Interlocked.Add(ref _count, other.Count);
+    }
+
     /// <summary>The latency in milliseconds below which <paramref name="percentile"/> percent of samples fall.</summary>
     public double PercentileMs(double percentile)
     {

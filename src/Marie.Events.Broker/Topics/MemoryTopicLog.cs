@@ -13,6 +13,12 @@ namespace Marie.Events.Broker.Topics;
 internal sealed class MemoryTopicLog : ITopicLog
 {
     private readonly StoredEvent?[] _slots;
+
+    /// <summary>The events' bytes (guarded, like every append, by the topic's lock).</summary>
+    private readonly EventSlab _slab = new();
+
+    /// <summary>The events' repeated strings (same lock).</summary>
+    private readonly StringPool _strings = new();
     private long _head;
 
     /// <summary>The first sequence number this log ever held (1, unless it started mid-way in cluster mode).</summary>
@@ -49,7 +55,7 @@ internal sealed class MemoryTopicLog : ITopicLog
     public StoredEvent Append(EventData data, Timestamp publishedAt)
     {
         var sequence = _head + 1;
-        var stored = new StoredEvent(Topic, sequence, data, publishedAt);
+        var stored = new StoredEvent(Topic, sequence, data, publishedAt, _slab, _strings);
         Volatile.Write(ref _slots[sequence % _slots.Length], stored);
         Volatile.Write(ref _head, sequence);
         return stored;
@@ -64,7 +70,7 @@ internal sealed class MemoryTopicLog : ITopicLog
             Volatile.Write(ref _first, sequence);
         }
 
-        var stored = new StoredEvent(Topic, sequence, data, publishedAt);
+        var stored = new StoredEvent(Topic, sequence, data, publishedAt, _slab, _strings);
         Volatile.Write(ref _slots[sequence % _slots.Length], stored);
         Volatile.Write(ref _head, sequence);
         return stored;

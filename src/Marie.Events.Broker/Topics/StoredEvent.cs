@@ -10,21 +10,39 @@ namespace Marie.Events.Broker.Topics;
 /// and the job-id index read, not the parsed <see cref="EventData"/>: a ring of thousands of events per topic held as
 /// protobuf object graphs (some 30 objects each, with the payload) made every garbage collection copy and mark them,
 /// with pauses of 100-450 ms under load (docs/performance.md). The parsed object is used while the event is
-/// dispatched; after that, <see cref="Data"/> parses the bytes (replay buffer, metadata filters on replay).
+/// dispatched; after that, <see cref="Data"/> parses the bytes (replay buffer, metadata filters on replay). The bytes
+/// live in the topic's <see cref="EventSlab"/> and the strings come from its <see cref="StringPool"/>, so an event the
+/// ring holds is this one object for the collector, not six.
 /// </summary>
 internal sealed class StoredEvent
 {
     private EventData? _published;
 
+    private readonly byte[] _buffer;
+    private readonly int _offset;
+    private readonly int _dataLength;
+    private readonly int _publishedAtLength;
+
+    /// <summary>An event with bytes of its own (benchmarks, tests).</summary>
     public StoredEvent(string topic, long sequence, EventData data, Timestamp publishedAt)
+        : this(topic, sequence, data, publishedAt, new EventSlab(), null)
+    {
+    }
+
+    /// <summary>Serializes <paramref name="data"/> and <paramref name="publishedAt"/> into <paramref name="slab"/>;
+    /// <paramref name="strings"/> (if any) supplies the shared name, source and job id strings.</summary>
+    public StoredEvent(string topic, long sequence, EventData data, Timestamp publishedAt, EventSlab slab, StringPool? strings)
     {
         Topic = topic;
         Sequence = sequence;
-        DataBytes = data.ToByteArray();
-        PublishedAtBytes = publishedAt.ToByteArray();
-        Name = data.Event;
-        Source = data.Source;
-        JobId = data.Jobid;
+        _dataLength = data.CalculateSize();
+        _publishedAtLength = publishedAt.CalculateSize();
+        _buffer = slab.Reserve(_dataLength + _publishedAtLength, out _offset);
+        data.WriteTo(_buffer.AsSpan(_offset, _dataLength));
+        publishedAt.WriteTo(_buffer.AsSpan(_offset + _dataLength, _publishedAtLength));
+        Name = strings?.Intern(data.Event) ?? data.Event;
+        Source = strings?.Intern(data.Source) ?? data.Source;
+        JobId = strings?.Intern(data.Jobid) ?? data.Jobid;
         _published = data;
     }
 
@@ -42,17 +60,17 @@ internal sealed class StoredEvent
     public string JobId { get; }
 
     /// <summary>The event serialized (the <c>EventData</c> bytes of every envelope).</summary>
-    public byte[] DataBytes { get; }
+    public ReadOnlySpan<byte> DataBytes => new(_buffer, _offset, _dataLength);
 
     /// <summary>The publish time serialized (a <c>google.protobuf.Timestamp</c>).</summary>
-    public byte[] PublishedAtBytes { get; }
+    public ReadOnlySpan<byte> PublishedAtBytes => new(_buffer, _offset + _dataLength, _publishedAtLength);
 
     /// <summary>The event: the published object while it is dispatched, else parsed from <see cref="DataBytes"/> (a new
     /// object each call: callers must not change it, and should not call this on a hot path).</summary>
-    public EventData Data => Volatile.Read(ref _published) ?? EventData.Parser.ParseFrom(DataBytes);
+    public EventData Data => Volatile.Read(ref _published) ?? EventData.Parser.ParseFrom(_buffer, _offset, _dataLength);
 
     /// <summary>The publish time (parsed from <see cref="PublishedAtBytes"/>).</summary>
-    public Timestamp PublishedAt => Timestamp.Parser.ParseFrom(PublishedAtBytes);
+    public Timestamp PublishedAt => Timestamp.Parser.ParseFrom(_buffer, _offset + _dataLength, _publishedAtLength);
 
     /// <summary>Called once the publish has dispatched the event: the ring no longer holds the parsed object.</summary>
     public void Dispatched() => Volatile.Write(ref _published, null);
