@@ -4,8 +4,9 @@ namespace Marie.Events.Broker;
 
 public sealed partial class BrokerConnection
 {
-    /// <summary>Queues a heartbeat unless one still waits to be written; it is built when written, so heads are fresh.</summary>
-    private void OnHeartbeatTimer()
+    /// <summary>Queues a heartbeat unless one still waits to be written; it is built when written, so heads are fresh.
+    /// Called by the broker's <see cref="HeartbeatScheduler"/> every <c>heartbeat_interval_s</c>.</summary>
+    internal void OnHeartbeatDue()
     {
         if (!IsDisposed && Interlocked.Exchange(ref _heartbeatQueued, 1) == 0)
         {

@@ -37,7 +37,6 @@ public sealed partial class BrokerConnection : IDisposable
     /// streams hold one or a few, found by a scan of <see cref="_subscriptions"/> at no memory cost.</summary>
     private Dictionary<int, Subscription>? _byNumber;
     private readonly SemaphoreSlim _replyRoom = new(0, 1);
-    private readonly ITimer _heartbeatTimer;
     private ITimer? _redeliveryTimer;
     private int _queuedReplies;
     private int _heartbeatQueued;
@@ -52,9 +51,15 @@ public sealed partial class BrokerConnection : IDisposable
         _access = access;
         _messageBucket = new TokenBucket(broker.Time, broker.Settings.Limits.ClientMessagesPerSecond, broker.Settings.Limits.ClientMessageBurst);
         Tag = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
-        var settings = broker.Settings;
-        _heartbeatTimer = broker.Time.CreateTimer(static s => ((BrokerConnection)s!).OnHeartbeatTimer(), this, settings.HeartbeatInterval, settings.HeartbeatInterval);
+        broker.Heartbeats.Add(this);
     }
+
+    /// <summary>When the next heartbeat is due (a <see cref="TimeProvider.GetTimestamp"/> value); the
+    /// <see cref="HeartbeatScheduler"/> reads and sets it under its lock.</summary>
+    internal long HeartbeatDue { get; set; }
+
+    /// <summary>The connection's slot in the <see cref="HeartbeatScheduler"/>, -1 once removed (same lock).</summary>
+    internal int HeartbeatSlot { get; set; } = -1;
 
     /// <summary>The connection's id (as logged).</summary>
     public string Id { get; }
@@ -234,7 +239,7 @@ public sealed partial class BrokerConnection : IDisposable
             return;
         }
 
-        _heartbeatTimer.Dispose();
+        Broker.Heartbeats.Remove(this);
         Interlocked.Exchange(ref _redeliveryTimer, null)?.Dispose();
         Subscription[] subscriptions;
         lock (_gate)

@@ -41,6 +41,7 @@ public sealed partial class GrpcEventBroker : IDisposable
         Options = options;
         Settings = new Settings(options);
         Time = timeProvider ?? TimeProvider.System;
+        Heartbeats = new HeartbeatScheduler(Time, Settings.HeartbeatInterval);
         Log = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Marie.Events.Broker");
     }
 
@@ -54,6 +55,9 @@ public sealed partial class GrpcEventBroker : IDisposable
     internal ILogger Log { get; }
 
     internal BrokerCounters Counters { get; } = new();
+
+    /// <summary>Every connection's heartbeats, on one timer.</summary>
+    internal HeartbeatScheduler Heartbeats { get; }
 
     /// <summary>
     /// Files an event under its topic (<c>event.api_key</c>, required), assigns its sequence number and dispatches

@@ -170,3 +170,87 @@ public sealed class HeartbeatTests
         Assert.Empty(reply);
     }
 }
+
+/// <summary>The broker's one heartbeat timer (<see cref="HeartbeatScheduler"/>): due times per connection.</summary>
+public sealed class HeartbeatSchedulerTests
+{
+    private static TestBroker NewBroker() => new(o => o.HeartbeatIntervalSeconds = 10);
+
+    [Fact]
+    public void Heartbeat_ConnectionOpenedBetweenTicks_SentNoEarlierThanAnIntervalAndAtMostOneTickLate()
+    {
+        using var t = NewBroker();
+        var first = t.Connect();
+        t.AdvanceSeconds(0.3);
+        var second = t.Connect();
+        var tick = t.Broker.Heartbeats.Tick.TotalSeconds;
+
+        t.AdvanceSeconds(9.9);
+        var firstAt10 = first.All().Heartbeats();
+        var secondBefore = second.All().Heartbeats();
+        t.AdvanceSeconds(tick);
+
+        Assert.Equal(1, tick); // min(10 s / 8, 1 s)
+        Assert.Single(firstAt10);
+        Assert.Empty(secondBefore);
+        Assert.Single(second.All().Heartbeats());
+    }
+
+    [Fact]
+    public void Heartbeat_LateFirstOne_NextStillAnIntervalAfterItsDueTime()
+    {
+        using var t = NewBroker();
+        t.Connect();
+        t.AdvanceSeconds(0.3);
+        var connection = t.Connect();
+
+        // Ticks every second from 0. Due at 10.3 and 20.3: sent at the ticks of 11 and 21 (not 11 + 10 + a tick).
+        t.Advance(TimeSpan.FromMilliseconds(20_600));
+        var sent = connection.All().Heartbeats();
+        t.AdvanceSeconds(0.1);
+
+        Assert.Equal(TestBroker.StartTime.AddSeconds(11).ToUnixTimeMilliseconds(), Assert.Single(sent).Timestamp);
+        Assert.Equal(TestBroker.StartTime.AddSeconds(21).ToUnixTimeMilliseconds(), Assert.Single(connection.All().Heartbeats()).Timestamp);
+    }
+
+    [Fact]
+    public void Heartbeat_ManyConnections_OneScheduleEmptiedWhenTheyClose()
+    {
+        using var t = NewBroker();
+        var connections = Enumerable.Range(0, 100).Select(i => t.Connect($"c{i}")).ToList();
+        Assert.Equal(100, t.Broker.Heartbeats.Count);
+
+        // Closed in an order that moves members between slots.
+        foreach (var connection in connections.Where((_, i) => i % 2 == 0))
+        {
+            connection.Dispose();
+        }
+
+        t.AdvanceSeconds(10);
+        Assert.Equal(50, t.Broker.Heartbeats.Count);
+        Assert.All(connections.Where((_, i) => i % 2 == 1), c => Assert.Single(c.All().Heartbeats()));
+
+        foreach (var connection in connections)
+        {
+            connection.Dispose();
+        }
+
+        Assert.Equal(0, t.Broker.Heartbeats.Count);
+    }
+
+    [Fact]
+    public void Heartbeat_AfterAllClosed_NewConnectionScheduledFromItsOwnStart()
+    {
+        using var t = NewBroker();
+        t.Connect().Dispose();
+        t.AdvanceSeconds(3.7);
+        var connection = t.Connect();
+
+        t.AdvanceSeconds(9.9);
+        var before = connection.All().Heartbeats();
+        t.AdvanceSeconds(0.1);
+
+        Assert.Empty(before);
+        Assert.Single(connection.All().Heartbeats());
+    }
+}

@@ -15,7 +15,8 @@ internal sealed class StringPool
     /// <summary>Longer values are kept as they are: hashing them costs more than the object they would save.</summary>
     private const int MaxLength = 128;
 
-    private readonly string?[] _slots = new string?[Slots];
+    /// <summary>Made at the first value: a topic that never receives an event costs no array.</summary>
+    private string?[]? _slots;
 
     public string Intern(string value)
     {
@@ -29,6 +30,7 @@ internal sealed class StringPool
             return value;
         }
 
+        _slots ??= new string?[Slots];
         ref var slot = ref _slots[string.GetHashCode(value.AsSpan()) & (Slots - 1)];
         if (slot is not null && string.Equals(slot, value, StringComparison.Ordinal))
         {
