@@ -10,7 +10,7 @@ public sealed partial class BrokerConnection
     {
         if (!IsDisposed && Interlocked.Exchange(ref _heartbeatQueued, 1) == 0)
         {
-            _queue.Writer.TryWrite(new Connections.Outbound(Connections.OutboundKind.Heartbeat));
+            _queue.TryWrite(new Connections.Outbound(Connections.OutboundKind.Heartbeat));
         }
     }
 

@@ -1,7 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Security.Cryptography;
-using System.Threading.Channels;
 using Marie.Events.Broker.Access;
 using Marie.Events.Broker.Connections;
 using Marie.Events.Broker.Limits;
@@ -18,15 +17,8 @@ namespace Marie.Events.Broker;
 /// </summary>
 public sealed partial class BrokerConnection : IDisposable
 {
-    /// <summary>The write queue. Never full (the broker bounds what it queues: max_in_flight, the control backlog,
-    /// one heartbeat); a bounded channel only for its storage, an array that starts empty and grows with what is
-    /// queued, where the unbounded channel allocates a 32-slot segment (about 2 KiB) for every stream, idle or not.</summary>
-    private readonly Channel<Outbound> _queue = Channel.CreateBounded<Outbound>(new BoundedChannelOptions(int.MaxValue)
-    {
-        SingleReader = true,
-        SingleWriter = false,
-        FullMode = BoundedChannelFullMode.Wait,
-    });
+    /// <summary>The write queue (see <see cref="OutboundQueue"/>).</summary>
+    private readonly OutboundQueue _queue = new();
 
     /// <summary>Subscriptions up to which a lookup by number scans instead of using a table.</summary>
     private const int ScanLimit = 8;
@@ -72,7 +64,7 @@ public sealed partial class BrokerConnection : IDisposable
     internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     /// <summary>Waits until a message is ready to write; false once the connection is disposed.</summary>
-    public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) => _queue.Reader.WaitToReadAsync(cancellationToken);
+    public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) => _queue.WaitToReadAsync(cancellationToken);
 
     /// <summary>Takes the next message to write, if one is ready, as a message object. Deliveries settled or withdrawn
     /// while queued are skipped. Call from one writer only.</summary>
@@ -95,7 +87,7 @@ public sealed partial class BrokerConnection : IDisposable
     public bool TryReadFrame(OutboundFrame frame)
     {
         ArgumentNullException.ThrowIfNull(frame);
-        while (_queue.Reader.TryRead(out var item))
+        while (_queue.TryRead(out var item))
         {
             var ready = item.Kind switch
             {
@@ -125,7 +117,7 @@ public sealed partial class BrokerConnection : IDisposable
     }
 
     /// <summary>Whether a message is ready now (a writer holds its flush while more are ready).</summary>
-    public bool HasPending => _queue.Reader.Count > 0;
+    public bool HasPending => _queue.Count > 0;
 
     /// <summary>Answers to client messages waiting for the writer (for stats; at most
     /// <c>max_queued_control_messages</c> plus one).</summary>
@@ -155,15 +147,15 @@ public sealed partial class BrokerConnection : IDisposable
         }
 
         Broker.Counters.DeliveredOne();
-        _queue.Writer.TryWrite(new Outbound(OutboundKind.Event, subscription, entry, entry.Generation, attempt, Event: stored));
+        _queue.TryWrite(new Outbound(OutboundKind.Event, subscription, entry, entry.Generation, attempt, Event: stored));
     }
 
-    internal void EnqueueNotice(ServerMessage message) => _queue.Writer.TryWrite(new Outbound(OutboundKind.Notice, Message: message));
+    internal void EnqueueNotice(ServerMessage message) => _queue.TryWrite(new Outbound(OutboundKind.Notice, Message: message));
 
     private void EnqueueReply(ServerMessage message)
     {
         Interlocked.Increment(ref _queuedReplies);
-        if (!_queue.Writer.TryWrite(new Outbound(OutboundKind.Reply, Message: message)))
+        if (!_queue.TryWrite(new Outbound(OutboundKind.Reply, Message: message)))
         {
             Interlocked.Decrement(ref _queuedReplies);
         }
@@ -254,11 +246,8 @@ public sealed partial class BrokerConnection : IDisposable
             Broker.RemoveSubscription(subscription);
         }
 
-        _queue.Writer.TryComplete();
-        while (_queue.Reader.TryRead(out _))
-        {
-            // Drop what was never written; the in-flight events it referenced are released above.
-        }
+        // Drops what was never written; the in-flight events it referenced are released above.
+        _queue.CompleteAndClear();
 
         SignalReplyRoom();
         Broker.ConnectionClosed(this);

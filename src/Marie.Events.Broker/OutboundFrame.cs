@@ -36,12 +36,21 @@ public sealed class OutboundFrame
     private byte[]? _subscriptionId;
     private int _attempt;
 
-    internal void Set(ServerMessage message)
+    /// <summary>Lets go of the frame's message or event once it is written: a frame kept by an idle stream's writer
+    /// would otherwise keep its last message (a heartbeat with its maps, about 1 KiB) or pin its event's ring chunk.
+    /// </summary>
+    public void Clear()
     {
-        _message = message;
+        _message = null;
         _event = null;
         _ackPrefix = _subscriptionId = null;
         _attempt = 0;
+    }
+
+    internal void Set(ServerMessage message)
+    {
+        Clear();
+        _message = message;
     }
 
     /// <param name="stored">The event.</param>
@@ -66,18 +75,27 @@ public sealed class OutboundFrame
     public bool IsEvent => _event is not null;
 
     /// <summary>The frame as a message object (allocates; the writer uses <see cref="Marshaller"/> instead).</summary>
-    public ServerMessage ToMessage() => _message ?? new ServerMessage
+    public ServerMessage ToMessage()
     {
-        Event = new EventEnvelope
+        if (_message is not null)
         {
-            AckId = Encoding.UTF8.GetString(_ackPrefix!) + _event!.Sequence.ToString(CultureInfo.InvariantCulture),
-            SubscriptionId = Encoding.UTF8.GetString(_subscriptionId!),
-            SequenceNum = _event!.Sequence,
-            Event = _event.Data,
-            PublishedAt = _event.PublishedAt,
-            DeliveryAttempt = _attempt,
-        },
-    };
+            return _message;
+        }
+
+        var stored = Stored;
+        return new ServerMessage
+        {
+            Event = new EventEnvelope
+            {
+                AckId = Encoding.UTF8.GetString(_ackPrefix!) + stored.Sequence.ToString(CultureInfo.InvariantCulture),
+                SubscriptionId = Encoding.UTF8.GetString(_subscriptionId!),
+                SequenceNum = stored.Sequence,
+                Event = stored.Data,
+                PublishedAt = stored.PublishedAt,
+                DeliveryAttempt = _attempt,
+            },
+        };
+    }
 
     /// <summary>The serialized size in bytes.</summary>
     public int CalculateSize() => _message?.CalculateSize() ?? 1 + VarintSize((uint)EnvelopeSize()) + EnvelopeSize();
@@ -118,8 +136,13 @@ public sealed class OutboundFrame
         return WriteEvent(destination, envelopeSize);
     }
 
+    /// <summary>The event of an event frame; an empty frame (new or cleared) has nothing to write.</summary>
+    private StoredEvent Stored => _event
+        ?? throw new InvalidOperationException("the frame is empty: fill it with BrokerConnection.TryReadFrame before writing it");
+
     private int EnvelopeSize()
     {
+        _ = Stored;
         var ackIdLength = AckIdLength();
         var size = 1 + VarintSize((uint)ackIdLength) + ackIdLength;
         if (_subscriptionId!.Length > 0)

@@ -51,6 +51,32 @@ public sealed class RedeliveryTests
     }
 
     [Fact]
+    public async Task Redelivery_EventOverwrittenInRing_InFlightCopyOwnsItsBytesAndRedeliversThem()
+    {
+        using var t = NewBroker(o =>
+        {
+            o.ReplaySize = 4;
+            o.MaxInFlight = 1;
+        });
+        var connection = await t.ConnectAndSubscribeAsync("s1", "a");
+        t.Publish("a");
+        var first = Assert.Single(connection.All().Events());
+        // Waiting for room (max_in_flight 1), then overwritten by the ring: event 1 stays in flight.
+        t.PublishMany("a", 10);
+        var entry = () => connection.SnapshotSubscriptions()[0].Topics[0].InFlight.Single().Event;
+        Assert.True(entry().SharesChunk);
+
+        t.AdvanceSeconds(12);
+
+        Assert.False(entry().SharesChunk);
+        var again = Assert.Single(connection.All().Events());
+        Assert.Equal(first.SequenceNum, again.SequenceNum);
+        Assert.Equal(first.Event, again.Event);
+        Assert.Equal(first.PublishedAt, again.PublishedAt);
+        Assert.Equal(2, again.DeliveryAttempt);
+    }
+
+    [Fact]
     public async Task Redelivery_CheckedOnRedeliveryDelayTicksOnly()
     {
         using var t = NewBroker(o =>

@@ -81,4 +81,23 @@ public sealed class WriteQueueTests
         Assert.Equal(frame.ToMessage().ToByteArray(), bytes);
         Assert.Equal(frame.ToMessage(), ServerMessage.Parser.ParseFrom(bytes));
     }
+
+    [Fact]
+    public async Task Clear_EventFrame_EmptyAndRefusesToWrite()
+    {
+        using var t = new TestBroker();
+        using var connection = t.Broker.Connect();
+        await connection.HandleAsync(Msg.Subscribe("s1", "a"));
+        var frame = new OutboundFrame();
+        Assert.True(connection.TryReadFrame(frame));
+        t.Publish("a");
+        Assert.True(connection.TryReadFrame(frame));
+        Assert.True(frame.IsEvent);
+
+        frame.Clear();
+
+        Assert.False(frame.IsEvent);
+        Assert.Throws<InvalidOperationException>(() => frame.CalculateSize());
+        Assert.Throws<InvalidOperationException>(() => frame.ToMessage());
+    }
 }

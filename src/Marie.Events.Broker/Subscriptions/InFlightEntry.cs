@@ -46,6 +46,10 @@ internal sealed class InFlightEntry(SubscriptionTopic position)
         Volatile.Write(ref _state, ((Generation + 1) << 1) | 1);
     }
 
+    /// <summary>Holds a copy of the event with bytes of its own once the ring has overwritten it (see
+    /// <see cref="StoredEvent.Detach"/>). Caller holds the subscription's lock.</summary>
+    public void DetachEvent() => Event = Event.Detach();
+
     /// <summary>Settled: a queued write of it is skipped. Caller holds the subscription's lock.</summary>
     public void Release()
     {

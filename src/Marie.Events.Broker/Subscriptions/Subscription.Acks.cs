@@ -36,7 +36,9 @@ internal sealed partial class Subscription
 
     /// <summary>
     /// Sends again every in-flight event whose last send is at least the ack timeout ago, or drops it once it has
-    /// had its <c>max_redelivery_attempts</c> deliveries. Caller holds <see cref="Gate"/>.
+    /// had its <c>max_redelivery_attempts</c> deliveries. An in-flight event the ring has overwritten gets bytes of its
+    /// own here, so a slow subscriber pins no ring chunk for longer than <c>redelivery_delay_s</c>. Caller holds
+    /// <see cref="Gate"/>.
     /// </summary>
     public void CheckRedelivery(long now)
     {
@@ -51,9 +53,16 @@ internal sealed partial class Subscription
         foreach (var subscriptionTopic in _positions)
         {
             var inFlight = subscriptionTopic.InFlight;
+            var firstInRing = subscriptionTopic.Topic.Log.FirstAvailable;
             for (var i = 0; i < inFlight.Count; i++)
             {
                 var entry = inFlight[i];
+                if (entry.Sequence < firstInRing && entry.Event.SharesChunk)
+                {
+                    // The ring overwrote it: the delivery keeps its own copy, not the ring's chunk.
+                    entry.DetachEvent();
+                }
+
                 if (entry.Queued || time.GetElapsedTime(entry.SentAt, now) < settings.AckTimeout)
                 {
                     continue;

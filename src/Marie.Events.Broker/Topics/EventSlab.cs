@@ -11,7 +11,8 @@ namespace Marie.Events.Broker.Topics;
 /// them and no delivery still holds one), and the collector frees it then. The chunk size doubles from
 /// <see cref="FirstChunkBytes"/> up to <see cref="MaxChunkBytes"/> while the topic keeps publishing, so a quiet topic
 /// wastes at most a few KiB and a busy one allocates a chunk every few hundred events. An event still in flight after the ring
-/// overwrote it keeps its whole chunk alive (docs/performance.md, "What is left"). Not thread-safe: the topic's
+/// overwrote it keeps its chunk alive until the connection's next redelivery check, which gives the delivery a copy of
+/// its own (<see cref="StoredEvent.Detach"/>). Not thread-safe: the topic's
 /// append lock guards it.
 /// </para>
 /// </summary>

@@ -46,6 +46,19 @@ internal sealed class StoredEvent
         _published = data;
     }
 
+    /// <summary>A copy of <paramref name="source"/> whose bytes are <paramref name="buffer"/> (see <see cref="Detach"/>).</summary>
+    private StoredEvent(StoredEvent source, byte[] buffer)
+    {
+        Topic = source.Topic;
+        Sequence = source.Sequence;
+        Name = source.Name;
+        Source = source.Source;
+        JobId = source.JobId;
+        _buffer = buffer;
+        _dataLength = source._dataLength;
+        _publishedAtLength = source._publishedAtLength;
+    }
+
     public string Topic { get; }
 
     public long Sequence { get; }
@@ -71,6 +84,19 @@ internal sealed class StoredEvent
 
     /// <summary>The publish time (parsed from <see cref="PublishedAtBytes"/>).</summary>
     public Timestamp PublishedAt => Timestamp.Parser.ParseFrom(_buffer, _offset + _dataLength, _publishedAtLength);
+
+    /// <summary>Whether the bytes sit in a chunk shared with other events (an event larger than a quarter of its
+    /// chunk, or a detached one, has an array of exactly its size).</summary>
+    public bool SharesChunk => _buffer.Length != _dataLength + _publishedAtLength;
+
+    /// <summary>The same event with an array of its own: a delivery still in flight after the ring overwrote its
+    /// event holds this instead, so it no longer keeps the whole chunk (up to 64 KiB) alive.</summary>
+    public StoredEvent Detach()
+    {
+        var bytes = new byte[_dataLength + _publishedAtLength];
+        _buffer.AsSpan(_offset, bytes.Length).CopyTo(bytes);
+        return new StoredEvent(this, bytes);
+    }
 
     /// <summary>Called once the publish has dispatched the event: the ring no longer holds the parsed object.</summary>
     public void Dispatched() => Volatile.Write(ref _published, null);

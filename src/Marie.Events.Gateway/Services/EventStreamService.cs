@@ -161,6 +161,11 @@ internal sealed class EventStreamService(
 
                 (current, next) = (next, current);
             }
+
+            // Nothing more is ready: the frames let go of what they held until the next burst (an idle stream would
+            // keep its last heartbeat, or pin its last event's ring chunk).
+            current.Clear();
+            next.Clear();
         }
     }
 
