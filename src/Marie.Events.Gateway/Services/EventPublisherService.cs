@@ -92,7 +92,7 @@ internal sealed class EventPublisherService(
     }
 
     /// <summary>Validates the request and hands it to the registry; a refusal becomes the call's status.</summary>
-    private async Task<ToastDispatch> AcceptAsync(PublishRequest request, ServerCallContext context, int? index, CancellationToken cancellationToken)
+    private async ValueTask<ToastDispatch> AcceptAsync(PublishRequest request, ServerCallContext context, int? index, CancellationToken cancellationToken)
     {
         var problem = request.Event switch
         {
@@ -120,7 +120,7 @@ internal sealed class EventPublisherService(
     }
 
     /// <summary>Waits for the broker's result (none when no handler files with the broker: sequence 0).</summary>
-    private async Task<PublishResponse> AnswerAsync(ToastDispatch dispatch, ServerCallContext context, int? index, CancellationToken cancellationToken)
+    private async ValueTask<PublishResponse> AnswerAsync(ToastDispatch dispatch, ServerCallContext context, int? index, CancellationToken cancellationToken)
     {
         PublishResult result;
         if (dispatch.Filed is null)

@@ -72,68 +72,91 @@ internal sealed class ToastRegistry(TimeProvider time, ILogger<ToastRegistry> lo
 
         Interlocked.Increment(ref _dispatched);
         var registrations = Volatile.Read(ref _registrations);
-        var matched = registrations.Where(r => r.Matches(evt.Event)).ToArray();
-        if (matched.Length == 0)
+        var count = 0;
+        ToastRegistration? first = null;
+        foreach (var registration in registrations)
+        {
+            if (registration.Matches(evt.Event))
+            {
+                count++;
+                first ??= registration;
+            }
+        }
+
+        if (first is null)
         {
             Interlocked.Increment(ref _unhandled);
             ToastLog.NoHandler(logger, evt.Id, evt.Event);
             return new ToastDispatch(evt.Id, evt.ApiKey, null);
         }
 
-        // Hand the event to every handler before waiting for any: one waiting for room holds back no other.
-        // (Most accept at once; only the ones still pending become tasks to wait for.)
-        var receipts = new ToastReceipt[matched.Length];
-        var waits = new Task<ToastReceipt>?[matched.Length];
-        for (var i = 0; i < matched.Length; i++)
+        Outcome outcome;
+        if (count == 1)
         {
-            var handing = Invoke(matched[i].Handler, evt, cancellationToken);
-            if (handing.IsCompletedSuccessfully)
+            // The usual set-up (the gRPC handler for every event): no arrays, no allocation when it accepts at once.
+            outcome = await SettleAsync(first, Invoke(first.Handler, evt, cancellationToken), evt, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            // Hand the event to every handler before waiting for any: one waiting for room holds back no other.
+            var settling = new Task<Outcome>[count];
+            var n = 0;
+            foreach (var registration in registrations)
             {
-                receipts[i] = handing.Result;
+                if (registration.Matches(evt.Event))
+                {
+                    settling[n++] = SettleAsync(registration, Invoke(registration.Handler, evt, cancellationToken), evt, cancellationToken).AsTask();
+                }
             }
-            else
+
+            outcome = default;
+            foreach (var task in settling)
             {
-                waits[i] = handing.AsTask();
+                var one = await task.ConfigureAwait(false);
+                outcome = new Outcome(outcome.Filed ?? one.Filed, outcome.Rejection ?? one.Rejection, outcome.Canceled || one.Canceled);
             }
         }
 
-        Task<PublishResult>? filed = null;
-        ToastRejectedException? rejection = null;
-        var canceled = false;
-        for (var i = 0; i < matched.Length; i++)
+        if (outcome.Rejection is not null)
         {
-            try
-            {
-                var receipt = waits[i] is { } wait ? await wait.ConfigureAwait(false) : receipts[i];
-                filed ??= receipt.Filed;
-            }
-            catch (ToastRejectedException ex)
-            {
-                rejection ??= ex;
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                canceled = true;
-            }
-            catch (Exception ex)
-            {
-                Interlocked.Increment(ref _handlerFailures);
-                ToastLog.HandlerFailed(logger, matched[i].Handler.Name, evt.Id, ex);
-            }
+            throw outcome.Rejection;
         }
 
-        if (rejection is not null)
-        {
-            throw rejection;
-        }
-
-        if (canceled)
+        if (outcome.Canceled)
         {
             cancellationToken.ThrowIfCancellationRequested();
         }
 
-        return new ToastDispatch(evt.Id, evt.ApiKey, filed);
+        return new ToastDispatch(evt.Id, evt.ApiKey, outcome.Filed);
     }
+
+    /// <summary>Waits for one handler's answer: a refusal or cancellation is returned, any other failure logged and
+    /// counted (the other handlers still had the event).</summary>
+    private async ValueTask<Outcome> SettleAsync(ToastRegistration registration, ValueTask<ToastReceipt> handing, EventData evt, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var receipt = await handing.ConfigureAwait(false);
+            return new Outcome(receipt.Filed, null, false);
+        }
+        catch (ToastRejectedException ex)
+        {
+            return new Outcome(null, ex, false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return new Outcome(null, null, true);
+        }
+        catch (Exception ex)
+        {
+            Interlocked.Increment(ref _handlerFailures);
+            ToastLog.HandlerFailed(logger, registration.Handler.Name, evt.Id, ex);
+            return default;
+        }
+    }
+
+    /// <summary>What the handlers made of an event: where the broker files it, the first refusal, a cancellation.</summary>
+    private readonly record struct Outcome(Task<PublishResult>? Filed, ToastRejectedException? Rejection, bool Canceled);
 
     /// <summary>A handler that throws synchronously fails its own task only.</summary>
     private static ValueTask<ToastReceipt> Invoke(IToastHandler handler, EventData evt, CancellationToken cancellationToken)
@@ -156,17 +179,14 @@ internal sealed class ToastRegistry(TimeProvider time, ILogger<ToastRegistry> lo
 /// <param name="Order">Registration order, for equal priorities.</param>
 internal sealed record ToastRegistration(IToastHandler Handler, IReadOnlyList<string> Events, int Priority, int Order)
 {
+    /// <summary>The prefixes, made once (<c>*</c> is the empty prefix: every name starts with it).</summary>
+    private readonly string[] _prefixes = [.. Events.Select(pattern => pattern.EndsWith('*') ? pattern[..^1] : pattern)];
+
     /// <summary>True when <paramref name="eventName"/> matches one of <see cref="Events"/>.</summary>
     public bool Matches(string eventName)
     {
-        foreach (var pattern in Events)
+        foreach (var prefix in _prefixes)
         {
-            if (pattern == "*")
-            {
-                return true;
-            }
-
-            var prefix = pattern.EndsWith('*') ? pattern[..^1] : pattern;
             if (eventName.StartsWith(prefix, StringComparison.Ordinal))
             {
                 return true;
