@@ -153,6 +153,45 @@ public sealed class ToastRegistryTests : IDisposable
         Assert.Equal(new PublishResult(dispatch.Id, "tenant-x", 42), await Wait.For(dispatch.Filed!));
     }
 
+    [Fact]
+    public async Task DispatchAsync_OnlyHandlerRejects_RejectionThrown()
+    {
+        var registry = NewRegistry();
+        registry.Register(new RecordingHandler("full", _calls, reject: true), ["*"], 0);
+
+        var error = await Assert.ThrowsAsync<ToastRejectedException>(() => registry.DispatchAsync(Ev.Make(), CancellationToken.None).AsTask());
+
+        Assert.Equal(ToastRejection.QueueFull, error.Reason);
+        Assert.Equal(0, registry.HandlerFailures);
+    }
+
+    [Fact]
+    public async Task DispatchAsync_OnlyHandlerThrows_LoggedCountedAndNoBrokerResult()
+    {
+        var registry = NewRegistry();
+        registry.Register(new RecordingHandler("broken", _calls, fail: true), ["*"], 0);
+
+        var dispatch = await registry.DispatchAsync(Ev.Make(id: "e2"), CancellationToken.None);
+
+        Assert.Null(dispatch.Filed);
+        Assert.Equal(1, registry.HandlerFailures);
+        Assert.Contains(_logs.Entries, e => e.EventId.Id == 5040 && e.Message.Contains("e2", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task DispatchAsync_OnlyHandlerSlow_CompletesWhenItAccepts()
+    {
+        var registry = NewRegistry();
+        var slow = new SlowHandler();
+        registry.Register(slow, ["*"], 0);
+
+        var dispatching = registry.DispatchAsync(Ev.Make(), CancellationToken.None).AsTask();
+        Assert.False(dispatching.IsCompleted);
+        slow.Finish();
+
+        Assert.Null((await Wait.For(dispatching)).Filed);
+    }
+
     private sealed class RecordingHandler(string name, ConcurrentQueue<string> calls, bool fail = false, bool reject = false) : IToastHandler
     {
         public string Name => name;
