@@ -102,7 +102,8 @@ internal sealed partial class Harness : IAsyncDisposable
     private async Task StartServersAsync(string? natsServer)
     {
         var settings = new ServerSettings(_workDir, _plan.ReplayRing, _options.HeartbeatSeconds, _options.GatewayEnvironment);
-        if (_options.Targets.Contains("ours"))
+        // "client" drives the same gateway through the client library: it is started for either target.
+        if (_options.Targets.Contains("ours") || _options.Targets.Contains("client"))
         {
             _ours = await Launchers.StartOursAsync(settings, SubscriberDrivers.Stubs);
             Console.WriteLine($"ours: gateway pid {_ours.Server.Pid}");
@@ -177,7 +178,7 @@ internal sealed partial class Harness : IAsyncDisposable
     private List<IBenchTarget> Targets(bool ackAll = true, bool ackExplicit = false, bool client = false)
     {
         var targets = new List<IBenchTarget>();
-        if (_ours is not null)
+        if (_ours is not null && _options.Targets.Contains("ours"))
         {
             targets.Add(_ours);
         }
@@ -211,8 +212,9 @@ internal sealed partial class Harness : IAsyncDisposable
     }
 
     /// <summary>Round <paramref name="round"/>'s order: the list rotated, so no target always runs first or last.</summary>
-    private static List<IBenchTarget> Rotated(List<IBenchTarget> targets, int round) =>
-        [.. targets.Skip(round % targets.Count), .. targets.Take(round % targets.Count)];
+    private static List<IBenchTarget> Rotated(List<IBenchTarget> targets, int round) => targets.Count == 0
+        ? []
+        : [.. targets.Skip(round % targets.Count), .. targets.Take(round % targets.Count)];
 
     private async Task ResetConnectionsAsync()
     {
@@ -228,6 +230,13 @@ internal sealed partial class Harness : IAsyncDisposable
 
     private void Print(Report.WorkloadReport workload)
     {
+        if (workload.Rows.Count == 0)
+        {
+            // E.g. --targets client with W3 or W5, which the client library does not change.
+            Console.WriteLine($"{workload.Id}: not run, none of --targets {string.Join(",", _options.Targets)} takes part in it");
+            return;
+        }
+
         Console.WriteLine();
         Console.WriteLine($"== {workload.Id}: {workload.Title}");
         Console.Write(workload.ToMarkdownTable());
