@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace Marie.Events.Client.Internal;
 
 /// <summary>Where a delivered event stands with the consumer.</summary>
@@ -49,12 +52,28 @@ internal readonly record struct ProcessedOutcome(bool Known, AckAction Ack, bool
 /// processed, and those processed above the watermark. De-duplicates by sequence number across streams, and decides
 /// whether an ack can be cumulative. Not thread-safe: the owning subscription's lock guards it.
 /// </summary>
-internal sealed class TopicTracker(string topic)
+internal sealed class TopicTracker
 {
-    private readonly SortedDictionary<long, PendingDelivery> _pending = [];
+    /// <summary>Delivered events not processed yet, by sequence number.</summary>
+    private readonly Dictionary<long, PendingDelivery> _pending = [];
+
+    /// <summary>The sequence numbers put in <see cref="_pending"/>, lowest first; one that left it is removed lazily
+    /// when it reaches the top. Gives the lowest pending number for the watermark without a sorted tree (a node per
+    /// event, and an enumerator's stack per look at the first key).</summary>
+    private readonly PriorityQueue<long, long> _order = new();
+
     private readonly HashSet<long> _processedAbove = [];
 
-    public string Topic { get; } = topic;
+    /// <summary>Made once: a predicate per watermark move would be an allocation per processed event.</summary>
+    private readonly Predicate<long> _atOrBelowWatermark;
+
+    public TopicTracker(string topic)
+    {
+        Topic = topic;
+        _atOrBelowWatermark = sequence => sequence <= Watermark;
+    }
+
+    public string Topic { get; }
 
     /// <summary>The topic log's epoch as last reported (null: not known yet).</summary>
     public string? Epoch { get; private set; }
@@ -157,7 +176,8 @@ internal sealed class TopicTracker(string topic)
             return new(DeliveryKind.Duplicate, new AckAction(sessionId, Topic, sequence, 0, ackId));
         }
 
-        if (_pending.TryGetValue(sequence, out var pending))
+        ref var pending = ref CollectionsMarshal.GetValueRefOrNullRef(_pending, sequence);
+        if (!Unsafe.IsNullRef(ref pending))
         {
             // The latest delivery's ack id is the one that settles it (an older stream's ids settle nothing).
             pending.AckId = ackId;
@@ -172,6 +192,7 @@ internal sealed class TopicTracker(string topic)
         }
 
         _pending[sequence] = new PendingDelivery { AckId = ackId, SessionId = sessionId };
+        _order.Enqueue(sequence, sequence);
         HighestDelivered = Math.Max(HighestDelivered, sequence);
         return new(DeliveryKind.New, AckAction.None);
     }
@@ -179,7 +200,13 @@ internal sealed class TopicTracker(string topic)
     /// <summary>The consumer took the event from the buffer.</summary>
     public void OnHandedOut(long sequence, int generation)
     {
-        if (generation == Generation && _pending.TryGetValue(sequence, out var pending))
+        if (generation != Generation)
+        {
+            return;
+        }
+
+        ref var pending = ref CollectionsMarshal.GetValueRefOrNullRef(_pending, sequence);
+        if (!Unsafe.IsNullRef(ref pending))
         {
             pending.State = PendingState.HandedOut;
             pending.Handovers++;
@@ -197,8 +224,13 @@ internal sealed class TopicTracker(string topic)
             return default;
         }
 
-        _processedAbove.Add(sequence);
         AdvanceWatermark();
+        if (sequence > Watermark)
+        {
+            // Processed ahead of an earlier event: remembered until the watermark passes it.
+            _processedAbove.Add(sequence);
+        }
+
         return new(true, AckFor(sequence, pending), false, pending.Handovers);
     }
 
@@ -206,7 +238,13 @@ internal sealed class TopicTracker(string topic)
     /// redelivery; at the limit it is given up: processed as far as the state goes, and acked.</summary>
     public ProcessedOutcome OnAbandoned(long sequence, int generation, int maxAttempts)
     {
-        if (generation != Generation || !_pending.TryGetValue(sequence, out var pending))
+        if (generation != Generation)
+        {
+            return default;
+        }
+
+        ref var pending = ref CollectionsMarshal.GetValueRefOrNullRef(_pending, sequence);
+        if (Unsafe.IsNullRef(ref pending))
         {
             return default;
         }
@@ -227,20 +265,19 @@ internal sealed class TopicTracker(string topic)
     /// <summary>True when the event is still waiting for the consumer (not processed, not of an older epoch).</summary>
     public bool IsPending(long sequence, int generation) => generation == Generation && _pending.ContainsKey(sequence);
 
-    private AckAction AckFor(long sequence, PendingDelivery pending) =>
+    private AckAction AckFor(long sequence, in PendingDelivery pending) =>
         sequence <= Watermark
             ? new AckAction(pending.SessionId, Topic, sequence, Watermark, null)
             : new AckAction(pending.SessionId, Topic, sequence, 0, pending.AckId);
 
     private void AdvanceWatermark()
     {
-        var next = HighestDelivered;
-        foreach (var key in _pending.Keys)
+        while (_order.TryPeek(out var lowest, out _) && !_pending.ContainsKey(lowest))
         {
-            next = key - 1;
-            break;
+            _order.Dequeue();
         }
 
+        var next = _order.TryPeek(out var firstPending, out _) ? firstPending - 1 : HighestDelivered;
         if (next <= Watermark)
         {
             return;
@@ -249,7 +286,7 @@ internal sealed class TopicTracker(string topic)
         Watermark = next;
         if (_processedAbove.Count > 0)
         {
-            _processedAbove.RemoveWhere(s => s <= Watermark);
+            _processedAbove.RemoveWhere(_atOrBelowWatermark);
         }
     }
 
@@ -260,12 +297,15 @@ internal sealed class TopicTracker(string topic)
         Epoch = epoch;
         _resetForEpoch = epoch;
         _pending.Clear();
+        _order.Clear();
         _processedAbove.Clear();
         Watermark = watermark;
         HighestDelivered = watermark;
     }
 
-    private sealed class PendingDelivery
+    /// <summary>A struct kept in the dictionary's entries (changed in place through a reference): no object per
+    /// delivered event.</summary>
+    private struct PendingDelivery
     {
         public required string AckId { get; set; }
 

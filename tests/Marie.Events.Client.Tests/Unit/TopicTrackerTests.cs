@@ -76,6 +76,42 @@ public sealed class TopicTrackerTests
         Assert.Equal(3, tracker.Watermark);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void OnProcessed_RandomOrderWithGaps_WatermarkIsJustBelowTheLowestUnprocessed(int seed)
+    {
+        var random = new Random(seed);
+        var tracker = Started();
+        // Every third sequence number is not for this subscription (a filter); the rest arrive in order (as a topic's
+        // events do on a stream), interleaved with processing in a random order.
+        var arrival = Enumerable.Range(1, 600).Where(n => n % 3 != 0).Select(n => (long)n).ToList();
+        var unprocessed = new SortedSet<long>();
+        var index = 0;
+        while (index < arrival.Count || unprocessed.Count > 0)
+        {
+            if (index < arrival.Count && (unprocessed.Count == 0 || random.Next(2) == 0))
+            {
+                var sequence = arrival[index++];
+                Assert.Equal(DeliveryKind.New, tracker.OnDelivery(sequence, $"a{sequence}", Session1, manual: false).Kind);
+                unprocessed.Add(sequence);
+                continue;
+            }
+
+            var done = unprocessed.ElementAt(random.Next(unprocessed.Count));
+            unprocessed.Remove(done);
+            Assert.True(tracker.OnProcessed(done, tracker.Generation).Known);
+            var highest = arrival.Take(index).Max();
+            var expected = unprocessed.Count > 0 ? unprocessed.Min - 1 : highest;
+            Assert.Equal(expected, tracker.Watermark);
+            Assert.Equal(DeliveryKind.Duplicate, tracker.OnDelivery(done, $"a{done}", Session1, manual: false).Kind);
+        }
+
+        Assert.Equal(0, tracker.PendingCount);
+        Assert.Equal(0, tracker.ProcessedAboveCount);
+    }
+
     [Fact]
     public void OnDelivery_ReplayAfterReconnect_ProcessedAreDuplicatesAckedOnNewStream()
     {
