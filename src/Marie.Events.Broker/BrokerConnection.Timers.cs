@@ -5,9 +5,11 @@ namespace Marie.Events.Broker;
 public sealed partial class BrokerConnection
 {
     /// <summary>Queues a heartbeat unless one still waits to be written; it is built when written, so heads are fresh.
-    /// Called by the broker's <see cref="HeartbeatScheduler"/> every <c>heartbeat_interval_s</c>.</summary>
+    /// Trims the write queue first. Called by the broker's <see cref="HeartbeatScheduler"/> every <c>heartbeat_interval_s</c>.</summary>
     internal void OnHeartbeatDue()
     {
+        // Once per interval: a write queue grown by a burst and empty now goes back to a small one.
+        _queue.TrimIfEmpty();
         if (!IsDisposed && Interlocked.Exchange(ref _heartbeatQueued, 1) == 0)
         {
             _queue.TryWrite(new Connections.Outbound(Connections.OutboundKind.Heartbeat));

@@ -116,6 +116,9 @@ public sealed partial class BrokerConnection : IDisposable
         return true;
     }
 
+    /// <summary>The write queue's slots (tests).</summary>
+    internal int WriteQueueCapacity => _queue.Capacity;
+
     /// <summary>Whether a message is ready now (a writer holds its flush while more are ready).</summary>
     public bool HasPending => _queue.Count > 0;
 

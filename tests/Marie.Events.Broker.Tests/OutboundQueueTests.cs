@@ -170,4 +170,61 @@ public sealed class OutboundQueueTests
             Assert.Equal(Enumerable.Range(0, perWriter), list);
         }
     }
+
+    [Fact]
+    public void TrimIfEmpty_AfterABurstDrained_RingReleased()
+    {
+        var queue = new OutboundQueue();
+        for (var i = 0; i < 1000; i++)
+        {
+            queue.TryWrite(Item(i));
+        }
+
+        while (queue.TryRead(out _))
+        {
+        }
+
+        Assert.True(queue.Capacity >= 1000);
+        queue.TrimIfEmpty();
+
+        Assert.Equal(0, queue.Capacity);
+        Assert.True(queue.TryWrite(Item(1)));
+        Assert.True(queue.TryRead(out var item));
+        Assert.Equal(1, item.Attempt);
+    }
+
+    [Fact]
+    public void TrimIfEmpty_ItemsQueued_RingKept()
+    {
+        var queue = new OutboundQueue();
+        for (var i = 0; i < 1000; i++)
+        {
+            queue.TryWrite(Item(i));
+        }
+
+        queue.TrimIfEmpty();
+
+        Assert.Equal(1000, queue.Count);
+        Assert.True(queue.TryRead(out var first));
+        Assert.Equal(0, first.Attempt);
+    }
+
+    [Fact]
+    public void TrimIfEmpty_SmallRing_Kept()
+    {
+        var queue = new OutboundQueue();
+        for (var i = 0; i < 40; i++)
+        {
+            queue.TryWrite(Item(i));
+        }
+
+        while (queue.TryRead(out _))
+        {
+        }
+
+        var capacity = queue.Capacity;
+        queue.TrimIfEmpty();
+
+        Assert.Equal(capacity, queue.Capacity);
+    }
 }

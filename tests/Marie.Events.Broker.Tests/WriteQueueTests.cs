@@ -100,4 +100,28 @@ public sealed class WriteQueueTests
         Assert.Throws<InvalidOperationException>(() => frame.CalculateSize());
         Assert.Throws<InvalidOperationException>(() => frame.ToMessage());
     }
+
+    [Fact]
+    public async Task Heartbeat_WriteQueueGrownByABurstAndDrained_ShrinksBack()
+    {
+        using var t = new TestBroker(o =>
+        {
+            o.HeartbeatIntervalSeconds = 1;
+            o.MaxInFlight = 1_000;
+        });
+        using var connection = t.Broker.Connect();
+        await connection.HandleAsync(Msg.Subscribe("s1", "a"));
+        t.PublishMany("a", 500);
+        var frame = new OutboundFrame();
+        while (connection.TryReadFrame(frame))
+        {
+        }
+
+        var grown = connection.WriteQueueCapacity;
+        t.AdvanceSeconds(1);
+
+        Assert.True(grown >= 500, $"capacity after the burst: {grown}");
+        Assert.True(connection.WriteQueueCapacity <= 4, $"capacity after the heartbeat: {connection.WriteQueueCapacity}");
+        Assert.Single(connection.All().Heartbeats());
+    }
 }

@@ -9,13 +9,18 @@ namespace Marie.Events.Broker.Connections;
 /// waiter for the reader. It replaces a bounded <c>System.Threading.Channels</c> channel, which kept five wait objects
 /// and a deque per stream (about 700 bytes per idle stream, W3 in docs/performance.md) for features a single reader
 /// with no capacity limit never uses. Never full: the broker bounds what it queues (max_in_flight, the control backlog,
-/// one heartbeat). The ring keeps its size once grown, as the channel's deque did: a busy stream would otherwise
-/// regrow it on every burst.
+/// one heartbeat). The ring keeps its size while the stream is busy (regrowing it after every burst would be garbage on
+/// the write path), and lets go of a large one when found empty at a heartbeat (<see cref="TrimIfEmpty"/>): a replay
+/// or a backlog does not keep its ring (up to max_in_flight + max_queued_control_messages slots of 48 bytes) for the
+/// life of the stream.
 /// </summary>
 internal sealed class OutboundQueue : IValueTaskSource<bool>
 {
     /// <summary>The first ring's slots: an idle stream queues a confirmation and a heartbeat at a time.</summary>
     private const int FirstCapacity = 4;
+
+    /// <summary>A ring up to 64 slots (3 KiB) is kept even when empty: what a steadily writing stream needs.</summary>
+    private const int KeptCapacity = 64;
 
     private readonly Lock _gate = new();
     private Outbound[] _items = [];
@@ -32,6 +37,32 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>
 
     /// <summary>Items waiting (a snapshot).</summary>
     public int Count => Volatile.Read(ref _count);
+
+    /// <summary>The ring's slots (tests).</summary>
+    internal int Capacity
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _items.Length;
+            }
+        }
+    }
+
+    /// <summary>Drops a ring grown past <see cref="KeptCapacity"/> slots if nothing is queued; the next write starts a
+    /// small one.</summary>
+    public void TrimIfEmpty()
+    {
+        lock (_gate)
+        {
+            if (_count == 0 && _items.Length > KeptCapacity)
+            {
+                _items = [];
+                _head = 0;
+            }
+        }
+    }
 
     /// <summary>Queues <paramref name="item"/>; false once the queue is completed.</summary>
     public bool TryWrite(in Outbound item)
