@@ -29,7 +29,13 @@ public class ClientTrackerBenchmarks
     public void Setup()
     {
         _ackIds = [.. Enumerable.Range(1, Events).Select(i => $"t:s:{i}")];
-        _processingOrder = [.. Enumerable.Range(1, Events).Select(i => (long)(Swapped && i % 4 is 1 or 2 ? (i % 4 == 1 ? i + 1 : i - 1) : i))];
+        // Swapped: 2, 1, 3, 4, 6, 5, 7, 8, ... (the first two of every four finish in the opposite order).
+        _processingOrder = [.. Enumerable.Range(1, Events).Select(i => (long)(!Swapped ? i : (i % 4) switch
+        {
+            1 => i + 1,
+            2 => i - 1,
+            _ => i,
+        }))];
     }
 
     [Benchmark(OperationsPerInvoke = Events)]
