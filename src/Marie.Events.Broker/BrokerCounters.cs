@@ -30,7 +30,7 @@ internal sealed class BrokerCounters
     public void SubscriptionAdded() => Interlocked.Increment(ref _subscriptions);
     public void SubscriptionRemoved() => Interlocked.Decrement(ref _subscriptions);
     public void InFlightChanged(int delta) => Interlocked.Add(ref _inFlight, delta);
-    public void PublishedOne() => Interlocked.Increment(ref _published);
+    public void PublishedMany(int count) => Interlocked.Add(ref _published, count);
     public void DeliveredOne() => Interlocked.Increment(ref _delivered);
     public void RedeliveredOne() => Interlocked.Increment(ref _redelivered);
     public void DroppedOne() => Interlocked.Increment(ref _dropped);

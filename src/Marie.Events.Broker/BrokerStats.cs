@@ -9,7 +9,7 @@ public sealed class BrokerStats
     public required long InFlightEvents { get; init; }
     public required IReadOnlyDictionary<string, TopicStats> TopicStats { get; init; }
 
-    /// <summary>Events accepted by <see cref="GrpcEventBroker.Publish(Protocol.EventData)"/>.</summary>
+    /// <summary>Events accepted by <see cref="GrpcEventBroker.PublishAsync"/>.</summary>
     public long EventsPublished { get; init; }
     /// <summary>Event deliveries dispatched to streams' write queues, first deliveries and redeliveries.</summary>
     public long EventsDelivered { get; init; }

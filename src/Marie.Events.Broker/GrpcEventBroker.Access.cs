@@ -7,26 +7,6 @@ namespace Marie.Events.Broker;
 
 public sealed partial class GrpcEventBroker
 {
-    /// <summary>
-    /// Publishes for a caller that may publish only to the topics <paramref name="access"/> allows. Otherwise as
-    /// <see cref="Publish(EventData)"/>.
-    /// </summary>
-    /// <exception cref="ArgumentException">The event has no topic.</exception>
-    /// <exception cref="TopicAccessDeniedException">The topic is not one the caller may publish to.</exception>
-    /// <exception cref="BrokerLimitException">A topic name over <c>max_string_length</c>, or a new topic over
-    /// <c>max_topics</c>.</exception>
-    public PublishResult Publish(EventData evt, ConnectionAccess access)
-    {
-        ArgumentNullException.ThrowIfNull(evt);
-        ArgumentNullException.ThrowIfNull(access);
-        if (!string.IsNullOrEmpty(evt.ApiKey) && !access.CanSee(evt.ApiKey))
-        {
-            throw TopicAccessDeniedException.For(evt.ApiKey);
-        }
-
-        return Publish(evt);
-    }
-
     /// <summary>A topic name a client gave must fit <c>max_string_length</c>.</summary>
     private void CheckTopicName(string topic)
     {
@@ -42,8 +22,17 @@ public sealed partial class GrpcEventBroker
     private void CheckNewTopics(IReadOnlyList<string> names)
     {
         var missing = names.Count(n => !_topics.ContainsKey(n));
+        if (missing > 0)
+        {
+            CheckRoomForTopics(missing);
+        }
+    }
+
+    /// <summary>The one place the <c>max_topics</c> refusal is built: <paramref name="count"/> more topics must fit.</summary>
+    private void CheckRoomForTopics(int count)
+    {
         var max = Settings.Limits.MaxTopics;
-        if (missing > 0 && _topics.Count + missing > max)
+        if (_topics.Count + count > max)
         {
             throw BrokerLimitException.Create(LimitNames.MaxTopics, max, "the broker holds as many topics as it may");
         }

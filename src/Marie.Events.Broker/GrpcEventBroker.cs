@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using Google.Protobuf.WellKnownTypes;
 using Marie.Events.Broker.Access;
 using Marie.Events.Broker.Limits;
+using Marie.Events.Broker.Storage;
 using Marie.Events.Broker.Subscriptions;
 using Marie.Events.Broker.Topics;
 using Marie.Events.Protocol;
@@ -30,7 +30,8 @@ public sealed partial class GrpcEventBroker : IDisposable
     /// <param name="timeProvider">Clock and timers (a fake one in tests); the system clock by default.</param>
     /// <param name="loggerFactory">Where log lines go; nowhere by default.</param>
     /// <exception cref="ArgumentException">An option is out of range (the message names its key).</exception>
-    public GrpcEventBroker(BrokerOptions options, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
+    /// <param name="backend">Where events are kept; the memory backend (the rings themselves) by default.</param>
+    public GrpcEventBroker(BrokerOptions options, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null, IEventBackend? backend = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.Validate() is { } problem)
@@ -43,7 +44,11 @@ public sealed partial class GrpcEventBroker : IDisposable
         Time = timeProvider ?? TimeProvider.System;
         Heartbeats = new HeartbeatScheduler(Time, Settings.HeartbeatInterval);
         Log = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Marie.Events.Broker");
+        Backend = backend ?? new MemoryEventBackend(this);
     }
+
+    /// <summary>Where the broker keeps its events.</summary>
+    public IEventBackend Backend { get; }
 
     /// <summary>The settings the broker was created with.</summary>
     public BrokerOptions Options { get; }
@@ -60,45 +65,20 @@ public sealed partial class GrpcEventBroker : IDisposable
     internal HeartbeatScheduler Heartbeats { get; }
 
     /// <summary>
-    /// Files an event under its topic (<c>event.api_key</c>, required), assigns its sequence number and dispatches
-    /// it to the matching subscriptions. The broker takes ownership of <paramref name="evt"/>: do not change it
-    /// afterwards. An empty <c>id</c> gets a new unique id, a zero <c>timestamp</c> the current time.
+    /// Files events of one topic (<paramref name="topic"/>, in order) with the backend, which numbers them and hands
+    /// them back to <see cref="Apply"/> to be offered to the matching subscriptions. The events must already be
+    /// validated and normalised (id and timestamp set, topic in <c>api_key</c>): the gateway's publish path does it
+    /// once. The broker takes ownership of them. A new topic is created here, within <c>max_topics</c>.
     /// </summary>
-    /// <exception cref="ArgumentException">The event has no topic.</exception>
-    public PublishResult Publish(EventData evt)
+    /// <exception cref="BrokerLimitException">A new topic over <c>max_topics</c>.</exception>
+    /// <exception cref="Storage.BackendException">The backend failed; nothing was acknowledged.</exception>
+    public ValueTask<AppendResult> PublishAsync(string topic, IReadOnlyList<EventData> events, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(evt);
-        if (string.IsNullOrEmpty(evt.ApiKey))
-        {
-            throw new ArgumentException("event.api_key (the topic) is required", nameof(evt));
-        }
-
-        CheckTopicName(evt.ApiKey);
-
-        var now = Time.GetUtcNow();
-        if (string.IsNullOrEmpty(evt.Id))
-        {
-            evt.Id = Guid.NewGuid().ToString("N");
-        }
-
-        if (evt.Timestamp == 0)
-        {
-            evt.Timestamp = now.ToUnixTimeSeconds();
-        }
-
-        var topic = GetOrCreateTopic(evt.ApiKey);
-        var publishedAt = Timestamp.FromDateTimeOffset(now);
-        StoredEvent stored;
-        lock (topic.Gate)
-        {
-            stored = topic.Log.Append(evt, publishedAt);
-            topic.Dispatch(stored);
-        }
-
-        stored.Dispatched();
-
-        Counters.PublishedOne();
-        return new PublishResult(evt.Id, topic.Name, stored.Sequence);
+        ArgumentException.ThrowIfNullOrEmpty(topic);
+        ArgumentNullException.ThrowIfNull(events);
+        ArgumentOutOfRangeException.ThrowIfZero(events.Count);
+        GetOrCreateTopic(topic);
+        return Backend.AppendAsync(topic, events, Time.GetUtcNow(), cancellationToken);
     }
 
     /// <summary>Opens a connection that sees every topic: one per <c>StreamEvents</c> stream.</summary>
@@ -172,7 +152,7 @@ public sealed partial class GrpcEventBroker : IDisposable
 
     internal ICollection<BrokerTopic> AllTopics => _topics.Values;
 
-    private BrokerTopic GetOrCreateTopic(string name, string? epoch = null)
+    internal BrokerTopic GetOrCreateTopic(string name, string? epoch = null)
     {
         if (_topics.TryGetValue(name, out var topic))
         {
@@ -188,7 +168,7 @@ public sealed partial class GrpcEventBroker : IDisposable
     /// <summary>Creates a topic and attaches every wildcard subscription to it, live from its start.
     /// Caller holds the topology lock.</summary>
     /// <param name="name">The topic.</param>
-    /// <param name="epoch">Its epoch (cluster mode: the shared log's); null = a new random one.</param>
+    /// <param name="epoch">Its epoch (the backend's); null = the backend's <see cref="IEventBackend.InitialEpoch"/>.</param>
     private BrokerTopic GetOrCreateTopicLocked(string name, string? epoch = null)
     {
         if (_topics.TryGetValue(name, out var topic))
@@ -196,12 +176,8 @@ public sealed partial class GrpcEventBroker : IDisposable
             return topic;
         }
 
-        if (_topics.Count >= Settings.Limits.MaxTopics)
-        {
-            throw BrokerLimitException.Create(LimitNames.MaxTopics, Settings.Limits.MaxTopics, "the broker holds as many topics as it may");
-        }
-
-        topic = new BrokerTopic(new MemoryTopicLog(name, Settings.ReplaySize, epoch ?? (_sharedLog ? "" : null)));
+        CheckRoomForTopics(1);
+        topic = new BrokerTopic(new MemoryTopicLog(name, Settings.ReplaySize, epoch ?? Backend.InitialEpoch(name)));
         lock (topic.Gate)
         {
             foreach (var subscription in _wildcard)

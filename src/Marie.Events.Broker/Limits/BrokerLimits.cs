@@ -3,7 +3,7 @@ namespace Marie.Events.Broker.Limits;
 /// <summary>
 /// Bounds on what one client may ask of the broker. Over a limit, a stream message is refused with an
 /// <c>ERROR_RATE_LIMITED</c> <see cref="Protocol.ErrorMessage"/> whose message and <c>details.limit</c> name the limit
-/// (the stream stays usable); a call (<see cref="GrpcEventBroker.Publish(Protocol.EventData)"/>,
+/// (the stream stays usable); a call (<see cref="GrpcEventBroker.PublishAsync"/>,
 /// <see cref="GrpcEventBroker.GetReplayBuffer(Protocol.ReplayRequest)"/>) throws <see cref="BrokerLimitException"/>.
 /// The names are the gateway's <c>gateway.limits.*</c> keys; every default is documented in docs/security.md.
 /// </summary>

@@ -17,8 +17,8 @@ internal enum ReadOutcome
 }
 
 /// <summary>
-/// A topic's event log: sequence numbers from 1, a bounded window of recent events, an epoch.
-/// The in-memory ring is the embedded default; a shared log (Redis) implements the same contract in cluster mode.
+/// A topic's replay ring: the bounded window of recent events the broker delivers from, fed by its backend
+/// (<see cref="Storage.IEventBackend"/>) at the sequence numbers and under the epoch the backend assigned.
 /// Appends are serialized by the caller (the topic's lock); reads are safe from any thread without a lock.
 /// </summary>
 internal interface ITopicLog
@@ -37,16 +37,13 @@ internal interface ITopicLog
     /// <summary>Events held.</summary>
     int Count { get; }
 
-    /// <summary>Assigns the next sequence number and stores the event. Callers serialize appends.</summary>
-    StoredEvent Append(EventData data, Timestamp publishedAt);
-
-    /// <summary>Stores an event whose sequence number was assigned elsewhere (cluster mode: by the shared log).
+    /// <summary>Stores an event at the sequence number its backend assigned.
     /// <paramref name="sequence"/> must be greater than <see cref="Head"/>; numbers skipped over read as
     /// <see cref="ReadOutcome.Overwritten"/> (lost). Callers serialize appends.</summary>
     StoredEvent AppendAt(long sequence, EventData data, Timestamp publishedAt);
 
     /// <summary>Takes <paramref name="epoch"/> as this log's epoch if the log has never held an event (a topic
-    /// created locally, e.g. by a subscription, before the shared log's first event reached it). False when it
+    /// created here, e.g. by a subscription, before its backend's first event reached it). False when it
     /// holds or held events and its epoch differs.</summary>
     bool TryAdoptEpoch(string epoch);
 

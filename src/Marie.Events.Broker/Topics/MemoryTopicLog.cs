@@ -21,7 +21,7 @@ internal sealed class MemoryTopicLog : ITopicLog
     private readonly StringPool _strings = new();
     private long _head;
 
-    /// <summary>The first sequence number this log ever held (1, unless it started mid-way in cluster mode).</summary>
+    /// <summary>The first sequence number this log ever held (1, unless it started mid-way).</summary>
     private long _first = 1;
 
     private string _epoch;
@@ -52,21 +52,13 @@ internal sealed class MemoryTopicLog : ITopicLog
 
     public int Count => (int)(Head - FirstAvailable + 1);
 
-    public StoredEvent Append(EventData data, Timestamp publishedAt)
-    {
-        var sequence = _head + 1;
-        var stored = new StoredEvent(Topic, sequence, data, publishedAt, _slab, _strings);
-        Volatile.Write(ref _slots[sequence % _slots.Length], stored);
-        Volatile.Write(ref _head, sequence);
-        return stored;
-    }
-
     public StoredEvent AppendAt(long sequence, EventData data, Timestamp publishedAt)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(sequence, _head);
         if (_head == 0)
         {
-            // Started mid-way: the numbers before this one were never held here.
+            // Started mid-way (loaded or filled from a backend that holds no more): the numbers before this one
+            // were never held here.
             Volatile.Write(ref _first, sequence);
         }
 
