@@ -37,7 +37,7 @@ public class AckBenchmarks
         long first = 0, last = 0;
         for (var i = 0; i < InFlight; i++)
         {
-            last = _bench.Broker.Publish(_event).SequenceNum;
+            last = _bench.Publish(_event);
             first = first == 0 ? last : first;
         }
 

@@ -36,7 +36,7 @@ public class DispatchBenchmarks
     [Benchmark]
     public int PublishAndWrite()
     {
-        var sequence = _bench.Broker.Publish(_event).SequenceNum;
+        var sequence = _bench.Publish(_event);
         var frames = 0;
         foreach (var connection in _connections)
         {

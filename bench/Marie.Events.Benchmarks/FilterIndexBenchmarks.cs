@@ -57,7 +57,7 @@ public class FilterIndexBenchmarks
     {
         var i = _next;
         _next = (_next + 1) % Subscriptions;
-        var sequence = _bench.Broker.Publish(_events[i]).SequenceNum;
+        var sequence = _bench.Publish(_events[i]);
         var frames = _bench.Drain(_connection);
         _acks[i].Ack.Cumulative.UpToSequenceNum = sequence;
         BenchBroker.Handle(_connection, _acks[i]);

@@ -30,7 +30,7 @@ public class RedeliveryBenchmarks
         var connection = _bench.Subscribe("s", "t");
         for (var i = 0; i < InFlight; i++)
         {
-            _bench.Broker.Publish(evt);
+            _bench.Publish(evt);
         }
 
         _bench.Drain(connection);

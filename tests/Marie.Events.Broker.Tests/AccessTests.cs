@@ -91,18 +91,6 @@ public sealed class AccessTests
     }
 
     [Fact]
-    public void Publish_TopicNotAllowed_ThrowsAndNothingStored()
-    {
-        using var t = new TestBroker();
-
-        Assert.Throws<TopicAccessDeniedException>(() => t.Broker.Publish(Ev.Make("b"), OnlyA));
-        var allowed = t.Broker.Publish(Ev.Make("a"), OnlyA);
-
-        Assert.Equal(1, allowed.SequenceNum);
-        Assert.Equal(["a"], t.Stats().TopicStats.Keys);
-    }
-
-    [Fact]
     public async Task CumulativeAck_InvisibleTopic_PermissionDenied()
     {
         using var t = new TestBroker();

@@ -29,7 +29,7 @@ public sealed class EventStorageTests
             var data = Event(i);
             var at = Timestamp.FromDateTimeOffset(DateTimeOffset.UnixEpoch.AddSeconds(i).AddTicks(i));
             published.Add((data.Clone(), at));
-            log.Append(data, at);
+            log.AppendAt(log.Head + 1, data, at);
         }
 
         for (var i = 0; i < published.Count; i++)
@@ -46,7 +46,7 @@ public sealed class EventStorageTests
     {
         var log = new MemoryTopicLog("t", capacity: 10);
         var data = Event(7);
-        var stored = log.Append(data, Timestamp.FromDateTimeOffset(DateTimeOffset.UnixEpoch));
+        var stored = log.AppendAt(log.Head + 1, data, Timestamp.FromDateTimeOffset(DateTimeOffset.UnixEpoch));
 
         stored.Dispatched();
 
@@ -59,8 +59,8 @@ public sealed class EventStorageTests
     {
         var log = new MemoryTopicLog("t", capacity: 10);
         // Parsed from bytes, as the gateway receives them: every event has its own string objects.
-        var first = log.Append(EventData.Parser.ParseFrom(Event(0).ToByteArray()), new Timestamp());
-        var second = log.Append(EventData.Parser.ParseFrom(Event(3).ToByteArray()), new Timestamp());
+        var first = log.AppendAt(log.Head + 1, EventData.Parser.ParseFrom(Event(0).ToByteArray()), new Timestamp());
+        var second = log.AppendAt(log.Head + 1, EventData.Parser.ParseFrom(Event(3).ToByteArray()), new Timestamp());
 
         Assert.Same(first.Name, second.Name);
         Assert.Same(first.Source, second.Source);

@@ -24,13 +24,13 @@ public sealed class TestBroker : IDisposable
 
     private readonly List<BrokerConnection> _connections = [];
 
-    public TestBroker(Action<BrokerOptions>? configure = null)
+    public TestBroker(Action<BrokerOptions>? configure = null, Marie.Events.Broker.Storage.IEventBackend? backend = null)
     {
         Options = new BrokerOptions();
         configure?.Invoke(Options);
         Time = new FakeTimeProvider(StartTime);
         Logs = new CapturingLoggerFactory();
-        Broker = new GrpcEventBroker(Options, Time, Logs);
+        Broker = new GrpcEventBroker(Options, Time, Logs, backend);
     }
 
     public BrokerOptions Options { get; }
@@ -277,5 +277,20 @@ public sealed class CapturingLoggerFactory : ILoggerFactory
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception,
             Func<TState, Exception?, string> formatter)
             => entries.Enqueue(new LogEntry(category, logLevel, formatter(state, exception)));
+    }
+}
+
+/// <summary>Publishing as the gateway does (after its one validation: id and timestamp filled), for tests on the
+/// memory backend, whose appends complete before they return.</summary>
+public static class BrokerPublishing
+{
+    public static PublishResult Publish(this GrpcEventBroker broker, EventData evt)
+    {
+        if (evt.Id.Length == 0) evt.Id = Guid.NewGuid().ToString("N");
+        if (evt.Timestamp == 0) evt.Timestamp = broker.Time.GetUtcNow().ToUnixTimeSeconds();
+        var append = broker.PublishAsync(evt.ApiKey, [evt]).AsTask();
+        Assert.True(append.IsCompleted, "an append to the memory backend completes before it returns");
+        var result = append.GetAwaiter().GetResult();
+        return new PublishResult(evt.Id, evt.ApiKey, result.FirstSequence);
     }
 }

@@ -112,16 +112,16 @@ public sealed class GrpcToastHandlerRetryTests
     }
 
     [Fact]
-    public async Task Deliver_BrokerRefusesEventAsInvalid_NotRetried()
+    public async Task Deliver_BrokerRefusesForALimit_NotRetried()
     {
-        using var rig = new HandlerRig();
-        var bad = Ev.Make();
-        bad.ApiKey = "";
+        using var rig = new HandlerRig(maxTopics: 1);
+        await Wait.For((await rig.AcceptAsync(Ev.Make("first"))).Filed!);
 
-        var receipt = await rig.AcceptAsync(bad);
+        var receipt = await rig.AcceptAsync(Ev.Make("second"));
 
         var error = await Assert.ThrowsAsync<ToastRejectedException>(() => Wait.For(receipt.Filed!));
-        Assert.Equal(ToastRejection.Invalid, error.Reason);
+        Assert.Equal(ToastRejection.LimitExceeded, error.Reason);
+        Assert.Contains("max_topics", error.Message, StringComparison.Ordinal);
         Assert.Equal((1L, 0L), (rig.Handler.Stats().EventsInvalid, rig.Handler.Stats().PublishRetries));
     }
 

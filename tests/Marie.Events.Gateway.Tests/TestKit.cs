@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Marie.Events.Broker;
+using Marie.Events.Broker.Storage;
 using Marie.Events.Gateway.Toast;
 using Marie.Events.Protocol;
 using Microsoft.Extensions.Logging;
@@ -47,20 +48,25 @@ public static class Ev
 }
 
 /// <summary>
-/// A broker sink a test steers: it files with a real in-memory broker, can fail attempts (all, or one topic's, or
-/// the next N), or hold attempts until released. Every attempt is recorded with the fake time it started at.
+/// A backend a test steers, around the real memory backend of a real broker: it can fail appends (all, or one
+/// topic's, or the next N), or hold them until released. Every append attempt is recorded (by its first event) with
+/// the fake time it started at.
 /// </summary>
-internal sealed class ScriptedSink : IEventSink
+internal sealed class ScriptedSink : IEventBackend
 {
+    private readonly MemoryEventBackend _inner = new();
     private readonly FakeTimeProvider _time;
     private readonly ConcurrentQueue<(string Id, string Topic, DateTimeOffset At, bool Failed)> _attempts = new();
     private TaskCompletionSource _gate = Open();
     private int _failNext;
 
-    public ScriptedSink(FakeTimeProvider time)
+    public ScriptedSink(FakeTimeProvider time, int maxTopics = 10_000)
     {
         _time = time;
-        Broker = new GrpcEventBroker(new BrokerOptions(), time);
+        var options = new BrokerOptions();
+        options.Limits.MaxTopics = maxTopics;
+        Broker = new GrpcEventBroker(options, time, null, this);
+        Broker.StartAsync().GetAwaiter().GetResult();
     }
 
     public GrpcEventBroker Broker { get; }
@@ -91,7 +97,13 @@ internal sealed class ScriptedSink : IEventSink
 
     private int _held;
 
-    public async ValueTask<PublishResult> PublishAsync(EventData evt, CancellationToken cancellationToken)
+    public string Name => "scripted";
+
+    public string InitialEpoch(string topic) => _inner.InitialEpoch(topic);
+
+    public Task<BackendLoad> StartAsync(IEventBackendListener listener, CancellationToken cancellationToken) => _inner.StartAsync(listener, cancellationToken);
+
+    public async ValueTask<AppendResult> AppendAsync(string topic, IReadOnlyList<EventData> events, DateTimeOffset publishedAt, CancellationToken cancellationToken)
     {
         var gate = _gate.Task;
         if (!gate.IsCompleted)
@@ -101,17 +113,31 @@ internal sealed class ScriptedSink : IEventSink
             Interlocked.Decrement(ref _held);
         }
 
-        var fail = (Failing && (FailingTopic is null || FailingTopic == evt.ApiKey)) || TryTakeFailure();
-        _attempts.Enqueue((evt.Id, evt.ApiKey, _time.GetUtcNow(), fail));
+        var fail = (Failing && (FailingTopic is null || FailingTopic == topic)) || TryTakeFailure();
+        _attempts.Enqueue((events[0].Id, topic, _time.GetUtcNow(), fail));
         if (fail)
         {
-            throw new IOException("broker backend down (scripted)");
+            throw new BackendException("broker backend down (scripted)");
         }
 
-        var result = Broker.Publish(evt);
-        Filed.Enqueue(evt.Id);
+        var result = await _inner.AppendAsync(topic, events, publishedAt, cancellationToken);
+        foreach (var evt in events)
+        {
+            Filed.Enqueue(evt.Id);
+        }
+
         return result;
     }
+
+    public ValueTask<IReadOnlyList<BackendEvent>> ReadAsync(string topic, long first, long last, CancellationToken cancellationToken) =>
+        _inner.ReadAsync(topic, first, last, cancellationToken);
+
+    public ValueTask<IReadOnlyDictionary<string, BackendTopic>> DescribeAsync(IReadOnlyCollection<string> topics, CancellationToken cancellationToken) =>
+        _inner.DescribeAsync(topics, cancellationToken);
+
+    public ValueTask<IReadOnlyList<string>> ListTopicsAsync(CancellationToken cancellationToken) => _inner.ListTopicsAsync(cancellationToken);
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     private bool TryTakeFailure()
     {
@@ -143,13 +169,13 @@ internal sealed class HandlerRig : IDisposable
 {
     public static readonly DateTimeOffset StartTime = new(2025, 1, 1, 12, 0, 0, TimeSpan.Zero);
 
-    public HandlerRig(Func<GrpcToastSettings, GrpcToastSettings>? configure = null)
+    public HandlerRig(Func<GrpcToastSettings, GrpcToastSettings>? configure = null, int maxTopics = 10_000)
     {
         Time = new FakeTimeProvider(StartTime);
-        Sink = new ScriptedSink(Time);
+        Sink = new ScriptedSink(Time, maxTopics);
         Logs = new CapturingLoggerFactory();
         Settings = configure?.Invoke(GrpcToastSettings.Default) ?? GrpcToastSettings.Default;
-        Handler = new GrpcToastHandler(Sink, Settings, Time, Logs.CreateLogger<GrpcToastHandler>());
+        Handler = new GrpcToastHandler(Sink.Broker, Settings, Time, Logs.CreateLogger<GrpcToastHandler>());
     }
 
     public FakeTimeProvider Time { get; }

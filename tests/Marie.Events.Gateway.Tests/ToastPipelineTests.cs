@@ -16,7 +16,7 @@ public sealed class ToastPipelineTests : IDisposable
     private readonly FakeLifetime _lifetime = new();
 
     private ToastPipeline NewPipeline(GrpcToastHandler? grpc, NativeToastHandler? native) =>
-        new(new ToastRegistry(_time, _logs.CreateLogger<ToastRegistry>()), grpc, native, _lifetime, _time, _logs.CreateLogger<ToastPipeline>());
+        new(new ToastRegistry(_logs.CreateLogger<ToastRegistry>()), grpc, native, _lifetime, _time, _logs.CreateLogger<ToastPipeline>());
 
     private NativeToastHandler NewNative(params string[] events) =>
         new(new NativeToastSettings(Path.Combine(_dir, "n.jsonl"), 1_000_000, 1, 64, events), _logs.CreateLogger<NativeToastHandler>());

@@ -14,7 +14,7 @@ public sealed class ToastRegistryTests : IDisposable
     private readonly FakeTimeProvider _time = new(HandlerRig.StartTime);
     private readonly ConcurrentQueue<string> _calls = new();
 
-    private ToastRegistry NewRegistry() => new(_time, _logs.CreateLogger<ToastRegistry>());
+    private ToastRegistry NewRegistry() => new(_logs.CreateLogger<ToastRegistry>());
 
     public void Dispose() => _logs.Dispose();
 
@@ -85,26 +85,6 @@ public sealed class ToastRegistryTests : IDisposable
     }
 
     [Fact]
-    public async Task DispatchAsync_NoIdNoTimestamp_AssignedOnceAndSeenByEveryHandler()
-    {
-        var registry = NewRegistry();
-        var a = new RecordingHandler("a", _calls);
-        var b = new RecordingHandler("b", _calls);
-        registry.Register(a, ["*"], 0);
-        registry.Register(b, ["*"], 1);
-        var evt = Ev.Make();
-        evt.Id = "";
-        evt.Timestamp = 0;
-
-        var dispatch = await registry.DispatchAsync(evt, CancellationToken.None);
-
-        Assert.Equal(32, dispatch.Id.Length);
-        Assert.Equal(dispatch.Id, a.Seen.Single().Id);
-        Assert.Equal(dispatch.Id, b.Seen.Single().Id);
-        Assert.Equal(HandlerRig.StartTime.ToUnixTimeSeconds(), a.Seen.Single().Timestamp);
-    }
-
-    [Fact]
     public async Task DispatchAsync_FirstHandlerRejects_OthersStillGetTheEventThenTheRejectionIsThrown()
     {
         var registry = NewRegistry();
@@ -129,16 +109,6 @@ public sealed class ToastRegistryTests : IDisposable
         Assert.Null(dispatch.Filed);
         Assert.Equal((1L, 1L), (registry.Dispatched, registry.Unhandled));
         Assert.Empty(_calls);
-    }
-
-    [Fact]
-    public async Task DispatchAsync_NoTopic_ThrowsArgumentException()
-    {
-        var registry = NewRegistry();
-        var evt = Ev.Make();
-        evt.ApiKey = "";
-
-        await Assert.ThrowsAsync<ArgumentException>(() => registry.DispatchAsync(evt, CancellationToken.None).AsTask());
     }
 
     [Fact]

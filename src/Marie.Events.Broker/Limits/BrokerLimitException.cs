@@ -25,7 +25,8 @@ public sealed class BrokerLimitException : Exception
     /// <summary>The limit's configured value.</summary>
     public int Max { get; init; }
 
-    internal static BrokerLimitException Create(string limit, int max, string what) =>
+    /// <summary>The one way a limit's refusal is built: "limit {limit} ({max}) exceeded: {what}".</summary>
+    public static BrokerLimitException Create(string limit, int max, string what) =>
         new(LimitText.Describe(limit, max, what)) { Limit = limit, Max = max };
 }
 

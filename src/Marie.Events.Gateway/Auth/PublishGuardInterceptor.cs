@@ -1,8 +1,6 @@
-using System.Globalization;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
-using Marie.Events.Broker.Limits;
-using Marie.Events.Gateway.Logging;
+using Marie.Events.Gateway.Services;
 using Marie.Events.Protocol;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -10,25 +8,17 @@ using Microsoft.Extensions.Logging;
 namespace Marie.Events.Gateway.Auth;
 
 /// <summary>
-/// Tenant rules for <c>EventPublisherService</c>, after <see cref="ApiKeyInterceptor"/> authenticated the caller:
-/// <list type="bullet">
-/// <item><c>event.api_key</c> holding a configured key is replaced by that key's name (the topic); one that has the
-/// form of a key the gateway does not know is refused (<c>INVALID_ARGUMENT</c>), so no raw key becomes a topic;</item>
-/// <item>the caller may publish only to the topics its key lists (<c>PERMISSION_DENIED</c>);</item>
-/// <item><c>PublishStream</c> calls are open streams of their key (<see cref="StreamRegistry"/>): counted against
-/// <c>max_streams_per_key</c> and ended when the key is revoked;</item>
-/// <item>a broker limit (<c>max_topics</c>, <c>max_string_length</c>) is <c>RESOURCE_EXHAUSTED</c>.</item>
-/// </list>
+/// The publish path's guard for <c>EventPublisherService</c>, after <see cref="ApiKeyInterceptor"/> authenticated
+/// the caller: every request's event goes through <see cref="PublishAdmission"/> (the one validation) before the
+/// service sees it, and <c>PublishStream</c> calls are open streams of their key (<see cref="StreamRegistry"/>):
+/// counted against <c>max_streams_per_key</c> and ended when the key is revoked.
 /// </summary>
 internal sealed class PublishGuardInterceptor(
-    APIKeyManager keys,
+    PublishAdmission admission,
     StreamRegistry streams,
-    IHostApplicationLifetime lifetime,
-    ILogger<PublishGuardInterceptor> logger) : Interceptor
+    IHostApplicationLifetime lifetime) : Interceptor
 {
     /// <summary>The error for a key-shaped <c>api_key</c> that is no configured key (the value is not repeated).</summary>
-    public const string UnknownKeyMessage = "event.api_key has the form of an API key the gateway does not know: use a configured key or a topic name";
-
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
@@ -37,14 +27,7 @@ internal sealed class PublishGuardInterceptor(
             Prepare(publish, Caller(context), index: null);
         }
 
-        try
-        {
-            return await continuation(request, context).ConfigureAwait(false);
-        }
-        catch (BrokerLimitException ex)
-        {
-            throw new RpcException(new Status(StatusCode.ResourceExhausted, ex.Message));
-        }
+        return await continuation(request, context).ConfigureAwait(false);
     }
 
     public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(
@@ -58,10 +41,6 @@ internal sealed class PublishGuardInterceptor(
         {
             await continuation(reader, responseStream, context).ConfigureAwait(false);
         }
-        catch (BrokerLimitException ex)
-        {
-            throw new RpcException(new Status(StatusCode.ResourceExhausted, ex.Message));
-        }
         catch (Exception ex) when (session.ClosedWith is not null && ex is not RpcException)
         {
             // Revoked: the read was cancelled; the call ends with the revocation's status below.
@@ -74,37 +53,8 @@ internal sealed class PublishGuardInterceptor(
         ApiKeyInterceptor.GetIdentity(context) ?? throw new RpcException(new Status(StatusCode.Unauthenticated, "invalid or missing token"));
 
     /// <summary>Turns a raw key topic into its name and checks the caller may publish there.</summary>
-    private void Prepare(PublishRequest request, ApiKeyIdentity caller, int? index)
-    {
-        var evt = request.Event;
-        if (evt is null || evt.ApiKey.Length == 0)
-        {
-            // The service answers a missing event or topic.
-            return;
-        }
+    private void Prepare(PublishRequest request, ApiKeyIdentity caller, int? index) => admission.Admit(request, caller, index);
 
-        if (ApiKeyFormat.IsWellFormed(evt.ApiKey))
-        {
-            if (!keys.TryFindByKey(evt.ApiKey, out var owner))
-            {
-                throw Refuse(StatusCode.InvalidArgument, UnknownKeyMessage, index);
-            }
-
-            evt.ApiKey = owner.Name;
-        }
-
-        if (!caller.Access.CanSee(evt.ApiKey))
-        {
-            SecurityLog.PublishDenied(logger, caller.Name, evt.ApiKey);
-            throw Refuse(StatusCode.PermissionDenied, $"this key may not publish to topic '{evt.ApiKey}'", index);
-        }
-    }
-
-    private static RpcException Refuse(StatusCode code, string message, int? index) =>
-        new(new Status(code, index is { } i ? string.Create(CultureInfo.InvariantCulture, $"request {i}: {message}") : message));
-
-    /// <summary>The request stream of a <c>PublishStream</c> call: each request checked with the key as it is now,
-    /// reads cancelled when the key is revoked.</summary>
     private sealed class GuardedReader<T>(IAsyncStreamReader<T> inner, PublishGuardInterceptor guard, StreamSession session, CancellationToken stop)
         : IAsyncStreamReader<T>, IDisposable
     {

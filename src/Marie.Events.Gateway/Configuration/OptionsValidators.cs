@@ -66,7 +66,7 @@ internal sealed class ToastOptionsValidator : IValidateOptions<ToastOptions>
             errors.Add($"{BrokerPrefix}{invalid.Key} {invalid.Message}");
         }
 
-        Cluster.ClusterOptionsCheck.Validate(broker, errors);
+        BackendOptionsCheck.Validate(broker, errors);
 
         var queue = options.Grpc.Queue;
         if (queue.MaxSize < 1)

@@ -68,22 +68,29 @@ internal sealed class BrokerSection
 {
     private static readonly BrokerOptions Defaults = new();
 
-    /// <summary>The embedded in-memory broker.</summary>
+    /// <summary>The embedded default: the rings in memory, nothing kept across a restart.</summary>
     public const string MemoryBackend = "memory";
+
+    /// <summary>A durable log on local disk.</summary>
+    public const string FileBackend = "file";
 
     /// <summary>Cluster mode: the event log shared in Redis.</summary>
     public const string RedisBackend = "redis";
 
-    /// <summary>Addition (cluster mode): <c>memory</c> (default) or <c>redis</c>.</summary>
+    /// <summary>Addition: where events are kept, <c>memory</c> (default), <c>file</c> or <c>redis</c>.</summary>
     [ConfigurationKeyName("backend")]
     public string Backend { get; set; } = MemoryBackend;
+
+    /// <summary>Addition: <c>toast.grpc.broker.file.*</c>, read when <see cref="Backend"/> is file.</summary>
+    [ConfigurationKeyName("file")]
+    public FileSection File { get; set; } = new();
 
     /// <summary>Addition (cluster mode): <c>toast.grpc.broker.redis.*</c>, read when <see cref="Backend"/> is redis.</summary>
     [ConfigurationKeyName("redis")]
     public RedisSection Redis { get; set; } = new();
 
-    /// <summary>True when the backend is Redis (cluster mode).</summary>
-    public bool IsRedis => string.Equals(Backend, RedisBackend, StringComparison.OrdinalIgnoreCase);
+    /// <summary>The backend's name, trimmed and lower case.</summary>
+    public string BackendName => (Backend ?? "").Trim().ToLowerInvariant();
 
     [ConfigurationKeyName("replay_size")]
     public int ReplaySize { get; set; } = Defaults.ReplaySize;
@@ -129,14 +136,28 @@ internal sealed class BrokerSection
     };
 }
 
+/// <summary><c>toast.grpc.broker.file.*</c>: the durable log on local disk (docs/configuration.md).</summary>
+internal sealed class FileSection
+{
+    /// <summary>The log's folder; null = <c>&lt;gateway.state_dir&gt;/log</c>.</summary>
+    [ConfigurationKeyName("path")]
+    public string? Path { get; set; }
+
+    /// <summary>When appends reach the disk: <c>always</c> (default: before the producer is answered and before
+    /// subscribers see the event), <c>interval</c> or <c>never</c>.</summary>
+    [ConfigurationKeyName("fsync")]
+    public string Fsync { get; set; } = "always";
+
+    /// <summary>With <c>fsync: interval</c>, milliseconds between syncs (default 100).</summary>
+    [ConfigurationKeyName("fsync_interval_ms")]
+    public int FsyncIntervalMs { get; set; } = 100;
+}
+
 /// <summary><c>toast.grpc.broker.redis.*</c>: the shared event log of cluster mode (docs/cluster.md).</summary>
 internal sealed class RedisSection
 {
     /// <summary>Default key prefix: every key and the fan-out channel start with it.</summary>
-    public const string DefaultKeyPrefix = "marie:";
-
-    /// <summary>Longest key prefix accepted (keys stay short; the prefix is in every key).</summary>
-    public const int MaxKeyPrefixLength = 64;
+    public const string DefaultKeyPrefix = Marie.Events.Backends.Redis.RedisBackendOptions.DefaultKeyPrefix;
 
     /// <summary>A StackExchange.Redis configuration string, e.g. <c>127.0.0.1:6379</c> (required with backend redis).</summary>
     [ConfigurationKeyName("connection")]
@@ -149,6 +170,15 @@ internal sealed class RedisSection
     /// <summary>This gateway's name in the stats (<c>gateway</c>); null = host name and process id.</summary>
     [ConfigurationKeyName("node_name")]
     public string? NodeName { get; set; }
+
+    /// <summary>The Redis backend's options from these values.</summary>
+    public Marie.Events.Backends.Redis.RedisBackendOptions ToBackendOptions(int replaySize) => new()
+    {
+        Connection = Connection ?? "",
+        KeyPrefix = KeyPrefix,
+        NodeName = NodeName,
+        ReplaySize = replaySize,
+    };
 }
 
 /// <summary><c>toast.grpc.queue.*</c>.</summary>

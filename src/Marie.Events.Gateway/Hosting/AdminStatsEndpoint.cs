@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using Marie.Events.Broker;
-using Marie.Events.Gateway.Cluster;
+using Marie.Events.Backends.Redis;
+using Marie.Events.Broker.Storage;
 using Marie.Events.Gateway.Toast;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -13,6 +14,9 @@ internal static class AdminStatsEndpoint
 {
     public const string Path = "/internal/stats";
 
+    /// <summary>This gateway's name in the stats when no shared backend names it: host name and process id.</summary>
+    private static readonly string LocalNodeName = $"{Environment.MachineName}-{Environment.ProcessId}";
+
     public static async Task<IResult> Handle(HttpContext http)
     {
         var (admin, refusal) = AdminAuth.Check(http, typeof(AdminStatsEndpoint).FullName!);
@@ -21,27 +25,38 @@ internal static class AdminStatsEndpoint
             return refusal;
         }
 
-        // Resolved only now: the broker is created on first use. Topics limited to what the key may see (an admin
-        // sees all).
-        var stats = http.RequestServices.GetRequiredService<GrpcEventBroker>().Stats(admin!.Access);
+        // Topics limited to what the key may see (an admin sees all).
+        var broker = http.RequestServices.GetRequiredService<GrpcEventBroker>();
+        var stats = broker.Stats(admin!.Access);
         var toast = http.RequestServices.GetRequiredService<ToastPipeline>().Stats();
-        var node = http.RequestServices.GetRequiredService<ClusterNode>();
-        var response = StatsResponse.From(stats) with { Toast = toast, Gateway = node.Name, Backend = node.Enabled ? "redis" : "memory", TopicStatsFrom = "gateway" };
-        if (node.Enabled)
+        var backend = broker.Backend;
+        var shared = backend as RedisEventBackend;
+        var response = StatsResponse.From(stats) with
+        {
+            Toast = toast,
+            Gateway = shared?.NodeName ?? LocalNodeName,
+            Backend = backend.Name,
+            TopicStatsFrom = "gateway",
+        };
+        if (shared is not null)
         {
             // Cluster mode: topic figures are the shared log's (cluster-wide); the rest are this gateway's.
             try
             {
-                var figures = await node.TopicFiguresAsync(response.TopicStats.Keys).ConfigureAwait(false);
+                var figures = await shared.DescribeAsync([.. response.TopicStats.Keys], http.RequestAborted).ConfigureAwait(false);
                 response = response with
                 {
                     TopicStats = figures.ToDictionary(f => f.Key, f => new TopicStatsResponse(f.Value.Head, (int)f.Value.Buffered), StringComparer.Ordinal),
-                    TopicStatsFrom = "redis",
+                    TopicStatsFrom = backend.Name,
                 };
+            }
+            catch (BackendException)
+            {
+                // Redis is away: the figures are this gateway's rings (topic_stats_from says so).
             }
             catch (StackExchange.Redis.RedisException)
             {
-                // Redis is away: the figures are this gateway's rings (topic_stats_from says so).
+                // Likewise.
             }
             catch (TimeoutException)
             {

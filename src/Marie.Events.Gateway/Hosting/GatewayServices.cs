@@ -2,7 +2,6 @@ using Grpc.AspNetCore.Server;
 using Grpc.HealthCheck;
 using Marie.Events.Broker;
 using Marie.Events.Gateway.Auth;
-using Marie.Events.Gateway.Cluster;
 using Marie.Events.Gateway.Configuration;
 using Marie.Events.Gateway.Services;
 using Marie.Events.Gateway.Toast;
@@ -34,11 +33,8 @@ internal static class GatewayServices
 
         services.AddSingleton(context);
         services.TryAddSingleton(TimeProvider.System);
-        // Created on first use (first call or stats request), with the validated toast.grpc.broker.* values.
-        services.AddSingleton(sp => new GrpcEventBroker(
-            WithLimits(sp.GetRequiredService<IOptions<ToastOptions>>().Value.Grpc.Broker.ToBrokerOptions(), sp.GetRequiredService<IOptions<LimitsOptions>>().Value),
-            sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILoggerFactory>()));
+        // First: the broker's backend is loaded before any other hosted service starts.
+        services.AddMarieBroker();
         services.AddSingleton(sp => ApiKeyBootstrap.Create(
             sp.GetRequiredService<IOptions<AuthOptions>>().Value,
             sp.GetRequiredService<IOptions<GatewayOptions>>().Value,
@@ -46,6 +42,7 @@ internal static class GatewayServices
             sp.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(APIKeyManager).FullName!)));
         services.AddSingleton<ApiKeyInterceptor>();
         services.AddSingleton<PublishGuardInterceptor>();
+        services.AddSingleton<Services.PublishAdmission>();
         services.AddSingleton<AuthFailureLogs>();
         services.AddSingleton<StreamRegistry>();
         services.AddSingleton<KeyReloadService>();
@@ -53,7 +50,6 @@ internal static class GatewayServices
         services.AddSingleton<GatewayEndpoints>();
         services.AddSingleton<HealthServiceImpl>();
         services.AddHostedService<GatewayLifecycle>();
-        services.AddMarieCluster();
         services.AddToastPipeline();
 
         services.AddOptions<KestrelServerOptions>()
@@ -123,12 +119,6 @@ internal static class GatewayServices
         {
             // Reported by start-up validation.
         }
-    }
-
-    private static BrokerOptions WithLimits(BrokerOptions options, LimitsOptions limits)
-    {
-        options.Limits = limits.ToBrokerLimits();
-        return options;
     }
 
     private static void AddValidatedOptions<TOptions, TValidator>(IServiceCollection services, IConfiguration configuration, string section)

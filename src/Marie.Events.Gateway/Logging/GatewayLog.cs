@@ -71,6 +71,9 @@ internal static partial class GatewayLog
 
     // ---------------------------------------------------------------- publishing (4xxx)
 
+    [LoggerMessage(EventId = 3006, Level = LogLevel.Information, Message = "Backend {Backend} loaded {Topics} topics ({Events} events) into the replay rings")]
+    public static partial void BackendStarted(ILogger logger, string backend, int topics, long events);
+
     [LoggerMessage(EventId = 4001, Level = LogLevel.Debug, Message = "Published {EventId} as #{SequenceNum} of its topic (key '{KeyName}')")]
     public static partial void Published(ILogger logger, string eventId, long sequenceNum, string keyName);
 

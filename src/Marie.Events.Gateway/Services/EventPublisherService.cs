@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 using Grpc.Core;
@@ -26,7 +25,7 @@ internal sealed class EventPublisherService(
 
     public override async Task<PublishResponse> Publish(PublishRequest request, ServerCallContext context)
     {
-        var dispatch = await AcceptAsync(request, context, index: null, context.CancellationToken).ConfigureAwait(false);
+        var dispatch = await AcceptAsync(request, index: null, context.CancellationToken).ConfigureAwait(false);
         return await AnswerAsync(dispatch, context, index: null, context.CancellationToken).ConfigureAwait(false);
     }
 
@@ -50,7 +49,7 @@ internal sealed class EventPublisherService(
             var index = 0;
             while (await requestStream.MoveNext(stop.Token).ConfigureAwait(false))
             {
-                var dispatch = await AcceptAsync(requestStream.Current, context, index, stop.Token).ConfigureAwait(false);
+                var dispatch = await AcceptAsync(requestStream.Current, index, stop.Token).ConfigureAwait(false);
                 await accepted.Writer.WriteAsync((dispatch, index), stop.Token).ConfigureAwait(false);
                 index++;
             }
@@ -91,31 +90,17 @@ internal sealed class EventPublisherService(
         }
     }
 
-    /// <summary>Validates the request and hands it to the registry; a refusal becomes the call's status.</summary>
-    private async ValueTask<ToastDispatch> AcceptAsync(PublishRequest request, ServerCallContext context, int? index, CancellationToken cancellationToken)
+    /// <summary>Hands the request's event, validated and normalised by <see cref="PublishAdmission"/> (through the
+    /// publish guard), to the registry; a refusal becomes the call's status.</summary>
+    private async ValueTask<ToastDispatch> AcceptAsync(PublishRequest request, int? index, CancellationToken cancellationToken)
     {
-        var problem = request.Event switch
-        {
-            null => "event is required",
-            { ApiKey.Length: 0 } => "event.api_key (the topic) is required",
-            _ => null,
-        };
-        if (problem is not null)
-        {
-            throw Reject(StatusCode.InvalidArgument, problem, index);
-        }
-
         try
         {
-            return await registry.DispatchAsync(request.Event!, cancellationToken).ConfigureAwait(false);
-        }
-        catch (ArgumentException ex)
-        {
-            throw Reject(StatusCode.InvalidArgument, ex.Message, index);
+            return await registry.DispatchAsync(request.Event, cancellationToken).ConfigureAwait(false);
         }
         catch (ToastRejectedException ex)
         {
-            throw Reject(StatusOf(ex.Reason), ex.Message, index);
+            throw Reject(ex, index);
         }
     }
 
@@ -135,7 +120,7 @@ internal sealed class EventPublisherService(
             }
             catch (ToastRejectedException ex)
             {
-                throw Reject(StatusOf(ex.Reason), ex.Message, index);
+                throw Reject(ex, index);
             }
         }
 
@@ -143,19 +128,10 @@ internal sealed class EventPublisherService(
         return new PublishResponse { Id = result.Id, Topic = result.Topic, SequenceNum = result.SequenceNum };
     }
 
-    private static StatusCode StatusOf(ToastRejection reason) => reason switch
+    private RpcException Reject(ToastRejectedException ex, int? index)
     {
-        ToastRejection.QueueFull or ToastRejection.Dropped or ToastRejection.LimitExceeded => StatusCode.ResourceExhausted,
-        ToastRejection.Denied => StatusCode.PermissionDenied,
-        ToastRejection.Invalid => StatusCode.InvalidArgument,
-        _ => StatusCode.Unavailable,
-    };
-
-    /// <summary>In a stream, the message names the request's index.</summary>
-    private RpcException Reject(StatusCode code, string problem, int? index)
-    {
-        var message = index is { } i ? string.Create(CultureInfo.InvariantCulture, $"request {i}: {problem}") : problem;
-        GatewayLog.PublishRejected(logger, message);
-        return new RpcException(new Status(code, message));
+        var rpc = GrpcStatusMapper.ToRpcException(ex, index);
+        GatewayLog.PublishRejected(logger, rpc.Status.Detail);
+        return rpc;
     }
 }

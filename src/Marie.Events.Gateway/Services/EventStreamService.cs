@@ -97,18 +97,14 @@ internal sealed class EventStreamService(
                 ?? throw new RpcException(new Status(StatusCode.PermissionDenied, TopicNames.ForeignKeyMessage));
             return Task.FromResult(broker.GetReplayBuffer(request, caller.Access));
         }
-        catch (ArgumentException ex)
+        catch (Exception ex) when (ex is ArgumentException or TopicAccessDeniedException or BrokerLimitException)
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, ex.Message));
-        }
-        catch (TopicAccessDeniedException ex)
-        {
-            SecurityLog.CallRefused(logger, "GetReplayBuffer", caller.Name, ex.Message);
-            throw new RpcException(new Status(StatusCode.PermissionDenied, ex.Message));
-        }
-        catch (BrokerLimitException ex)
-        {
-            throw new RpcException(new Status(StatusCode.ResourceExhausted, ex.Message));
+            if (ex is TopicAccessDeniedException)
+            {
+                SecurityLog.CallRefused(logger, "GetReplayBuffer", caller.Name, ex.Message);
+            }
+
+            throw GrpcStatusMapper.ToRpcException(ex);
         }
     }
 

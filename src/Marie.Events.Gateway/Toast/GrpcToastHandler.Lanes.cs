@@ -1,4 +1,4 @@
-using Marie.Events.Broker.Access;
+using Marie.Events.Broker;
 using Marie.Events.Broker.Limits;
 using Marie.Events.Protocol;
 
@@ -36,15 +36,21 @@ internal sealed partial class GrpcToastHandler
         }
     }
 
-    /// <summary>Files the lane's events one after the other until it is empty, then retires it.</summary>
+    /// <summary>Files the lane's events in order, as batches of what is waiting (never waiting for more), until it
+    /// is empty, then retires it.</summary>
     private async Task RunLaneAsync(TopicLane lane)
     {
+        var batch = new List<PendingEvent>();
         while (true)
         {
-            PendingEvent? next;
             lock (lane.Gate)
             {
-                if (!lane.Queue.TryDequeue(out next))
+                while (batch.Count < MaxBatch && lane.Queue.TryDequeue(out var next))
+                {
+                    batch.Add(next);
+                }
+
+                if (batch.Count == 0)
                 {
                     lane.Running = false;
                     lane.Retired = true;
@@ -55,63 +61,81 @@ internal sealed partial class GrpcToastHandler
 
             try
             {
-                await DeliverAsync(next).ConfigureAwait(false);
+                await DeliverAsync(lane.Topic, batch).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
                 // DeliverAsync settles every outcome itself; this is a bug guard so a lane never stalls.
                 ToastLog.LaneFailed(_logger, HandlerName, lane.Topic, ex);
-                next.Completion.TrySetException(new ToastRejectedException(ToastRejection.GaveUp, $"event {next.Event.Id} not published: internal error"));
+                foreach (var pending in batch)
+                {
+                    pending.Completion.TrySetException(new ToastRejectedException(ToastRejection.GaveUp, $"event {pending.Event.Id} not published: internal error"));
+                }
             }
             finally
             {
-                Release();
+                foreach (var _ in batch)
+                {
+                    Release();
+                }
+
+                batch.Clear();
             }
         }
     }
 
-    /// <summary>Files one event, retrying failed attempts with backoff; settles its completion in every case.</summary>
-    private async Task DeliverAsync(PendingEvent pending)
+    /// <summary>Files one batch of a topic's events, retrying failed attempts with backoff; settles every
+    /// completion in every case. A retry sends the same event list, so a backend that keys retries on it (Redis)
+    /// does not file them twice.</summary>
+    private async Task DeliverAsync(string topic, List<PendingEvent> batch)
     {
-        var evt = pending.Event;
+        var events = new EventData[batch.Count];
+        for (var i = 0; i < events.Length; i++)
+        {
+            events[i] = batch[i].Event;
+        }
+
+        var first = events[0];
         var abort = _abort.Token;
         for (var attempt = 1; ; attempt++)
         {
             if (abort.IsCancellationRequested)
             {
-                Abandon(pending);
+                Abandon(batch);
                 return;
             }
 
             try
             {
-                var result = await _sink.PublishAsync(evt, abort).ConfigureAwait(false);
-                Interlocked.Increment(ref _filed);
+                var result = await _broker.PublishAsync(topic, events, abort).ConfigureAwait(false);
+                Interlocked.Add(ref _filed, events.Length);
                 if (attempt > 1)
                 {
-                    ToastLog.PublishRecovered(_logger, HandlerName, evt.Id, evt.ApiKey, attempt);
+                    ToastLog.PublishRecovered(_logger, HandlerName, first.Id, topic, attempt);
                 }
 
-                pending.Completion.TrySetResult(result);
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    batch[i].Completion.TrySetResult(new PublishResult(events[i].Id, topic, result.FirstSequence + i));
+                }
+
                 return;
             }
-            catch (Exception ex) when (ex is ArgumentException or BrokerLimitException or TopicAccessDeniedException)
+            catch (BrokerLimitException ex)
             {
-                // Refusals that a retry cannot change: answer the caller now.
-                Interlocked.Increment(ref _invalid);
-                ToastLog.PublishInvalid(_logger, HandlerName, evt.Id, ex.Message);
-                var reason = ex switch
+                // A refusal a retry cannot change (max_topics): answer the callers now.
+                Interlocked.Add(ref _invalid, events.Length);
+                ToastLog.PublishInvalid(_logger, HandlerName, first.Id, ex.Message);
+                foreach (var pending in batch)
                 {
-                    BrokerLimitException => ToastRejection.LimitExceeded,
-                    TopicAccessDeniedException => ToastRejection.Denied,
-                    _ => ToastRejection.Invalid,
-                };
-                pending.Completion.TrySetException(new ToastRejectedException(reason, ex.Message));
+                    pending.Completion.TrySetException(new ToastRejectedException(ToastRejection.LimitExceeded, ex.Message));
+                }
+
                 return;
             }
             catch (OperationCanceledException) when (abort.IsCancellationRequested)
             {
-                Abandon(pending);
+                Abandon(batch);
                 return;
             }
             catch (Exception ex)
@@ -119,21 +143,25 @@ internal sealed partial class GrpcToastHandler
                 Interlocked.Increment(ref _failedAttempts);
                 if (Settings.MaxAttempts > 0 && attempt >= Settings.MaxAttempts)
                 {
-                    Interlocked.Increment(ref _givenUp);
-                    ToastLog.PublishGivenUp(_logger, evt.Id, attempt, evt.ApiKey, ex.Message);
-                    pending.Completion.TrySetException(new ToastRejectedException(ToastRejection.GaveUp,
-                        $"event {evt.Id} not published: dropped after {attempt} failed publish attempts ({ex.Message})"));
+                    Interlocked.Add(ref _givenUp, events.Length);
+                    foreach (var pending in batch)
+                    {
+                        ToastLog.PublishGivenUp(_logger, pending.Event.Id, attempt, topic, ex.Message);
+                        pending.Completion.TrySetException(new ToastRejectedException(ToastRejection.GaveUp,
+                            $"event {pending.Event.Id} not published: dropped after {attempt} failed publish attempts ({ex.Message})"));
+                    }
+
                     return;
                 }
 
                 var delay = Settings.Backoff(attempt);
                 if (attempt == 1)
                 {
-                    ToastLog.PublishFailed(_logger, HandlerName, evt.Id, evt.ApiKey, attempt, (long)delay.TotalMilliseconds, ex.Message);
+                    ToastLog.PublishFailed(_logger, HandlerName, first.Id, topic, attempt, (long)delay.TotalMilliseconds, ex.Message);
                 }
                 else
                 {
-                    ToastLog.PublishFailedAgain(_logger, HandlerName, evt.Id, evt.ApiKey, attempt, (long)delay.TotalMilliseconds, ex.Message);
+                    ToastLog.PublishFailedAgain(_logger, HandlerName, first.Id, topic, attempt, (long)delay.TotalMilliseconds, ex.Message);
                 }
 
                 // The timer exists (on the handler's TimeProvider) before the retry is counted as scheduled.
@@ -145,10 +173,19 @@ internal sealed partial class GrpcToastHandler
                 }
                 catch (OperationCanceledException)
                 {
-                    Abandon(pending);
+                    Abandon(batch);
                     return;
                 }
             }
+        }
+    }
+
+    /// <summary>The drain time ran out before the events were filed.</summary>
+    private void Abandon(List<PendingEvent> batch)
+    {
+        foreach (var pending in batch)
+        {
+            Abandon(pending);
         }
     }
 

@@ -7,18 +7,22 @@ using Microsoft.Extensions.Logging;
 namespace Marie.Events.Gateway.Toast;
 
 /// <summary>
-/// The seed's <c>GrpcToastHandler</c>: files events with the broker (an <see cref="IEventSink"/>) through a bounded
+/// The seed's <c>GrpcToastHandler</c>: files events with the broker (and so its backend) through a bounded
 /// queue of <c>toast.grpc.queue.maxsize</c> events. A full queue makes the publisher wait for room (up to
 /// <c>enqueue_timeout_s</c>, then <see cref="ToastRejection.QueueFull"/>), or with <c>drop_if_full</c> drops the
-/// event with a warning. Each topic has its own lane: events of a topic are filed one at a time, in the order they
-/// were accepted, and a failed attempt is retried with exponential backoff (<c>toast.grpc.retry.*</c>) before the
+/// event with a warning. Each topic has its own lane: events of a topic are filed in the order they were accepted,
+/// a batch of what is waiting at a time (at most <see cref="MaxBatch"/>), and a failed attempt is retried with exponential backoff (<c>toast.grpc.retry.*</c>) before the
 /// next event of that topic is tried, so retries never reorder a topic. Topics do not wait for each other.
 /// </summary>
 internal sealed partial class GrpcToastHandler : IToastHandler, IDisposable
 {
     public const string HandlerName = "grpc";
 
-    private readonly IEventSink _sink;
+    /// <summary>Events of one topic filed in one append at most: bounds one append's size (and a file backend's
+    /// transaction) while letting a burst share one durable write.</summary>
+    public const int MaxBatch = 256;
+
+    private readonly GrpcEventBroker _broker;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _slots;
@@ -43,12 +47,12 @@ internal sealed partial class GrpcToastHandler : IToastHandler, IDisposable
     private long _invalid;
     private long _undelivered;
 
-    public GrpcToastHandler(IEventSink sink, GrpcToastSettings settings, TimeProvider time, ILogger<GrpcToastHandler> logger)
+    public GrpcToastHandler(GrpcEventBroker broker, GrpcToastSettings settings, TimeProvider time, ILogger<GrpcToastHandler> logger)
     {
-        ArgumentNullException.ThrowIfNull(sink);
+        ArgumentNullException.ThrowIfNull(broker);
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentOutOfRangeException.ThrowIfLessThan(settings.MaxSize, 1);
-        _sink = sink;
+        _broker = broker;
         Settings = settings;
         _time = time;
         _logger = logger;

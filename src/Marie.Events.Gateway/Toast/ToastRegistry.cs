@@ -10,7 +10,7 @@ namespace Marie.Events.Gateway.Toast;
 /// before it, and each keeps its own queue, so a slow or failing handler does not hold the others back; a handler
 /// that fails is logged and counted, and the others still get the event.
 /// </summary>
-internal sealed class ToastRegistry(TimeProvider time, ILogger<ToastRegistry> logger)
+internal sealed class ToastRegistry(ILogger<ToastRegistry> logger)
 {
     private readonly Lock _registering = new();
     private ToastRegistration[] _registrations = [];
@@ -45,31 +45,15 @@ internal sealed class ToastRegistry(TimeProvider time, ILogger<ToastRegistry> lo
     }
 
     /// <summary>
-    /// Gives the event its id (when empty) and timestamp (when 0), so every handler sees the same event, then hands
-    /// it to every matching handler. Completes when each has accepted it (or failed, logged). A handler's
+    /// Hands the event, validated and normalised already (<c>PublishAdmission</c>: topic, id, timestamp), to every
+    /// matching handler, so every handler sees the same event. Completes when each has accepted it (or failed, logged). A handler's
     /// refusal (<see cref="ToastRejectedException"/>, the first in priority order) is thrown after every handler had
     /// its turn.
     /// </summary>
-    /// <exception cref="ArgumentException">The event has no topic (<c>api_key</c>).</exception>
     /// <exception cref="ToastRejectedException">A handler refused the event.</exception>
     public async ValueTask<ToastDispatch> DispatchAsync(EventData evt, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(evt);
-        if (string.IsNullOrEmpty(evt.ApiKey))
-        {
-            throw new ArgumentException("event.api_key (the topic) is required", nameof(evt));
-        }
-
-        if (evt.Id.Length == 0)
-        {
-            evt.Id = Guid.NewGuid().ToString("N");
-        }
-
-        if (evt.Timestamp == 0)
-        {
-            evt.Timestamp = time.GetUtcNow().ToUnixTimeSeconds();
-        }
-
         Interlocked.Increment(ref _dispatched);
         var registrations = Volatile.Read(ref _registrations);
         var count = 0;

@@ -14,12 +14,10 @@ internal static class ToastServices
     /// <summary>What the host keeps for its own stopping beyond the drain (Kestrel closing connections).</summary>
     private static readonly TimeSpan StopMargin = TimeSpan.FromSeconds(5);
 
-    /// <summary>Registers the registry, the enabled handlers and the pipeline's hosted service. The broker sink
-    /// (<see cref="IEventSink"/>) is the in-memory broker unless one is registered already or afterwards.</summary>
+    /// <summary>Registers the registry, the enabled handlers and the pipeline's hosted service.</summary>
     public static IServiceCollection AddToastPipeline(this IServiceCollection services)
     {
         services.AddSingleton<IValidateOptions<ToastOptions>, ToastPipelineOptionsValidator>();
-        services.TryAddSingleton<IEventSink>(sp => new BrokerEventSink(sp.GetRequiredService<GrpcEventBroker>()));
         services.AddSingleton(sp => Create(sp));
         services.AddSingleton(sp => sp.GetRequiredService<ToastPipeline>().Registry);
         services.AddHostedService(sp => sp.GetRequiredService<ToastPipeline>());
@@ -50,13 +48,13 @@ internal static class ToastServices
         var time = sp.GetRequiredService<TimeProvider>();
         var loggers = sp.GetRequiredService<ILoggerFactory>();
         var grpc = toast.Grpc.Enabled
-            ? new GrpcToastHandler(sp.GetRequiredService<IEventSink>(), GrpcToastSettings.From(toast.Grpc.Queue, toast.Grpc.Retry), time, loggers.CreateLogger<GrpcToastHandler>())
+            ? new GrpcToastHandler(sp.GetRequiredService<GrpcEventBroker>(), GrpcToastSettings.From(toast.Grpc.Queue, toast.Grpc.Retry), time, loggers.CreateLogger<GrpcToastHandler>())
             : null;
         var native = toast.Native.Enabled
             ? new NativeToastHandler(NativeToastSettings.From(toast.Native, gateway.StateDir), loggers.CreateLogger<NativeToastHandler>())
             : null;
         return new ToastPipeline(
-            new ToastRegistry(time, loggers.CreateLogger<ToastRegistry>()),
+            new ToastRegistry(loggers.CreateLogger<ToastRegistry>()),
             grpc,
             native,
             sp.GetRequiredService<IHostApplicationLifetime>(),

@@ -1,29 +1,24 @@
-using Marie.Events.Broker;
+using Marie.Events.Broker.Storage;
 using Marie.Events.FunctionalTests.Infrastructure;
-using Marie.Events.Gateway.Toast;
 using Marie.Events.Protocol;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Marie.Events.FunctionalTests.Toast;
 
-/// <summary>The real broker behind a switch: attempts fail while <see cref="Failing"/>, or wait while held.</summary>
-internal sealed class SteerableSink : IEventSink
+/// <summary>The real memory backend behind a switch: appends fail while <see cref="Failing"/>, or wait while held.</summary>
+internal sealed class SteerableSink : IEventBackend
 {
+    private readonly MemoryEventBackend _inner = new();
     private readonly Lock _gate = new();
     private readonly List<(int Count, TaskCompletionSource Done)> _failureWaiters = [];
     private readonly List<(int Count, TaskCompletionSource Done)> _heldWaiters = [];
     private TaskCompletionSource _release = Released();
-    private BrokerEventSink? _inner;
     private int _failures;
     private int _held;
 
     public volatile bool Failing;
 
-    public void Install(IServiceCollection services) => services.AddSingleton<IEventSink>(sp =>
-    {
-        _inner = new BrokerEventSink(sp.GetRequiredService<GrpcEventBroker>());
-        return this;
-    });
+    public void Install(IServiceCollection services) => services.AddSingleton<IEventBackend>(this);
 
     public void Hold() => _release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -33,7 +28,13 @@ internal sealed class SteerableSink : IEventSink
 
     public Task WaitForHeldAsync(int count) => WaitAsync(_heldWaiters, () => _held, count);
 
-    public async ValueTask<PublishResult> PublishAsync(EventData evt, CancellationToken cancellationToken)
+    public string Name => "steerable";
+
+    public string InitialEpoch(string topic) => _inner.InitialEpoch(topic);
+
+    public Task<BackendLoad> StartAsync(IEventBackendListener listener, CancellationToken cancellationToken) => _inner.StartAsync(listener, cancellationToken);
+
+    public async ValueTask<AppendResult> AppendAsync(string topic, IReadOnlyList<EventData> events, DateTimeOffset publishedAt, CancellationToken cancellationToken)
     {
         var release = _release.Task;
         if (!release.IsCompleted)
@@ -45,11 +46,21 @@ internal sealed class SteerableSink : IEventSink
         if (Failing)
         {
             Bump(ref _failures, _failureWaiters);
-            throw new IOException("broker backend down (scripted)");
+            throw new BackendException("broker backend down (scripted)");
         }
 
-        return await _inner!.PublishAsync(evt, cancellationToken);
+        return await _inner.AppendAsync(topic, events, publishedAt, cancellationToken);
     }
+
+    public ValueTask<IReadOnlyList<BackendEvent>> ReadAsync(string topic, long first, long last, CancellationToken cancellationToken) =>
+        _inner.ReadAsync(topic, first, last, cancellationToken);
+
+    public ValueTask<IReadOnlyDictionary<string, BackendTopic>> DescribeAsync(IReadOnlyCollection<string> topics, CancellationToken cancellationToken) =>
+        _inner.DescribeAsync(topics, cancellationToken);
+
+    public ValueTask<IReadOnlyList<string>> ListTopicsAsync(CancellationToken cancellationToken) => _inner.ListTopicsAsync(cancellationToken);
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     private void Bump(ref int counter, List<(int Count, TaskCompletionSource Done)> waiters)
     {

@@ -1,9 +1,9 @@
 using Microsoft.Extensions.Logging;
 
-namespace Marie.Events.Gateway.Cluster;
+namespace Marie.Events.Backends.Redis;
 
-/// <summary>Cluster mode's log lines. Event ids 8000-8099 are cluster mode's and never change meaning.</summary>
-internal static partial class ClusterLog
+/// <summary>The Redis backend's log lines (cluster mode). Event ids 8000-8099 are its own and never change meaning.</summary>
+internal static partial class RedisBackendLog
 {
     [LoggerMessage(EventId = 8001, Level = LogLevel.Information, Message = "Cluster mode: gateway {Node} on Redis {Endpoints}, key prefix '{Prefix}'; loaded {Topics} topics ({Events} events) from the shared log")]
     public static partial void Started(ILogger logger, string node, string endpoints, string prefix, int topics, long events);

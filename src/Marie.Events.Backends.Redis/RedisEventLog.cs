@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using StackExchange.Redis;
 
-namespace Marie.Events.Gateway.Cluster;
+namespace Marie.Events.Backends.Redis;
 
 /// <summary>One event as the shared log holds it.</summary>
 internal readonly record struct SharedEvent(long Sequence, long PublishedAtMs, byte[] Data);
@@ -11,7 +11,7 @@ internal readonly record struct SharedEvent(long Sequence, long PublishedAtMs, b
 /// The shared event log in Redis (cluster mode). Keys, all under the key prefix: <c>seq:{topic}</c> (the last
 /// sequence number, INCR), <c>epoch:{topic}</c> (16 hex chars, set once), <c>log:{topic}</c> (a stream, entry id
 /// <c>{seq}-0</c>, fields <c>d</c> = the event's protobuf bytes and <c>t</c> = published_at in unix ms, trimmed to
-/// about replay_size entries), <c>topics</c> (a set), <c>pub:{token}</c> (the result of one publish, kept an hour
+/// about replay_size entries), <c>topics</c> (a set), <c>pub:{token}</c> (the result of one append, kept an hour
 /// so a retried attempt is not filed twice). Every accepted event is announced on the channel <c>fanout</c>.
 /// </summary>
 internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
@@ -20,22 +20,29 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
     /// toast.grpc.retry.* reaches (an attempt waits at most a few seconds for Redis).</summary>
     private const int PublishTokenTtlSeconds = 3600;
 
-    /// <summary>KEYS: seq, epoch, log, topics, token. ARGV: topic, data, published_at ms, replay_size,
-    /// candidate epoch, channel, token ttl. Returns {seq, epoch}; a token already used returns its first result.</summary>
+    /// <summary>KEYS: seq, epoch, log, topics, token. ARGV: topic, published_at ms, replay_size, candidate epoch,
+    /// channel, token ttl, then the events' bytes. Numbers the batch contiguously (INCRBY), stores and announces each
+    /// event, and returns {first seq, epoch}; a token already used returns its first result.</summary>
     private const string PublishScript = """
         local done = redis.call('GET', KEYS[5])
         if done then
           local sep = string.find(done, ':', 1, true)
           return {tonumber(string.sub(done, 1, sep - 1)), string.sub(done, sep + 1)}
         end
-        redis.call('SET', KEYS[2], ARGV[5], 'NX')
+        redis.call('SET', KEYS[2], ARGV[4], 'NX')
         local epoch = redis.call('GET', KEYS[2])
-        local seq = redis.call('INCR', KEYS[1])
-        redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], seq .. '-0', 'd', ARGV[2], 't', ARGV[3])
+        local count = #ARGV - 6
+        local last = redis.call('INCRBY', KEYS[1], count)
+        local first = last - count + 1
+        local header = '\n' .. epoch .. '\n' .. ARGV[2] .. '\n' .. string.len(ARGV[1]) .. '\n' .. ARGV[1]
+        for i = 1, count do
+          local seq = first + i - 1
+          redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], seq .. '-0', 'd', ARGV[6 + i], 't', ARGV[2])
+          redis.call('PUBLISH', ARGV[5], seq .. header .. ARGV[6 + i])
+        end
         redis.call('SADD', KEYS[4], ARGV[1])
-        redis.call('SET', KEYS[5], seq .. ':' .. epoch, 'EX', ARGV[7])
-        redis.call('PUBLISH', ARGV[6], seq .. '\n' .. epoch .. '\n' .. ARGV[3] .. '\n' .. string.len(ARGV[1]) .. '\n' .. ARGV[1] .. ARGV[2])
-        return {seq, epoch}
+        redis.call('SET', KEYS[5], first .. ':' .. epoch, 'EX', ARGV[6])
+        return {first, epoch}
         """;
 
     public IConnectionMultiplexer Redis { get; } = redis;
@@ -54,22 +61,24 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
 
     private RedisKey TopicsKey => Prefix + "topics";
 
-    /// <summary>Appends an event: one script, so the sequence, the entry, the topic set and the announcement are
-    /// one atomic step. Returns once Redis accepted it.</summary>
-    public async Task<(long Sequence, string Epoch)> AppendAsync(
-        string topic, byte[] data, long publishedAtMs, int replaySize, string candidateEpoch, string token)
+    /// <summary>Appends a batch of one topic's events: one script, so the numbers, the entries, the topic set and
+    /// the announcements are one atomic step. Returns once Redis accepted them.</summary>
+    public async Task<(long First, string Epoch)> AppendAsync(
+        string topic, IReadOnlyList<byte[]> events, long publishedAtMs, int replaySize, string candidateEpoch, string token)
     {
         RedisKey[] keys = [SeqKey(topic), EpochKey(topic), LogKey(topic), TopicsKey, Prefix + "pub:" + token];
-        RedisValue[] args =
-        [
-            topic,
-            data,
-            publishedAtMs,
-            replaySize,
-            candidateEpoch,
-            Prefix + "fanout",
-            PublishTokenTtlSeconds,
-        ];
+        var args = new RedisValue[6 + events.Count];
+        args[0] = topic;
+        args[1] = publishedAtMs;
+        args[2] = replaySize;
+        args[3] = candidateEpoch;
+        args[4] = Prefix + "fanout";
+        args[5] = PublishTokenTtlSeconds;
+        for (var i = 0; i < events.Count; i++)
+        {
+            args[6 + i] = events[i];
+        }
+
         var result = (RedisResult[])(await Db.ScriptEvaluateAsync(PublishScript, keys, args).ConfigureAwait(false))!;
         return ((long)result[0], (string)result[1]!);
     }
@@ -100,17 +109,23 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
         return [.. members.Select(m => (string)m!)];
     }
 
-    /// <summary>Cluster-wide figures of some topics: head (the sequence) and buffered (the stream's length).</summary>
-    public async Task<Dictionary<string, (long Head, long Buffered)>> TopicFiguresAsync(IEnumerable<string> topics)
+    /// <summary>Cluster-wide figures of some topics Redis knows: epoch, head (the sequence) and buffered (the
+    /// stream's length).</summary>
+    public async Task<Dictionary<string, (string Epoch, long Head, long Buffered)>> TopicFiguresAsync(IEnumerable<string> topics)
     {
         var batch = Db.CreateBatch();
-        var pending = topics.Select(t => (Topic: t, Head: batch.StringGetAsync(SeqKey(t)), Length: batch.StreamLengthAsync(LogKey(t)))).ToList();
+        var pending = topics.Select(t => (Topic: t, Epoch: batch.StringGetAsync(EpochKey(t)), Head: batch.StringGetAsync(SeqKey(t)), Length: batch.StreamLengthAsync(LogKey(t)))).ToList();
         batch.Execute();
-        var figures = new Dictionary<string, (long, long)>(StringComparer.Ordinal);
-        foreach (var (topic, head, length) in pending)
+        var figures = new Dictionary<string, (string, long, long)>(StringComparer.Ordinal);
+        foreach (var (topic, epoch, head, length) in pending)
         {
+            var e = await epoch.ConfigureAwait(false);
             var h = await head.ConfigureAwait(false);
-            figures[topic] = (h.IsNull ? 0 : (long)h, await length.ConfigureAwait(false));
+            var l = await length.ConfigureAwait(false);
+            if (!e.IsNull)
+            {
+                figures[topic] = ((string)e!, h.IsNull ? 0 : (long)h, l);
+            }
         }
 
         return figures;

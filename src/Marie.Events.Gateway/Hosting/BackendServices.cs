@@ -1,0 +1,70 @@
+using Marie.Events.Backends.Redis;
+using Marie.Events.Broker;
+using Marie.Events.Broker.Storage;
+using Marie.Events.Gateway.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Marie.Events.Gateway.Hosting;
+
+/// <summary>The broker and its backend (<c>toast.grpc.broker.backend</c>): the one place a backend is chosen.</summary>
+internal static class BackendServices
+{
+    /// <summary>Registers the backend named by the configuration (unless one is registered already, as tests do),
+    /// the broker on it, and the hosted service that loads it before anything else starts.</summary>
+    public static IServiceCollection AddMarieBroker(this IServiceCollection services)
+    {
+        services.TryAddSingleton(CreateBackend);
+        services.AddSingleton(sp => new GrpcEventBroker(
+            BrokerOptionsFrom(sp),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetRequiredService<IEventBackend>()));
+        services.AddHostedService<BrokerStartup>();
+        return services;
+    }
+
+    private static BrokerOptions BrokerOptionsFrom(IServiceProvider sp)
+    {
+        var options = sp.GetRequiredService<IOptions<ToastOptions>>().Value.Grpc.Broker.ToBrokerOptions();
+        options.Limits = sp.GetRequiredService<IOptions<LimitsOptions>>().Value.ToBrokerLimits();
+        return options;
+    }
+
+    private static IEventBackend CreateBackend(IServiceProvider sp)
+    {
+        var broker = sp.GetRequiredService<IOptions<ToastOptions>>().Value.Grpc.Broker;
+        var loggers = sp.GetRequiredService<ILoggerFactory>();
+        return broker.BackendName switch
+        {
+            BrokerSection.RedisBackend => new RedisEventBackend(broker.Redis.ToBackendOptions(broker.ReplaySize), loggers.CreateLogger<RedisEventBackend>()),
+            BrokerSection.FileBackend => FileBackendSettings.Create(broker, sp.GetRequiredService<IOptions<GatewayOptions>>().Value, loggers),
+            _ => new MemoryEventBackend(),
+        };
+    }
+
+    /// <summary>Loads the backend into the broker's rings before the pipeline and the server start (hosted
+    /// services start in registration order, and this one is registered first), so the gateway reports SERVING
+    /// only with its rings filled. A backend that cannot start stops the gateway with its message (exit code 2).</summary>
+    private sealed class BrokerStartup(GrpcEventBroker broker, ILogger<BrokerStartup> logger) : IHostedService
+    {
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                var load = await broker.StartAsync(cancellationToken).ConfigureAwait(false);
+                Logging.GatewayLog.BackendStarted(logger, broker.Backend.Name, load.Topics, load.Events);
+            }
+            catch (BackendException ex)
+            {
+                throw new GatewayConfigurationException(ex.Message, ex);
+            }
+        }
+
+        public async Task StopAsync(CancellationToken cancellationToken) =>
+            await broker.Backend.DisposeAsync().ConfigureAwait(false);
+    }
+}
