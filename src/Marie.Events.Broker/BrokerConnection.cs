@@ -12,7 +12,7 @@ namespace Marie.Events.Broker;
 
 /// <summary>
 /// One client stream's state in the broker. Feed it the client's messages with <see cref="HandleAsync"/>, and write
-/// what <see cref="TryRead"/> returns to the stream from a single writer loop. Dispose it when the stream ends: that
+/// what <see cref="TryReadFrame"/> returns to the stream from a single writer loop. Dispose it when the stream ends: that
 /// releases every subscription and in-flight event it held.
 /// </summary>
 public sealed partial class BrokerConnection : IDisposable
@@ -66,21 +66,6 @@ public sealed partial class BrokerConnection : IDisposable
     /// <summary>Waits until a message is ready to write; false once the connection is disposed.</summary>
     public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) => _queue.WaitToReadAsync(cancellationToken);
 
-    /// <summary>Takes the next message to write, if one is ready, as a message object. Deliveries settled or withdrawn
-    /// while queued are skipped. Call from one writer only.</summary>
-    public bool TryRead([MaybeNullWhen(false)] out ServerMessage message)
-    {
-        var frame = new OutboundFrame();
-        if (TryReadFrame(frame))
-        {
-            message = frame.ToMessage();
-            return true;
-        }
-
-        message = null;
-        return false;
-    }
-
     /// <summary>Fills <paramref name="frame"/> with the next message to write, if one is ready: the form a stream
     /// writer serializes with <see cref="OutboundFrame.Marshaller"/>, copying each event's cached bytes. Call from one
     /// writer only.</summary>
@@ -119,8 +104,6 @@ public sealed partial class BrokerConnection : IDisposable
     /// <summary>The write queue's slots (tests).</summary>
     internal int WriteQueueCapacity => _queue.Capacity;
 
-    /// <summary>Whether a message is ready now (a writer holds its flush while more are ready).</summary>
-    public bool HasPending => _queue.Count > 0;
 
     /// <summary>Answers to client messages waiting for the writer (for stats; at most
     /// <c>max_queued_control_messages</c> plus one).</summary>

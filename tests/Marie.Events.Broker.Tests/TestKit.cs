@@ -294,3 +294,20 @@ public static class BrokerPublishing
         return new PublishResult(evt.Id, evt.ApiKey, result.FirstSequence);
     }
 }
+
+/// <summary>What a connection has ready, as message objects (the stream writer reads frames instead).</summary>
+public static class ConnectionReading
+{
+    public static bool TryRead(this BrokerConnection connection, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out ServerMessage message)
+    {
+        var frame = new OutboundFrame();
+        if (connection.TryReadFrame(frame))
+        {
+            message = frame.ToMessage();
+            return true;
+        }
+
+        message = null;
+        return false;
+    }
+}
