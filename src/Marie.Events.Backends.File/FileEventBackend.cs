@@ -83,6 +83,7 @@ public sealed class FileEventBackend : IEventBackend
     private long _writeFailures;
     private long _commits;
     private int _disposed;
+    private long _writeTicks;
 
     /// <summary>A file backend; nothing is opened until <see cref="StartAsync"/>.</summary>
     /// <param name="options">Settings.</param>
@@ -109,6 +110,9 @@ public sealed class FileEventBackend : IEventBackend
 
     /// <summary>Transactions committed.</summary>
     public long Commits => Interlocked.Read(ref _commits);
+
+    /// <summary>Time the writer spent in write transactions (insert to commit).</summary>
+    internal TimeSpan WriteTime => Stopwatch.GetElapsedTime(0, Volatile.Read(ref _writeTicks));
 
     /// <summary>Test seam: runs inside each write transaction before it commits; throwing fails the write.</summary>
     internal Action? BeforeCommit
@@ -406,7 +410,9 @@ public sealed class FileEventBackend : IEventBackend
 
         try
         {
+            var started = Stopwatch.GetTimestamp();
             store.Write(live, writes.Values);
+            _writeTicks += Stopwatch.GetTimestamp() - started;
         }
         catch (Exception e) when (e is SqliteException or IOException or InvalidOperationException or BackendException)
         {
