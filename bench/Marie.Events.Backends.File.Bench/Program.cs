@@ -9,7 +9,9 @@ using Marie.Events.Protocol;
 
 var root = args.Length > 0 ? args[0] : Path.Combine(Path.GetTempPath(), "marie-file-bench");
 var batch = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200;
-if (Directory.Exists(root))
+// MARIE_BENCH_KEEP=1 keeps the folder, and a start-up store already there is loaded again instead of rewritten.
+var keep = Environment.GetEnvironmentVariable("MARIE_BENCH_KEEP") == "1";
+if (Directory.Exists(root) && !keep)
 {
     Directory.Delete(root, recursive: true);
 }
@@ -64,9 +66,10 @@ async Task<(FileEventBackend Backend, GrpcEventBroker Broker, Marie.Events.Broke
 if (args.Length <= 3)
 {
     var folder = Path.Combine(root, "startup");
+    var written = File.Exists(Path.Combine(folder, "events.db"));
     var (backend, broker, _, _) = await Start(folder, 200);
     var fill = Stopwatch.StartNew();
-    await Parallel.ForEachAsync(Enumerable.Range(0, 10_000), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, ct) =>
+    await Parallel.ForEachAsync(Enumerable.Range(0, written ? 0 : 10_000), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, ct) =>
     {
         var t = $"topic-{i:D5}";
         await broker.PublishAsync(t, Events(t, 200), ct);
@@ -81,4 +84,7 @@ if (args.Length <= 3)
     await backend2.DisposeAsync();
 }
 
-Directory.Delete(root, recursive: true);
+if (!keep)
+{
+    Directory.Delete(root, recursive: true);
+}
