@@ -24,11 +24,11 @@ public sealed class TestBroker : IDisposable
 
     private readonly List<BrokerConnection> _connections = [];
 
-    public TestBroker(Action<BrokerOptions>? configure = null)
+    public TestBroker(Action<BrokerOptions>? configure = null, DateTimeOffset? start = null)
     {
         Options = new BrokerOptions();
         configure?.Invoke(Options);
-        Time = new FakeTimeProvider(StartTime);
+        Time = new FakeTimeProvider(start ?? StartTime);
         Logs = new CapturingLoggerFactory();
         Broker = new GrpcEventBroker(Options, Time, Logs);
     }
