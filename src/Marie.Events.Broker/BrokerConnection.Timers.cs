@@ -19,7 +19,8 @@ public sealed partial class BrokerConnection
     private ServerMessage BuildHeartbeat()
     {
         Volatile.Write(ref _heartbeatQueued, 0);
-        var heartbeat = new ServerHeartbeat { Timestamp = Broker.Time.GetUtcNow().ToUnixTimeMilliseconds() };
+        // Unix seconds, as Marie-AI's own server (int(time.time())).
+        var heartbeat = new ServerHeartbeat { Timestamp = Broker.Time.GetUtcNow().ToUnixTimeSeconds() };
         var wildcard = false;
         var access = Access;
         foreach (var subscription in SnapshotSubscriptions())

@@ -254,7 +254,7 @@ public sealed partial class EventStreamClient
 
     private ClientMessage BuildHeartbeat()
     {
-        var heartbeat = new ClientHeartbeat { Timestamp = Time.GetUtcNow().ToUnixTimeMilliseconds() };
+        var heartbeat = new ClientHeartbeat { Timestamp = Time.GetUtcNow().ToUnixTimeSeconds() };
         foreach (var subscription in Snapshot())
         {
             heartbeat.SubscriptionWatermarks[subscription.Id] = subscription.LowestWatermark();

@@ -18,7 +18,7 @@ public sealed class HeartbeatTests
     }
 
     [Fact]
-    public async Task Heartbeat_EveryInterval_OneEachWithUnixMsTimestamp()
+    public async Task Heartbeat_EveryInterval_OneEachWithUnixSecondsTimestamp()
     {
         using var t = NewBroker();
         var connection = await t.ConnectAndSubscribeAsync("s1", "a");
@@ -29,9 +29,24 @@ public sealed class HeartbeatTests
         t.AdvanceSeconds(20);
         var next = connection.All().Heartbeats();
 
-        Assert.Equal(TestBroker.StartTime.AddSeconds(10).ToUnixTimeMilliseconds(), Assert.Single(first).Timestamp);
+        Assert.Equal(TestBroker.StartTime.AddSeconds(10).ToUnixTimeSeconds(), Assert.Single(first).Timestamp);
         Assert.Equal(2, next.Count);
-        Assert.Equal(TestBroker.StartTime.AddSeconds(30).ToUnixTimeMilliseconds(), next[1].Timestamp);
+        Assert.Equal(TestBroker.StartTime.AddSeconds(30).ToUnixTimeSeconds(), next[1].Timestamp);
+    }
+
+    [Fact]
+    public void Heartbeat_TimeWithMilliseconds_TimestampIsWholeUnixSecondsAsMarie()
+    {
+        // Marie-AI's server fills ServerHeartbeat.timestamp with int(time.time()): unix seconds, truncated.
+        var start = new DateTimeOffset(2026, 3, 4, 5, 6, 7, 890, TimeSpan.Zero);
+        using var t = new TestBroker(o => o.HeartbeatIntervalSeconds = 10, start);
+        var connection = t.Connect();
+
+        t.AdvanceSeconds(10);
+
+        var heartbeat = Assert.Single(connection.All().Heartbeats());
+        Assert.Equal(start.AddSeconds(10).ToUnixTimeSeconds(), heartbeat.Timestamp);
+        Assert.Equal(1_772_600_777L, heartbeat.Timestamp);
     }
 
     [Fact]
@@ -165,7 +180,7 @@ public sealed class HeartbeatTests
         var connection = await t.ConnectAndSubscribeAsync("s1", "a");
         connection.All();
 
-        var reply = await connection.SendAndDrainAsync(Msg.Heartbeat(TestBroker.StartTime.ToUnixTimeMilliseconds()));
+        var reply = await connection.SendAndDrainAsync(Msg.Heartbeat(TestBroker.StartTime.ToUnixTimeSeconds()));
 
         Assert.Empty(reply);
     }
@@ -209,8 +224,8 @@ public sealed class HeartbeatSchedulerTests
         var sent = connection.All().Heartbeats();
         t.AdvanceSeconds(0.1);
 
-        Assert.Equal(TestBroker.StartTime.AddSeconds(11).ToUnixTimeMilliseconds(), Assert.Single(sent).Timestamp);
-        Assert.Equal(TestBroker.StartTime.AddSeconds(21).ToUnixTimeMilliseconds(), Assert.Single(connection.All().Heartbeats()).Timestamp);
+        Assert.Equal(TestBroker.StartTime.AddSeconds(11).ToUnixTimeSeconds(), Assert.Single(sent).Timestamp);
+        Assert.Equal(TestBroker.StartTime.AddSeconds(21).ToUnixTimeSeconds(), Assert.Single(connection.All().Heartbeats()).Timestamp);
     }
 
     [Fact]

@@ -191,4 +191,135 @@ public sealed class ResumeEdgeTests
 
         Assert.Equal(Drain.Range(1, 5), connection.All().Events().Seqs());
     }
+    private static SubscribeRequest ResumeAt(TestBroker t, string topic, long point, string? epoch = null)
+    {
+        var request = Msg.Sub("s1", topic);
+        request.ResumeFrom.Add(topic, point);
+        request.TopicEpochs.Add(topic, epoch ?? t.Epoch(topic));
+        return request;
+    }
+
+    [Fact]
+    public async Task Subscribe_ResumeFromBeyondHeadSameEpoch_NoErrorNoReplayWaitsAtPoint()
+    {
+        using var t = new TestBroker();
+        t.PublishMany("a", 10);
+
+        var connection = await t.ConnectAndSubscribeAsync(ResumeAt(t, "a", 15));
+
+        var messages = connection.All();
+        Assert.Empty(messages.Errors());
+        Assert.Empty(messages.Events());
+        var confirm = Assert.Single(messages.Confirms());
+        Assert.Equal(0, confirm.ReplayFrom);
+        Assert.Equal(0, confirm.TopicReplayFrom["a"]);
+        Assert.Equal(10, confirm.TopicHeads["a"]);
+        Assert.Equal(t.Epoch("a"), confirm.TopicEpochs["a"]);
+    }
+
+    [Fact]
+    public async Task Subscribe_ResumeFromBeyondHeadSameEpoch_EventsUpToPointSkippedLaterDelivered()
+    {
+        using var t = new TestBroker();
+        t.PublishMany("a", 10);
+        var connection = await t.ConnectAndSubscribeAsync(ResumeAt(t, "a", 15));
+        connection.All();
+
+        t.PublishMany("a", 5);
+        var upToPoint = connection.All();
+        t.PublishMany("a", 3);
+        var afterPoint = connection.All();
+
+        Assert.Empty(upToPoint.Events());
+        Assert.Empty(upToPoint.Errors());
+        Assert.Equal(Drain.Range(16, 18), afterPoint.Events().Seqs());
+        Assert.Empty(afterPoint.Errors());
+        Assert.Equal(0, t.Stats().EventsLost);
+    }
+
+    [Fact]
+    public async Task Subscribe_LastSequenceNumBeyondHeadSameEpochOneTopic_WaitsAtPoint()
+    {
+        using var t = new TestBroker();
+        t.PublishMany("a", 3);
+        var request = Resume(5, "a");
+        request.TopicEpochs.Add("a", t.Epoch("a"));
+        var connection = await t.ConnectAndSubscribeAsync(request);
+        var subscribed = connection.All();
+
+        t.PublishMany("a", 4);
+
+        Assert.Empty(subscribed.Errors());
+        Assert.Empty(subscribed.Events());
+        Assert.Equal([6L, 7L], connection.All().Events().Seqs());
+    }
+
+    [Fact]
+    public async Task Subscribe_ResumeBeyondHeadSameEpochWithReplayCount_NothingReplayed()
+    {
+        using var t = new TestBroker();
+        t.PublishMany("a", 10);
+        var request = ResumeAt(t, "a", 12);
+        request.ReplayCount = 0;
+        var zero = await t.ConnectAndSubscribeAsync(request);
+        request = ResumeAt(t, "a", 12);
+        request.ReplayCount = 5;
+        var five = await t.ConnectAndSubscribeAsync(request);
+        var zeroAtSubscribe = zero.All();
+        var fiveAtSubscribe = five.All();
+
+        t.PublishMany("a", 3);
+
+        Assert.Empty(zeroAtSubscribe.Events());
+        Assert.Empty(fiveAtSubscribe.Events());
+        Assert.Empty(zeroAtSubscribe.Errors());
+        Assert.Equal([13L], zero.All().Events().Seqs());
+        Assert.Equal([13L], five.All().Events().Seqs());
+    }
+
+    [Fact]
+    public async Task Subscribe_ResumeBeyondHeadSameEpoch_InFlightCapAndCumulativeAckStayRight()
+    {
+        using var t = new TestBroker(o => { o.MaxInFlight = 2; o.HeartbeatIntervalSeconds = 10; });
+        t.PublishMany("a", 10);
+        var connection = await t.ConnectAndSubscribeAsync(ResumeAt(t, "a", 15));
+        connection.All();
+
+        t.PublishMany("a", 10);
+        var capped = connection.All().Events().Seqs();
+        var inFlightAtCap = t.Stats().InFlightEvents;
+        var afterFirstAck = await connection.SendAndDrainAsync(Msg.AckUpTo("s1", "a", 17));
+        var afterSecondAck = await connection.SendAndDrainAsync(Msg.AckUpTo("s1", "a", 19));
+        var afterLastAck = await connection.SendAndDrainAsync(Msg.AckUpTo("s1", "a", 20));
+        t.AdvanceSeconds(10);
+        var heartbeat = Assert.Single(connection.All().Heartbeats());
+
+        Assert.Equal([16L, 17L], capped);
+        Assert.Equal(2, inFlightAtCap);
+        Assert.Equal([18L, 19L], afterFirstAck.Events().Seqs());
+        Assert.Equal([20L], afterSecondAck.Events().Seqs());
+        Assert.Empty(afterLastAck.Events());
+        Assert.Equal(0, t.Stats().InFlightEvents);
+        Assert.Equal(20, heartbeat.TopicHeads["a"]);
+        Assert.Equal(t.Epoch("a"), heartbeat.TopicEpochs["a"]);
+    }
+
+    [Fact]
+    public async Task Subscribe_ResumeBeyondHeadOtherEpoch_EpochChangedAndReplayFromRingStart()
+    {
+        using var t = new TestBroker();
+        t.PublishMany("a", 10);
+        var current = t.Epoch("a");
+        var stale = OtherEpochThan(current);
+
+        var connection = await t.ConnectAndSubscribeAsync(ResumeAt(t, "a", 15, stale));
+
+        var messages = connection.All();
+        var error = Assert.Single(messages.Errors());
+        Assert.Equal(ErrorCode.ErrorEpochChanged, error.Code);
+        Assert.Equal(stale, error.Details["expected_epoch"]);
+        Assert.Equal(current, error.Details["current_epoch"]);
+        Assert.NotEqual(error.Details["expected_epoch"], error.Details["current_epoch"]);
+        Assert.Equal(Drain.Range(1, 10), messages.Events().Seqs());
+    }
 }

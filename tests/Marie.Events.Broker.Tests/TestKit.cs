@@ -24,11 +24,11 @@ public sealed class TestBroker : IDisposable
 
     private readonly List<BrokerConnection> _connections = [];
 
-    public TestBroker(Action<BrokerOptions>? configure = null, Marie.Events.Broker.Storage.IEventBackend? backend = null)
+    public TestBroker(Action<BrokerOptions>? configure = null, DateTimeOffset? start = null, Marie.Events.Broker.Storage.IEventBackend? backend = null)
     {
         Options = new BrokerOptions();
         configure?.Invoke(Options);
-        Time = new FakeTimeProvider(StartTime);
+        Time = new FakeTimeProvider(start ?? StartTime);
         Logs = new CapturingLoggerFactory();
         Broker = new GrpcEventBroker(Options, Time, Logs, backend);
     }

@@ -60,16 +60,19 @@ public sealed class EventStreamTests
     }
 
     [Fact]
-    public async Task StreamEvents_ShortHeartbeatInterval_ReceivesServerHeartbeatWithTopicHeads()
+    public async Task StreamEvents_ShortHeartbeatInterval_ReceivesServerHeartbeatWithUnixSecondsAndTopicHeads()
     {
         await using var gateway = await GatewayFixture.StartAsync(s => s.Config["toast:grpc:broker:heartbeat_interval_s"] = "0.2");
         await gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("tenant-h") }, GatewayFixture.Auth(gateway.Keys.Publisher));
         using var call = gateway.Streams.StreamEvents(GatewayFixture.Auth(gateway.Keys.Subscriber));
         await call.RequestStream.WriteAsync(Streams.Subscribe("sub-1", "tenant-h"));
 
+        var before = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var heartbeat = await Streams.NextAsync(call.ResponseStream, MessageOneofCase.Heartbeat, TimeSpan.FromSeconds(5));
+        var after = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
-        Assert.True(heartbeat.Heartbeat.Timestamp > 0);
+        // Unix seconds, as Marie-AI's server sends.
+        Assert.InRange(heartbeat.Heartbeat.Timestamp, before - 1, after);
         Assert.Equal(1, heartbeat.Heartbeat.TopicHeads["tenant-h"]);
         await call.RequestStream.CompleteAsync();
     }

@@ -33,16 +33,26 @@ internal sealed class ResumePlan(SubscribeRequest request, bool singleTopic)
         }
 
         long watermark;
-        if (request.TopicEpochs.TryGetValue(log.Topic, out var expected) && !string.Equals(expected, log.Epoch, StringComparison.Ordinal))
+        var hasEpoch = request.TopicEpochs.TryGetValue(log.Topic, out var expected);
+        if (hasEpoch && !string.Equals(expected, log.Epoch, StringComparison.Ordinal))
         {
             return Capped(log, filter, first - 1, new TopicStart(first - 1, true, expected));
         }
 
         if (resume > head)
         {
+            if (topicSpecific && hasEpoch)
+            {
+                // Same epoch, a point past the head: this gateway lags (a cluster peer filed events it has not seen
+                // yet). The position waits at the point: what comes up to it is skipped (Offer and the ring read
+                // both start after the watermark), what follows it is delivered. replay_count has nothing to replay.
+                return new TopicStart(resume.Value, false, null);
+            }
+
             if (topicSpecific)
             {
-                // A resume point past the head: the log was reset (a restart) since the client read it.
+                // A resume point past the head and no epoch to tell: the log was reset (a restart) since the client
+                // read it.
                 return Capped(log, filter, first - 1, new TopicStart(first - 1, true, expected));
             }
 

@@ -10,7 +10,7 @@ namespace Marie.Events.Client.Tests.Unit;
 public sealed class ClientConnectionTests
 {
     [Fact]
-    public async Task Heartbeat_EveryInterval_SendsClientHeartbeatWithWatermark()
+    public async Task Heartbeat_EveryInterval_SendsClientHeartbeatWithWatermarkAndUnixSeconds()
     {
         await using var harness = new ClientHarness();
         var (_, connection) = await harness.SubscribeAsync(head: 7);
@@ -21,8 +21,8 @@ public sealed class ClientConnectionTests
         var second = (await connection.NextSentAsync(MessageOneofCase.Heartbeat)).Heartbeat;
 
         Assert.Equal(7, first.SubscriptionWatermarks["s1"]);
-        Assert.Equal(harness.Time.GetUtcNow().ToUnixTimeMilliseconds(), second.Timestamp);
-        Assert.Equal(harness.Options.HeartbeatInterval.TotalMilliseconds, second.Timestamp - first.Timestamp);
+        Assert.Equal(harness.Time.GetUtcNow().ToUnixTimeSeconds(), second.Timestamp);
+        Assert.Equal(harness.Options.HeartbeatInterval.TotalSeconds, second.Timestamp - first.Timestamp);
     }
 
     [Fact]
