@@ -17,6 +17,7 @@ public sealed class GatewayProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly string _dir;
     private readonly StringBuilder _output = new();
+    private readonly StringBuilder _error = new();
 
     private GatewayProcess(Process process, string dir, int grpcPort)
     {
@@ -29,7 +30,7 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     public Uri Address => new($"http://127.0.0.1:{GrpcPort}");
 
-    /// <summary>What the process printed so far.</summary>
+    /// <summary>What the process printed so far (stdout and stderr).</summary>
     public string Output
     {
         get
@@ -41,15 +42,70 @@ public sealed class GatewayProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>What the process printed to stderr so far.</summary>
+    public string Error
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _error.ToString();
+            }
+        }
+    }
+
     /// <summary>Starts a cluster gateway on <paramref name="redis"/> with <paramref name="keys"/> and waits until its
     /// gRPC port accepts connections.</summary>
-    public static async Task<GatewayProcess> StartAsync(RedisServer redis, string keyPrefix, TestKeys keys, string name, IReadOnlyDictionary<string, string> broker)
+    public static Task<GatewayProcess> StartAsync(RedisServer redis, string keyPrefix, TestKeys keys, string name, IReadOnlyDictionary<string, string> broker) =>
+        StartAsync(keys, name, broker,
+            $"      backend: redis\n      redis:\n        connection: \"{redis.Connection}\"\n        key_prefix: \"{keyPrefix}\"\n        node_name: {name}");
+
+    /// <summary>Starts a gateway with <paramref name="keys"/>, <c>toast.grpc.broker.*</c> from <paramref name="broker"/>
+    /// followed by the YAML lines <paramref name="backendYaml"/> (indented under <c>broker:</c>), and waits until its
+    /// gRPC port accepts connections. <paramref name="stateDir"/>: its <c>gateway.state_dir</c>, kept on dispose
+    /// (default: a temporary folder of its own, deleted on dispose).</summary>
+    public static async Task<GatewayProcess> StartAsync(TestKeys keys, string name, IReadOnlyDictionary<string, string> broker, string backendYaml, string? stateDir = null)
+    {
+        var gateway = await LaunchAsync(keys, broker, backendYaml, stateDir);
+        try
+        {
+            await Wait.UntilAsync(async () =>
+            {
+                if (gateway._process.HasExited)
+                {
+                    throw new InvalidOperationException($"the gateway process exited ({gateway._process.ExitCode}): {gateway.Output}");
+                }
+
+                try
+                {
+                    using var client = new TcpClient();
+                    await client.ConnectAsync("127.0.0.1", gateway.GrpcPort);
+                    return true;
+                }
+                catch (SocketException)
+                {
+                    return false;
+                }
+            }, $"gateway process {name} listening on {gateway.GrpcPort}", TimeSpan.FromSeconds(30));
+        }
+        catch
+        {
+            await gateway.DisposeAsync();
+            throw;
+        }
+
+        return gateway;
+    }
+
+    /// <summary>Starts the process as <see cref="StartAsync(TestKeys, string, IReadOnlyDictionary{string, string}, string, string?)"/>
+    /// does, without waiting for anything (for a gateway that is expected not to start).</summary>
+    public static async Task<GatewayProcess> LaunchAsync(TestKeys keys, IReadOnlyDictionary<string, string> broker, string backendYaml, string? stateDir = null)
     {
         var dir = GatewayFixture.NewTempDir();
         var grpcPort = RedisServer.FreePort();
         var adminPort = RedisServer.FreePort();
         var yaml = new StringBuilder();
-        yaml.AppendLine(CultureInfo.InvariantCulture, $"gateway:\n  host: 127.0.0.1\n  port: {grpcPort}\n  admin_port: {adminPort}\n  state_dir: {dir}");
+        yaml.AppendLine(CultureInfo.InvariantCulture, $"gateway:\n  host: 127.0.0.1\n  port: {grpcPort}\n  admin_port: {adminPort}\n  state_dir: {stateDir ?? dir}");
         yaml.AppendLine("auth:\n  keys:");
         foreach (var (keyName, key, role) in new[] { ("test-admin", keys.Admin, "admin"), ("test-publisher", keys.Publisher, "publisher"), ("test-subscriber", keys.Subscriber, "subscriber") })
         {
@@ -62,7 +118,7 @@ public sealed class GatewayProcess : IAsyncDisposable
             yaml.AppendLine(CultureInfo.InvariantCulture, $"      {key}: {value}");
         }
 
-        yaml.AppendLine(CultureInfo.InvariantCulture, $"      backend: redis\n      redis:\n        connection: \"{redis.Connection}\"\n        key_prefix: \"{keyPrefix}\"\n        node_name: {name}");
+        yaml.AppendLine(backendYaml);
         var config = Path.Combine(dir, "gateway.yml");
         await File.WriteAllTextAsync(config, yaml.ToString());
 
@@ -80,38 +136,32 @@ public sealed class GatewayProcess : IAsyncDisposable
         info.Environment.Remove("MARIE_EVENTS_CONFIG");
         var process = Process.Start(info) ?? throw new InvalidOperationException("the gateway process did not start");
         var gateway = new GatewayProcess(process, dir, grpcPort);
-        process.OutputDataReceived += (_, e) => gateway.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => gateway.Append(e.Data);
+        process.OutputDataReceived += (_, e) => gateway.Append(e.Data, error: false);
+        process.ErrorDataReceived += (_, e) => gateway.Append(e.Data, error: true);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        try
-        {
-            await Wait.UntilAsync(async () =>
-            {
-                if (process.HasExited)
-                {
-                    throw new InvalidOperationException($"the gateway process exited ({process.ExitCode}): {gateway.Output}");
-                }
-
-                try
-                {
-                    using var client = new TcpClient();
-                    await client.ConnectAsync("127.0.0.1", grpcPort);
-                    return true;
-                }
-                catch (SocketException)
-                {
-                    return false;
-                }
-            }, $"gateway process {name} listening on {grpcPort}", TimeSpan.FromSeconds(30));
-        }
-        catch
-        {
-            await gateway.DisposeAsync();
-            throw;
-        }
-
         return gateway;
+    }
+
+    /// <summary>Waits up to <paramref name="timeout"/> for the process to end by itself and returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
+        // The parameterless wait also drains the redirected output into Output/Error.
+        await _process.WaitForExitAsync();
+        return _process.ExitCode;
+    }
+
+    /// <summary>Stops the process the normal way (SIGTERM: the host's graceful shutdown) and returns its exit code.</summary>
+    public async Task<int> StopAsync(TimeSpan timeout)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        return await WaitForExitAsync(timeout);
     }
 
     /// <summary>Kills the process (SIGKILL: no shutdown, no drain) and waits for it to end.</summary>
@@ -139,7 +189,7 @@ public sealed class GatewayProcess : IAsyncDisposable
         }
     }
 
-    private void Append(string? line)
+    private void Append(string? line, bool error)
     {
         if (line is null)
         {
@@ -149,6 +199,10 @@ public sealed class GatewayProcess : IAsyncDisposable
         lock (_output)
         {
             _output.AppendLine(line);
+            if (error)
+            {
+                _error.AppendLine(line);
+            }
         }
     }
 }
