@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Marie.Events.Broker;
+using Marie.Events.Gateway.Auth;
 using Marie.Events.Gateway.Cluster;
 using Marie.Events.Gateway.Toast;
 using Microsoft.AspNetCore.Http;
@@ -21,11 +22,18 @@ internal static class AdminStatsEndpoint
             return refusal;
         }
 
-        // Resolved only now: the broker is created on first use. Topics limited to what the key may see (an admin
-        // sees all).
-        var stats = http.RequestServices.GetRequiredService<GrpcEventBroker>().Stats(admin!.Access);
-        var toast = http.RequestServices.GetRequiredService<ToastPipeline>().Stats();
-        var node = http.RequestServices.GetRequiredService<ClusterNode>();
+        var response = await BuildAsync(http.RequestServices, admin!).ConfigureAwait(false);
+        return Results.Json(response, GatewayJsonContext.Default.StatsResponse);
+    }
+
+    /// <summary>The figures, as <c>GET /internal/stats</c> and <c>AdminService.GetStats</c> answer them, for an
+    /// admin key (topics limited to what the key may see: an admin sees all).</summary>
+    public static async Task<StatsResponse> BuildAsync(IServiceProvider services, ApiKeyIdentity admin)
+    {
+        // Resolved only now: the broker is created on first use.
+        var stats = services.GetRequiredService<GrpcEventBroker>().Stats(admin.Access);
+        var toast = services.GetRequiredService<ToastPipeline>().Stats();
+        var node = services.GetRequiredService<ClusterNode>();
         var response = StatsResponse.From(stats) with { Toast = toast, Gateway = node.Name, Backend = node.Enabled ? "redis" : "memory", TopicStatsFrom = "gateway" };
         if (node.Enabled)
         {
@@ -49,7 +57,7 @@ internal static class AdminStatsEndpoint
             }
         }
 
-        return Results.Json(response, GatewayJsonContext.Default.StatsResponse);
+        return response;
     }
 }
 
