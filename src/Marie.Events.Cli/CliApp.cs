@@ -53,7 +53,7 @@ internal static class CliApp
         var root = new Command(Name, "Run and use a Marie Event Stream gateway: serve, keys, publish, subscribe, replay, stats, health.")
         {
             ServeCommand.Create(),
-            KeysCommand.Create(context),
+            KeysCommand.Create(context, common),
             PublishCommand.Create(context, common),
             SubscribeCommand.Create(context, common),
             ReplayCommand.Create(context, common),

@@ -60,9 +60,6 @@ internal sealed class CommonOptions
 /// <summary>Gateway addresses.</summary>
 internal static class Addresses
 {
-    /// <summary>The admin API's port in the shipped configuration (<c>gateway.admin_port</c>).</summary>
-    public const int DefaultAdminPort = 51002;
-
     /// <summary>Parses <c>http://host:port</c>, <c>https://…</c>, or a bare <c>host:port</c> (http).</summary>
     public static Uri Parse(string text, string option)
     {
@@ -79,7 +76,4 @@ internal static class Addresses
 
         return uri;
     }
-
-    /// <summary>The admin API beside a gRPC address: same scheme and host, port 51002.</summary>
-    public static Uri DeriveAdmin(Uri grpc) => new UriBuilder(grpc.Scheme, grpc.Host, DefaultAdminPort).Uri;
 }

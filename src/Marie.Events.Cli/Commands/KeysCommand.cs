@@ -1,16 +1,20 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
+using Google.Protobuf;
+using Grpc.Core;
 using Marie.Events.Gateway.Auth;
+using Marie.Events.Protocol;
+using Spectre.Console;
 
 namespace Marie.Events.Cli.Commands;
 
 /// <summary><c>keys create --name N --roles R [--topics T]</c>: a new API key, printed once, with the configuration
-/// entry that holds only its SHA-256 hash.</summary>
+/// entry that holds only its SHA-256 hash. <c>keys list</c>, <c>keys disable NAME</c>, <c>keys enable NAME</c>: the
+/// gateway's keys over <c>AdminService</c> on the gRPC address (an admin key).</summary>
 internal static class KeysCommand
 {
-
-    public static Command Create(CliContext context)
+    public static Command Create(CliContext context, CommonOptions common)
     {
         var name = new Option<string>("--name", "-n")
         {
@@ -73,8 +77,108 @@ internal static class KeysCommand
             context.Out.Write(Render(created));
             return ExitCodes.Ok;
         });
-        return new Command("keys", "Manage API keys.") { create }.WithExamples("marie-events keys create --name billing-service --roles publisher");
+        return new Command("keys", "Manage API keys.")
+        {
+            create,
+            CreateList(context, common),
+            CreateSetDisabled(context, common, disable: true),
+            CreateSetDisabled(context, common, disable: false),
+        }.WithExamples(
+            "marie-events keys create --name billing-service --roles publisher",
+            "marie-events keys list --address http://gw:51001",
+            "marie-events keys disable billing-service");
     }
+
+    private static Command CreateList(CliContext context, CommonOptions common)
+    {
+        var json = new Option<bool>("--json") { Description = "One JSON object a key, for scripts." };
+        var list = new Command("list",
+            """
+            List the gateway's keys (AdminService/ListKeys on the gRPC address; an admin key): name, fingerprint,
+            roles, topics, state and open streams. Never a key itself.
+            """)
+        {
+            json,
+        };
+        common.AddTo(list);
+        list.WithExamples("marie-events keys list", "marie-events keys list --address http://gw:51001 --json");
+        list.SetAction(async (parse, ct) =>
+        {
+            var key = common.RequireApiKey(parse);
+            var address = common.GetAddress(parse);
+            context.Target = address;
+            using var connection = new GatewayConnection(address, key);
+            var response = await connection.Admin.ListKeysAsync(new ListKeysRequest(), connection.Unary(ct)).ConfigureAwait(false);
+            if (parse.GetValue(json))
+            {
+                foreach (var info in response.Keys)
+                {
+                    await context.Out.WriteLineAsync(JsonFormatter.Default.Format(info)).ConfigureAwait(false);
+                }
+
+                return ExitCodes.Ok;
+            }
+
+            var table = new Table().AddColumn("name").AddColumn("fingerprint").AddColumn("roles").AddColumn("topics").AddColumn("state").AddColumn(new TableColumn("streams").RightAligned());
+            foreach (var info in response.Keys)
+            {
+                table.AddRow(
+                    Markup.Escape(info.Name),
+                    Markup.Escape(info.Fingerprint),
+                    Markup.Escape(string.Join(", ", info.Roles)),
+                    Markup.Escape(string.Join(", ", info.Topics)),
+                    State(info),
+                    info.OpenStreams.ToString(CultureInfo.InvariantCulture));
+            }
+
+            context.Console.Write(table);
+            return ExitCodes.Ok;
+        });
+        return list;
+    }
+
+    private static Command CreateSetDisabled(CliContext context, CommonOptions common, bool disable)
+    {
+        var name = new Argument<string>("name") { Description = "The key's name (auth.keys[i].name)." };
+        var command = new Command(disable ? "disable" : "enable",
+            disable
+                ? "Disable a key until the gateway restarts (AdminService/DisableKey; an admin key): its open streams end with UNAUTHENTICATED at once."
+                : "Lift a run-time disable (AdminService/EnableKey; an admin key). A key the configuration disables stays disabled.")
+        {
+            name,
+        };
+        common.AddTo(command);
+        command.WithExamples($"marie-events keys {command.Name} billing-service");
+        command.SetAction(async (parse, ct) =>
+        {
+            var key = common.RequireApiKey(parse);
+            var address = common.GetAddress(parse);
+            context.Target = address;
+            using var connection = new GatewayConnection(address, key);
+            var request = new KeyStateRequest { Name = parse.GetValue(name)! };
+            KeyStateResponse response;
+            try
+            {
+                response = disable
+                    ? await connection.Admin.DisableKeyAsync(request, connection.Unary(ct)).ConfigureAwait(false)
+                    : await connection.Admin.EnableKeyAsync(request, connection.Unary(ct)).ConfigureAwait(false);
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.NotFound)
+            {
+                throw new CliException($"the gateway has no key named '{request.Name}'");
+            }
+
+            var state = State(response.Key);
+            await context.Out.WriteLineAsync(disable
+                ? string.Create(CultureInfo.InvariantCulture, $"key '{response.Key.Name}' is {state}; {response.StreamsClosed} open streams closed")
+                : $"key '{response.Key.Name}' is {state}").ConfigureAwait(false);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static string State(AdminKeyInfo info) =>
+        info.DisabledAtRunTime ? "disabled (run time)" : !info.Enabled ? "disabled (configuration)" : "enabled";
 
     private static List<string> Split(string[]? values) =>
         [.. (values ?? []).SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Distinct(StringComparer.Ordinal)];

@@ -3,11 +3,13 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
+using Marie.Events.Protocol;
 using Spectre.Console;
 
 namespace Marie.Events.Cli.Commands;
 
-/// <summary><c>stats</c>: the admin API's <c>GET /internal/stats</c> as tables.</summary>
+/// <summary><c>stats</c>: <c>AdminService/GetStats</c> on the gRPC address (or, with <c>--admin-address</c>, the admin
+/// HTTP API's <c>GET /internal/stats</c>) as tables.</summary>
 internal static class StatsCommand
 {
     /// <summary>The admin API answers at once; a gateway that does not is reported after this long.</summary>
@@ -17,7 +19,7 @@ internal static class StatsCommand
     {
         var admin = new Option<string?>("--admin-address")
         {
-            Description = $"The admin API's address. Default: the --address host with port {Addresses.DefaultAdminPort}.",
+            Description = "Read the admin HTTP API at this address instead of AdminService on the gRPC --address.",
             HelpName = "URL",
         };
         var json = new Option<bool>("--json") { Description = "Print the stats JSON as the gateway sent it." };
@@ -32,16 +34,28 @@ internal static class StatsCommand
         common.AddTo(command);
         command.WithExamples(
             "marie-events stats",
-            "marie-events stats --address http://gw:51001                 (admin API at http://gw:51002)",
-            "marie-events stats --admin-address http://gw:9102 --json");
+            "marie-events stats --address http://gw:51001",
+            "marie-events stats --admin-address http://gw:51002 --json    (the admin HTTP API instead)");
         command.SetAction(async (parse, ct) =>
         {
             var key = common.RequireApiKey(parse);
-            var adminAddress = parse.GetValue(admin) is { } given
-                ? Addresses.Parse(given, "--admin-address")
-                : Addresses.DeriveAdmin(common.GetAddress(parse));
-            context.Target = adminAddress;
-            var body = await FetchAsync(adminAddress, key, ct).ConfigureAwait(false);
+            string body;
+            Uri source;
+            if (parse.GetValue(admin) is { } given)
+            {
+                source = Addresses.Parse(given, "--admin-address");
+                context.Target = source;
+                body = await FetchAsync(source, key, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                source = common.GetAddress(parse);
+                context.Target = source;
+                using var connection = new GatewayConnection(source, key);
+                var reply = await connection.Admin.GetStatsAsync(new GetStatsRequest(), connection.Unary(ct)).ConfigureAwait(false);
+                body = reply.Json;
+            }
+
             if (parse.GetValue(json))
             {
                 await context.Out.WriteLineAsync(body).ConfigureAwait(false);
@@ -55,7 +69,7 @@ internal static class StatsCommand
             }
             catch (JsonException ex)
             {
-                throw new CliException($"the admin API at {adminAddress} did not answer JSON: {ex.Message}");
+                throw new CliException($"the gateway at {source} did not answer JSON: {ex.Message}");
             }
 
             Render(context.Console, stats);
@@ -76,7 +90,7 @@ internal static class StatsCommand
             HttpStatusCode.OK => body,
             HttpStatusCode.Unauthorized => throw new CliException($"the admin API refused the key (401): give an admin key with --api-key or {CommonOptions.ApiKeyVariable}"),
             HttpStatusCode.Forbidden => throw new CliException("the admin API needs a key with role admin (403)"),
-            HttpStatusCode.NotFound => throw new CliException($"no admin API at {adminAddress} (404): is that the gRPC port? Give --admin-address"),
+            HttpStatusCode.NotFound => throw new CliException($"no admin API at {adminAddress} (404): is that the gRPC port? Give the admin port's address, or leave --admin-address out to use the gRPC --address"),
             _ => throw new CliException($"the admin API at {adminAddress} answered {(int)response.StatusCode} {response.ReasonPhrase}"),
         };
     }

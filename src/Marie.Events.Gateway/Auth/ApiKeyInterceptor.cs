@@ -7,10 +7,10 @@ using PublisherService = Marie.Events.Protocol.EventPublisherService;
 namespace Marie.Events.Gateway.Auth;
 
 /// <summary>
-/// Authenticates calls to EventStreamService and EventPublisherService (installed per service, so health and
-/// reflection stay open): <c>authorization: Bearer &lt;key&gt;</c> metadata; a missing, malformed, unknown or
-/// disabled key gets <see cref="StatusCode.Unauthenticated"/>. Publisher methods also need role publisher or admin,
-/// stream methods role subscriber or admin (<see cref="StatusCode.PermissionDenied"/>). The caller's identity is left
+/// Authenticates calls to EventStreamService, EventPublisherService and AdminService (installed per service, so
+/// health and reflection stay open): <c>authorization: Bearer &lt;key&gt;</c> metadata; a missing, malformed, unknown
+/// or disabled key gets <see cref="StatusCode.Unauthenticated"/>. Publisher methods also need role publisher or admin,
+/// stream methods role subscriber or admin, admin methods role admin (<see cref="StatusCode.PermissionDenied"/>). The caller's identity is left
 /// in <see cref="ServerCallContext.UserState"/>. Failure lines are throttled (<see cref="AuthFailureLogs"/>).
 /// </summary>
 internal sealed class ApiKeyInterceptor(APIKeyManager keys, AuthFailureLogs failureLogs, ILogger<ApiKeyInterceptor> logger) : Interceptor
@@ -21,6 +21,8 @@ internal sealed class ApiKeyInterceptor(APIKeyManager keys, AuthFailureLogs fail
     private const string AuthorizationHeader = "authorization";
 
     private static readonly string PublisherMethodPrefix = "/" + PublisherService.Descriptor.FullName + "/";
+
+    private static readonly string AdminMethodPrefix = "/" + Marie.Events.Protocol.AdminService.Descriptor.FullName + "/";
 
     private static readonly string StreamMethodPrefix = "/" + Marie.Events.Protocol.EventStreamService.Descriptor.FullName + "/";
 
@@ -95,6 +97,12 @@ internal sealed class ApiKeyInterceptor(APIKeyManager keys, AuthFailureLogs fail
         {
             SecurityLog.SubscribePermissionDenied(logger, identity.Name, context.Method);
             throw new RpcException(new Status(StatusCode.PermissionDenied, "streaming and replay need a key with role subscriber or admin"));
+        }
+
+        if (context.Method.StartsWith(AdminMethodPrefix, StringComparison.Ordinal) && !identity.IsAdmin)
+        {
+            SecurityLog.AdminGrpcPermissionDenied(logger, identity.Name, context.Method);
+            throw new RpcException(new Status(StatusCode.PermissionDenied, "the admin service needs a key with role admin"));
         }
 
         context.UserState[IdentityKey] = identity;

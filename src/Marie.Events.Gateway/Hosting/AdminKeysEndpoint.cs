@@ -27,10 +27,15 @@ internal static class AdminKeysEndpoint
             return refusal;
         }
 
-        var keys = http.RequestServices.GetRequiredService<APIKeyManager>();
-        var streams = http.RequestServices.GetRequiredService<StreamRegistry>();
-        var list = keys.All.Select(k => Describe(k, keys, streams)).ToList();
-        return Results.Json(list, GatewayJsonContext.Default.ListKeyInfo);
+        return Results.Json(ListKeys(http.RequestServices), GatewayJsonContext.Default.ListKeyInfo);
+    }
+
+    /// <summary>The keys, as <c>GET /internal/keys</c> and <c>AdminService.ListKeys</c> answer them.</summary>
+    public static List<KeyInfo> ListKeys(IServiceProvider services)
+    {
+        var keys = services.GetRequiredService<APIKeyManager>();
+        var streams = services.GetRequiredService<StreamRegistry>();
+        return keys.All.Select(k => Describe(k, keys, streams)).ToList();
     }
 
     public static IResult Disable(HttpContext http, string name) => SetDisabled(http, name, disabled: true);
@@ -45,29 +50,37 @@ internal static class AdminKeysEndpoint
             return refusal;
         }
 
-        var services = http.RequestServices;
+        var logger = http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AdminKeysEndpoint).FullName!);
+        var result = TrySetDisabled(http.RequestServices, name, disabled, admin!.Name, logger);
+        return result is null
+            ? Results.Json(new AdminError($"no key is named '{name}'"), GatewayJsonContext.Default.AdminError, statusCode: StatusCodes.Status404NotFound)
+            : Results.Json(result, GatewayJsonContext.Default.KeyStateChange);
+    }
+
+    /// <summary>Disables or enables a key at run time (the HTTP and gRPC admin calls): null when no key has that
+    /// name. A disable revokes the key's streams before it returns.</summary>
+    public static KeyStateChange? TrySetDisabled(IServiceProvider services, string name, bool disabled, string adminName, ILogger logger)
+    {
         var keys = services.GetRequiredService<APIKeyManager>();
         var streams = services.GetRequiredService<StreamRegistry>();
-        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AdminKeysEndpoint).FullName!);
         var open = streams.CountFor(name);
         // Revokes the key's streams before it returns (the registry reviews them on the change).
         if (!keys.SetDisabledAtRunTime(name, disabled))
         {
-            return Results.Json(new AdminError($"no key is named '{name}'"), GatewayJsonContext.Default.AdminError, statusCode: StatusCodes.Status404NotFound);
+            return null;
         }
 
         if (disabled)
         {
-            SecurityLog.KeyDisabledAtRunTime(logger, name, admin!.Name);
+            SecurityLog.KeyDisabledAtRunTime(logger, name, adminName);
         }
         else
         {
-            SecurityLog.KeyEnabledAtRunTime(logger, name, admin!.Name);
+            SecurityLog.KeyEnabledAtRunTime(logger, name, adminName);
         }
 
         var key = keys.FindByName(name)!;
-        var result = new KeyStateChange(Describe(key, keys, streams), disabled ? open - streams.CountFor(name) : 0);
-        return Results.Json(result, GatewayJsonContext.Default.KeyStateChange);
+        return new KeyStateChange(Describe(key, keys, streams), disabled ? open - streams.CountFor(name) : 0);
     }
 
     private static KeyInfo Describe(ApiKeyIdentity key, APIKeyManager keys, StreamRegistry streams) => new(

@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using Marie.Events.Broker;
 using Marie.Events.Backends.Redis;
 using Marie.Events.Broker.Storage;
+using Marie.Events.Gateway.Auth;
 using Marie.Events.Gateway.Toast;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -25,10 +26,17 @@ internal static class AdminStatsEndpoint
             return refusal;
         }
 
-        // Topics limited to what the key may see (an admin sees all).
-        var broker = http.RequestServices.GetRequiredService<GrpcEventBroker>();
-        var stats = broker.Stats(admin!.Access);
-        var toast = http.RequestServices.GetRequiredService<ToastPipeline>().Stats();
+        var response = await BuildAsync(http.RequestServices, admin!, http.RequestAborted).ConfigureAwait(false);
+        return Results.Json(response, GatewayJsonContext.Default.StatsResponse);
+    }
+
+    /// <summary>The figures, as <c>GET /internal/stats</c> and <c>AdminService.GetStats</c> answer them, for an
+    /// admin key (topics limited to what the key may see: an admin sees all).</summary>
+    public static async Task<StatsResponse> BuildAsync(IServiceProvider services, ApiKeyIdentity admin, CancellationToken cancellationToken)
+    {
+        var broker = services.GetRequiredService<GrpcEventBroker>();
+        var stats = broker.Stats(admin.Access);
+        var toast = services.GetRequiredService<ToastPipeline>().Stats();
         var backend = broker.Backend;
         var shared = backend as RedisEventBackend;
         var response = StatsResponse.From(stats) with
@@ -43,7 +51,7 @@ internal static class AdminStatsEndpoint
             // Cluster mode: topic figures are the shared log's (cluster-wide); the rest are this gateway's.
             try
             {
-                var figures = await shared.DescribeAsync([.. response.TopicStats.Keys], http.RequestAborted).ConfigureAwait(false);
+                var figures = await shared.DescribeAsync([.. response.TopicStats.Keys], cancellationToken).ConfigureAwait(false);
                 response = response with
                 {
                     TopicStats = figures.ToDictionary(f => f.Key, f => new TopicStatsResponse(f.Value.Head, (int)f.Value.Buffered), StringComparer.Ordinal),
@@ -64,7 +72,7 @@ internal static class AdminStatsEndpoint
             }
         }
 
-        return Results.Json(response, GatewayJsonContext.Default.StatsResponse);
+        return response;
     }
 }
 

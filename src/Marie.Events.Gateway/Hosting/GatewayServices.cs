@@ -64,7 +64,8 @@ internal static class GatewayServices
             {
                 o.Interceptors.Add<ApiKeyInterceptor>();
                 o.Interceptors.Add<PublishGuardInterceptor>();
-            });
+            })
+            .AddServiceOptions<AdminGrpcService>(o => o.Interceptors.Add<ApiKeyInterceptor>());
         services.AddGrpcReflection();
         return services;
     }
@@ -80,6 +81,7 @@ internal static class GatewayServices
 
         // Served either way: without the stream service it still feeds the other toast handlers.
         app.MapGrpcService<EventPublisherService>();
+        app.MapGrpcService<AdminGrpcService>();
 
         app.MapGet(AdminStatsEndpoint.Path, (Delegate)AdminStatsEndpoint.Handle);
         app.MapGet(AdminKeysEndpoint.ListPath, AdminKeysEndpoint.List);

@@ -15,6 +15,9 @@ internal static partial class SecurityLog
     [LoggerMessage(EventId = 6002, Level = LogLevel.Warning, Message = "gRPC permission denied: key '{KeyName}' may not call {Method} (needs role subscriber or admin)")]
     public static partial void SubscribePermissionDenied(ILogger logger, string keyName, string method);
 
+    [LoggerMessage(EventId = 6016, Level = LogLevel.Warning, Message = "gRPC permission denied: key '{KeyName}' may not call {Method} (needs role admin)")]
+    public static partial void AdminGrpcPermissionDenied(ILogger logger, string keyName, string method);
+
     [LoggerMessage(EventId = 6003, Level = LogLevel.Information, Message = "API keys reloaded from {Path}: {Count} keys ({Enabled} enabled)")]
     public static partial void KeysReloaded(ILogger logger, string path, int count, int enabled);
 
