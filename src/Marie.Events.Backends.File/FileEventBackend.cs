@@ -66,6 +66,12 @@ public sealed class FileEventBackend : IEventBackend
     /// <summary>Events loaded per <see cref="IEventBackendListener.Apply"/> call at start-up.</summary>
     private const int LoadChunk = 1_000;
 
+    /// <summary>At most this many topic parts load at once: past the cores' count a part only waits.</summary>
+    private const int MaxLoadParts = 4;
+
+    /// <summary>A store of fewer than twice this many topics loads in one part: a thread costs more than it saves.</summary>
+    private const int MinTopicsPerLoadPart = 64;
+
     /// <summary>Appends queued at most; more wait for room.</summary>
     private const int QueueCapacity = 8_192;
 
@@ -147,7 +153,7 @@ public sealed class FileEventBackend : IEventBackend
             topics = store.LoadTopics();
             loaded = Load(store, topics, listener, cancellationToken);
         }
-        catch (SqliteException e)
+        catch (Exception e) when (e is SqliteException or InvalidDataException)
         {
             store.Dispose();
             throw new BackendException($"the file backend cannot read its database {DatabaseFile} ({e.Message}): move it away to start empty, or restore it from a backup", e);
@@ -168,51 +174,63 @@ public sealed class FileEventBackend : IEventBackend
 
     private long Load(SqliteEventStore store, List<StoredTopic> topics, IEventBackendListener listener, CancellationToken cancellationToken)
     {
-        var epochs = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var topic in topics)
         {
             _topics[topic.Topic] = new TopicState(topic.Epoch, topic.Head);
-            epochs[topic.Topic] = topic.Epoch;
         }
 
+        // Topics are loaded in parallel parts, one reader connection each: reading rows and copying them into the
+        // rings is CPU-bound, and the rings of different topics take different locks.
+        var parts = topics.Count < MinTopicsPerLoadPart * 2 ? 1 : Math.Min(Environment.ProcessorCount, MaxLoadParts);
         long loaded = 0;
-        var chunk = new List<BackendEvent>(LoadChunk);
-        string? current = null;
-        void Flush()
+        try
         {
-            if (current is not null && chunk.Count > 0)
-            {
-                listener.Apply(current, epochs[current], System.Runtime.InteropServices.CollectionsMarshal.AsSpan(chunk), allowGap: true);
-                loaded += chunk.Count;
-                chunk.Clear();
-            }
+            Parallel.For(
+                0,
+                parts,
+                new ParallelOptions { MaxDegreeOfParallelism = parts, CancellationToken = cancellationToken },
+                part =>
+                {
+                    var slice = topics[(topics.Count * part / parts)..(topics.Count * (part + 1) / parts)];
+                    Interlocked.Add(ref loaded, LoadPart(store, slice, listener, cancellationToken));
+                });
+        }
+        catch (AggregateException e)
+        {
+            // The first part's failure, as its own type (a damaged database, a cancelled start).
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerExceptions[0]);
         }
 
-        store.LoadRecent(topics, _options.ReplaySize, (topic, evt) =>
-        {
-            if (!string.Equals(topic, current, StringComparison.Ordinal) || chunk.Count == LoadChunk)
-            {
-                Flush();
-                if (!string.Equals(topic, current, StringComparison.Ordinal))
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                }
+        return loaded;
+    }
 
-                current = topic;
+    /// <summary>Loads <paramref name="topics"/>' recent events into the rings, in chunks of <see cref="LoadChunk"/>.</summary>
+    private long LoadPart(SqliteEventStore store, List<StoredTopic> topics, IEventBackendListener listener, CancellationToken cancellationToken)
+    {
+        long loaded = 0;
+        string? current = null;
+        store.LoadRecent(topics, _options.ReplaySize, LoadChunk, (topic, events) =>
+        {
+            if (!ReferenceEquals(topic.Topic, current))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                current = topic.Topic;
             }
 
-            chunk.Add(evt);
-            var state = _topics[topic];
-            if (evt.Sequence > state.Head)
+            var state = _topics[topic.Topic];
+            var last = events[^1].Sequence;
+            if (last > state.Head)
             {
                 // The events and the topics row are written in one transaction, so this cannot happen; should it, no
                 // number is given twice.
-                _log.EventAboveHead(topic, evt.Sequence, state.Head);
-                state.Head = evt.Sequence;
-                state.DurableHead = evt.Sequence;
+                _log.EventAboveHead(topic.Topic, last, state.Head);
+                state.Head = last;
+                state.DurableHead = last;
             }
+
+            listener.Apply(topic.Topic, topic.Epoch, events, allowGap: true);
+            loaded += events.Length;
         });
-        Flush();
         return loaded;
     }
 

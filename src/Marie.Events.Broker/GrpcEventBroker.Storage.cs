@@ -40,7 +40,10 @@ public sealed partial class GrpcEventBroker : IEventBackendListener
                     break;
                 }
 
-                var stored = local.Log.AppendAt(evt.Sequence, evt.Event, Timestamp.FromDateTimeOffset(evt.PublishedAt));
+                var publishedAt = Timestamp.FromDateTimeOffset(evt.PublishedAt);
+                var stored = evt.IsEncoded
+                    ? local.Log.AppendAt(evt.Sequence, evt.EncodedEvent.Span, publishedAt)
+                    : local.Log.AppendAt(evt.Sequence, evt.Event, publishedAt);
                 local.Dispatch(stored);
                 stored.Dispatched();
                 applied++;

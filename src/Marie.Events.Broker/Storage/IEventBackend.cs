@@ -106,11 +106,71 @@ public enum ApplyOutcome
     EpochChanged,
 }
 
-/// <summary>One event as a backend holds it.</summary>
-/// <param name="Sequence">Its sequence number within its topic.</param>
-/// <param name="Event">The event; whoever receives it takes ownership (does not change it).</param>
-/// <param name="PublishedAt">When it was accepted.</param>
-public readonly record struct BackendEvent(long Sequence, EventData Event, DateTimeOffset PublishedAt);
+/// <summary>
+/// One event as a backend holds it: either the parsed <see cref="EventData"/> or its protobuf bytes. A backend that
+/// stores bytes hands them over as they are (<see cref="BackendEvent(long, ReadOnlyMemory{byte}, DateTimeOffset)"/>):
+/// the ring copies them without parsing, which is what makes a start-up load of millions of events fast.
+/// </summary>
+public readonly struct BackendEvent : IEquatable<BackendEvent>
+{
+    private readonly EventData? _event;
+
+    /// <summary>A parsed event.</summary>
+    /// <param name="sequence">Its sequence number within its topic.</param>
+    /// <param name="event">The event; whoever receives it takes ownership (does not change it).</param>
+    /// <param name="publishedAt">When it was accepted.</param>
+    public BackendEvent(long sequence, EventData @event, DateTimeOffset publishedAt)
+    {
+        ArgumentNullException.ThrowIfNull(@event);
+        Sequence = sequence;
+        _event = @event;
+        PublishedAt = publishedAt;
+    }
+
+    /// <summary>An event as its serialized <c>EventData</c> bytes.</summary>
+    /// <param name="sequence">Its sequence number within its topic.</param>
+    /// <param name="encodedEvent">The <c>EventData</c> message's bytes; the receiver copies what it keeps, so the
+    /// memory may be reused once the call that took this value returns.</param>
+    /// <param name="publishedAt">When it was accepted.</param>
+    public BackendEvent(long sequence, ReadOnlyMemory<byte> encodedEvent, DateTimeOffset publishedAt)
+    {
+        Sequence = sequence;
+        EncodedEvent = encodedEvent;
+        PublishedAt = publishedAt;
+    }
+
+    /// <summary>Its sequence number within its topic.</summary>
+    public long Sequence { get; }
+
+    /// <summary>When it was accepted.</summary>
+    public DateTimeOffset PublishedAt { get; }
+
+    /// <summary>Whether the event is held as bytes (<see cref="EncodedEvent"/>) rather than parsed.</summary>
+    public bool IsEncoded => _event is null;
+
+    /// <summary>The event's bytes when it was built from them; empty for a parsed event.</summary>
+    public ReadOnlyMemory<byte> EncodedEvent { get; }
+
+    /// <summary>The event. For an event built from bytes, each call parses them into a new object: read it once.</summary>
+    /// <exception cref="Google.Protobuf.InvalidProtocolBufferException">The bytes are not an <c>EventData</c>.</exception>
+    public EventData Event => _event ?? EventData.Parser.ParseFrom(EncodedEvent.Span);
+
+    /// <inheritdoc />
+    public bool Equals(BackendEvent other) =>
+        Sequence == other.Sequence && PublishedAt == other.PublishedAt && Equals(Event, other.Event);
+
+    /// <inheritdoc />
+    public override bool Equals(object? obj) => obj is BackendEvent other && Equals(other);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Sequence, PublishedAt);
+
+    /// <summary>Whether two events have the same number, time and content.</summary>
+    public static bool operator ==(BackendEvent left, BackendEvent right) => left.Equals(right);
+
+    /// <summary>Whether two events differ in number, time or content.</summary>
+    public static bool operator !=(BackendEvent left, BackendEvent right) => !left.Equals(right);
+}
 
 /// <summary>Where an append was filed: event <c>i</c> of the batch got <c>FirstSequence + i</c>.</summary>
 /// <param name="Epoch">The topic's epoch.</param>

@@ -42,6 +42,10 @@ internal interface ITopicLog
     /// <see cref="ReadOutcome.Overwritten"/> (lost). Callers serialize appends.</summary>
     StoredEvent AppendAt(long sequence, EventData data, Timestamp publishedAt);
 
+    /// <summary>Appends the serialized event <paramref name="data"/> (copied) as <paramref name="sequence"/>, like
+    /// <see cref="AppendAt(long, EventData, Timestamp)"/>.</summary>
+    StoredEvent AppendAt(long sequence, ReadOnlySpan<byte> data, Timestamp publishedAt);
+
     /// <summary>Takes <paramref name="epoch"/> as this log's epoch if the log has never held an event (a topic
     /// created here, e.g. by a subscription, before its backend's first event reached it). False when it
     /// holds or held events and its epoch differs.</summary>

@@ -54,6 +54,18 @@ internal sealed class MemoryTopicLog : ITopicLog
 
     public StoredEvent AppendAt(long sequence, EventData data, Timestamp publishedAt)
     {
+        CheckNext(sequence);
+        return Store(new StoredEvent(Topic, sequence, data, publishedAt, _slab, _strings));
+    }
+
+    public StoredEvent AppendAt(long sequence, ReadOnlySpan<byte> data, Timestamp publishedAt)
+    {
+        CheckNext(sequence);
+        return Store(new StoredEvent(Topic, sequence, data, publishedAt, _slab, _strings));
+    }
+
+    private void CheckNext(long sequence)
+    {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(sequence, _head);
         if (_head == 0)
         {
@@ -61,8 +73,11 @@ internal sealed class MemoryTopicLog : ITopicLog
             // were never held here.
             Volatile.Write(ref _first, sequence);
         }
+    }
 
-        var stored = new StoredEvent(Topic, sequence, data, publishedAt, _slab, _strings);
+    private StoredEvent Store(StoredEvent stored)
+    {
+        var sequence = stored.Sequence;
         Volatile.Write(ref _slots[sequence % _slots.Length], stored);
         Volatile.Write(ref _head, sequence);
         return stored;

@@ -46,6 +46,24 @@ internal sealed class StoredEvent
         _published = data;
     }
 
+    /// <summary>Copies the serialized event <paramref name="data"/> and <paramref name="publishedAt"/> into
+    /// <paramref name="slab"/> and reads the name, source and job id from the bytes, without parsing the event.</summary>
+    /// <exception cref="InvalidDataException"><paramref name="data"/> is not a well-formed message.</exception>
+    public StoredEvent(string topic, long sequence, ReadOnlySpan<byte> data, Timestamp publishedAt, EventSlab slab, StringPool strings)
+    {
+        EventDataFields.Read(data, strings, out var name, out var source, out var jobId);
+        Topic = topic;
+        Sequence = sequence;
+        _dataLength = data.Length;
+        _publishedAtLength = publishedAt.CalculateSize();
+        _buffer = slab.Reserve(_dataLength + _publishedAtLength, out _offset);
+        data.CopyTo(_buffer.AsSpan(_offset, _dataLength));
+        publishedAt.WriteTo(_buffer.AsSpan(_offset + _dataLength, _publishedAtLength));
+        Name = name;
+        Source = source;
+        JobId = jobId;
+    }
+
     /// <summary>A copy of <paramref name="source"/> whose bytes are <paramref name="buffer"/> (see <see cref="Detach"/>).</summary>
     private StoredEvent(StoredEvent source, byte[] buffer)
     {

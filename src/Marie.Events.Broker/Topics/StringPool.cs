@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace Marie.Events.Broker.Topics;
 
 /// <summary>
@@ -39,5 +41,34 @@ internal sealed class StringPool
 
         slot = value;
         return value;
+    }
+
+    /// <summary>The string of <paramref name="utf8"/>: the pooled one when it is there (no allocation), else a new
+    /// one, pooled.</summary>
+    public string Intern(ReadOnlySpan<byte> utf8)
+    {
+        if (utf8.IsEmpty)
+        {
+            return string.Empty;
+        }
+
+        if (utf8.Length > MaxLength)
+        {
+            return Encoding.UTF8.GetString(utf8);
+        }
+
+        // A UTF-8 value of at most MaxLength bytes decodes to at most MaxLength chars.
+        Span<char> chars = stackalloc char[MaxLength];
+        var length = Encoding.UTF8.GetChars(utf8, chars);
+        var value = chars[..length];
+        _slots ??= new string?[Slots];
+        ref var slot = ref _slots[string.GetHashCode(value) & (Slots - 1)];
+        if (slot is not null && value.SequenceEqual(slot))
+        {
+            return slot;
+        }
+
+        slot = new string(value);
+        return slot;
     }
 }
