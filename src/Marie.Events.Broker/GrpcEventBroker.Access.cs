@@ -1,4 +1,5 @@
 using Marie.Events.Broker.Access;
+using Marie.Events.Broker.Connections;
 using Marie.Events.Broker.Limits;
 using Marie.Events.Broker.Subscriptions;
 using Marie.Events.Protocol;

@@ -1,4 +1,5 @@
 using Google.Protobuf.WellKnownTypes;
+using Marie.Events.Broker.Connections;
 using Marie.Events.Broker.Storage;
 
 namespace Marie.Events.Broker;

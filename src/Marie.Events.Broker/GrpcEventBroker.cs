@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Marie.Events.Broker.Access;
+using Marie.Events.Broker.Connections;
 using Marie.Events.Broker.Limits;
 using Marie.Events.Broker.Storage;
 using Marie.Events.Broker.Subscriptions;

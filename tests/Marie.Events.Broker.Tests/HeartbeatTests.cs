@@ -1,3 +1,5 @@
+using Marie.Events.Broker.Connections;
+
 namespace Marie.Events.Broker.Tests;
 
 /// <summary>ServerHeartbeat every heartbeat_interval_s with topic_heads/topic_epochs for covered topics only.</summary>

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using Marie.Events.Broker.Connections;
 using Marie.Events.Protocol;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;

@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using Marie.Events.Broker.Connections;
 using Marie.Events.Protocol;
 
 namespace Marie.Events.Broker.Tests;

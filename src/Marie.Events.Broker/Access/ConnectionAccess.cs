@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using Marie.Events.Broker.Connections;
 
 namespace Marie.Events.Broker.Access;
 

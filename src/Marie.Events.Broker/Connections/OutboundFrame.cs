@@ -6,7 +6,7 @@ using Grpc.Core;
 using Marie.Events.Broker.Topics;
 using Marie.Events.Protocol;
 
-namespace Marie.Events.Broker;
+namespace Marie.Events.Broker.Connections;
 
 /// <summary>
 /// One message for a stream's writer: either a <see cref="ServerMessage"/>, or an event delivery whose envelope is

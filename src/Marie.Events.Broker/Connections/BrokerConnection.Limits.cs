@@ -3,7 +3,7 @@ using Google.Protobuf.Collections;
 using Marie.Events.Broker.Limits;
 using Marie.Events.Protocol;
 
-namespace Marie.Events.Broker;
+namespace Marie.Events.Broker.Connections;
 
 public sealed partial class BrokerConnection
 {

@@ -2,7 +2,7 @@ using Marie.Events.Broker.Access;
 using Marie.Events.Broker.Limits;
 using Marie.Events.Protocol;
 
-namespace Marie.Events.Broker;
+namespace Marie.Events.Broker.Connections;
 
 public sealed partial class BrokerConnection
 {

@@ -1,4 +1,4 @@
-namespace Marie.Events.Broker;
+namespace Marie.Events.Broker.Connections;
 
 /// <summary>
 /// One timer for every connection's heartbeats, instead of a timer per connection: each connection keeps its next due

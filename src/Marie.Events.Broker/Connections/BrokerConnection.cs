@@ -8,7 +8,7 @@ using Marie.Events.Broker.Subscriptions;
 using Marie.Events.Broker.Topics;
 using Marie.Events.Protocol;
 
-namespace Marie.Events.Broker;
+namespace Marie.Events.Broker.Connections;
 
 /// <summary>
 /// One client stream's state in the broker. Feed it the client's messages with <see cref="HandleAsync"/>, and write

@@ -3,7 +3,7 @@ using Marie.Events.Broker.Subscriptions;
 using Access_ = Marie.Events.Broker.Access;
 using Marie.Events.Protocol;
 
-namespace Marie.Events.Broker;
+namespace Marie.Events.Broker.Connections;
 
 public sealed partial class BrokerConnection
 {

@@ -1,6 +1,6 @@
 using Marie.Events.Protocol;
 
-namespace Marie.Events.Broker;
+namespace Marie.Events.Broker.Connections;
 
 public sealed partial class BrokerConnection
 {
