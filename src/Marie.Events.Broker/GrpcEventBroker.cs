@@ -148,6 +148,40 @@ public sealed partial class GrpcEventBroker : IDisposable
         };
     }
 
+    /// <summary>
+    /// The unary replay: the events still in the ring with sequence &gt; <c>from_sequence_num</c>, at most
+    /// <c>max_events</c> (0: <see cref="BrokerOptions.DefaultReplayMaxEvents"/>), as envelopes with an empty ack id
+    /// and delivery attempt 0. <c>has_more</c> is true only when more events follow the last one returned. An unknown
+    /// topic answers like an empty one.
+    /// </summary>
+    /// <exception cref="ArgumentException">Empty topic, or a negative number.</exception>
+    /// <exception cref="BrokerLimitException"><c>max_events</c> over <c>max_replay_events</c>.</exception>
+    public ReplayResponse GetReplayBuffer(ReplayRequest request) => GetReplayBuffer(request, ConnectionAccess.All);
+
+    /// <summary>The unary replay for a caller that sees only the topics <paramref name="access"/> allows.</summary>
+    /// <exception cref="ArgumentException">Empty topic, or a negative number.</exception>
+    /// <exception cref="TopicAccessDeniedException">A topic the caller may not see, whether it exists or not.</exception>
+    /// <exception cref="BrokerLimitException"><c>max_events</c> over <c>max_replay_events</c>.</exception>
+    public ReplayResponse GetReplayBuffer(ReplayRequest request, ConnectionAccess access)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(access);
+        TopicReplay.Check(request, Settings.Limits);
+        CheckTopicName(request.Topic);
+        if (!access.CanSee(request.Topic))
+        {
+            throw TopicAccessDeniedException.For(request.Topic);
+        }
+
+        if (!_topics.TryGetValue(request.Topic, out var topic))
+        {
+            return new ReplayResponse();
+        }
+
+        var max = request.MaxEvents == 0 ? Settings.DefaultReplayMaxEvents : request.MaxEvents;
+        return TopicReplay.Read(topic.Log, request.FromSequenceNum, max);
+    }
+
     /// <summary>The heads and epochs of the named topics that exist.</summary>
     internal bool TryGetTopic(string name, out BrokerTopic? topic) => _topics.TryGetValue(name, out topic);
 
@@ -199,6 +233,37 @@ public sealed partial class GrpcEventBroker : IDisposable
         _topics[name] = topic;
         Log.TopicCreated(name, topic.Log.Epoch);
         return topic;
+    }
+
+    /// <summary>A topic name a client gave must fit <c>max_string_length</c>.</summary>
+    private void CheckTopicName(string topic)
+    {
+        var max = Settings.Limits.MaxStringLength;
+        if (topic.Length > max)
+        {
+            throw BrokerLimitException.Create(LimitNames.MaxStringLength, max, "the topic name is too long");
+        }
+    }
+
+    /// <summary>Refuses, before any is created, topics that would take the broker over <c>max_topics</c>.
+    /// Caller holds the topology lock.</summary>
+    private void CheckNewTopics(IReadOnlyList<string> names)
+    {
+        var missing = names.Count(n => !_topics.ContainsKey(n));
+        if (missing > 0)
+        {
+            CheckRoomForTopics(missing);
+        }
+    }
+
+    /// <summary>The one place the <c>max_topics</c> refusal is built: <paramref name="count"/> more topics must fit.</summary>
+    private void CheckRoomForTopics(int count)
+    {
+        var max = Settings.Limits.MaxTopics;
+        if (_topics.Count + count > max)
+        {
+            throw BrokerLimitException.Create(LimitNames.MaxTopics, max, "the broker holds as many topics as it may");
+        }
     }
 
     /// <summary>Stops every connection's timers and releases their state.</summary>
