@@ -3,8 +3,8 @@ using Marie.Events.Broker.Limits;
 namespace Marie.Events.Broker;
 
 /// <summary>
-/// Broker settings: the seed's <c>toast.grpc.broker.*</c> keys. Defaults are the seed's and are documented in
-/// docs/configuration.md.
+/// Broker settings: Marie-AI's <c>toast.grpc.broker.*</c> keys, with Marie-AI's defaults (documented in
+/// docs/configuration.md).
 /// </summary>
 public sealed class BrokerOptions
 {

@@ -107,7 +107,7 @@ public sealed partial class GrpcEventBroker : IDisposable
         }
     }
 
-    /// <summary>A snapshot of the broker's figures (the seed's <c>stats()</c> plus extras).</summary>
+    /// <summary>A snapshot of the broker's figures (the fields of Marie-AI's <c>stats()</c>, plus extras).</summary>
     public BrokerStats Stats() => Stats(ConnectionAccess.All);
 
     /// <summary>A snapshot of the broker's figures, <c>topics</c> and <c>topic_stats</c> limited to the topics

@@ -67,6 +67,14 @@ public sealed class OutboundFrame
     }
 
     /// <summary>A marshaller that writes frames (the server never reads them back).</summary>
+    /// <remarks>
+    /// It is here, on a broker type, because writing straight into gRPC's <see cref="SerializationContext"/> (the
+    /// payload length first, then the buffer writer, the envelope's size computed once) is what the frame is for:
+    /// the gateway's stream writer uses it as the response marshaller of <c>StreamEvents</c>. Outside this class it
+    /// would need a second public way to write a frame with its size known in advance, for that one caller. It adds
+    /// no transport dependency to the broker: <c>Grpc.Core.Api</c> comes with <c>Marie.Events.Protocol</c> (the
+    /// generated service bases and clients) in any case.
+    /// </remarks>
     public static Marshaller<OutboundFrame> Marshaller { get; } = new(
         static (frame, context) => frame.Serialize(context),
         static _ => throw new NotSupportedException("outbound frames are written by the server, never read"));

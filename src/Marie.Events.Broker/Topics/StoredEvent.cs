@@ -7,12 +7,12 @@ namespace Marie.Events.Broker.Topics;
 /// <summary>
 /// One event as the ring holds it: stored once, shared read-only by every delivery to every subscriber. It keeps the
 /// event's wire bytes (serialized once, at publish, and copied into every envelope) and the three fields the filters
-/// and the job-id index read, not the parsed <see cref="EventData"/>: a ring of thousands of events per topic held as
-/// protobuf object graphs (some 30 objects each, with the payload) made every garbage collection copy and mark them,
-/// with pauses of 100-450 ms under load (docs/performance.md). The parsed object is used while the event is
-/// dispatched; after that, <see cref="Data"/> parses the bytes (replay buffer, metadata filters on replay). The bytes
-/// live in the topic's <see cref="EventSlab"/> and the strings come from its <see cref="StringPool"/>, so an event the
-/// ring holds is this one object for the collector, not six.
+/// and the job-id index read, not the parsed <see cref="EventData"/>: a parsed event is a protobuf object graph
+/// (some 30 objects, with the payload), and a ring of thousands of them per topic would have every garbage
+/// collection copy and mark them, with long pauses under load (docs/performance.md). The parsed object is used
+/// while the event is dispatched; after that, <see cref="Data"/> parses the bytes (replay buffer, metadata filters on
+/// replay). The bytes live in the topic's <see cref="EventSlab"/> and the strings come from its
+/// <see cref="StringPool"/>, so an event the ring holds is this one object for the collector, not six.
 /// </summary>
 internal sealed class StoredEvent
 {
