@@ -36,7 +36,11 @@ internal static partial class BrokerLog
 
     [LoggerMessage(EventId = 1105, Level = LogLevel.Debug,
         Message = "Rejected client message on connection {ConnectionId}: {Code} {Reason}")]
-    public static partial void ClientMessageRejected(this ILogger logger, string connectionId, string code, string reason);
+    public static partial void ClientMessageRejected(
+        this ILogger logger,
+        string connectionId,
+        string code,
+        string reason);
 
     [LoggerMessage(EventId = 1106, Level = LogLevel.Information, Message = "Topic created: {Topic} epoch={Epoch}")]
     public static partial void TopicCreated(this ILogger logger, string topic, string epoch);

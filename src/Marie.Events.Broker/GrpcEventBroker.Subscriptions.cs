@@ -13,7 +13,8 @@ public sealed partial class GrpcEventBroker
     /// duplicate. Positions start lagging: nothing is delivered until the caller pumps, after the confirm is queued.
     /// Visibility is checked here, under the topology lock that access changes also take.
     /// </summary>
-    /// <exception cref="TopicAccessDeniedException">A named topic the connection may not see (nothing attached).</exception>
+    /// <exception cref="TopicAccessDeniedException">A named topic the connection may not see
+    /// (nothing attached).</exception>
     /// <exception cref="Limits.BrokerLimitException">A new topic over <c>max_topics</c> (nothing attached).</exception>
     internal List<AttachedTopic>? Attach(Subscription subscription, IReadOnlyList<string> namedTopics, ResumePlan plan)
     {
@@ -64,7 +65,9 @@ public sealed partial class GrpcEventBroker
                         var start = plan.StartFor(topic.Log, subscription.Filter);
                         topic.Attach(subscription.AddTopic(topic, start.Watermark));
                         var head = topic.Log.Head;
-                        var replayFrom = start.Watermark < head ? Math.Max(start.Watermark + 1, topic.Log.FirstAvailable) : 0;
+                        var replayFrom = start.Watermark < head
+                            ? Math.Max(start.Watermark + 1, topic.Log.FirstAvailable)
+                            : 0;
                         attached.Add(new AttachedTopic(topic.Name, topic.Log.Epoch, head, replayFrom, start));
                     }
                 }
@@ -164,7 +167,9 @@ public sealed partial class GrpcEventBroker
     /// live from their head, the existing topics it now may. Returns the subscriptions that named a topic the
     /// connection may no longer see: the caller closes them.
     /// </summary>
-    internal List<(Subscription Subscription, string Topic)> ChangeAccess(BrokerConnection connection, ConnectionAccess access)
+    internal List<(Subscription Subscription, string Topic)> ChangeAccess(
+        BrokerConnection connection,
+        ConnectionAccess access)
     {
         var lost = new List<(Subscription, string)>();
         lock (_topology)
@@ -178,7 +183,8 @@ public sealed partial class GrpcEventBroker
                     continue;
                 }
 
-                var denied = subscription.RequestedTopics.FirstOrDefault(t => t != ConnectionAccess.AllTopics && !access.CanSee(t));
+                var denied = subscription.RequestedTopics.FirstOrDefault(
+                    t => t != ConnectionAccess.AllTopics && !access.CanSee(t));
                 if (denied is not null)
                 {
                     lost.Add((subscription, denied));

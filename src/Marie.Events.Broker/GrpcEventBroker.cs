@@ -32,7 +32,11 @@ public sealed partial class GrpcEventBroker : IDisposable
     /// <param name="loggerFactory">Where log lines go; nowhere by default.</param>
     /// <exception cref="ArgumentException">An option is out of range (the message names its key).</exception>
     /// <param name="backend">Where events are kept; the memory backend (the rings themselves) by default.</param>
-    public GrpcEventBroker(BrokerOptions options, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null, IEventBackend? backend = null)
+    public GrpcEventBroker(
+        BrokerOptions options,
+        TimeProvider? timeProvider = null,
+        ILoggerFactory? loggerFactory = null,
+        IEventBackend? backend = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.Validate() is { } problem)
@@ -73,7 +77,10 @@ public sealed partial class GrpcEventBroker : IDisposable
     /// </summary>
     /// <exception cref="BrokerLimitException">A new topic over <c>max_topics</c>.</exception>
     /// <exception cref="Storage.BackendException">The backend failed; nothing was acknowledged.</exception>
-    public ValueTask<AppendResult> PublishAsync(string topic, IReadOnlyList<EventData> events, CancellationToken cancellationToken = default)
+    public ValueTask<AppendResult> PublishAsync(
+        string topic,
+        IReadOnlyList<EventData> events,
+        CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(topic);
         ArgumentNullException.ThrowIfNull(events);
@@ -88,12 +95,16 @@ public sealed partial class GrpcEventBroker : IDisposable
 
     /// <summary>Opens a connection that sees only the topics <paramref name="access"/> allows.</summary>
     /// <param name="connectionId">The id logged for it; a new one when null.</param>
-    /// <param name="access">The topics it may see; change them later with <see cref="BrokerConnection.UpdateAccess"/>.</param>
+    /// <param name="access">The topics it may see; change them later with
+    /// <see cref="BrokerConnection.UpdateAccess"/>.</param>
     public BrokerConnection Connect(string? connectionId, ConnectionAccess access)
     {
         ArgumentNullException.ThrowIfNull(access);
         var number = Interlocked.Increment(ref _nextConnectionNumber);
-        var connection = new BrokerConnection(this, connectionId ?? number.ToString(CultureInfo.InvariantCulture), access);
+        var connection = new BrokerConnection(
+            this,
+            connectionId ?? number.ToString(CultureInfo.InvariantCulture),
+            access);
         _connections.TryAdd(connection, 0);
         Counters.ConnectionOpened();
         return connection;
@@ -160,7 +171,8 @@ public sealed partial class GrpcEventBroker : IDisposable
 
     /// <summary>The unary replay for a caller that sees only the topics <paramref name="access"/> allows.</summary>
     /// <exception cref="ArgumentException">Empty topic, or a negative number.</exception>
-    /// <exception cref="TopicAccessDeniedException">A topic the caller may not see, whether it exists or not.</exception>
+    /// <exception cref="TopicAccessDeniedException">A topic the caller may not see, whether it
+    /// exists or not.</exception>
     /// <exception cref="BrokerLimitException"><c>max_events</c> over <c>max_replay_events</c>.</exception>
     public ReplayResponse GetReplayBuffer(ReplayRequest request, ConnectionAccess access)
     {
@@ -203,7 +215,8 @@ public sealed partial class GrpcEventBroker : IDisposable
     /// <summary>Creates a topic and attaches every wildcard subscription to it, live from its start.
     /// Caller holds the topology lock.</summary>
     /// <param name="name">The topic.</param>
-    /// <param name="epoch">Its epoch (the backend's); null = the backend's <see cref="IEventBackend.InitialEpoch"/>.</param>
+    /// <param name="epoch">Its epoch (the backend's); null = the backend's
+    /// <see cref="IEventBackend.InitialEpoch"/>.</param>
     private BrokerTopic GetOrCreateTopicLocked(string name, string? epoch = null)
     {
         if (_topics.TryGetValue(name, out var topic))
@@ -256,7 +269,9 @@ public sealed partial class GrpcEventBroker : IDisposable
         }
     }
 
-    /// <summary>The one place the <c>max_topics</c> refusal is built: <paramref name="count"/> more topics must fit.</summary>
+    /// <summary>
+    /// The one place the <c>max_topics</c> refusal is built: <paramref name="count"/> more topics must fit.
+    /// </summary>
     private void CheckRoomForTopics(int count)
     {
         var max = Settings.Limits.MaxTopics;

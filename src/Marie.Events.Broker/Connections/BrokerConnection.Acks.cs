@@ -15,7 +15,10 @@ public sealed partial class BrokerConnection
             named = Find(ack.SubscriptionId);
             if (named is null)
             {
-                EnqueueError(ack.SubscriptionId, ErrorCode.ErrorInvalidSubscription, $"no subscription '{ack.SubscriptionId}' is open on this stream",
+                EnqueueError(
+                    ack.SubscriptionId,
+                    ErrorCode.ErrorInvalidSubscription,
+                    $"no subscription '{ack.SubscriptionId}' is open on this stream",
                     ("field", "subscription_id"));
                 return;
             }
@@ -30,7 +33,11 @@ public sealed partial class BrokerConnection
                 AckCumulative(ack.SubscriptionId, named, ack.Cumulative);
                 break;
             default:
-                EnqueueError(ack.SubscriptionId, ErrorCode.ErrorInvalidRequest, "ack needs individual or cumulative", ("field", "ack_mode"));
+                EnqueueError(
+                    ack.SubscriptionId,
+                    ErrorCode.ErrorInvalidRequest,
+                    "ack needs individual or cumulative",
+                    ("field", "ack_mode"));
                 break;
         }
     }
@@ -84,19 +91,30 @@ public sealed partial class BrokerConnection
     {
         if (string.IsNullOrEmpty(cumulative.Topic))
         {
-            EnqueueError(subscriptionId, ErrorCode.ErrorInvalidRequest, "cumulative ack needs its topic: sequence numbers are per topic", ("field", "cumulative.topic"));
+            EnqueueError(
+                subscriptionId,
+                ErrorCode.ErrorInvalidRequest,
+                "cumulative ack needs its topic: sequence numbers are per topic",
+                ("field", "cumulative.topic"));
             return;
         }
 
         if (subscription is null)
         {
-            EnqueueError(subscriptionId, ErrorCode.ErrorInvalidSubscription, "cumulative ack needs its subscription_id", ("field", "subscription_id"));
+            EnqueueError(
+                subscriptionId,
+                ErrorCode.ErrorInvalidSubscription,
+                "cumulative ack needs its subscription_id",
+                ("field", "subscription_id"));
             return;
         }
 
         if (!Access.CanSee(cumulative.Topic))
         {
-            EnqueueError(subscriptionId, ErrorCode.ErrorPermissionDenied, TopicAccessDeniedException.DeniedMessage(cumulative.Topic),
+            EnqueueError(
+                subscriptionId,
+                ErrorCode.ErrorPermissionDenied,
+                TopicAccessDeniedException.DeniedMessage(cumulative.Topic),
                 ("field", "cumulative.topic"), ("topic", cumulative.Topic));
             return;
         }

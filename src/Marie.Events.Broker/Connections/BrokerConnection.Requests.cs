@@ -43,7 +43,10 @@ public sealed partial class BrokerConnection
                 // The stream being open is what keeps a connection alive; a client heartbeat needs no answer.
                 break;
             default:
-                EnqueueError("", ErrorCode.ErrorInvalidRequest, "empty client message: set one of subscribe, unsubscribe, ack, heartbeat, filter_update",
+                EnqueueError(
+                    "",
+                    ErrorCode.ErrorInvalidRequest,
+                    "empty client message: set one of subscribe, unsubscribe, ack, heartbeat, filter_update",
                     ("field", "message"));
                 break;
         }
@@ -74,7 +77,11 @@ public sealed partial class BrokerConnection
         var id = request.SubscriptionId;
         if (string.IsNullOrEmpty(id))
         {
-            EnqueueError("", ErrorCode.ErrorInvalidRequest, "subscription_id is required", ("field", "subscription_id"));
+            EnqueueError(
+                "",
+                ErrorCode.ErrorInvalidRequest,
+                "subscription_id is required",
+                ("field", "subscription_id"));
             return;
         }
 
@@ -93,7 +100,10 @@ public sealed partial class BrokerConnection
         {
             if (_subscriptions.ContainsKey(id))
             {
-                EnqueueError(id, ErrorCode.ErrorInvalidSubscription, $"subscription '{id}' is already open on this stream: unsubscribe it first or pick another id",
+                EnqueueError(
+                    id,
+                    ErrorCode.ErrorInvalidSubscription,
+                    $"subscription '{id}' is already open on this stream: unsubscribe it first or pick another id",
                     ("field", "subscription_id"));
                 return;
             }
@@ -126,7 +136,8 @@ public sealed partial class BrokerConnection
             {
                 SubscriptionId = id,
                 Code = ErrorCode.ErrorEpochChanged,
-                Message = $"topic '{topic.Topic}' has a new epoch since your resume point: replaying from the start of its ring",
+                Message = $"topic '{topic.Topic}' has a new epoch since your resume point: "
+                    + "replaying from the start of its ring",
             };
             error.Details["topic"] = topic.Topic;
             error.Details["expected_epoch"] = expected;
@@ -193,14 +204,20 @@ public sealed partial class BrokerConnection
 
         if (subscription is null)
         {
-            EnqueueError(request.SubscriptionId, ErrorCode.ErrorInvalidSubscription, $"no subscription '{request.SubscriptionId}' is open on this stream",
+            EnqueueError(
+                request.SubscriptionId,
+                ErrorCode.ErrorInvalidSubscription,
+                $"no subscription '{request.SubscriptionId}' is open on this stream",
                 ("field", "subscription_id"));
             return;
         }
 
         Broker.RemoveSubscription(subscription);
         Broker.Log.SubscriptionRemoved(subscription.Id);
-        EnqueueReply(new ServerMessage { UnsubscriptionConfirm = new UnsubscriptionConfirm { SubscriptionId = subscription.Id } });
+        EnqueueReply(new ServerMessage
+        {
+            UnsubscriptionConfirm = new UnsubscriptionConfirm { SubscriptionId = subscription.Id },
+        });
     }
 
     private void UpdateFilter(FilterUpdate update)
@@ -208,7 +225,10 @@ public sealed partial class BrokerConnection
         var subscription = Find(update.SubscriptionId);
         if (subscription is null)
         {
-            EnqueueError(update.SubscriptionId, ErrorCode.ErrorInvalidSubscription, $"no subscription '{update.SubscriptionId}' is open on this stream",
+            EnqueueError(
+                update.SubscriptionId,
+                ErrorCode.ErrorInvalidSubscription,
+                $"no subscription '{update.SubscriptionId}' is open on this stream",
                 ("field", "subscription_id"));
             return;
         }

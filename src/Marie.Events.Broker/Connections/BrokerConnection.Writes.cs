@@ -88,7 +88,13 @@ public sealed partial class BrokerConnection
     {
         _redelivery.EnsureStarted();
         Broker.Counters.DeliveredOne();
-        _queue.TryWrite(new Outbound(OutboundKind.Event, subscription, entry, entry.Generation, attempt, Event: stored));
+        _queue.TryWrite(new Outbound(
+            OutboundKind.Event,
+            subscription,
+            entry,
+            entry.Generation,
+            attempt,
+            Event: stored));
     }
 
     internal void EnqueueNotice(ServerMessage message) =>

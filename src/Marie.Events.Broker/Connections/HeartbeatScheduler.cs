@@ -105,7 +105,8 @@ internal sealed class HeartbeatScheduler
                     continue;
                 }
 
-                // The next one an interval after this one was due; after a stall (a paused process), an interval from now.
+                // The next one an interval after this one was due; after a stall (a paused
+                // process), an interval from now.
                 var next = connection.HeartbeatDue + _intervalStamps;
                 connection.HeartbeatDue = next > now ? next : now + _intervalStamps;
                 connection.OnHeartbeatDue();

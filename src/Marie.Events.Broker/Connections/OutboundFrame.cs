@@ -12,9 +12,10 @@ namespace Marie.Events.Broker.Connections;
 /// One message for a stream's writer: either a <see cref="ServerMessage"/>, or an event delivery whose envelope is
 /// written straight from the event's cached wire bytes plus the few fields that differ per delivery (ack id,
 /// subscription id, attempt). The ack id is written as its UTF-8 prefix (fixed per subscription topic) followed by
-/// the sequence number's digits: no string per delivery. The bytes are exactly those of the equivalent <see cref="ServerMessage"/>.
-/// A writer owns a frame or two and refills them with <see cref="BrokerConnection.TryReadFrame"/>: a frame is
-/// serialized before the write call returns, so it can be reused for the next message.
+/// the sequence number's digits: no string per delivery. The bytes are exactly those of the equivalent
+/// <see cref="ServerMessage"/>. A writer owns a frame or two and refills them with
+/// <see cref="BrokerConnection.TryReadFrame"/>: a frame is serialized before the write call returns, so it can be
+/// reused for the next message.
 /// </summary>
 public sealed class OutboundFrame
 {
@@ -130,7 +131,9 @@ public sealed class OutboundFrame
         context.Complete();
     }
 
-    /// <summary>Writes the frame into <paramref name="destination"/> (at least <see cref="CalculateSize"/> bytes).</summary>
+    /// <summary>
+    /// Writes the frame into <paramref name="destination"/> (at least <see cref="CalculateSize"/> bytes).
+    /// </summary>
     public int WriteTo(Span<byte> destination)
     {
         if (_message is not null)
@@ -146,7 +149,8 @@ public sealed class OutboundFrame
 
     /// <summary>The event of an event frame; an empty frame (new or cleared) has nothing to write.</summary>
     private StoredEvent Stored => _event
-        ?? throw new InvalidOperationException("the frame is empty: fill it with BrokerConnection.TryReadFrame before writing it");
+        ?? throw new InvalidOperationException(
+            "the frame is empty: fill it with BrokerConnection.TryReadFrame before writing it");
 
     private int EnvelopeSize()
     {

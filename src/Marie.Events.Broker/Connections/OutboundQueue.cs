@@ -28,10 +28,14 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>
     private int _count;
     private bool _completed;
 
-    /// <summary>The reader's waiter (continuations run on the thread pool, never inline in a publisher's call).</summary>
+    /// <summary>
+    /// The reader's waiter (continuations run on the thread pool, never inline in a publisher's call).
+    /// </summary>
     private ManualResetValueTaskSourceCore<bool> _waiter = new() { RunContinuationsAsynchronously = true };
 
-    /// <summary>Whether the reader waits on <see cref="_waiter"/> (under <see cref="_gate"/>): who clears it completes it.</summary>
+    /// <summary>
+    /// Whether the reader waits on <see cref="_waiter"/> (under <see cref="_gate"/>): who clears it completes it.
+    /// </summary>
     private bool _waiting;
     private CancellationTokenRegistration _cancellation;
 
@@ -147,7 +151,9 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>
         }
     }
 
-    /// <summary>Ends the queue: nothing more is accepted, what is queued is dropped, a waiting reader gets false.</summary>
+    /// <summary>
+    /// Ends the queue: nothing more is accepted, what is queued is dropped, a waiting reader gets false.
+    /// </summary>
     public void CompleteAndClear()
     {
         lock (_gate)

@@ -31,7 +31,13 @@ internal sealed class StoredEvent
 
     /// <summary>Serializes <paramref name="data"/> and <paramref name="publishedAt"/> into <paramref name="slab"/>;
     /// <paramref name="strings"/> (if any) supplies the shared name, source and job id strings.</summary>
-    public StoredEvent(string topic, long sequence, EventData data, Timestamp publishedAt, EventSlab slab, StringPool? strings)
+    public StoredEvent(
+        string topic,
+        long sequence,
+        EventData data,
+        Timestamp publishedAt,
+        EventSlab slab,
+        StringPool? strings)
     {
         Topic = topic;
         Sequence = sequence;
@@ -46,7 +52,9 @@ internal sealed class StoredEvent
         _published = data;
     }
 
-    /// <summary>A copy of <paramref name="source"/> whose bytes are <paramref name="buffer"/> (see <see cref="Detach"/>).</summary>
+    /// <summary>
+    /// A copy of <paramref name="source"/> whose bytes are <paramref name="buffer"/> (see <see cref="Detach"/>).
+    /// </summary>
     private StoredEvent(StoredEvent source, byte[] buffer)
     {
         Topic = source.Topic;
