@@ -12,7 +12,7 @@ internal sealed partial class Subscription
 {
     /// <summary>Topics up to which a lookup scans <see cref="_positions"/>; past it, tables by name and number are
     /// built. Most subscriptions name one topic: a scan of a few is as fast as a table and costs no memory (two
-    /// dictionaries were ~400 bytes of every subscription).</summary>
+    /// dictionaries would add ~400 bytes to every subscription).</summary>
     private const int ScanLimit = 8;
 
     private readonly List<SubscriptionTopic> _positions = [];
