@@ -1,5 +1,6 @@
 using Google.Protobuf.WellKnownTypes;
 using Marie.Events.Broker;
+using Marie.Events.Broker.Connections;
 using Marie.Events.Protocol;
 using Microsoft.Extensions.Time.Testing;
 

@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Marie.Events.Broker;
+using Marie.Events.Broker.Connections;
 using Marie.Events.Protocol;
 
 namespace Marie.Events.Benchmarks;

@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Marie.Events.Broker;
+using Marie.Events.Broker.Connections;
 using Marie.Events.Broker.Topics;
 using Marie.Events.Protocol;
 

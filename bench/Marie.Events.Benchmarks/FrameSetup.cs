@@ -1,5 +1,6 @@
 using System.Text;
 using Marie.Events.Broker;
+using Marie.Events.Broker.Connections;
 using Marie.Events.Broker.Topics;
 
 namespace Marie.Events.Benchmarks;

@@ -2,39 +2,83 @@ using Microsoft.Extensions.Logging;
 
 namespace Marie.Events.Broker;
 
-/// <summary>The broker's log lines. Event ids 1000-1099 are the broker's and never change meaning.</summary>
+/// <summary>The broker's log lines. Event ids 1100-1199 are the broker's and never change meaning (the ledger is in
+/// docs/configuration.md, "Logging").</summary>
 internal static partial class BrokerLog
 {
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Subscription created: {SubscriptionId} topics={Topics}")]
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Information,
+        Message = "Subscription created: {SubscriptionId} topics={Topics}")]
     public static partial void SubscriptionCreated(this ILogger logger, string subscriptionId, string topics);
 
-    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Subscription removed: {SubscriptionId}")]
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Information, Message = "Subscription removed: {SubscriptionId}")]
     public static partial void SubscriptionRemoved(this ILogger logger, string subscriptionId);
 
-    [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Event {AckId} dropped after {Attempts} attempts (subscription {SubscriptionId}, topic {Topic}, sequence {Sequence})")]
-    public static partial void EventDropped(this ILogger logger, string ackId, int attempts, string subscriptionId, string topic, long sequence);
+    [LoggerMessage(EventId = 1103, Level = LogLevel.Warning,
+        Message = "Event {AckId} dropped after {Attempts} attempts "
+            + "(subscription {SubscriptionId}, topic {Topic}, sequence {Sequence})")]
+    public static partial void EventDropped(
+        this ILogger logger,
+        string ackId,
+        int attempts,
+        string subscriptionId,
+        string topic,
+        long sequence);
 
-    [LoggerMessage(EventId = 1004, Level = LogLevel.Warning, Message = "Subscription {SubscriptionId} missed events {FirstMissed}..{LastMissed} of topic {Topic}: the replay ring overwrote them before delivery")]
-    public static partial void EventsLost(this ILogger logger, string subscriptionId, string topic, long firstMissed, long lastMissed);
+    [LoggerMessage(EventId = 1104, Level = LogLevel.Warning,
+        Message = "Subscription {SubscriptionId} missed events {FirstMissed}..{LastMissed} of topic {Topic}: "
+            + "the replay ring overwrote them before delivery")]
+    public static partial void EventsLost(
+        this ILogger logger,
+        string subscriptionId,
+        string topic,
+        long firstMissed,
+        long lastMissed);
 
-    [LoggerMessage(EventId = 1005, Level = LogLevel.Debug, Message = "Rejected client message on connection {ConnectionId}: {Code} {Reason}")]
-    public static partial void ClientMessageRejected(this ILogger logger, string connectionId, string code, string reason);
+    [LoggerMessage(EventId = 1105, Level = LogLevel.Debug,
+        Message = "Rejected client message on connection {ConnectionId}: {Code} {Reason}")]
+    public static partial void ClientMessageRejected(
+        this ILogger logger,
+        string connectionId,
+        string code,
+        string reason);
 
-    [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "Topic created: {Topic} epoch={Epoch}")]
+    [LoggerMessage(EventId = 1106, Level = LogLevel.Information, Message = "Topic created: {Topic} epoch={Epoch}")]
     public static partial void TopicCreated(this ILogger logger, string topic, string epoch);
 
-    [LoggerMessage(EventId = 1007, Level = LogLevel.Debug, Message = "Backpressure on subscription {SubscriptionId}: {Pending} pending, recommended delay {DelayMs} ms")]
+    [LoggerMessage(EventId = 1107, Level = LogLevel.Debug,
+        Message = "Backpressure on subscription {SubscriptionId}: {Pending} pending, recommended delay {DelayMs} ms")]
     public static partial void Backpressure(this ILogger logger, string subscriptionId, int pending, int delayMs);
 
-    [LoggerMessage(EventId = 1008, Level = LogLevel.Information, Message = "Subscription {SubscriptionId}: topic {Topic} epoch changed from {ExpectedEpoch} to {CurrentEpoch}, replaying from the start of the ring")]
-    public static partial void EpochChanged(this ILogger logger, string subscriptionId, string topic, string expectedEpoch, string currentEpoch);
+    [LoggerMessage(EventId = 1108, Level = LogLevel.Information,
+        Message = "Subscription {SubscriptionId}: topic {Topic} epoch changed from {ExpectedEpoch} to {CurrentEpoch}, "
+            + "replaying from the start of the ring")]
+    public static partial void EpochChanged(
+        this ILogger logger,
+        string subscriptionId,
+        string topic,
+        string expectedEpoch,
+        string currentEpoch);
 
-    [LoggerMessage(EventId = 1009, Level = LogLevel.Information, Message = "Subscription {SubscriptionId} on connection {ConnectionId} closed: its key may no longer see topic {Topic}")]
-    public static partial void SubscriptionRevoked(this ILogger logger, string subscriptionId, string connectionId, string topic);
+    [LoggerMessage(EventId = 1109, Level = LogLevel.Information,
+        Message = "Subscription {SubscriptionId} on connection {ConnectionId} closed: "
+            + "its key may no longer see topic {Topic}")]
+    public static partial void SubscriptionRevoked(
+        this ILogger logger,
+        string subscriptionId,
+        string connectionId,
+        string topic);
 
-    [LoggerMessage(EventId = 1010, Level = LogLevel.Debug, Message = "Connection {ConnectionId} over limit {Limit}: {Reason}")]
+    [LoggerMessage(EventId = 1110, Level = LogLevel.Debug,
+        Message = "Connection {ConnectionId} over limit {Limit}: {Reason}")]
     public static partial void LimitExceeded(this ILogger logger, string connectionId, string limit, string reason);
 
-    [LoggerMessage(EventId = 1011, Level = LogLevel.Warning, Message = "Topic {Topic} reset: the shared log's epoch changed from {OldEpoch} to {NewEpoch}; {Connections} connections with subscriptions on it closed so their clients resume")]
-    public static partial void TopicReset(this ILogger logger, string topic, string oldEpoch, string newEpoch, int connections);
+    [LoggerMessage(EventId = 1111, Level = LogLevel.Warning,
+        Message = "Topic {Topic} reset: the shared log's epoch changed from {OldEpoch} to {NewEpoch}; "
+            + "{Connections} connections with subscriptions on it closed so their clients resume")]
+    public static partial void TopicReset(
+        this ILogger logger,
+        string topic,
+        string oldEpoch,
+        string newEpoch,
+        int connections);
 }

@@ -3,8 +3,8 @@ using Marie.Events.Broker.Limits;
 namespace Marie.Events.Broker;
 
 /// <summary>
-/// Broker settings: the seed's <c>toast.grpc.broker.*</c> keys. Defaults are the seed's and are documented in
-/// docs/configuration.md.
+/// Broker settings: Marie-AI's <c>toast.grpc.broker.*</c> keys, with Marie-AI's defaults (documented in
+/// docs/configuration.md).
 /// </summary>
 public sealed class BrokerOptions
 {
@@ -14,7 +14,9 @@ public sealed class BrokerOptions
     /// <summary>Hard cap on unacknowledged events per subscription (<c>max_in_flight</c>, default 100).</summary>
     public int MaxInFlight { get; set; } = 100;
 
-    /// <summary>Seconds after its last send before an unacked event is sent again (<c>ack_timeout_s</c>, default 30).</summary>
+    /// <summary>
+    /// Seconds after its last send before an unacked event is sent again (<c>ack_timeout_s</c>, default 30).
+    /// </summary>
     public double AckTimeoutSeconds { get; set; } = 30.0;
 
     /// <summary>Seconds between server heartbeats (<c>heartbeat_interval_s</c>, default 15).</summary>
@@ -23,10 +25,15 @@ public sealed class BrokerOptions
     /// <summary>Seconds between redelivery checks (<c>redelivery_delay_s</c>, default 5).</summary>
     public double RedeliveryDelaySeconds { get; set; } = 5.0;
 
-    /// <summary>Percent of <see cref="MaxInFlight"/> at which a backpressure signal is sent (<c>backpressure_threshold_pct</c>, default 80).</summary>
+    /// <summary>
+    /// Percent of <see cref="MaxInFlight"/> at which a backpressure signal is sent
+    /// (<c>backpressure_threshold_pct</c>, default 80).
+    /// </summary>
     public int BackpressureThresholdPct { get; set; } = 80;
 
-    /// <summary>Deliveries of one event in all before it is dropped (<c>max_redelivery_attempts</c>, default 5).</summary>
+    /// <summary>
+    /// Deliveries of one event in all before it is dropped (<c>max_redelivery_attempts</c>, default 5).
+    /// </summary>
     public int MaxRedeliveryAttempts { get; set; } = 5;
 
     /// <summary>
@@ -47,12 +54,18 @@ public sealed class BrokerOptions
         if (ReplaySize < 1) return ("replay_size", $"must be at least 1 (got {ReplaySize})");
         if (MaxInFlight < 1) return ("max_in_flight", $"must be at least 1 (got {MaxInFlight})");
         if (!(AckTimeoutSeconds > 0)) return ("ack_timeout_s", $"must be greater than 0 (got {AckTimeoutSeconds})");
-        if (!(HeartbeatIntervalSeconds > 0)) return ("heartbeat_interval_s", $"must be greater than 0 (got {HeartbeatIntervalSeconds})");
-        if (!(RedeliveryDelaySeconds > 0)) return ("redelivery_delay_s", $"must be greater than 0 (got {RedeliveryDelaySeconds})");
-        if (BackpressureThresholdPct is < 1 or > 100) return ("backpressure_threshold_pct", $"must be between 1 and 100 (got {BackpressureThresholdPct})");
-        if (MaxRedeliveryAttempts < 1) return ("max_redelivery_attempts", $"must be at least 1 (got {MaxRedeliveryAttempts})");
-        if (MaxQueuedControlMessages < 1) return ("max_queued_control_messages", $"must be at least 1 (got {MaxQueuedControlMessages})");
-        if (DefaultReplayMaxEvents < 1) return ("default_replay_max_events", $"must be at least 1 (got {DefaultReplayMaxEvents})");
+        if (!(HeartbeatIntervalSeconds > 0))
+            return ("heartbeat_interval_s", $"must be greater than 0 (got {HeartbeatIntervalSeconds})");
+        if (!(RedeliveryDelaySeconds > 0))
+            return ("redelivery_delay_s", $"must be greater than 0 (got {RedeliveryDelaySeconds})");
+        if (BackpressureThresholdPct is < 1 or > 100)
+            return ("backpressure_threshold_pct", $"must be between 1 and 100 (got {BackpressureThresholdPct})");
+        if (MaxRedeliveryAttempts < 1)
+            return ("max_redelivery_attempts", $"must be at least 1 (got {MaxRedeliveryAttempts})");
+        if (MaxQueuedControlMessages < 1)
+            return ("max_queued_control_messages", $"must be at least 1 (got {MaxQueuedControlMessages})");
+        if (DefaultReplayMaxEvents < 1)
+            return ("default_replay_max_events", $"must be at least 1 (got {DefaultReplayMaxEvents})");
         return Limits is null ? ("limits", "must be set") : Limits.Validate();
     }
 }

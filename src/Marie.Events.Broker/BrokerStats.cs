@@ -1,6 +1,6 @@
 namespace Marie.Events.Broker;
 
-/// <summary>A snapshot of the broker: the seed's <c>stats()</c> shape plus documented extras.</summary>
+/// <summary>A snapshot of the broker: the fields Marie-AI's <c>stats()</c> reports, plus documented extras.</summary>
 public sealed class BrokerStats
 {
     public required int Connections { get; init; }

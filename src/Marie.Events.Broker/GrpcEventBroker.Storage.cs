@@ -1,4 +1,5 @@
 using Google.Protobuf.WellKnownTypes;
+using Marie.Events.Broker.Connections;
 using Marie.Events.Broker.Storage;
 
 namespace Marie.Events.Broker;
@@ -11,7 +12,8 @@ public sealed partial class GrpcEventBroker : IEventBackendListener
 {
     /// <summary>Loads what the backend holds into the rings and starts following it (a shared backend's events from
     /// other gateways). Call once, before the broker serves anyone.</summary>
-    public Task<BackendLoad> StartAsync(CancellationToken cancellationToken = default) => Backend.StartAsync(this, cancellationToken);
+    public Task<BackendLoad> StartAsync(CancellationToken cancellationToken = default) =>
+        Backend.StartAsync(this, cancellationToken);
 
     /// <inheritdoc />
     public ApplyOutcome Apply(string topic, string epoch, ReadOnlySpan<BackendEvent> events, bool allowGap)
@@ -52,7 +54,9 @@ public sealed partial class GrpcEventBroker : IEventBackendListener
 
         if (applied == 0)
         {
-            return events.Length > 0 && events[^1].Sequence > local.Log.Head ? ApplyOutcome.Gap : ApplyOutcome.AlreadyHeld;
+            return events.Length > 0 && events[^1].Sequence > local.Log.Head
+                ? ApplyOutcome.Gap
+                : ApplyOutcome.AlreadyHeld;
         }
 
         Counters.PublishedMany(applied);

@@ -1,11 +1,9 @@
 using Marie.Events.Broker.Access;
+using Marie.Events.Broker.Connections;
 using Marie.Events.Broker.Subscriptions;
 using Marie.Events.Broker.Topics;
 
 namespace Marie.Events.Broker;
-
-/// <summary>Where a subscription starts on one topic, as its confirm reports it.</summary>
-internal readonly record struct AttachedTopic(string Topic, string Epoch, long Head, long ReplayFrom, TopicStart Start);
 
 public sealed partial class GrpcEventBroker
 {
@@ -15,7 +13,8 @@ public sealed partial class GrpcEventBroker
     /// duplicate. Positions start lagging: nothing is delivered until the caller pumps, after the confirm is queued.
     /// Visibility is checked here, under the topology lock that access changes also take.
     /// </summary>
-    /// <exception cref="TopicAccessDeniedException">A named topic the connection may not see (nothing attached).</exception>
+    /// <exception cref="TopicAccessDeniedException">A named topic the connection may not see
+    /// (nothing attached).</exception>
     /// <exception cref="Limits.BrokerLimitException">A new topic over <c>max_topics</c> (nothing attached).</exception>
     internal List<AttachedTopic>? Attach(Subscription subscription, IReadOnlyList<string> namedTopics, ResumePlan plan)
     {
@@ -66,7 +65,9 @@ public sealed partial class GrpcEventBroker
                         var start = plan.StartFor(topic.Log, subscription.Filter);
                         topic.Attach(subscription.AddTopic(topic, start.Watermark));
                         var head = topic.Log.Head;
-                        var replayFrom = start.Watermark < head ? Math.Max(start.Watermark + 1, topic.Log.FirstAvailable) : 0;
+                        var replayFrom = start.Watermark < head
+                            ? Math.Max(start.Watermark + 1, topic.Log.FirstAvailable)
+                            : 0;
                         attached.Add(new AttachedTopic(topic.Name, topic.Log.Epoch, head, replayFrom, start));
                     }
                 }
@@ -158,5 +159,88 @@ public sealed partial class GrpcEventBroker
         }
 
         Counters.SubscriptionRemoved();
+    }
+
+    /// <summary>
+    /// Gives <paramref name="connection"/> new rights, under the topology lock (so no subscription or topic is
+    /// created half under the old rights): a wildcard subscription leaves the topics it may no longer see and joins,
+    /// live from their head, the existing topics it now may. Returns the subscriptions that named a topic the
+    /// connection may no longer see: the caller closes them.
+    /// </summary>
+    internal List<(Subscription Subscription, string Topic)> ChangeAccess(
+        BrokerConnection connection,
+        ConnectionAccess access)
+    {
+        var lost = new List<(Subscription, string)>();
+        lock (_topology)
+        {
+            connection.SetAccess(access);
+            foreach (var subscription in connection.SnapshotSubscriptions())
+            {
+                // One not attached yet checks the new access itself when it attaches (under this same lock).
+                if (!subscription.Attached || subscription.Closed)
+                {
+                    continue;
+                }
+
+                var denied = subscription.RequestedTopics.FirstOrDefault(
+                    t => t != ConnectionAccess.AllTopics && !access.CanSee(t));
+                if (denied is not null)
+                {
+                    lost.Add((subscription, denied));
+                    continue;
+                }
+
+                if (subscription.Wildcard)
+                {
+                    ReviewWildcard(subscription, access);
+                }
+            }
+        }
+
+        return lost;
+    }
+
+    /// <summary>Caller holds the topology lock.</summary>
+    private void ReviewWildcard(Subscription subscription, ConnectionAccess access)
+    {
+        foreach (var position in subscription.TopicsSnapshot())
+        {
+            if (access.CanSee(position.Topic.Name))
+            {
+                continue;
+            }
+
+            lock (position.Topic.Gate)
+            {
+                position.Topic.Detach(position);
+                lock (subscription.Gate)
+                {
+                    subscription.RemoveTopic(position);
+                }
+            }
+        }
+
+        foreach (var topic in _topics.Values)
+        {
+            if (!access.CanSee(topic.Name))
+            {
+                continue;
+            }
+
+            lock (topic.Gate)
+            {
+                lock (subscription.Gate)
+                {
+                    if (!subscription.Closed && !subscription.TryGetTopic(topic.Name, out _))
+                    {
+                        // Newly visible: live from now, like a topic created after the subscription.
+                        var position = subscription.AddTopic(topic, topic.Log.Head);
+                        position.Lagging = false;
+                        topic.Attach(position);
+                    }
+                }
+            }
+        }
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Marie.Events.Broker.Access;
+using Marie.Events.Broker.Connections;
 using Marie.Events.Broker.Limits;
 using Marie.Events.Broker.Storage;
 using Marie.Events.Broker.Subscriptions;
@@ -31,7 +32,11 @@ public sealed partial class GrpcEventBroker : IDisposable
     /// <param name="loggerFactory">Where log lines go; nowhere by default.</param>
     /// <exception cref="ArgumentException">An option is out of range (the message names its key).</exception>
     /// <param name="backend">Where events are kept; the memory backend (the rings themselves) by default.</param>
-    public GrpcEventBroker(BrokerOptions options, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null, IEventBackend? backend = null)
+    public GrpcEventBroker(
+        BrokerOptions options,
+        TimeProvider? timeProvider = null,
+        ILoggerFactory? loggerFactory = null,
+        IEventBackend? backend = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.Validate() is { } problem)
@@ -72,7 +77,10 @@ public sealed partial class GrpcEventBroker : IDisposable
     /// </summary>
     /// <exception cref="BrokerLimitException">A new topic over <c>max_topics</c>.</exception>
     /// <exception cref="Storage.BackendException">The backend failed; nothing was acknowledged.</exception>
-    public ValueTask<AppendResult> PublishAsync(string topic, IReadOnlyList<EventData> events, CancellationToken cancellationToken = default)
+    public ValueTask<AppendResult> PublishAsync(
+        string topic,
+        IReadOnlyList<EventData> events,
+        CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(topic);
         ArgumentNullException.ThrowIfNull(events);
@@ -87,12 +95,16 @@ public sealed partial class GrpcEventBroker : IDisposable
 
     /// <summary>Opens a connection that sees only the topics <paramref name="access"/> allows.</summary>
     /// <param name="connectionId">The id logged for it; a new one when null.</param>
-    /// <param name="access">The topics it may see; change them later with <see cref="BrokerConnection.UpdateAccess"/>.</param>
+    /// <param name="access">The topics it may see; change them later with
+    /// <see cref="BrokerConnection.UpdateAccess"/>.</param>
     public BrokerConnection Connect(string? connectionId, ConnectionAccess access)
     {
         ArgumentNullException.ThrowIfNull(access);
         var number = Interlocked.Increment(ref _nextConnectionNumber);
-        var connection = new BrokerConnection(this, connectionId ?? number.ToString(CultureInfo.InvariantCulture), access);
+        var connection = new BrokerConnection(
+            this,
+            connectionId ?? number.ToString(CultureInfo.InvariantCulture),
+            access);
         _connections.TryAdd(connection, 0);
         Counters.ConnectionOpened();
         return connection;
@@ -106,7 +118,7 @@ public sealed partial class GrpcEventBroker : IDisposable
         }
     }
 
-    /// <summary>A snapshot of the broker's figures (the seed's <c>stats()</c> plus extras).</summary>
+    /// <summary>A snapshot of the broker's figures (the fields of Marie-AI's <c>stats()</c>, plus extras).</summary>
     public BrokerStats Stats() => Stats(ConnectionAccess.All);
 
     /// <summary>A snapshot of the broker's figures, <c>topics</c> and <c>topic_stats</c> limited to the topics
@@ -147,6 +159,41 @@ public sealed partial class GrpcEventBroker : IDisposable
         };
     }
 
+    /// <summary>
+    /// The unary replay: the events still in the ring with sequence &gt; <c>from_sequence_num</c>, at most
+    /// <c>max_events</c> (0: <see cref="BrokerOptions.DefaultReplayMaxEvents"/>), as envelopes with an empty ack id
+    /// and delivery attempt 0. <c>has_more</c> is true only when more events follow the last one returned. An unknown
+    /// topic answers like an empty one.
+    /// </summary>
+    /// <exception cref="ArgumentException">Empty topic, or a negative number.</exception>
+    /// <exception cref="BrokerLimitException"><c>max_events</c> over <c>max_replay_events</c>.</exception>
+    public ReplayResponse GetReplayBuffer(ReplayRequest request) => GetReplayBuffer(request, ConnectionAccess.All);
+
+    /// <summary>The unary replay for a caller that sees only the topics <paramref name="access"/> allows.</summary>
+    /// <exception cref="ArgumentException">Empty topic, or a negative number.</exception>
+    /// <exception cref="TopicAccessDeniedException">A topic the caller may not see, whether it
+    /// exists or not.</exception>
+    /// <exception cref="BrokerLimitException"><c>max_events</c> over <c>max_replay_events</c>.</exception>
+    public ReplayResponse GetReplayBuffer(ReplayRequest request, ConnectionAccess access)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(access);
+        TopicReplay.Check(request, Settings.Limits);
+        CheckTopicName(request.Topic);
+        if (!access.CanSee(request.Topic))
+        {
+            throw TopicAccessDeniedException.For(request.Topic);
+        }
+
+        if (!_topics.TryGetValue(request.Topic, out var topic))
+        {
+            return new ReplayResponse();
+        }
+
+        var max = request.MaxEvents == 0 ? Settings.DefaultReplayMaxEvents : request.MaxEvents;
+        return TopicReplay.Read(topic.Log, request.FromSequenceNum, max);
+    }
+
     /// <summary>The heads and epochs of the named topics that exist.</summary>
     internal bool TryGetTopic(string name, out BrokerTopic? topic) => _topics.TryGetValue(name, out topic);
 
@@ -168,7 +215,8 @@ public sealed partial class GrpcEventBroker : IDisposable
     /// <summary>Creates a topic and attaches every wildcard subscription to it, live from its start.
     /// Caller holds the topology lock.</summary>
     /// <param name="name">The topic.</param>
-    /// <param name="epoch">Its epoch (the backend's); null = the backend's <see cref="IEventBackend.InitialEpoch"/>.</param>
+    /// <param name="epoch">Its epoch (the backend's); null = the backend's
+    /// <see cref="IEventBackend.InitialEpoch"/>.</param>
     private BrokerTopic GetOrCreateTopicLocked(string name, string? epoch = null)
     {
         if (_topics.TryGetValue(name, out var topic))
@@ -198,6 +246,39 @@ public sealed partial class GrpcEventBroker : IDisposable
         _topics[name] = topic;
         Log.TopicCreated(name, topic.Log.Epoch);
         return topic;
+    }
+
+    /// <summary>A topic name a client gave must fit <c>max_string_length</c>.</summary>
+    private void CheckTopicName(string topic)
+    {
+        var max = Settings.Limits.MaxStringLength;
+        if (topic.Length > max)
+        {
+            throw BrokerLimitException.Create(LimitNames.MaxStringLength, max, "the topic name is too long");
+        }
+    }
+
+    /// <summary>Refuses, before any is created, topics that would take the broker over <c>max_topics</c>.
+    /// Caller holds the topology lock.</summary>
+    private void CheckNewTopics(IReadOnlyList<string> names)
+    {
+        var missing = names.Count(n => !_topics.ContainsKey(n));
+        if (missing > 0)
+        {
+            CheckRoomForTopics(missing);
+        }
+    }
+
+    /// <summary>
+    /// The one place the <c>max_topics</c> refusal is built: <paramref name="count"/> more topics must fit.
+    /// </summary>
+    private void CheckRoomForTopics(int count)
+    {
+        var max = Settings.Limits.MaxTopics;
+        if (_topics.Count + count > max)
+        {
+            throw BrokerLimitException.Create(LimitNames.MaxTopics, max, "the broker holds as many topics as it may");
+        }
     }
 
     /// <summary>Stops every connection's timers and releases their state.</summary>

@@ -20,7 +20,9 @@ internal sealed class Settings
         HeartbeatInterval = TimeSpan.FromSeconds(options.HeartbeatIntervalSeconds);
         RedeliveryInterval = TimeSpan.FromSeconds(options.RedeliveryDelaySeconds);
         MaxAttempts = options.MaxRedeliveryAttempts;
-        BackpressureThreshold = Math.Max(1, (int)Math.Ceiling(options.MaxInFlight * options.BackpressureThresholdPct / 100.0));
+        BackpressureThreshold = Math.Max(
+            1,
+            (int)Math.Ceiling(options.MaxInFlight * options.BackpressureThresholdPct / 100.0));
         MaxQueuedControl = options.MaxQueuedControlMessages;
         DefaultReplayMaxEvents = options.DefaultReplayMaxEvents;
         Limits = options.Limits;

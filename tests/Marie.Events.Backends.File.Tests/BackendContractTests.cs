@@ -1,4 +1,5 @@
 using Marie.Events.Broker;
+using Marie.Events.Broker.Connections;
 using Marie.Events.Broker.Storage;
 using Marie.Events.Protocol;
 using Microsoft.Extensions.Time.Testing;

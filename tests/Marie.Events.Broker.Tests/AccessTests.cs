@@ -37,7 +37,9 @@ public sealed class AccessTests
         var existing = Assert.Single((await connection.SendAndDrainAsync(Msg.Subscribe("s1", "exists"))).Errors());
         var missing = Assert.Single((await connection.SendAndDrainAsync(Msg.Subscribe("s2", "missing"))).Errors());
 
-        Assert.Equal(existing.Message.Replace("exists", "X", StringComparison.Ordinal), missing.Message.Replace("missing", "X", StringComparison.Ordinal));
+        Assert.Equal(
+            existing.Message.Replace("exists", "X", StringComparison.Ordinal),
+            missing.Message.Replace("missing", "X", StringComparison.Ordinal));
         Assert.DoesNotContain("missing", t.Stats().TopicStats.Keys); // refusing it did not create it
     }
 
@@ -82,11 +84,17 @@ public sealed class AccessTests
         using var t = new TestBroker();
         t.Publish("b");
 
-        var existing = Assert.Throws<TopicAccessDeniedException>(() => t.Broker.GetReplayBuffer(new ReplayRequest { Topic = "b" }, OnlyA));
-        var missing = Assert.Throws<TopicAccessDeniedException>(() => t.Broker.GetReplayBuffer(new ReplayRequest { Topic = "z" }, OnlyA));
+        var existing = Assert.Throws<TopicAccessDeniedException>(() => t.Broker.GetReplayBuffer(
+            new ReplayRequest { Topic = "b" },
+            OnlyA));
+        var missing = Assert.Throws<TopicAccessDeniedException>(() => t.Broker.GetReplayBuffer(
+            new ReplayRequest { Topic = "z" },
+            OnlyA));
 
         Assert.Equal("b", existing.Topic);
-        Assert.Equal(existing.Message.Replace("'b'", "", StringComparison.Ordinal), missing.Message.Replace("'z'", "", StringComparison.Ordinal));
+        Assert.Equal(
+            existing.Message.Replace("'b'", "", StringComparison.Ordinal),
+            missing.Message.Replace("'z'", "", StringComparison.Ordinal));
         Assert.Equal(1, t.Broker.GetReplayBuffer(new ReplayRequest { Topic = "b" }).TopicHead);
     }
 
@@ -143,7 +151,9 @@ public sealed class AccessTests
         Assert.All(after.Events(), e => Assert.Equal("a", e.Event.ApiKey));
         Assert.NotEmpty(after.Events());
         Assert.Equal(1, t.Stats().Subscriptions);
-        Assert.Equal(ErrorCode.ErrorInvalidSubscription, Assert.Single((await connection.SendAndDrainAsync(Msg.Unsubscribe("s1"))).Errors()).Code);
+        Assert.Equal(
+            ErrorCode.ErrorInvalidSubscription,
+            Assert.Single((await connection.SendAndDrainAsync(Msg.Unsubscribe("s1"))).Errors()).Code);
     }
 
     [Fact]

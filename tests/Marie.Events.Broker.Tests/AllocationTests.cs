@@ -1,3 +1,4 @@
+using Marie.Events.Broker.Connections;
 using Marie.Events.Protocol;
 
 namespace Marie.Events.Broker.Tests;

@@ -9,7 +9,12 @@ public sealed class ApplyTests
 {
     private const string SharedEpoch = "00112233445566aa";
 
-    private static ApplyOutcome Apply(TestBroker t, long sequence, string epoch = SharedEpoch, bool allowGap = false, string topic = "a")
+    private static ApplyOutcome Apply(
+        TestBroker t,
+        long sequence,
+        string epoch = SharedEpoch,
+        bool allowGap = false,
+        string topic = "a")
     {
         var one = new BackendEvent(sequence, Ev.Make(topic), TestBroker.StartTime);
         return t.Broker.Apply(topic, epoch, new ReadOnlySpan<BackendEvent>(in one), allowGap);
@@ -83,7 +88,12 @@ public sealed class ApplyTests
         using var t = new TestBroker();
         var connection = await t.ConnectAndSubscribeAsync(Msg.Sub("s1", "a"));
         Apply(t, 1);
-        BackendEvent[] batch = [new(1, Ev.Make("a"), TestBroker.StartTime), new(2, Ev.Make("a"), TestBroker.StartTime), new(3, Ev.Make("a"), TestBroker.StartTime)];
+        BackendEvent[] batch =
+        [
+            new(1, Ev.Make("a"), TestBroker.StartTime),
+            new(2, Ev.Make("a"), TestBroker.StartTime),
+            new(3, Ev.Make("a"), TestBroker.StartTime),
+        ];
 
         Assert.Equal(ApplyOutcome.Applied, t.Broker.Apply("a", SharedEpoch, batch, allowGap: false));
 
@@ -99,18 +109,31 @@ public sealed class ApplyTests
 
         public string InitialEpoch(string topic) => "";
 
-        public Task<BackendLoad> StartAsync(IEventBackendListener listener, CancellationToken cancellationToken) => Task.FromResult(default(BackendLoad));
+        public Task<BackendLoad> StartAsync(
+            IEventBackendListener listener,
+            CancellationToken cancellationToken) => Task.FromResult(default(BackendLoad));
 
-        public ValueTask<AppendResult> AppendAsync(string topic, IReadOnlyList<EventData> events, DateTimeOffset publishedAt, CancellationToken cancellationToken) =>
+        public ValueTask<AppendResult> AppendAsync(
+            string topic,
+            IReadOnlyList<EventData> events,
+            DateTimeOffset publishedAt,
+            CancellationToken cancellationToken) =>
             throw new BackendException("this double takes no appends");
 
-        public ValueTask<IReadOnlyList<BackendEvent>> ReadAsync(string topic, long first, long last, CancellationToken cancellationToken) =>
+        public ValueTask<IReadOnlyList<BackendEvent>> ReadAsync(
+            string topic,
+            long first,
+            long last,
+            CancellationToken cancellationToken) =>
             ValueTask.FromResult<IReadOnlyList<BackendEvent>>([]);
 
-        public ValueTask<IReadOnlyDictionary<string, BackendTopic>> DescribeAsync(IReadOnlyCollection<string> topics, CancellationToken cancellationToken) =>
+        public ValueTask<IReadOnlyDictionary<string, BackendTopic>> DescribeAsync(
+            IReadOnlyCollection<string> topics,
+            CancellationToken cancellationToken) =>
             ValueTask.FromResult<IReadOnlyDictionary<string, BackendTopic>>(new Dictionary<string, BackendTopic>());
 
-        public ValueTask<IReadOnlyList<string>> ListTopicsAsync(CancellationToken cancellationToken) => ValueTask.FromResult<IReadOnlyList<string>>([]);
+        public ValueTask<IReadOnlyList<string>> ListTopicsAsync(CancellationToken cancellationToken) =>
+            ValueTask.FromResult<IReadOnlyList<string>>([]);
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }

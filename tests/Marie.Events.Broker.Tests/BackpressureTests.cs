@@ -1,3 +1,4 @@
+using Marie.Events.Broker.Connections;
 using Marie.Events.Protocol;
 
 namespace Marie.Events.Broker.Tests;
@@ -12,7 +13,9 @@ public sealed class BackpressureTests
         return (int)(100 + (900 * (pending - threshold) / Math.Max(1, o.MaxInFlight - threshold)));
     }
 
-    private static async Task<(TestBroker Broker, BrokerConnection Connection)> SubscribedAsync(int maxInFlight, int pct)
+    private static async Task<(TestBroker Broker, BrokerConnection Connection)> SubscribedAsync(
+        int maxInFlight,
+        int pct)
     {
         var t = new TestBroker(o =>
         {
@@ -24,8 +27,12 @@ public sealed class BackpressureTests
         return (t, connection);
     }
 
-    /// <summary>Acks the oldest in-flight event so the next waiting one is delivered: pending stays at the cap.</summary>
-    private static async Task<List<ServerMessage>> AckOldestAsync(BrokerConnection connection, Queue<EventEnvelope> inFlight)
+    /// <summary>
+    /// Acks the oldest in-flight event so the next waiting one is delivered: pending stays at the cap.
+    /// </summary>
+    private static async Task<List<ServerMessage>> AckOldestAsync(
+        BrokerConnection connection,
+        Queue<EventEnvelope> inFlight)
     {
         var messages = await connection.SendAndDrainAsync(Msg.Ack("s1", inFlight.Dequeue().AckId));
         foreach (var e in messages.Events()) inFlight.Enqueue(e);
@@ -104,7 +111,8 @@ public sealed class BackpressureTests
         var perSecond = new List<int>();
         t.Advance(TimeSpan.FromMilliseconds(1000));
 
-        // Four windows of one second each; within a window, acks (and so deliveries at the cap) at +0, +200, +400, +600 ms.
+        // Four windows of one second each; within a window, acks (and so deliveries at the cap)
+        // at +0, +200, +400, +600 ms.
         for (var second = 0; second < 4; second++)
         {
             var thisSecond = new List<ServerMessage>();
@@ -114,7 +122,9 @@ public sealed class BackpressureTests
                 if (i < 3) t.Advance(TimeSpan.FromMilliseconds(200));
             }
             perSecond.Add(thisSecond.Backpressure().Count);
-            Assert.All(thisSecond.Backpressure(), s => Assert.Equal(ExpectedDelay(t.Options, s.PendingEvents), s.RecommendedDelayMs));
+            Assert.All(
+                thisSecond.Backpressure(),
+                s => Assert.Equal(ExpectedDelay(t.Options, s.PendingEvents), s.RecommendedDelayMs));
             Assert.All(thisSecond.Backpressure(), s => Assert.InRange(s.PendingEvents, 8, 10));
             t.Advance(TimeSpan.FromMilliseconds(400));
         }

@@ -1,3 +1,4 @@
+using Marie.Events.Broker.Connections;
 using Marie.Events.Protocol;
 
 namespace Marie.Events.Broker.Tests;
@@ -43,8 +44,13 @@ public sealed class ConcurrencyTests
         return results;
     }
 
-    /// <summary>Reads and acks (in batches) until <paramref name="expected"/> events arrived or the stream closed.</summary>
-    private static Task<List<EventEnvelope>> ReadAndAckAsync(BrokerConnection connection, string subscriptionId, int expected)
+    /// <summary>
+    /// Reads and acks (in batches) until <paramref name="expected"/> events arrived or the stream closed.
+    /// </summary>
+    private static Task<List<EventEnvelope>> ReadAndAckAsync(
+        BrokerConnection connection,
+        string subscriptionId,
+        int expected)
         => Task.Run(async () =>
         {
             using var cts = new CancellationTokenSource(HangGuard);

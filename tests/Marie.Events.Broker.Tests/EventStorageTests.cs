@@ -16,7 +16,10 @@ public sealed class EventStorageTests
         Jobid = $"job-{i % 3}",
         Event = "job.progress",
         Source = "worker",
-        Payload = new Struct { Fields = { ["text"] = Value.ForString(new string('x', payloadChars)), ["i"] = Value.ForNumber(i) } },
+        Payload = new Struct
+        {
+            Fields = { ["text"] = Value.ForString(new string('x', payloadChars)), ["i"] = Value.ForNumber(i) },
+        },
     };
 
     [Fact]

@@ -11,7 +11,10 @@ public sealed class FilterTests
         return await t.DeliversAsync(request, Ev.Make("a", eventName));
     }
 
-    private static async Task<bool> DeliveredAsync(Marie.Events.Protocol.FilterConfig filter, string source, string jobid = "")
+    private static async Task<bool> DeliveredAsync(
+        Marie.Events.Protocol.FilterConfig filter,
+        string source,
+        string jobid = "")
     {
         using var t = new TestBroker();
         var request = Msg.Sub("s1", "a");
@@ -77,7 +80,9 @@ public sealed class FilterTests
     [InlineData("job://run/1", true)]
     [InlineData("other://x", false)]
     public async Task IncludeSources_SeveralEntries_SourceMustMatchOne(string source, bool expected)
-        => Assert.Equal(expected, await DeliveredAsync(Msg.Filter(include: ["gateway://scheduler", "job://*"]), source));
+        => Assert.Equal(
+            expected,
+            await DeliveredAsync(Msg.Filter(include: ["gateway://scheduler", "job://*"]), source));
 
     [Theory]
     [InlineData("gateway://scheduler", false)]
@@ -99,7 +104,9 @@ public sealed class FilterTests
     [InlineData("job://extract.started/j1", false)]
     [InlineData("gateway://scheduler", false)]
     public async Task IncludeAndExclude_Both_SourceMustMatchIncludeAndNoExclude(string source, bool expected)
-        => Assert.Equal(expected, await DeliveredAsync(Msg.Filter(include: ["job://*"], exclude: ["job://extract*"]), source));
+        => Assert.Equal(
+            expected,
+            await DeliveredAsync(Msg.Filter(include: ["job://*"], exclude: ["job://extract*"]), source));
 
     [Theory]
     [InlineData("j1", true)]

@@ -1,3 +1,5 @@
+using Marie.Events.Broker.Connections;
+
 namespace Marie.Events.Broker.Tests;
 
 /// <summary>ServerHeartbeat every heartbeat_interval_s with topic_heads/topic_epochs for covered topics only.</summary>
@@ -225,7 +227,9 @@ public sealed class HeartbeatSchedulerTests
         t.AdvanceSeconds(0.1);
 
         Assert.Equal(TestBroker.StartTime.AddSeconds(11).ToUnixTimeSeconds(), Assert.Single(sent).Timestamp);
-        Assert.Equal(TestBroker.StartTime.AddSeconds(21).ToUnixTimeSeconds(), Assert.Single(connection.All().Heartbeats()).Timestamp);
+        Assert.Equal(
+            TestBroker.StartTime.AddSeconds(21).ToUnixTimeSeconds(),
+            Assert.Single(connection.All().Heartbeats()).Timestamp);
     }
 
     [Fact]

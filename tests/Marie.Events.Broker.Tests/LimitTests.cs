@@ -73,7 +73,9 @@ public sealed class LimitTests
         request.Filter = Msg.Filter(jobids: ["j1", "j2"]);
 
         SingleLimitError(await connection.SendAndDrainAsync(Msg.Subscribe(request)), LimitNames.MaxFilterEntries);
-        var update = await connection.SendAndDrainAsync(Msg.FilterUpdate("s1", Msg.Filter(include: ["a", "b", "c", "d"])));
+        var update = await connection.SendAndDrainAsync(Msg.FilterUpdate(
+            "s1",
+            Msg.Filter(include: ["a", "b", "c", "d"])));
         SingleLimitError(update, LimitNames.MaxFilterEntries);
     }
 
@@ -83,7 +85,9 @@ public sealed class LimitTests
         using var t = new TestBroker(o => o.Limits.MaxIdLength = 8);
         var connection = t.Connect();
 
-        var error = SingleLimitError(await connection.SendAndDrainAsync(Msg.Subscribe(new string('x', 9), "a")), LimitNames.MaxIdLength);
+        var error = SingleLimitError(
+            await connection.SendAndDrainAsync(Msg.Subscribe(new string('x', 9), "a")),
+            LimitNames.MaxIdLength);
 
         Assert.Equal("", error.SubscriptionId);
     }
@@ -94,7 +98,9 @@ public sealed class LimitTests
         using var t = new TestBroker(o => o.Limits.MaxStringLength = 10);
         var connection = t.Connect();
 
-        SingleLimitError(await connection.SendAndDrainAsync(Msg.Subscribe("s1", new string('t', 11))), LimitNames.MaxStringLength);
+        SingleLimitError(
+            await connection.SendAndDrainAsync(Msg.Subscribe("s1", new string('t', 11))),
+            LimitNames.MaxStringLength);
     }
 
     [Fact]
@@ -113,7 +119,8 @@ public sealed class LimitTests
     {
         using var t = new TestBroker(o => o.Limits.MaxReplayEvents = 50);
 
-        var error = Assert.Throws<BrokerLimitException>(() => t.Broker.GetReplayBuffer(new ReplayRequest { Topic = "a", MaxEvents = 51 }));
+        var error = Assert.Throws<BrokerLimitException>(
+            () => t.Broker.GetReplayBuffer(new ReplayRequest { Topic = "a", MaxEvents = 51 }));
 
         Assert.Equal(LimitNames.MaxReplayEvents, error.Limit);
         Assert.Empty(t.Broker.GetReplayBuffer(new ReplayRequest { Topic = "a", MaxEvents = 50 }).Events);
@@ -125,7 +132,9 @@ public sealed class LimitTests
         using var t = new TestBroker(o => o.Limits.MaxAckIdsPerMessage = 2);
         var connection = t.Connect();
 
-        SingleLimitError(await connection.SendAndDrainAsync(Msg.Ack("", "x", "y", "z")), LimitNames.MaxAckIdsPerMessage);
+        SingleLimitError(
+            await connection.SendAndDrainAsync(Msg.Ack("", "x", "y", "z")),
+            LimitNames.MaxAckIdsPerMessage);
     }
 
     [Fact]

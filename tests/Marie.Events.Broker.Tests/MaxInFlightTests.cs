@@ -2,7 +2,9 @@ using Marie.Events.Protocol;
 
 namespace Marie.Events.Broker.Tests;
 
-/// <summary>max_in_flight is a hard cap per subscription; waiting events flow on acks; falling behind the ring is told.</summary>
+/// <summary>
+/// max_in_flight is a hard cap per subscription; waiting events flow on acks; falling behind the ring is told.
+/// </summary>
 public sealed class MaxInFlightTests
 {
     [Fact]

@@ -98,7 +98,8 @@ public sealed class MetadataMatchTests
 
     [Fact]
     public async Task MetadataMatch_AllEntriesMatch_Delivered()
-        => Assert.True(await MatchesAsync(new() { ["doc.name"] = "invoice", ["doc.pages"] = "3", ["doc.ok"] = "true" }));
+        => Assert.True(await MatchesAsync(
+            new() { ["doc.name"] = "invoice", ["doc.pages"] = "3", ["doc.ok"] = "true" }));
 
     [Fact]
     public async Task MetadataMatch_OneEntryFails_NotDelivered()

@@ -159,7 +159,9 @@ public sealed class RedeliveryTests
         Assert.Equal(1, stats.EventsDropped);
         Assert.Equal(0, stats.InFlightEvents);
         Assert.Equal(4, stats.EventsRedelivered);
-        Assert.Contains(t.Logs.AtLevel(LogLevel.Warning), e => e.Message.Contains($"Event {ackId} dropped after 5 attempts", StringComparison.Ordinal));
+        Assert.Contains(
+            t.Logs.AtLevel(LogLevel.Warning),
+            e => e.Message.Contains($"Event {ackId} dropped after 5 attempts", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -174,7 +176,9 @@ public sealed class RedeliveryTests
 
         Assert.Empty(connection.All().Events());
         Assert.Equal(1, t.Stats().EventsDropped);
-        Assert.Contains(t.Logs.AtLevel(LogLevel.Warning), e => e.Message.Contains($"Event {ackId} dropped after 1 attempts", StringComparison.Ordinal));
+        Assert.Contains(
+            t.Logs.AtLevel(LogLevel.Warning),
+            e => e.Message.Contains($"Event {ackId} dropped after 1 attempts", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -87,7 +87,11 @@ public sealed class ReplayBufferTests
     [InlineData(9L, 1, 1, false)]
     [InlineData(10L, 1, 0, false)]
     [InlineData(25L, 3, 0, false)]
-    public void GetReplayBuffer_HasMore_TrueOnlyWhenEventsRemainAfterLastReturned(long from, int max, int expectedCount, bool expectedHasMore)
+    public void GetReplayBuffer_HasMore_TrueOnlyWhenEventsRemainAfterLastReturned(
+        long from,
+        int max,
+        int expectedCount,
+        bool expectedHasMore)
     {
         using var t = new TestBroker();
         t.PublishMany("a", 10);

@@ -2,7 +2,9 @@ using Marie.Events.Protocol;
 
 namespace Marie.Events.Broker.Tests;
 
-/// <summary>Replay on subscribe: resume points (last_sequence_num, resume_from), confirm first, replay then live.</summary>
+/// <summary>
+/// Replay on subscribe: resume points (last_sequence_num, resume_from), confirm first, replay then live.
+/// </summary>
 public sealed class ReplayTests
 {
     private static SubscribeRequest Resume(string id, long lastSequenceNum, params string[] topics)

@@ -1,6 +1,8 @@
 namespace Marie.Events.Broker.Tests;
 
-/// <summary>Stats: the seed's shape (connections, subscriptions, topics, in_flight_events, topic_stats) and extras.</summary>
+/// <summary>
+/// Stats: the seed's shape (connections, subscriptions, topics, in_flight_events, topic_stats) and extras.
+/// </summary>
 public sealed class StatsTests
 {
     [Fact]

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using Marie.Events.Broker.Connections;
 using Marie.Events.Protocol;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
@@ -24,7 +25,10 @@ public sealed class TestBroker : IDisposable
 
     private readonly List<BrokerConnection> _connections = [];
 
-    public TestBroker(Action<BrokerOptions>? configure = null, DateTimeOffset? start = null, Marie.Events.Broker.Storage.IEventBackend? backend = null)
+    public TestBroker(
+        Action<BrokerOptions>? configure = null,
+        DateTimeOffset? start = null,
+        Marie.Events.Broker.Storage.IEventBackend? backend = null)
     {
         Options = new BrokerOptions();
         configure?.Invoke(Options);
@@ -94,10 +98,10 @@ public sealed class TestBroker : IDisposable
     /// <summary>Moves fake time forward in 10 ms steps, and after each step reads what every connection of this
     /// broker has ready into its inbox (<see cref="Drain.All"/> returns it): the connections behave as clients that
     /// read their stream continuously. (A connection does not queue a second heartbeat, nor a redelivery of an event
-    /// whose previous send still waits, for a client that does not read.) FakeTimeProvider.Advance runs every timer callback that
-    /// falls due with the clock already at the target time (one Advance of 11.9 s shows the 4 s and 8 s ticks the
-    /// time 11.9 s), so the steps keep each tick seeing its own time (all timer periods in these tests are
-    /// multiples of 10 ms and start at <see cref="StartTime"/>).</summary>
+    /// whose previous send still waits, for a client that does not read.) FakeTimeProvider.Advance runs
+    /// every timer callback that falls due with the clock already at the target time (one Advance of 11.9 s shows
+    /// the 4 s and 8 s ticks the time 11.9 s), so the steps keep each tick seeing its own time (all timer
+    /// periods in these tests are multiples of 10 ms and start at <see cref="StartTime"/>).</summary>
     public void Advance(TimeSpan delta)
     {
         var step = TimeSpan.FromMilliseconds(10);
@@ -174,7 +178,8 @@ public static class Msg
     public static ClientMessage FilterUpdate(string subscriptionId, FilterConfig filter)
         => new() { FilterUpdate = new FilterUpdate { SubscriptionId = subscriptionId, Filter = filter } };
 
-    public static ClientMessage Heartbeat(long timestamp = 0) => new() { Heartbeat = new ClientHeartbeat { Timestamp = timestamp } };
+    public static ClientMessage Heartbeat(long timestamp = 0) =>
+        new() { Heartbeat = new ClientHeartbeat { Timestamp = timestamp } };
 
     public static FilterConfig Filter(string[]? include = null, string[]? exclude = null, string[]? jobids = null,
         IDictionary<string, string>? metadata = null)
@@ -191,7 +196,8 @@ public static class Msg
 /// <summary>Reading what a connection would write, and picking message kinds out of it.</summary>
 public static class Drain
 {
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<BrokerConnection, List<ServerMessage>> Inboxes = new();
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<BrokerConnection, List<ServerMessage>>
+        Inboxes = new();
 
     /// <summary>Takes every message the connection has written since the last call (read during
     /// <see cref="TestBroker.Advance"/>) or has ready now, in order.</summary>
@@ -212,7 +218,9 @@ public static class Drain
     }
 
     /// <summary>Sends a message, then takes everything the connection has ready.</summary>
-    public static async Task<List<ServerMessage>> SendAndDrainAsync(this BrokerConnection connection, ClientMessage message)
+    public static async Task<List<ServerMessage>> SendAndDrainAsync(
+        this BrokerConnection connection,
+        ClientMessage message)
     {
         await connection.HandleAsync(message);
         return connection.All();
@@ -229,10 +237,14 @@ public static class Drain
             .Select(m => m.SubscriptionConfirm).ToList();
 
     public static List<ServerHeartbeat> Heartbeats(this IEnumerable<ServerMessage> messages)
-        => messages.Where(m => m.MessageCase == ServerMessage.MessageOneofCase.Heartbeat).Select(m => m.Heartbeat).ToList();
+        => messages.Where(m => m.MessageCase == ServerMessage.MessageOneofCase.Heartbeat)
+            .Select(m => m.Heartbeat)
+            .ToList();
 
     public static List<BackpressureSignal> Backpressure(this IEnumerable<ServerMessage> messages)
-        => messages.Where(m => m.MessageCase == ServerMessage.MessageOneofCase.Backpressure).Select(m => m.Backpressure).ToList();
+        => messages.Where(m => m.MessageCase == ServerMessage.MessageOneofCase.Backpressure)
+            .Select(m => m.Backpressure)
+            .ToList();
 
     /// <summary>Messages other than heartbeats (which timers add whenever time moves).</summary>
     public static List<ServerMessage> WithoutHeartbeats(this IEnumerable<ServerMessage> messages)
@@ -243,7 +255,8 @@ public static class Drain
     public static long[] Seqs(this IEnumerable<EventEnvelope> events, string topic)
         => events.Where(e => e.Event.ApiKey == topic).Select(e => e.SequenceNum).ToArray();
 
-    public static long[] Range(long first, long last) => Enumerable.Range((int)first, (int)(last - first + 1)).Select(i => (long)i).ToArray();
+    public static long[] Range(long first, long last) =>
+        Enumerable.Range((int)first, (int)(last - first + 1)).Select(i => (long)i).ToArray();
 
     /// <summary>Index of the first message matching the predicate, or -1.</summary>
     public static int IndexOf(this List<ServerMessage> messages, Func<ServerMessage, bool> predicate)
@@ -298,7 +311,9 @@ public static class BrokerPublishing
 /// <summary>What a connection has ready, as message objects (the stream writer reads frames instead).</summary>
 public static class ConnectionReading
 {
-    public static bool TryRead(this BrokerConnection connection, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out ServerMessage message)
+    public static bool TryRead(
+        this BrokerConnection connection,
+        [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out ServerMessage message)
     {
         var frame = new OutboundFrame();
         if (connection.TryReadFrame(frame))

@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using Marie.Events.Broker.Connections;
 using Marie.Events.Protocol;
 
 namespace Marie.Events.Broker.Tests;
@@ -69,7 +70,12 @@ public sealed class WriteQueueTests
         var confirm = new OutboundFrame();
         Assert.True(connection.TryReadFrame(confirm));
         Assert.False(confirm.IsEvent);
-        t.Publish(Ev.Make("a", "extract.completed", "job://extract.completed/ü-1", "job-1", """{"doc": {"pages": [1, 2.5, "x"], "ok": true, "none": null}}"""));
+        t.Publish(Ev.Make(
+            "a",
+            "extract.completed",
+            "job://extract.completed/ü-1",
+            "job-1",
+            """{"doc": {"pages": [1, 2.5, "x"], "ok": true, "none": null}}"""));
 
         var frame = new OutboundFrame();
         Assert.True(connection.TryReadFrame(frame));
@@ -121,7 +127,9 @@ public sealed class WriteQueueTests
         t.AdvanceSeconds(1);
 
         Assert.True(grown >= 500, $"capacity after the burst: {grown}");
-        Assert.True(connection.WriteQueueCapacity <= 4, $"capacity after the heartbeat: {connection.WriteQueueCapacity}");
+        Assert.True(
+            connection.WriteQueueCapacity <= 4,
+            $"capacity after the heartbeat: {connection.WriteQueueCapacity}");
         Assert.Single(connection.All().Heartbeats());
     }
 }

@@ -8,6 +8,11 @@ namespace Marie.Events.LoadTest.Raw;
 /// One write of the raw server: a <c>ServerMessage</c> whose event envelope is put together from the event's bytes
 /// and the subscription's (ack_id = prefix + sequence, subscription_id, sequence_num, event, published_at,
 /// delivery_attempt = 1): the bytes a generated <c>ServerMessage</c> would serialize to.
+/// <para>
+/// It writes the same envelope as the broker's <c>OutboundFrame</c> on purpose, in code of its own: the raw server
+/// is the baseline the gateway is measured against, so it references neither the broker nor the gateway, and a
+/// change to the broker's writer (faster or slower) shows in the gateway's figures, not in the baseline's.
+/// </para>
 /// </summary>
 internal sealed class RawFrame
 {

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using Marie.Events.Broker.Connections;
 
 namespace Marie.Events.Broker.Access;
 
@@ -59,5 +60,6 @@ public sealed class ConnectionAccess : IEquatable<ConnectionAccess>
 
     public override int GetHashCode() => _topics is null ? 0 : _topics.Count;
 
-    public override string ToString() => _topics is null ? AllTopics : "{" + string.Join(", ", _topics.Order(StringComparer.Ordinal)) + "}";
+    public override string ToString() =>
+        _topics is null ? AllTopics : "{" + string.Join(", ", _topics.Order(StringComparer.Ordinal)) + "}";
 }

@@ -6,7 +6,9 @@ namespace Marie.Events.Broker.Connections;
 
 internal enum OutboundKind
 {
-    /// <summary>An event delivery: built at write time from the in-flight entry, if it is still the same delivery.</summary>
+    /// <summary>
+    /// An event delivery: built at write time from the in-flight entry, if it is still the same delivery.
+    /// </summary>
     Event,
 
     /// <summary>An answer to a client message: counts against the control backlog that paces the reader.</summary>

@@ -6,9 +6,9 @@ namespace Marie.Events.Broker.Connections;
 /// <summary>
 /// A connection's write queue: any number of writers (publishers, the reader loop, timers), one reader (the stream's
 /// writer loop). A ring of <see cref="Outbound"/> items that starts empty and doubles as needed, and one reusable
-/// waiter for the reader. It replaces a bounded <c>System.Threading.Channels</c> channel, which kept five wait objects
-/// and a deque per stream (about 700 bytes per idle stream, W3 in docs/performance.md) for features a single reader
-/// with no capacity limit never uses. Never full: the broker bounds what it queues (max_in_flight, the control backlog,
+/// waiter for the reader. It is not a bounded <c>System.Threading.Channels</c> channel: that keeps five wait objects
+/// and a deque per stream (about 700 bytes per idle stream) for features a single reader with no capacity limit
+/// never uses. Never full: the broker bounds what it queues (max_in_flight, the control backlog,
 /// one heartbeat). The ring keeps its size while the stream is busy (regrowing it after every burst would be garbage on
 /// the write path), and lets go of a large one when found empty at a heartbeat (<see cref="TrimIfEmpty"/>): a replay
 /// or a backlog does not keep its ring (up to max_in_flight + max_queued_control_messages slots of 48 bytes) for the
@@ -28,10 +28,14 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>
     private int _count;
     private bool _completed;
 
-    /// <summary>The reader's waiter (continuations run on the thread pool, never inline in a publisher's call).</summary>
+    /// <summary>
+    /// The reader's waiter (continuations run on the thread pool, never inline in a publisher's call).
+    /// </summary>
     private ManualResetValueTaskSourceCore<bool> _waiter = new() { RunContinuationsAsynchronously = true };
 
-    /// <summary>Whether the reader waits on <see cref="_waiter"/> (under <see cref="_gate"/>): who clears it completes it.</summary>
+    /// <summary>
+    /// Whether the reader waits on <see cref="_waiter"/> (under <see cref="_gate"/>): who clears it completes it.
+    /// </summary>
     private bool _waiting;
     private CancellationTokenRegistration _cancellation;
 
@@ -147,7 +151,9 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>
         }
     }
 
-    /// <summary>Ends the queue: nothing more is accepted, what is queued is dropped, a waiting reader gets false.</summary>
+    /// <summary>
+    /// Ends the queue: nothing more is accepted, what is queued is dropped, a waiting reader gets false.
+    /// </summary>
     public void CompleteAndClear()
     {
         lock (_gate)

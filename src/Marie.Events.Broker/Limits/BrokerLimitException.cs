@@ -2,7 +2,9 @@ using System.Globalization;
 
 namespace Marie.Events.Broker.Limits;
 
-/// <summary>A call went over one of the <see cref="BrokerLimits"/>; the message names the limit and its value.</summary>
+/// <summary>
+/// A call went over one of the <see cref="BrokerLimits"/>; the message names the limit and its value.
+/// </summary>
 public sealed class BrokerLimitException : Exception
 {
     public BrokerLimitException()

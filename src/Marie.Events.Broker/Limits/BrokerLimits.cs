@@ -16,7 +16,8 @@ public sealed class BrokerLimits
     public int MaxTopicsPerSubscription { get; set; } = 100;
 
     /// <summary>Entries of <c>events</c>, <c>include_sources</c>, <c>exclude_sources</c>, <c>jobids</c> and
-    /// <c>metadata_match</c> together, per subscription or filter update (<c>max_filter_entries</c>, default 256).</summary>
+    /// <c>metadata_match</c> together, per subscription or filter update
+    /// (<c>max_filter_entries</c>, default 256).</summary>
     public int MaxFilterEntries { get; set; } = 256;
 
     /// <summary>Characters of a <c>subscription_id</c> (<c>max_id_length</c>, default 128).</summary>
@@ -34,10 +35,14 @@ public sealed class BrokerLimits
     /// (<c>client_message_burst</c>, default 2000).</summary>
     public int ClientMessageBurst { get; set; } = 2000;
 
-    /// <summary>Largest <c>replay_count</c> a subscription may ask for (<c>max_replay_count</c>, default 10000).</summary>
+    /// <summary>
+    /// Largest <c>replay_count</c> a subscription may ask for (<c>max_replay_count</c>, default 10000).
+    /// </summary>
     public int MaxReplayCount { get; set; } = 10_000;
 
-    /// <summary>Largest <c>max_events</c> of one <c>GetReplayBuffer</c> call (<c>max_replay_events</c>, default 1000).</summary>
+    /// <summary>
+    /// Largest <c>max_events</c> of one <c>GetReplayBuffer</c> call (<c>max_replay_events</c>, default 1000).
+    /// </summary>
     public int MaxReplayEvents { get; set; } = 1000;
 
     /// <summary>Topics the broker holds in all; publishing or subscribing to a new topic beyond it is refused

@@ -48,15 +48,25 @@ public interface IEventBackend : IAsyncDisposable
     /// <param name="cancellationToken">Gives up waiting; the append may still complete.</param>
     /// <exception cref="BackendException">The store failed (disk full, I/O error, server away): nothing was
     /// acknowledged; the caller may retry.</exception>
-    ValueTask<AppendResult> AppendAsync(string topic, IReadOnlyList<EventData> events, DateTimeOffset publishedAt, CancellationToken cancellationToken);
+    ValueTask<AppendResult> AppendAsync(
+        string topic,
+        IReadOnlyList<EventData> events,
+        DateTimeOffset publishedAt,
+        CancellationToken cancellationToken);
 
     /// <summary>The events <paramref name="first"/>..<paramref name="last"/> (inclusive) of a topic that the backend
     /// still holds, in sequence order.</summary>
-    ValueTask<IReadOnlyList<BackendEvent>> ReadAsync(string topic, long first, long last, CancellationToken cancellationToken);
+    ValueTask<IReadOnlyList<BackendEvent>> ReadAsync(
+        string topic,
+        long first,
+        long last,
+        CancellationToken cancellationToken);
 
     /// <summary>Where each named topic stands in the backend (head, first available, epoch); topics it does not
     /// know are left out.</summary>
-    ValueTask<IReadOnlyDictionary<string, BackendTopic>> DescribeAsync(IReadOnlyCollection<string> topics, CancellationToken cancellationToken);
+    ValueTask<IReadOnlyDictionary<string, BackendTopic>> DescribeAsync(
+        IReadOnlyCollection<string> topics,
+        CancellationToken cancellationToken);
 
     /// <summary>Every topic the backend holds.</summary>
     ValueTask<IReadOnlyList<string>> ListTopicsAsync(CancellationToken cancellationToken);
@@ -212,7 +222,9 @@ public sealed class BackendException : Exception
     {
     }
 
-    /// <summary>A failure described by <paramref name="message"/>, caused by <paramref name="innerException"/>.</summary>
+    /// <summary>
+    /// A failure described by <paramref name="message"/>, caused by <paramref name="innerException"/>.
+    /// </summary>
     public BackendException(string message, Exception innerException)
         : base(message, innerException)
     {

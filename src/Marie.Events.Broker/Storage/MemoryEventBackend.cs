@@ -37,15 +37,22 @@ public sealed class MemoryEventBackend : IEventBackend
     public Task<BackendLoad> StartAsync(IEventBackendListener listener, CancellationToken cancellationToken)
     {
         _broker = listener as GrpcEventBroker
-            ?? throw new ArgumentException("the memory backend keeps its events in the broker's rings: its listener must be a GrpcEventBroker", nameof(listener));
+            ?? throw new ArgumentException(
+                "the memory backend keeps its events in the broker's rings: its listener must be a GrpcEventBroker",
+                nameof(listener));
         return Task.FromResult(default(BackendLoad));
     }
 
     private GrpcEventBroker Broker =>
-        _broker ?? throw new InvalidOperationException("the memory backend is not started: start its broker (GrpcEventBroker.StartAsync) first");
+        _broker ?? throw new InvalidOperationException(
+            "the memory backend is not started: start its broker (GrpcEventBroker.StartAsync) first");
 
     /// <inheritdoc />
-    public ValueTask<AppendResult> AppendAsync(string topic, IReadOnlyList<EventData> events, DateTimeOffset publishedAt, CancellationToken cancellationToken)
+    public ValueTask<AppendResult> AppendAsync(
+        string topic,
+        IReadOnlyList<EventData> events,
+        DateTimeOffset publishedAt,
+        CancellationToken cancellationToken)
     {
         var broker = Broker;
         var local = broker.GetOrCreateTopic(topic);
@@ -84,7 +91,11 @@ public sealed class MemoryEventBackend : IEventBackend
     }
 
     /// <inheritdoc />
-    public ValueTask<IReadOnlyList<BackendEvent>> ReadAsync(string topic, long first, long last, CancellationToken cancellationToken)
+    public ValueTask<IReadOnlyList<BackendEvent>> ReadAsync(
+        string topic,
+        long first,
+        long last,
+        CancellationToken cancellationToken)
     {
         var events = new List<BackendEvent>();
         if (Broker.TryGetTopic(topic, out var local))
@@ -109,7 +120,9 @@ public sealed class MemoryEventBackend : IEventBackend
     }
 
     /// <inheritdoc />
-    public ValueTask<IReadOnlyDictionary<string, BackendTopic>> DescribeAsync(IReadOnlyCollection<string> topics, CancellationToken cancellationToken)
+    public ValueTask<IReadOnlyDictionary<string, BackendTopic>> DescribeAsync(
+        IReadOnlyCollection<string> topics,
+        CancellationToken cancellationToken)
     {
         var described = new Dictionary<string, BackendTopic>(StringComparer.Ordinal);
         foreach (var name in topics)

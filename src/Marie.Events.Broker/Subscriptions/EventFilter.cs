@@ -25,8 +25,12 @@ internal sealed class EventFilter
         Events = [.. events];
         Config = config ?? new FilterConfig();
         _names = events.Count == 0 || events.Contains("*") ? null : new TextMatcher(events, wildcardSuffix: ".*");
-        _includeSources = Config.IncludeSources.Count == 0 ? null : new TextMatcher(Config.IncludeSources, wildcardSuffix: "*");
-        _excludeSources = Config.ExcludeSources.Count == 0 ? null : new TextMatcher(Config.ExcludeSources, wildcardSuffix: "*");
+        _includeSources = Config.IncludeSources.Count == 0
+            ? null
+            : new TextMatcher(Config.IncludeSources, wildcardSuffix: "*");
+        _excludeSources = Config.ExcludeSources.Count == 0
+            ? null
+            : new TextMatcher(Config.ExcludeSources, wildcardSuffix: "*");
         _jobIds = Config.Jobids.Count == 0 ? null : new HashSet<string>(Config.Jobids, StringComparer.Ordinal);
         _metadata = [.. Config.MetadataMatch.Select(kv => (kv.Key.Split('.'), kv.Value))];
     }
@@ -110,7 +114,8 @@ internal sealed class EventFilter
             }
             else if (list is not null)
             {
-                if (!int.TryParse(segment, NumberStyles.None, CultureInfo.InvariantCulture, out var index) || index >= list.Values.Count)
+                if (!int.TryParse(segment, NumberStyles.None, CultureInfo.InvariantCulture, out var index)
+                    || index >= list.Values.Count)
                 {
                     return false;
                 }

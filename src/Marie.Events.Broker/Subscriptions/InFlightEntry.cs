@@ -10,8 +10,8 @@ namespace Marie.Events.Broker.Subscriptions;
 /// </summary>
 internal sealed class InFlightEntry(SubscriptionTopic position)
 {
-    /// <summary>(generation &lt;&lt; 1) | queued. Lock holders replace it whole; the writer only clears the queued bit, and
-    /// only for the generation its queue item names.</summary>
+    /// <summary>(generation &lt;&lt; 1) | queued. Lock holders replace it whole; the writer only
+    /// clears the queued bit, and only for the generation its queue item names.</summary>
     private long _state;
 
     /// <summary>The subscription topic whose pool the entry belongs to (fixed): ack-id prefix and topic.</summary>
@@ -60,9 +60,9 @@ internal sealed class InFlightEntry(SubscriptionTopic position)
     /// <summary>Queued again for a redelivery (it was not queued). Caller holds the subscription's lock.</summary>
     public void MarkQueued() => Interlocked.Or(ref _state, 1);
 
-    /// <summary>The writer, about to write a queue item of generation <paramref name="generation"/>: true when the entry
-    /// is still that delivery and queued, and then no longer queued (a redelivery may follow). False when it was
-    /// settled, dropped or released while the item waited.</summary>
+    /// <summary>The writer, about to write a queue item of generation
+    /// <paramref name="generation"/>: true when the entry is still that delivery and queued, and then no longer queued
+    /// (a redelivery may follow). False when it was settled, dropped or released while the item waited.</summary>
     public bool TryTakeQueued(long generation)
     {
         var queued = (generation << 1) | 1;

@@ -3,7 +3,9 @@ using Marie.Events.Protocol;
 
 namespace Marie.Events.Broker.Subscriptions;
 
-/// <summary>Where a new subscription starts on one topic, and whether the client's resume point was from another epoch.</summary>
+/// <summary>
+/// Where a new subscription starts on one topic, and whether the client's resume point was from another epoch.
+/// </summary>
 internal readonly record struct TopicStart(long Watermark, bool EpochChanged, string? ExpectedEpoch);
 
 /// <summary>
@@ -93,7 +95,9 @@ internal sealed class ResumePlan(SubscribeRequest request, bool singleTopic)
         var lowest = Math.Max(watermark + 1, log.FirstAvailable);
         for (var sequence = head; sequence >= lowest; sequence--)
         {
-            if (log.TryRead(sequence, out var stored) == ReadOutcome.Found && filter.Matches(stored!) && ++matched == count)
+            if (log.TryRead(sequence, out var stored) == ReadOutcome.Found
+                && filter.Matches(stored!)
+                && ++matched == count)
             {
                 return start with { Watermark = sequence - 1 };
             }

@@ -2,7 +2,9 @@ namespace Marie.Events.Broker.Subscriptions;
 
 internal sealed partial class Subscription
 {
-    /// <summary>Set under the topology lock once attached to its topics: only then may an access change edit it.</summary>
+    /// <summary>
+    /// Set under the topology lock once attached to its topics: only then may an access change edit it.
+    /// </summary>
     public bool Attached { get; set; }
 
     /// <summary>The subscription's positions, copied under <see cref="Gate"/>.</summary>

@@ -2,7 +2,9 @@ namespace Marie.Events.Broker.Subscriptions;
 
 internal sealed partial class Subscription
 {
-    /// <summary>Settles one delivery by sequence number; unknown ones are ignored. Caller holds <see cref="Gate"/>.</summary>
+    /// <summary>
+    /// Settles one delivery by sequence number; unknown ones are ignored. Caller holds <see cref="Gate"/>.
+    /// </summary>
     public bool AckOne(SubscriptionTopic subscriptionTopic, long sequence)
     {
         var index = subscriptionTopic.IndexOf(sequence);
@@ -31,7 +33,9 @@ internal sealed partial class Subscription
         return count;
     }
 
-    /// <summary>After acks: re-arms backpressure and delivers what waited for room. Caller holds <see cref="Gate"/>.</summary>
+    /// <summary>
+    /// After acks: re-arms backpressure and delivers what waited for room. Caller holds <see cref="Gate"/>.
+    /// </summary>
     public void AfterAcks() => AfterSettle();
 
     /// <summary>
@@ -70,7 +74,12 @@ internal sealed partial class Subscription
 
                 if (entry.Attempts >= settings.MaxAttempts)
                 {
-                    Connection.Broker.Log.EventDropped(entry.AckId, entry.Attempts, Id, subscriptionTopic.Topic.Name, entry.Sequence);
+                    Connection.Broker.Log.EventDropped(
+                        entry.AckId,
+                        entry.Attempts,
+                        Id,
+                        subscriptionTopic.Topic.Name,
+                        entry.Sequence);
                     Connection.Broker.Counters.DroppedOne();
                     Settle(subscriptionTopic, i);
                     i--;

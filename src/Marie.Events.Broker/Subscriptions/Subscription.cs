@@ -12,7 +12,7 @@ internal sealed partial class Subscription
 {
     /// <summary>Topics up to which a lookup scans <see cref="_positions"/>; past it, tables by name and number are
     /// built. Most subscriptions name one topic: a scan of a few is as fast as a table and costs no memory (two
-    /// dictionaries were ~400 bytes of every subscription).</summary>
+    /// dictionaries would add ~400 bytes to every subscription).</summary>
     private const int ScanLimit = 8;
 
     private readonly List<SubscriptionTopic> _positions = [];
@@ -23,7 +23,13 @@ internal sealed partial class Subscription
     private bool _aboveThreshold;
     private long _lastSignalAt;
 
-    public Subscription(BrokerConnection connection, int number, string id, EventFilter filter, bool wildcard, IReadOnlyList<string> topics)
+    public Subscription(
+        BrokerConnection connection,
+        int number,
+        string id,
+        EventFilter filter,
+        bool wildcard,
+        IReadOnlyList<string> topics)
     {
         Connection = connection;
         Number = number;
@@ -102,7 +108,9 @@ internal sealed partial class Subscription
         return false;
     }
 
-    /// <summary>Creates this subscription's position on a topic (caller holds the topic's lock and <see cref="Gate"/>).</summary>
+    /// <summary>
+    /// Creates this subscription's position on a topic (caller holds the topic's lock and <see cref="Gate"/>).
+    /// </summary>
     public SubscriptionTopic AddTopic(BrokerTopic topic, long watermark)
     {
         // Numbers are never reused (a topic can leave a wildcard subscription): a stale ack id names no position.
@@ -155,7 +163,9 @@ internal sealed partial class Subscription
         }
     }
 
-    /// <summary>Reads lagging topics from the ring while the in-flight cap allows. Caller holds <see cref="Gate"/>.</summary>
+    /// <summary>
+    /// Reads lagging topics from the ring while the in-flight cap allows. Caller holds <see cref="Gate"/>.
+    /// </summary>
     public void Pump()
     {
         if (Closed)
@@ -240,7 +250,9 @@ internal sealed partial class Subscription
         Connection.Broker.Counters.InFlightChanged(-count);
     }
 
-    /// <summary>Marks the subscription closed and releases every in-flight event. Caller holds <see cref="Gate"/>.</summary>
+    /// <summary>
+    /// Marks the subscription closed and releases every in-flight event. Caller holds <see cref="Gate"/>.
+    /// </summary>
     public void Close()
     {
         if (Closed)

@@ -19,11 +19,15 @@ internal sealed class SubscriptionTopic
         Subscription = subscription;
         Topic = topic;
         Number = number;
-        _ackPrefix = string.Create(CultureInfo.InvariantCulture, $"{subscription.Connection.Tag}.{subscription.Number}.{number}.");
+        _ackPrefix = string.Create(
+            CultureInfo.InvariantCulture,
+            $"{subscription.Connection.Tag}.{subscription.Number}.{number}.");
         AckPrefixBytes = System.Text.Encoding.UTF8.GetBytes(_ackPrefix);
     }
 
-    /// <summary>The ack ids' common start (<c>tag.subscription.topic.</c>) as UTF-8: the writer appends the sequence.</summary>
+    /// <summary>
+    /// The ack ids' common start (<c>tag.subscription.topic.</c>) as UTF-8: the writer appends the sequence.
+    /// </summary>
     public byte[] AckPrefixBytes { get; }
 
     public Subscription Subscription { get; }
@@ -53,7 +57,9 @@ internal sealed class SubscriptionTopic
         _pool.Push(entry);
     }
 
-    /// <summary>Index of the in-flight entry with this sequence, or the bitwise complement of where it would be.</summary>
+    /// <summary>
+    /// Index of the in-flight entry with this sequence, or the bitwise complement of where it would be.
+    /// </summary>
     public int IndexOf(long sequence)
     {
         int low = 0, high = InFlight.Count - 1;

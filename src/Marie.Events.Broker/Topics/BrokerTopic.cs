@@ -28,7 +28,8 @@ internal sealed class BrokerTopic(ITopicLog log)
     }
 
     /// <summary>Detaches a position. Caller holds <see cref="Gate"/>.</summary>
-    public void Detach(SubscriptionTopic position) => Subscribers = Subscribers.Remove(position, position.IndexedJobIds);
+    public void Detach(SubscriptionTopic position) =>
+        Subscribers = Subscribers.Remove(position, position.IndexedJobIds);
 
     /// <summary>Re-indexes a position after its subscription's filter changed. Caller holds <see cref="Gate"/> and
     /// the subscription's lock.</summary>
@@ -38,7 +39,9 @@ internal sealed class BrokerTopic(ITopicLog log)
         Attach(position);
     }
 
-    /// <summary>Offers a just-appended event to the subscriptions that can match it. Caller holds <see cref="Gate"/>.</summary>
+    /// <summary>
+    /// Offers a just-appended event to the subscriptions that can match it. Caller holds <see cref="Gate"/>.
+    /// </summary>
     public void Dispatch(StoredEvent stored)
     {
         var subscribers = Subscribers;

@@ -26,7 +26,9 @@ internal sealed class MemoryTopicLog : ITopicLog
 
     private string _epoch;
 
-    /// <summary>A log of <paramref name="capacity"/> events; <paramref name="epoch"/> null = a new random one.</summary>
+    /// <summary>
+    /// A log of <paramref name="capacity"/> events; <paramref name="epoch"/> null = a new random one.
+    /// </summary>
     public MemoryTopicLog(string topic, int capacity, string? epoch = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
@@ -123,6 +125,8 @@ internal sealed class MemoryTopicLog : ITopicLog
         return ReadOutcome.Found;
     }
 
-    /// <summary>16 lowercase hex characters (64 random bits): unique per log incarnation for all practical purposes.</summary>
+    /// <summary>
+    /// 16 lowercase hex characters (64 random bits): unique per log incarnation for all practical purposes.
+    /// </summary>
     internal static string NewEpoch() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
 }

@@ -7,12 +7,12 @@ namespace Marie.Events.Broker.Topics;
 /// <summary>
 /// One event as the ring holds it: stored once, shared read-only by every delivery to every subscriber. It keeps the
 /// event's wire bytes (serialized once, at publish, and copied into every envelope) and the three fields the filters
-/// and the job-id index read, not the parsed <see cref="EventData"/>: a ring of thousands of events per topic held as
-/// protobuf object graphs (some 30 objects each, with the payload) made every garbage collection copy and mark them,
-/// with pauses of 100-450 ms under load (docs/performance.md). The parsed object is used while the event is
-/// dispatched; after that, <see cref="Data"/> parses the bytes (replay buffer, metadata filters on replay). The bytes
-/// live in the topic's <see cref="EventSlab"/> and the strings come from its <see cref="StringPool"/>, so an event the
-/// ring holds is this one object for the collector, not six.
+/// and the job-id index read, not the parsed <see cref="EventData"/>: a parsed event is a protobuf object graph
+/// (some 30 objects, with the payload), and a ring of thousands of them per topic would have every garbage
+/// collection copy and mark them, with long pauses under load (docs/performance.md). The parsed object is used
+/// while the event is dispatched; after that, <see cref="Data"/> parses the bytes (replay buffer, metadata filters on
+/// replay). The bytes live in the topic's <see cref="EventSlab"/> and the strings come from its
+/// <see cref="StringPool"/>, so an event the ring holds is this one object for the collector, not six.
 /// </summary>
 internal sealed class StoredEvent
 {
@@ -31,7 +31,13 @@ internal sealed class StoredEvent
 
     /// <summary>Serializes <paramref name="data"/> and <paramref name="publishedAt"/> into <paramref name="slab"/>;
     /// <paramref name="strings"/> (if any) supplies the shared name, source and job id strings.</summary>
-    public StoredEvent(string topic, long sequence, EventData data, Timestamp publishedAt, EventSlab slab, StringPool? strings)
+    public StoredEvent(
+        string topic,
+        long sequence,
+        EventData data,
+        Timestamp publishedAt,
+        EventSlab slab,
+        StringPool? strings)
     {
         Topic = topic;
         Sequence = sequence;
@@ -49,7 +55,13 @@ internal sealed class StoredEvent
     /// <summary>Copies the serialized event <paramref name="data"/> and <paramref name="publishedAt"/> into
     /// <paramref name="slab"/> and reads the name, source and job id from the bytes, without parsing the event.</summary>
     /// <exception cref="InvalidDataException"><paramref name="data"/> is not a well-formed message.</exception>
-    public StoredEvent(string topic, long sequence, ReadOnlySpan<byte> data, Timestamp publishedAt, EventSlab slab, StringPool strings)
+    public StoredEvent(
+        string topic,
+        long sequence,
+        ReadOnlySpan<byte> data,
+        Timestamp publishedAt,
+        EventSlab slab,
+        StringPool strings)
     {
         EventDataFields.Read(data, strings, out var name, out var source, out var jobId);
         Topic = topic;
@@ -64,7 +76,9 @@ internal sealed class StoredEvent
         JobId = jobId;
     }
 
-    /// <summary>A copy of <paramref name="source"/> whose bytes are <paramref name="buffer"/> (see <see cref="Detach"/>).</summary>
+    /// <summary>
+    /// A copy of <paramref name="source"/> whose bytes are <paramref name="buffer"/> (see <see cref="Detach"/>).
+    /// </summary>
     private StoredEvent(StoredEvent source, byte[] buffer)
     {
         Topic = source.Topic;

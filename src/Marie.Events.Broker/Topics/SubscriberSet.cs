@@ -9,7 +9,9 @@ namespace Marie.Events.Broker.Topics;
 /// </summary>
 internal sealed class SubscriberSet
 {
-    public static readonly SubscriberSet Empty = new([], new Dictionary<string, SubscriptionTopic[]>(StringComparer.Ordinal));
+    public static readonly SubscriberSet Empty = new(
+        [],
+        new Dictionary<string, SubscriptionTopic[]>(StringComparer.Ordinal));
 
     private readonly Dictionary<string, SubscriptionTopic[]> _byJob;
 
@@ -23,7 +25,8 @@ internal sealed class SubscriberSet
     public SubscriptionTopic[] Unindexed { get; }
 
     /// <summary>Subscriptions whose job-id filter names this job id.</summary>
-    public SubscriptionTopic[] ForJob(string jobId) => _byJob.Count != 0 && _byJob.TryGetValue(jobId, out var list) ? list : [];
+    public SubscriptionTopic[] ForJob(string jobId) =>
+        _byJob.Count != 0 && _byJob.TryGetValue(jobId, out var list) ? list : [];
 
     /// <summary>Every attached position, each once.</summary>
     public IEnumerable<SubscriptionTopic> All() => Unindexed.Concat(_byJob.Values.SelectMany(list => list)).Distinct();

@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Marie.Events.Broker;
+using Marie.Events.Broker.Connections;
 
 namespace Marie.Events.Gateway.Auth;
 

@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using Grpc.Core;
 using Marie.Events.Broker;
+using Marie.Events.Broker.Connections;
 using Marie.Events.Protocol;
 using Proto = Marie.Events.Protocol;
 

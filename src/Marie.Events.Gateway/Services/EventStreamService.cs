@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Marie.Events.Broker;
 using Marie.Events.Broker.Access;
+using Marie.Events.Broker.Connections;
 using Marie.Events.Broker.Limits;
 using Marie.Events.Gateway.Auth;
 using Marie.Events.Gateway.Logging;

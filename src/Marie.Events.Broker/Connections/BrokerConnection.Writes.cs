@@ -1,50 +1,18 @@
-using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
-using System.Security.Cryptography;
-using Marie.Events.Broker.Access;
-using Marie.Events.Broker.Connections;
-using Marie.Events.Broker.Limits;
 using Marie.Events.Broker.Subscriptions;
 using Marie.Events.Broker.Topics;
 using Marie.Events.Protocol;
 
-namespace Marie.Events.Broker;
+namespace Marie.Events.Broker.Connections;
 
-/// <summary>
-/// One client stream's state in the broker. Feed it the client's messages with <see cref="HandleAsync"/>, and write
-/// what <see cref="TryReadFrame"/> returns to the stream from a single writer loop. Dispose it when the stream ends: that
-/// releases every subscription and in-flight event it held.
-/// </summary>
-public sealed partial class BrokerConnection : IDisposable
+/// <summary>The connection's write side: what waits for the stream's writer, and what the writer reads.</summary>
+public sealed partial class BrokerConnection
 {
     /// <summary>The write queue (see <see cref="OutboundQueue"/>).</summary>
     private readonly OutboundQueue _queue = new();
-
-    /// <summary>Subscriptions up to which a lookup by number scans instead of using a table.</summary>
-    private const int ScanLimit = 8;
-
-    private readonly Lock _gate = new();
-    private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
-    /// <summary>Subscriptions by number, built once the connection has more than <see cref="ScanLimit"/>: most
-    /// streams hold one or a few, found by a scan of <see cref="_subscriptions"/> at no memory cost.</summary>
-    private Dictionary<int, Subscription>? _byNumber;
     private readonly SemaphoreSlim _replyRoom = new(0, 1);
-    private ITimer? _redeliveryTimer;
     private int _queuedReplies;
     private int _heartbeatQueued;
-    private int _nextSubscriptionNumber;
-    private int _disposed;
-    private ConnectionAccess _access;
-
-    internal BrokerConnection(GrpcEventBroker broker, string id, ConnectionAccess access)
-    {
-        Broker = broker;
-        Id = id;
-        _access = access;
-        _messageBucket = new TokenBucket(broker.Time, broker.Settings.Limits.ClientMessagesPerSecond, broker.Settings.Limits.ClientMessageBurst);
-        Tag = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
-        broker.Heartbeats.Add(this);
-    }
 
     /// <summary>When the next heartbeat is due (a <see cref="TimeProvider.GetTimestamp"/> value); the
     /// <see cref="HeartbeatScheduler"/> reads and sets it under its lock.</summary>
@@ -53,18 +21,9 @@ public sealed partial class BrokerConnection : IDisposable
     /// <summary>The connection's slot in the <see cref="HeartbeatScheduler"/>, -1 once removed (same lock).</summary>
     internal int HeartbeatSlot { get; set; } = -1;
 
-    /// <summary>The connection's id (as logged).</summary>
-    public string Id { get; }
-
-    /// <summary>Random per connection: ack ids carry it, so an ack id of another stream settles nothing here.</summary>
-    internal string Tag { get; }
-
-    internal GrpcEventBroker Broker { get; }
-
-    internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
-
     /// <summary>Waits until a message is ready to write; false once the connection is disposed.</summary>
-    public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) => _queue.WaitToReadAsync(cancellationToken);
+    public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) =>
+        _queue.WaitToReadAsync(cancellationToken);
 
     /// <summary>Fills <paramref name="frame"/> with the next message to write, if one is ready: the form a stream
     /// writer serializes with <see cref="OutboundFrame.Marshaller"/>, copying each event's cached bytes. Call from one
@@ -81,7 +40,8 @@ public sealed partial class BrokerConnection : IDisposable
                 _ => Ready(item.Message!, frame),
             };
 
-            if (item.Kind == OutboundKind.Reply && Interlocked.Decrement(ref _queuedReplies) == Broker.Settings.MaxQueuedControl - 1)
+            if (item.Kind == OutboundKind.Reply
+                && Interlocked.Decrement(ref _queuedReplies) == Broker.Settings.MaxQueuedControl - 1)
             {
                 SignalReplyRoom();
             }
@@ -104,14 +64,13 @@ public sealed partial class BrokerConnection : IDisposable
     /// <summary>The write queue's slots (tests).</summary>
     internal int WriteQueueCapacity => _queue.Capacity;
 
-
     /// <summary>Answers to client messages waiting for the writer (for stats; at most
     /// <c>max_queued_control_messages</c> plus one).</summary>
     internal int QueuedReplies => Volatile.Read(ref _queuedReplies);
 
-    /// <summary>Without the subscription's lock: the publisher holds it while it dispatches, and a writer waiting for it
-    /// on every delivery cost more than the write itself. The entry's compare-and-swap says whether the delivery still
-    /// stands (an ack, drop, unsubscribe or close releases the entry and bumps its generation).</summary>
+    /// <summary>Without the subscription's lock: the publisher holds it while it dispatches, and a writer waiting for
+    /// it on every delivery cost more than the write itself. The entry's compare-and-swap says whether the delivery
+    /// still stands (an ack, drop, unsubscribe or close releases the entry and bumps its generation).</summary>
     private static bool TryBuildDelivery(in Outbound item, OutboundFrame frame)
     {
         var entry = item.Entry!;
@@ -127,16 +86,19 @@ public sealed partial class BrokerConnection : IDisposable
 
     internal void EnqueueEvent(Subscription subscription, InFlightEntry entry, StoredEvent stored, int attempt)
     {
-        if (Volatile.Read(ref _redeliveryTimer) is null)
-        {
-            StartRedeliveryTimer();
-        }
-
+        _redelivery.EnsureStarted();
         Broker.Counters.DeliveredOne();
-        _queue.TryWrite(new Outbound(OutboundKind.Event, subscription, entry, entry.Generation, attempt, Event: stored));
+        _queue.TryWrite(new Outbound(
+            OutboundKind.Event,
+            subscription,
+            entry,
+            entry.Generation,
+            attempt,
+            Event: stored));
     }
 
-    internal void EnqueueNotice(ServerMessage message) => _queue.TryWrite(new Outbound(OutboundKind.Notice, Message: message));
+    internal void EnqueueNotice(ServerMessage message) =>
+        _queue.TryWrite(new Outbound(OutboundKind.Notice, Message: message));
 
     private void EnqueueReply(ServerMessage message)
     {
@@ -147,7 +109,8 @@ public sealed partial class BrokerConnection : IDisposable
         }
     }
 
-    private void EnqueueError(string subscriptionId, ErrorCode code, string text, params (string Key, string Value)[] details)
+    internal void EnqueueError(string subscriptionId, ErrorCode code, string text,
+        params (string Key, string Value)[] details)
     {
         var error = new ErrorMessage { SubscriptionId = subscriptionId, Code = code, Message = text };
         foreach (var (key, value) in details)
@@ -171,7 +134,8 @@ public sealed partial class BrokerConnection : IDisposable
             SubscriptionId = subscription.Id,
             Code = ErrorCode.ErrorEventsLost,
             Message = string.Create(CultureInfo.InvariantCulture,
-                $"events {firstMissed}..{lastMissed} of topic '{topic}' were overwritten in the replay ring before they could be delivered"),
+                $"events {firstMissed}..{lastMissed} of topic '{topic}' were overwritten in the replay ring "
+                + $"before they could be delivered"),
         };
         error.Details["topic"] = topic;
         error.Details["first_missed"] = firstMissed.ToString(CultureInfo.InvariantCulture);
@@ -201,41 +165,61 @@ public sealed partial class BrokerConnection : IDisposable
         }
     }
 
-    internal Subscription[] SnapshotSubscriptions()
+    /// <summary>Queues a heartbeat unless one still waits to be written; it is built when written, so heads are
+    /// fresh. Trims the write queue first. Called by the broker's <see cref="HeartbeatScheduler"/> every
+    /// <c>heartbeat_interval_s</c>.</summary>
+    internal void OnHeartbeatDue()
     {
-        lock (_gate)
+        // Once per interval: a write queue grown by a burst and empty now goes back to a small one.
+        _queue.TrimIfEmpty();
+        if (!IsDisposed && Interlocked.Exchange(ref _heartbeatQueued, 1) == 0)
         {
-            return [.. _subscriptions.Values];
+            _queue.TryWrite(new Outbound(OutboundKind.Heartbeat));
         }
     }
 
-    /// <summary>Closes the connection: stops its timers, releases its subscriptions, ends the write queue.</summary>
-    public void Dispose()
+    private ServerMessage BuildHeartbeat()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        Volatile.Write(ref _heartbeatQueued, 0);
+        // Unix seconds, as Marie-AI's own server (int(time.time())).
+        var heartbeat = new ServerHeartbeat { Timestamp = Broker.Time.GetUtcNow().ToUnixTimeSeconds() };
+        var wildcard = false;
+        var access = Access;
+        foreach (var subscription in SnapshotSubscriptions())
         {
-            return;
+            wildcard |= subscription.Wildcard;
+            foreach (var name in subscription.RequestedTopics)
+            {
+                if (name != "*" && access.CanSee(name) && Broker.TryGetTopic(name, out var topic))
+                {
+                    heartbeat.TopicHeads[name] = topic!.Log.Head;
+                    heartbeat.TopicEpochs[name] = topic.Log.Epoch;
+                }
+            }
         }
 
-        Broker.Heartbeats.Remove(this);
-        Interlocked.Exchange(ref _redeliveryTimer, null)?.Dispose();
-        Subscription[] subscriptions;
-        lock (_gate)
+        if (wildcard)
         {
-            subscriptions = [.. _subscriptions.Values];
-            _subscriptions.Clear();
-            _byNumber = null;
+            foreach (var topic in Broker.AllTopics)
+            {
+                if (!access.CanSee(topic.Name))
+                {
+                    continue;
+                }
+
+                heartbeat.TopicHeads[topic.Name] = topic.Log.Head;
+                heartbeat.TopicEpochs[topic.Name] = topic.Log.Epoch;
+            }
         }
 
-        foreach (var subscription in subscriptions)
-        {
-            Broker.RemoveSubscription(subscription);
-        }
+        return new ServerMessage { Heartbeat = heartbeat };
+    }
 
-        // Drops what was never written; the in-flight events it referenced are released above.
+    /// <summary>Ends the write queue (what was never written is dropped; the in-flight events it referenced are
+    /// released with their subscriptions) and wakes a reader waiting for reply room.</summary>
+    private void CompleteWrites()
+    {
         _queue.CompleteAndClear();
-
         SignalReplyRoom();
-        Broker.ConnectionClosed(this);
     }
 }

@@ -1,9 +1,9 @@
-namespace Marie.Events.Broker;
+namespace Marie.Events.Broker.Connections;
 
 /// <summary>
 /// One timer for every connection's heartbeats, instead of a timer per connection: each connection keeps its next due
 /// time, and a tick every <see cref="Tick"/> queues the heartbeats that are due. An idle stream costs a slot in an
-/// array and a number, not a timer object (W3: 10,000 idle streams, docs/performance.md), and the timer queue holds one
+/// array and a number, not a timer object (what keeps 10,000 idle streams cheap), and the timer queue holds one
 /// entry however many streams are open. A heartbeat goes out at the first tick at or after its due time: at most one
 /// tick late, and every <c>heartbeat_interval_s</c> on average (the next due time counts from the previous one). The
 /// timer runs while connections exist and starts again, in phase with the new connection, after they all closed.
@@ -105,7 +105,8 @@ internal sealed class HeartbeatScheduler
                     continue;
                 }
 
-                // The next one an interval after this one was due; after a stall (a paused process), an interval from now.
+                // The next one an interval after this one was due; after a stall (a paused
+                // process), an interval from now.
                 var next = connection.HeartbeatDue + _intervalStamps;
                 connection.HeartbeatDue = next > now ? next : now + _intervalStamps;
                 connection.OnHeartbeatDue();

@@ -6,15 +6,16 @@ using Grpc.Core;
 using Marie.Events.Broker.Topics;
 using Marie.Events.Protocol;
 
-namespace Marie.Events.Broker;
+namespace Marie.Events.Broker.Connections;
 
 /// <summary>
 /// One message for a stream's writer: either a <see cref="ServerMessage"/>, or an event delivery whose envelope is
 /// written straight from the event's cached wire bytes plus the few fields that differ per delivery (ack id,
 /// subscription id, attempt). The ack id is written as its UTF-8 prefix (fixed per subscription topic) followed by
-/// the sequence number's digits: no string per delivery. The bytes are exactly those of the equivalent <see cref="ServerMessage"/>.
-/// A writer owns a frame or two and refills them with <see cref="BrokerConnection.TryReadFrame"/>: a frame is
-/// serialized before the write call returns, so it can be reused for the next message.
+/// the sequence number's digits: no string per delivery. The bytes are exactly those of the equivalent
+/// <see cref="ServerMessage"/>. A writer owns a frame or two and refills them with
+/// <see cref="BrokerConnection.TryReadFrame"/>: a frame is serialized before the write call returns, so it can be
+/// reused for the next message.
 /// </summary>
 public sealed class OutboundFrame
 {
@@ -67,6 +68,14 @@ public sealed class OutboundFrame
     }
 
     /// <summary>A marshaller that writes frames (the server never reads them back).</summary>
+    /// <remarks>
+    /// It is here, on a broker type, because writing straight into gRPC's <see cref="SerializationContext"/> (the
+    /// payload length first, then the buffer writer, the envelope's size computed once) is what the frame is for:
+    /// the gateway's stream writer uses it as the response marshaller of <c>StreamEvents</c>. Outside this class it
+    /// would need a second public way to write a frame with its size known in advance, for that one caller. It adds
+    /// no transport dependency to the broker: <c>Grpc.Core.Api</c> comes with <c>Marie.Events.Protocol</c> (the
+    /// generated service bases and clients) in any case.
+    /// </remarks>
     public static Marshaller<OutboundFrame> Marshaller { get; } = new(
         static (frame, context) => frame.Serialize(context),
         static _ => throw new NotSupportedException("outbound frames are written by the server, never read"));
@@ -122,7 +131,9 @@ public sealed class OutboundFrame
         context.Complete();
     }
 
-    /// <summary>Writes the frame into <paramref name="destination"/> (at least <see cref="CalculateSize"/> bytes).</summary>
+    /// <summary>
+    /// Writes the frame into <paramref name="destination"/> (at least <see cref="CalculateSize"/> bytes).
+    /// </summary>
     public int WriteTo(Span<byte> destination)
     {
         if (_message is not null)
@@ -138,7 +149,8 @@ public sealed class OutboundFrame
 
     /// <summary>The event of an event frame; an empty frame (new or cleared) has nothing to write.</summary>
     private StoredEvent Stored => _event
-        ?? throw new InvalidOperationException("the frame is empty: fill it with BrokerConnection.TryReadFrame before writing it");
+        ?? throw new InvalidOperationException(
+            "the frame is empty: fill it with BrokerConnection.TryReadFrame before writing it");
 
     private int EnvelopeSize()
     {
