@@ -11,7 +11,7 @@ namespace Marie.Events.Gateway.Tests;
 public sealed class ToastPipelineTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "marie-events-unit", Guid.NewGuid().ToString("N"));
-    private readonly CapturingLoggerFactory _logs = new();
+    private readonly RecordingLoggerFactory _logs = new();
     private readonly FakeTimeProvider _time = new(HandlerRig.StartTime);
     private readonly FakeLifetime _lifetime = new();
 
@@ -27,11 +27,11 @@ public sealed class ToastPipelineTests : IDisposable
         using var pipeline = NewPipeline(null, NewNative("*"));
         await pipeline.StartAsync(CancellationToken.None);
 
-        var dispatch = await pipeline.Registry.DispatchAsync(Ev.Make(), CancellationToken.None);
+        var dispatch = await pipeline.Registry.DispatchAsync(TestEvents.Make(), CancellationToken.None);
 
         Assert.Null(dispatch.Filed);
         Assert.Equal(["native"], pipeline.Registry.Registrations.Select(r => r.Handler.Name));
-        Wait.Until(() => pipeline.Stats().Native!.EventsWritten == 1, "the native line written");
+        Waiting.Until(() => pipeline.Stats().Native!.EventsWritten == 1, "the native line written");
         Assert.Null(pipeline.Stats().Grpc);
         await pipeline.StopAsync(CancellationToken.None);
     }
@@ -43,10 +43,10 @@ public sealed class ToastPipelineTests : IDisposable
         using var pipeline = NewPipeline(rig.Handler, NewNative("extract."));
         await pipeline.StartAsync(CancellationToken.None);
 
-        var extract = await pipeline.Registry.DispatchAsync(Ev.Make(name: "extract.completed"), CancellationToken.None);
-        var run = await pipeline.Registry.DispatchAsync(Ev.Make(name: "run.success"), CancellationToken.None);
-        await Wait.For(extract.Filed!);
-        await Wait.For(run.Filed!);
+        var extract = await pipeline.Registry.DispatchAsync(TestEvents.Make(name: "extract.completed"), CancellationToken.None);
+        var run = await pipeline.Registry.DispatchAsync(TestEvents.Make(name: "run.success"), CancellationToken.None);
+        await Waiting.For(extract.Filed!);
+        await Waiting.For(run.Filed!);
         await pipeline.StopAsync(CancellationToken.None);
 
         Assert.Equal(["grpc", "native"], pipeline.Registry.Registrations.Select(r => r.Handler.Name));
@@ -61,11 +61,11 @@ public sealed class ToastPipelineTests : IDisposable
         using var pipeline = NewPipeline(rig.Handler, null);
         await pipeline.StartAsync(CancellationToken.None);
         rig.Sink.Failing = true;
-        await pipeline.Registry.DispatchAsync(Ev.Make(), CancellationToken.None);
-        await pipeline.Registry.DispatchAsync(Ev.Make(), CancellationToken.None);
-        Wait.Until(() => rig.Handler.Stats().PublishRetries == 1, "the first retry scheduled");
+        await pipeline.Registry.DispatchAsync(TestEvents.Make(), CancellationToken.None);
+        await pipeline.Registry.DispatchAsync(TestEvents.Make(), CancellationToken.None);
+        Waiting.Until(() => rig.Handler.Stats().PublishRetries == 1, "the first retry scheduled");
 
-        await Wait.For(pipeline.StopAsync(CancellationToken.None));
+        await Waiting.For(pipeline.StopAsync(CancellationToken.None));
 
         var log = Assert.Single(_logs.Entries, e => e.EventId.Id == 5005);
         Assert.Equal(LogLevel.Warning, log.Level);
@@ -78,10 +78,10 @@ public sealed class ToastPipelineTests : IDisposable
         using var rig = new HandlerRig();
         using var pipeline = NewPipeline(rig.Handler, null);
         await pipeline.StartAsync(CancellationToken.None);
-        var dispatch = await pipeline.Registry.DispatchAsync(Ev.Make(), CancellationToken.None);
-        await Wait.For(dispatch.Filed!);
+        var dispatch = await pipeline.Registry.DispatchAsync(TestEvents.Make(), CancellationToken.None);
+        await Waiting.For(dispatch.Filed!);
 
-        await Wait.For(pipeline.StopAsync(CancellationToken.None));
+        await Waiting.For(pipeline.StopAsync(CancellationToken.None));
 
         Assert.Single(_logs.Entries, e => e.EventId.Id == 5004);
     }
@@ -95,7 +95,7 @@ public sealed class ToastPipelineTests : IDisposable
 
         _lifetime.Stop();
 
-        var error = await Assert.ThrowsAsync<ToastRejectedException>(() => pipeline.Registry.DispatchAsync(Ev.Make(), CancellationToken.None).AsTask());
+        var error = await Assert.ThrowsAsync<ToastRejectedException>(() => pipeline.Registry.DispatchAsync(TestEvents.Make(), CancellationToken.None).AsTask());
         Assert.Equal(ToastRejection.Stopping, error.Reason);
     }
 

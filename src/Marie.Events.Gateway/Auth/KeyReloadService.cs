@@ -1,6 +1,7 @@
 using Marie.Events.Gateway.Configuration;
 using Marie.Events.Gateway.Hosting;
 using Marie.Events.Gateway.Logging;
+using Marie.Events.Gateway.Streams;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using Marie.Events.Gateway.Auth;
 using Marie.Events.Gateway.Logging;
+using Marie.Events.Gateway.Streams;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

@@ -4,6 +4,7 @@ using Marie.Events.Broker;
 using Marie.Events.Gateway.Auth;
 using Marie.Events.Gateway.Configuration;
 using Marie.Events.Gateway.Services;
+using Marie.Events.Gateway.Streams;
 using Marie.Events.Gateway.Toast;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Server.Kestrel.Core;

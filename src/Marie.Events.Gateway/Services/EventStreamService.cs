@@ -4,6 +4,7 @@ using Marie.Events.Broker.Access;
 using Marie.Events.Broker.Limits;
 using Marie.Events.Gateway.Auth;
 using Marie.Events.Gateway.Logging;
+using Marie.Events.Gateway.Streams;
 using Marie.Events.Protocol;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -37,18 +38,18 @@ internal sealed class EventStreamService(
         // Ends both loops when the client goes away, the gateway stops (streams would otherwise hold shutdown) or
         // the key is revoked.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
-        using var session = streams.Open(CallerOf(context), StreamKind.Events, id, stop);
-        using var conn = broker.Connect(id, session.Identity.Access);
-        session.Attach(conn);
+        using var stream = streams.Open(CallerOf(context), StreamKind.Events, id, stop);
+        using var conn = broker.Connect(id, stream.Identity.Access);
+        stream.Attach(conn);
         GatewayLog.StreamOpened(logger, id);
         if (logger.IsEnabled(LogLevel.Debug))
         {
-            var topics = session.Identity.Access.ToString();
-            SecurityLog.StreamKey(logger, id, session.Identity.Name, session.Identity.Fingerprint, topics);
+            var topics = stream.Identity.Access.ToString();
+            SecurityLog.StreamKey(logger, id, stream.Identity.Name, stream.Identity.Fingerprint, topics);
         }
 
         var token = stop.Token;
-        var reader = ReadLoopAsync(conn, session, requestStream, logger, token);
+        var reader = ReadLoopAsync(conn, stream, requestStream, logger, token);
         var writer = WriteLoopAsync(conn, responseStream, token);
         try
         {
@@ -76,11 +77,11 @@ internal sealed class EventStreamService(
             await stop.CancelAsync().ConfigureAwait(false);
             await ObserveAsync(reader, writer).ConfigureAwait(false);
             // The key's stream slot is free from here (before the line that says the stream closed).
-            session.Dispose();
+            stream.Dispose();
             GatewayLog.StreamClosed(logger, id);
         }
 
-        session.ThrowIfRevoked();
+        stream.ThrowIfRevoked();
         if (lifetime.ApplicationStopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
         {
             GatewayLog.StreamEndedByShutdown(logger, id);
@@ -114,14 +115,14 @@ internal sealed class EventStreamService(
 
     /// <summary>Feeds the client's messages to the broker, topics read as key names (a topic holding another key is
     /// answered here and never reaches the broker).</summary>
-    private static async Task ReadLoopAsync(BrokerConnection conn, StreamSession session, IAsyncStreamReader<ClientMessage> requests, ILogger logger, CancellationToken token)
+    private static async Task ReadLoopAsync(BrokerConnection conn, RegisteredStream stream, IAsyncStreamReader<ClientMessage> requests, ILogger logger, CancellationToken token)
     {
         while (await requests.MoveNext(token).ConfigureAwait(false))
         {
             var message = requests.Current;
-            if (TopicNames.Rewrite(message, session.Identity) is { } refusal)
+            if (TopicNames.Rewrite(message, stream.Identity) is { } refusal)
             {
-                SecurityLog.ForeignKeyTopicRefused(logger, session.Id, session.Identity.Name);
+                SecurityLog.ForeignKeyTopicRefused(logger, stream.Id, stream.Identity.Name);
                 await conn.RejectAsync(refusal.SubscriptionId, ErrorCode.ErrorPermissionDenied, TopicNames.ForeignKeyMessage,
                     [new("field", refusal.Field)], token).ConfigureAwait(false);
                 continue;

@@ -3,6 +3,7 @@ using System.Text;
 using Grpc.Core;
 using Marie.Events.FunctionalTests.Infrastructure;
 using Marie.Events.Gateway.Auth;
+using Marie.Events.Gateway.Commands;
 using Marie.Events.Protocol;
 
 namespace Marie.Events.FunctionalTests.Security;
@@ -149,7 +150,7 @@ public sealed class HashedKeyTests
         using var output = new StringWriter();
         using var error = new StringWriter();
 
-        var code = KeysCommand.Run(["keys", "create", "--name", "ci", "--roles", "publisher", "--topics", "ci,builds", "--user"], output, error);
+        var code = GatewayKeysCommand.Run(["keys", "create", "--name", "ci", "--roles", "publisher", "--topics", "ci,builds", "--user"], output, error);
 
         var text = output.ToString();
         var key = text.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith("mau_", StringComparison.Ordinal));
@@ -167,7 +168,7 @@ public sealed class HashedKeyTests
         using var output = new StringWriter();
         using var error = new StringWriter();
 
-        var code = KeysCommand.Run(["keys", "create", "--roles", "admin"], output, error);
+        var code = GatewayKeysCommand.Run(["keys", "create", "--roles", "admin"], output, error);
 
         Assert.Equal(2, code);
         Assert.Equal("marie-events-gateway: keys create: --name is required", error.ToString().Trim());

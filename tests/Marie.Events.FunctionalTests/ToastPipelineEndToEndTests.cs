@@ -14,7 +14,7 @@ namespace Marie.Events.FunctionalTests;
 
 /// <summary>The Toast pipeline through the real gateway: publishes go registry → gRPC toast handler → broker
 /// (a steerable sink around the real broker), and the native handler records them.</summary>
-public sealed class ToastPipelineTests
+public sealed class ToastPipelineEndToEndTests
 {
     [Fact]
     public async Task PublishStream_BrokerFailsForAWhile_EveryEventArrivesOnceInOrder()

@@ -1,11 +1,13 @@
-namespace Marie.Events.Gateway.Auth;
+using Marie.Events.Gateway.Auth;
+
+namespace Marie.Events.Gateway.Commands;
 
 /// <summary>
 /// <c>Marie.Events.Gateway keys create --name N [--roles R,R] [--topics T,T] [--user]</c>: prints a new key once and
 /// the <c>auth.keys</c> entry that holds only its hash. The same as <c>marie-events keys create</c>, for hosts that
 /// have only the gateway.
 /// </summary>
-public static class KeysCommand
+internal static class GatewayKeysCommand
 {
     private const string Usage = """
         usage: Marie.Events.Gateway keys create --name NAME [--roles ROLE[,ROLE]] [--topics TOPIC[,TOPIC]] [--user]
