@@ -3,10 +3,10 @@ using Microsoft.Extensions.Logging;
 namespace Marie.Events.Gateway.Logging;
 
 /// <summary>
-/// Every log line of the gateway host, source-generated. Event ids are stable (documented in
-/// docs/configuration.md): 1xxx streams, 2xxx auth, 3xxx host lifecycle and configuration, 4xxx publishing
-/// (5xxx: the Toast pipeline, in Toast/ToastLog.cs).
-/// The seed's lines keep the seed's words.
+/// The gateway host's log lines, source-generated. Event ids are stable (the ledger is in docs/configuration.md):
+/// 1000-1099 event streams (1100-1199 is the broker's), 2xxx auth, 3xxx host lifecycle and configuration, 4xxx
+/// publishing; 5xxx is the Toast pipeline's (Toast/ToastLog.cs), 6xxx the security lines' (SecurityLog).
+/// Lines Marie's own gateway also writes keep its words (the ledger quotes them): operators' log searches match them.
 /// </summary>
 internal static partial class GatewayLog
 {
@@ -69,10 +69,10 @@ internal static partial class GatewayLog
     [LoggerMessage(EventId = 3005, Level = LogLevel.Information, Message = "Gateway stopping: health set to NOT_SERVING")]
     public static partial void Stopping(ILogger logger);
 
-    // ---------------------------------------------------------------- publishing (4xxx)
-
     [LoggerMessage(EventId = 3006, Level = LogLevel.Information, Message = "Backend {Backend} loaded {Topics} topics ({Events} events) into the replay rings")]
     public static partial void BackendStarted(ILogger logger, string backend, int topics, long events);
+
+    // ---------------------------------------------------------------- publishing (4xxx)
 
     [LoggerMessage(EventId = 4001, Level = LogLevel.Debug, Message = "Published {EventId} as #{SequenceNum} of its topic (key '{KeyName}')")]
     public static partial void Published(ILogger logger, string eventId, long sequenceNum, string keyName);

@@ -4,8 +4,8 @@ namespace Marie.Events.Gateway.Logging;
 
 /// <summary>
 /// The gateway's security lines (tenant isolation, key reloads and revocation, limits, TLS), source-generated.
-/// Event ids 5001-5099, stable, documented in docs/security.md. A key is named by its name or its fingerprint,
-/// never by the key.
+/// Event ids 6000-6999, stable, documented in docs/configuration.md and docs/security.md. A key is named by its
+/// name or its fingerprint, never by the key.
 /// </summary>
 internal static partial class SecurityLog
 {
