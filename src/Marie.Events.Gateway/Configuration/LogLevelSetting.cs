@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Marie.Events.Gateway.Configuration;
 
-/// <summary><c>MARIE_LOG_LEVEL</c>: the seed's Python names (DEBUG, INFO, WARNING, ERROR, CRITICAL) or a
+/// <summary><c>MARIE_LOG_LEVEL</c>: Marie-AI's Python names (DEBUG, INFO, WARNING, ERROR, CRITICAL) or a
 /// <see cref="LogLevel"/> name, case-insensitive. Unset: Information.</summary>
 internal static class LogLevelSetting
 {

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Configuration;
 
 namespace Marie.Events.Gateway.Configuration;
 
-/// <summary>The seed's <c>toast.*</c> section.</summary>
+/// <summary>The <c>toast.*</c> section: Marie-AI's keys, plus the ones marked as additions.</summary>
 internal sealed class ToastOptions
 {
     /// <summary>Configuration section name.</summary>
@@ -184,7 +184,7 @@ internal sealed class RedisSection
 /// <summary><c>toast.grpc.queue.*</c>.</summary>
 internal sealed class QueueOptions
 {
-    /// <summary>Events the handler queue holds (seed default 4096).</summary>
+    /// <summary>Events the handler queue holds (default 4096, as in Marie-AI).</summary>
     [ConfigurationKeyName("maxsize")]
     public int MaxSize { get; set; } = 4096;
 
@@ -204,11 +204,11 @@ internal sealed class QueueOptions
 /// <summary><c>toast.grpc.retry.*</c>.</summary>
 internal sealed class RetryOptions
 {
-    /// <summary>First retry delay in seconds (seed default 0.1).</summary>
+    /// <summary>First retry delay in seconds (default 0.1, as in Marie-AI).</summary>
     [ConfigurationKeyName("backoff_base_s")]
     public double BackoffBaseSeconds { get; set; } = 0.1;
 
-    /// <summary>Longest retry delay in seconds (seed default 2.0).</summary>
+    /// <summary>Longest retry delay in seconds (default 2.0, as in Marie-AI).</summary>
     [ConfigurationKeyName("backoff_max_s")]
     public double BackoffMaxSeconds { get; set; } = 2.0;
 

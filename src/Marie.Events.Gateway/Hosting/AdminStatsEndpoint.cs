@@ -9,8 +9,8 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Marie.Events.Gateway.Hosting;
 
-/// <summary><c>GET /internal/stats</c> on the admin port: the broker's stats as snake_case JSON (the seed's
-/// <c>stats()</c> shape plus extras). Needs <c>Authorization: Bearer &lt;admin key&gt;</c>.</summary>
+/// <summary><c>GET /internal/stats</c> on the admin port: the broker's stats as snake_case JSON (Marie-AI's
+/// <c>stats()</c> shape, which its tools read, plus extras). Needs <c>Authorization: Bearer &lt;admin key&gt;</c>.</summary>
 internal static class AdminStatsEndpoint
 {
     public const string Path = "/internal/stats";
@@ -127,7 +127,7 @@ internal sealed record StatsResponse(
         s.QueuedReplies);
 }
 
-/// <summary>One topic in <c>topic_stats</c>: the seed's <c>{head, buffered}</c>.</summary>
+/// <summary>One topic in <c>topic_stats</c>: <c>{head, buffered}</c>, as Marie-AI's <c>stats()</c> has it.</summary>
 internal sealed record TopicStatsResponse(long Head, int Buffered);
 
 /// <summary>Source-generated JSON, snake_case property names (dictionary keys, i.e. topics, are kept as they are).</summary>

@@ -6,7 +6,7 @@ namespace Marie.Events.Gateway.Logging;
 /// The gateway host's log lines, source-generated. Event ids are stable (the ledger is in docs/configuration.md):
 /// 1000-1099 event streams (1100-1199 is the broker's), 2xxx auth, 3xxx host lifecycle and configuration, 4xxx
 /// publishing; 5xxx is the Toast pipeline's (Toast/ToastLog.cs), 6xxx the security lines' (SecurityLog).
-/// Lines Marie's own gateway also writes keep its words (the ledger quotes them): operators' log searches match them.
+/// Lines Marie-AI's gateway also writes keep its words (the ledger quotes them): operators' log searches match them.
 /// </summary>
 internal static partial class GatewayLog
 {
@@ -61,7 +61,7 @@ internal static partial class GatewayLog
     [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Configuration: {Source}")]
     public static partial void ConfigurationSource(ILogger logger, string source);
 
-    // 3003 is retired (it said the toast pipeline was not built yet); the pipeline logs 5xxx (Toast/ToastLog.cs).
+    // 3003 is retired and not reused (operators may still search old logs for it); the Toast pipeline logs 5xxx.
 
     [LoggerMessage(EventId = 3004, Level = LogLevel.Information, Message = "toast.grpc.enabled is false: EventStreamService is not served; EventPublisherService feeds the other toast handlers")]
     public static partial void GrpcDisabled(ILogger logger);

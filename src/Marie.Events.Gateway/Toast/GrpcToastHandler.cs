@@ -7,12 +7,13 @@ using Microsoft.Extensions.Logging;
 namespace Marie.Events.Gateway.Toast;
 
 /// <summary>
-/// The seed's <c>GrpcToastHandler</c>: files events with the broker (and so its backend) through a bounded
-/// queue of <c>toast.grpc.queue.maxsize</c> events. A full queue makes the publisher wait for room (up to
-/// <c>enqueue_timeout_s</c>, then <see cref="ToastRejection.QueueFull"/>), or with <c>drop_if_full</c> drops the
-/// event with a warning. Each topic has its own lane: events of a topic are filed in the order they were accepted,
-/// a batch of what is waiting at a time (at most <see cref="MaxBatch"/>), and a failed attempt is retried with exponential backoff (<c>toast.grpc.retry.*</c>) before the
-/// next event of that topic is tried, so retries never reorder a topic. Topics do not wait for each other.
+/// The <c>grpc</c> toast handler (Marie-AI's <c>GrpcToastHandler</c>): files events with the broker (and so its
+/// backend) through a bounded queue of <c>toast.grpc.queue.maxsize</c> events. A full queue makes the publisher wait
+/// for room (up to <c>enqueue_timeout_s</c>, then <see cref="ToastRejection.QueueFull"/>), or with
+/// <c>drop_if_full</c> drops the event with a warning. Each topic has its own lane: events of a topic are filed in
+/// the order they were accepted, a batch of what is waiting at a time (at most <see cref="MaxBatch"/>), and a failed
+/// attempt is retried with exponential backoff (<c>toast.grpc.retry.*</c>) before the next event of that topic is
+/// tried, so retries never reorder a topic. Topics do not wait for each other.
 /// </summary>
 internal sealed partial class GrpcToastHandler : IToastHandler, IDisposable
 {

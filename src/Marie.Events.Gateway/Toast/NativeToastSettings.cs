@@ -18,7 +18,7 @@ internal sealed record NativeToastSettings(string Path, long MaxBytes, int MaxFi
     /// <summary>Five rotated files: with the default size, at most 384 MiB on disk in all.</summary>
     public const int DefaultMaxFiles = 5;
 
-    /// <summary>The seed's queue size (as <c>toast.grpc.queue.maxsize</c>).</summary>
+    /// <summary><c>toast.native.queue_maxsize</c> default: the same as <c>toast.grpc.queue.maxsize</c>'s.</summary>
     public const int DefaultQueueMaxSize = 4096;
 
     /// <summary>The file name under <c>gateway.state_dir</c> when <c>toast.native.path</c> is not set.</summary>

@@ -5,7 +5,8 @@ namespace Marie.Events.Gateway.Toast;
 /// <summary>
 /// The Toast pipeline's log lines, source-generated. Event ids 5xxx are the pipeline's and never change meaning
 /// (documented in docs/configuration.md): 500x set-up and shutdown, 501x the gRPC handler, 503x the native handler,
-/// 504x the registry. The queue-full warning keeps the seed's words ("Queue full for ..., event dropped").
+/// 504x the registry. The queue-full warning has Marie-AI's words ("Queue full for ..., event dropped"): operators'
+/// alerts match them.
 /// </summary>
 internal static partial class ToastLog
 {

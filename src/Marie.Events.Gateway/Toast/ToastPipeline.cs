@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace Marie.Events.Gateway.Toast;
 
 /// <summary>
-/// The seed's pipeline, Toast registry → <see cref="GrpcToastHandler"/> → broker, plus the native handler, as one
+/// Marie-AI's pipeline, Toast registry → <see cref="GrpcToastHandler"/> → broker, plus the native handler, as one
 /// hosted service. Start: the native writer starts and the set-up is logged. As soon as the gateway starts stopping,
 /// the gRPC handler accepts no more events and its queue gets <c>toast.grpc.queue.drain_timeout_s</c> to reach the
 /// broker (publish calls waiting for their result are answered meanwhile); stop waits for that and logs how many

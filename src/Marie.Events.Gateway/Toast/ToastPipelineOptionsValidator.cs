@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 
 namespace Marie.Events.Gateway.Toast;
 
-/// <summary>Validates the pipeline's additions to <c>toast.*</c> (the seed's keys are validated by
+/// <summary>Validates the pipeline's additions to <c>toast.*</c> (the keys Marie-AI has are validated by
 /// <see cref="ToastOptionsValidator"/>); every message names the full key.</summary>
 internal sealed class ToastPipelineOptionsValidator : IValidateOptions<ToastOptions>
 {

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 namespace Marie.Events.Gateway.Toast;
 
 /// <summary>
-/// The seed's Toast registry: hands every published event to the handlers registered for its name (an event-name
+/// The Toast registry (as in Marie-AI): hands every published event to the handlers registered for its name (an event-name
 /// prefix, or <c>*</c> for all), in priority order. Each handler is handed the event without waiting for the ones
 /// before it, and each keeps its own queue, so a slow or failing handler does not hold the others back; a handler
 /// that fails is logged and counted, and the others still get the event.
