@@ -82,12 +82,16 @@ public sealed class GrpcToastHandlerQueueTests
         rig.Sink.Hold();
         await rig.AcceptAsync(TestEvents.Make());
 
-        var error = await Assert.ThrowsAsync<ToastRejectedException>(() => rig.Handler.HandleAsync(TestEvents.Make(id: "dropped-one"), CancellationToken.None).AsTask());
+        var error = await Assert.ThrowsAsync<ToastRejectedException>(
+            () => rig.Handler.HandleAsync(TestEvents.Make(id: "dropped-one"), CancellationToken.None).AsTask());
 
         Assert.Equal(ToastRejection.Dropped, error.Reason);
         var warning = Assert.Single(rig.Logs.Entries, e => e.EventId.Id == 5010);
         Assert.Equal(LogLevel.Warning, warning.Level);
-        Assert.StartsWith("Queue full for toast handler grpc, event dropped", warning.Message, StringComparison.Ordinal);
+        Assert.StartsWith(
+            "Queue full for toast handler grpc, event dropped",
+            warning.Message,
+            StringComparison.Ordinal);
         Assert.Contains("dropped-one", warning.Message, StringComparison.Ordinal);
         Assert.Equal(1, rig.Handler.Stats().EventsDropped);
     }

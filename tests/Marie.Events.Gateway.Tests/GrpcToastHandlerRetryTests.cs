@@ -9,7 +9,8 @@ public sealed class GrpcToastHandlerRetryTests
     [Fact]
     public async Task Deliver_FailingBroker_RetriesWithExponentialBackoffCappedAtBackoffMax()
     {
-        using var rig = new HandlerRig(s => s with { BackoffBase = TimeSpan.FromMilliseconds(100), BackoffMax = TimeSpan.FromMilliseconds(400) });
+        using var rig = new HandlerRig(
+            s => s with { BackoffBase = TimeSpan.FromMilliseconds(100), BackoffMax = TimeSpan.FromMilliseconds(400) });
         rig.Sink.FailNext(5);
         var receipt = await rig.AcceptAsync(TestEvents.Make());
 
@@ -30,7 +31,9 @@ public sealed class GrpcToastHandlerRetryTests
         var offsets = rig.Sink.Attempts.Select(a => (long)(a.At - HandlerRig.StartTime).TotalMilliseconds).ToArray();
         Assert.Equal([0, 100, 300, 700, 1100, 1500], offsets);
         var stats = rig.Handler.Stats();
-        Assert.Equal((5L, 5L, 1L, 0L), (stats.PublishFailures, stats.PublishRetries, stats.EventsPublished, stats.EventsGivenUp));
+        Assert.Equal(
+            (5L, 5L, 1L, 0L),
+            (stats.PublishFailures, stats.PublishRetries, stats.EventsPublished, stats.EventsGivenUp));
         Assert.Single(rig.Logs.Entries, e => e.EventId.Id == 5012 && e.Level == LogLevel.Warning);
         Assert.Single(rig.Logs.Entries, e => e.EventId.Id == 5015);
     }
@@ -38,7 +41,13 @@ public sealed class GrpcToastHandlerRetryTests
     [Fact]
     public async Task Deliver_MaxAttemptsReached_GivesUpLoggingTheEventIdAndCounts()
     {
-        using var rig = new HandlerRig(s => s with { MaxAttempts = 3, BackoffBase = TimeSpan.FromMilliseconds(100), BackoffMax = TimeSpan.FromMilliseconds(100) });
+        using var rig = new HandlerRig(
+            s => s with
+            {
+                MaxAttempts = 3,
+                BackoffBase = TimeSpan.FromMilliseconds(100),
+                BackoffMax = TimeSpan.FromMilliseconds(100),
+            });
         rig.Sink.Failing = true;
         var receipt = await rig.AcceptAsync(TestEvents.Make(id: "doomed"));
 
@@ -63,7 +72,13 @@ public sealed class GrpcToastHandlerRetryTests
     [Fact]
     public async Task Deliver_MaxAttemptsZero_KeepsRetryingUntilTheBrokerTakesIt()
     {
-        using var rig = new HandlerRig(s => s with { MaxAttempts = 0, BackoffBase = TimeSpan.FromMilliseconds(10), BackoffMax = TimeSpan.FromMilliseconds(10) });
+        using var rig = new HandlerRig(
+            s => s with
+            {
+                MaxAttempts = 0,
+                BackoffBase = TimeSpan.FromMilliseconds(10),
+                BackoffMax = TimeSpan.FromMilliseconds(10),
+            });
         rig.Sink.FailNext(30);
         var receipt = await rig.AcceptAsync(TestEvents.Make());
 
@@ -82,7 +97,8 @@ public sealed class GrpcToastHandlerRetryTests
     [Fact]
     public async Task Deliver_OneTopicFailing_ItsEventsWaitInOrderWhileOtherTopicsFlow()
     {
-        using var rig = new HandlerRig(s => s with { BackoffBase = TimeSpan.FromMilliseconds(100), BackoffMax = TimeSpan.FromMilliseconds(100) });
+        using var rig = new HandlerRig(
+            s => s with { BackoffBase = TimeSpan.FromMilliseconds(100), BackoffMax = TimeSpan.FromMilliseconds(100) });
         rig.Sink.FailingTopic = "down";
         rig.Sink.Failing = true;
         var down = new List<ToastReceipt>();
@@ -108,7 +124,9 @@ public sealed class GrpcToastHandlerRetryTests
         }
 
         Assert.Equal([1, 2, 3], sequences);
-        Assert.Equal(["down-0", "down-1", "down-2"], rig.Sink.Filed.Where(id => id.StartsWith("down", StringComparison.Ordinal)));
+        Assert.Equal(
+            ["down-0", "down-1", "down-2"],
+            rig.Sink.Filed.Where(id => id.StartsWith("down", StringComparison.Ordinal)));
     }
 
     [Fact]

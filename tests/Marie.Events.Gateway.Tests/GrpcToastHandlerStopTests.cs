@@ -50,7 +50,9 @@ public sealed class GrpcToastHandlerStopTests
         {
             var scheduled = retry;
             rig.Advance(TimeSpan.FromMilliseconds(100));
-            Waiting.Until(() => rig.Handler.Stats().PublishRetries == scheduled || stopping.IsCompleted, $"retry {scheduled} scheduled");
+            Waiting.Until(
+                () => rig.Handler.Stats().PublishRetries == scheduled || stopping.IsCompleted,
+                $"retry {scheduled} scheduled");
             Assert.False(stopping.IsCompleted);
         }
 
@@ -63,7 +65,11 @@ public sealed class GrpcToastHandlerStopTests
             Assert.Equal(ToastRejection.Stopping, error.Reason);
         }
 
-        Assert.Equal((3L, 0, 0L), (rig.Handler.Stats().EventsUndelivered, rig.Handler.Stats().QueueDepth, rig.Handler.Stats().EventsPublished));
+        Assert.Equal(
+            (3L, 0, 0L),
+            (rig.Handler.Stats().EventsUndelivered,
+                rig.Handler.Stats().QueueDepth,
+                rig.Handler.Stats().EventsPublished));
     }
 
     [Fact]
@@ -83,7 +89,8 @@ public sealed class GrpcToastHandlerStopTests
         using var rig = new HandlerRig();
         await Waiting.For(rig.Handler.StopAsync());
 
-        var error = await Assert.ThrowsAsync<ToastRejectedException>(() => rig.Handler.HandleAsync(TestEvents.Make(), CancellationToken.None).AsTask());
+        var error = await Assert.ThrowsAsync<ToastRejectedException>(
+            () => rig.Handler.HandleAsync(TestEvents.Make(), CancellationToken.None).AsTask());
 
         Assert.Equal(ToastRejection.Stopping, error.Reason);
     }

@@ -14,8 +14,14 @@ public sealed class NativeToastHandlerTests : IDisposable
 
     private string FilePath => Path.Combine(_dir, "native", "events.jsonl");
 
-    private NativeToastHandler NewHandler(long maxBytes = NativeToastSettings.DefaultMaxBytes, int maxFiles = 5, int queue = 64, string? path = null) =>
-        new(new NativeToastSettings(path ?? FilePath, maxBytes, maxFiles, queue, ["*"]), _logs.CreateLogger<NativeToastHandler>());
+    private NativeToastHandler NewHandler(
+        long maxBytes = NativeToastSettings.DefaultMaxBytes,
+        int maxFiles = 5,
+        int queue = 64,
+        string? path = null) =>
+        new(
+            new NativeToastSettings(path ?? FilePath, maxBytes, maxFiles, queue, ["*"]),
+            _logs.CreateLogger<NativeToastHandler>());
 
     [Fact]
     public async Task HandleAsync_Events_AppendedAsOneJsonLineEachThatParsesBackToTheEvent()
@@ -128,7 +134,10 @@ public sealed class NativeToastHandlerTests : IDisposable
         Assert.Equal((2, 1L), (handler.Stats().QueueDepth, handler.Stats().EventsDropped));
         var warning = Assert.Single(_logs.Entries, e => e.EventId.Id == 5010);
         Assert.Equal(LogLevel.Warning, warning.Level);
-        Assert.StartsWith("Queue full for toast handler native, event dropped", warning.Message, StringComparison.Ordinal);
+        Assert.StartsWith(
+            "Queue full for toast handler native, event dropped",
+            warning.Message,
+            StringComparison.Ordinal);
         Assert.Contains("third", warning.Message, StringComparison.Ordinal);
     }
 

@@ -36,7 +36,8 @@ public static class Waiting
 /// <summary>Event builders.</summary>
 public static class TestEvents
 {
-    public static EventData Make(string topic = "tenant-a", string name = "extract.completed", string? id = null) => new()
+    public static EventData Make(string topic = "tenant-a", string name = "extract.completed", string? id = null) =>
+        new()
     {
         Id = id ?? Guid.NewGuid().ToString("N"),
         ApiKey = topic,
@@ -101,9 +102,14 @@ internal sealed class ScriptedSink : IEventBackend
 
     public string InitialEpoch(string topic) => _inner.InitialEpoch(topic);
 
-    public Task<BackendLoad> StartAsync(IEventBackendListener listener, CancellationToken cancellationToken) => _inner.StartAsync(listener, cancellationToken);
+    public Task<BackendLoad> StartAsync(IEventBackendListener listener, CancellationToken cancellationToken) =>
+        _inner.StartAsync(listener, cancellationToken);
 
-    public async ValueTask<AppendResult> AppendAsync(string topic, IReadOnlyList<EventData> events, DateTimeOffset publishedAt, CancellationToken cancellationToken)
+    public async ValueTask<AppendResult> AppendAsync(
+        string topic,
+        IReadOnlyList<EventData> events,
+        DateTimeOffset publishedAt,
+        CancellationToken cancellationToken)
     {
         var gate = _gate.Task;
         if (!gate.IsCompleted)
@@ -129,13 +135,20 @@ internal sealed class ScriptedSink : IEventBackend
         return result;
     }
 
-    public ValueTask<IReadOnlyList<BackendEvent>> ReadAsync(string topic, long first, long last, CancellationToken cancellationToken) =>
+    public ValueTask<IReadOnlyList<BackendEvent>> ReadAsync(
+        string topic,
+        long first,
+        long last,
+        CancellationToken cancellationToken) =>
         _inner.ReadAsync(topic, first, last, cancellationToken);
 
-    public ValueTask<IReadOnlyDictionary<string, BackendTopic>> DescribeAsync(IReadOnlyCollection<string> topics, CancellationToken cancellationToken) =>
+    public ValueTask<IReadOnlyDictionary<string, BackendTopic>> DescribeAsync(
+        IReadOnlyCollection<string> topics,
+        CancellationToken cancellationToken) =>
         _inner.DescribeAsync(topics, cancellationToken);
 
-    public ValueTask<IReadOnlyList<string>> ListTopicsAsync(CancellationToken cancellationToken) => _inner.ListTopicsAsync(cancellationToken);
+    public ValueTask<IReadOnlyList<string>> ListTopicsAsync(CancellationToken cancellationToken) =>
+        _inner.ListTopicsAsync(cancellationToken);
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
@@ -185,7 +198,8 @@ internal sealed class HandlerRig : IDisposable
     public GrpcToastHandler Handler { get; }
 
     /// <summary>Hands an event over and returns its receipt (the admission must complete at once).</summary>
-    public async Task<ToastReceipt> AcceptAsync(EventData evt) => await Waiting.For(Handler.HandleAsync(evt, CancellationToken.None).AsTask());
+    public async Task<ToastReceipt> AcceptAsync(EventData evt) =>
+        await Waiting.For(Handler.HandleAsync(evt, CancellationToken.None).AsTask());
 
     /// <summary>Advances fake time in 10 ms steps (each timer sees its own time).</summary>
     public void Advance(TimeSpan delta)
@@ -208,7 +222,12 @@ internal sealed class HandlerRig : IDisposable
 }
 
 /// <summary>One captured log entry.</summary>
-public sealed record RecordedLogEntry(string Category, LogLevel Level, EventId EventId, string Message, Exception? Exception);
+public sealed record RecordedLogEntry(
+    string Category,
+    LogLevel Level,
+    EventId EventId,
+    string Message,
+    Exception? Exception);
 
 /// <summary>Captures every log entry of every logger it creates.</summary>
 public sealed class RecordingLoggerFactory : ILoggerFactory
@@ -235,7 +254,13 @@ public sealed class RecordingLoggerFactory : ILoggerFactory
 
         public bool IsEnabled(LogLevel logLevel) => true;
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            owner._entries.Enqueue(new RecordedLogEntry(category, logLevel, eventId, formatter(state, exception), exception));
+        public void Log<TState>(
+            LogLevel logLevel,
+            EventId eventId,
+            TState state,
+            Exception? exception,
+            Func<TState, Exception?, string> formatter) =>
+            owner._entries.Enqueue(
+                new RecordedLogEntry(category, logLevel, eventId, formatter(state, exception), exception));
     }
 }

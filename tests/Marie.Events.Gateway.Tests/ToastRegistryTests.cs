@@ -91,7 +91,8 @@ public sealed class ToastRegistryTests : IDisposable
         registry.Register(new RecordingHandler("full", _calls, reject: true), ["*"], 0);
         registry.Register(new RecordingHandler("fine", _calls), ["*"], 1);
 
-        var error = await Assert.ThrowsAsync<ToastRejectedException>(() => registry.DispatchAsync(TestEvents.Make(), CancellationToken.None).AsTask());
+        var error = await Assert.ThrowsAsync<ToastRejectedException>(
+            () => registry.DispatchAsync(TestEvents.Make(), CancellationToken.None).AsTask());
 
         Assert.Equal(ToastRejection.QueueFull, error.Reason);
         Assert.Equal(["full", "fine"], _calls);
@@ -129,7 +130,8 @@ public sealed class ToastRegistryTests : IDisposable
         var registry = NewRegistry();
         registry.Register(new RecordingHandler("full", _calls, reject: true), ["*"], 0);
 
-        var error = await Assert.ThrowsAsync<ToastRejectedException>(() => registry.DispatchAsync(TestEvents.Make(), CancellationToken.None).AsTask());
+        var error = await Assert.ThrowsAsync<ToastRejectedException>(
+            () => registry.DispatchAsync(TestEvents.Make(), CancellationToken.None).AsTask());
 
         Assert.Equal(ToastRejection.QueueFull, error.Reason);
         Assert.Equal(0, registry.HandlerFailures);
@@ -162,7 +164,11 @@ public sealed class ToastRegistryTests : IDisposable
         Assert.Null((await Waiting.For(dispatching)).Filed);
     }
 
-    private sealed class RecordingHandler(string name, ConcurrentQueue<string> calls, bool fail = false, bool reject = false) : IToastHandler
+    private sealed class RecordingHandler(
+        string name,
+        ConcurrentQueue<string> calls,
+        bool fail = false,
+        bool reject = false) : IToastHandler
     {
         public string Name => name;
 
@@ -188,13 +194,15 @@ public sealed class ToastRegistryTests : IDisposable
 
     private sealed class SlowHandler : IToastHandler
     {
-        private readonly TaskCompletionSource<ToastReceipt> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource<ToastReceipt> _done = new(
+            TaskCreationOptions.RunContinuationsAsynchronously);
 
         public string Name => "slow";
 
         public void Finish() => _done.SetResult(ToastReceipt.Accepted);
 
-        public ValueTask<ToastReceipt> HandleAsync(EventData evt, CancellationToken cancellationToken) => new(_done.Task);
+        public ValueTask<ToastReceipt> HandleAsync(EventData evt, CancellationToken cancellationToken) =>
+            new(_done.Task);
     }
 
     private sealed class FilingHandler : IToastHandler

@@ -19,7 +19,8 @@ internal sealed class PublishGuardInterceptor(
     StreamRegistry streams,
     IHostApplicationLifetime lifetime) : Interceptor
 {
-    /// <summary>The error for a key-shaped <c>api_key</c> that is no configured key (the value is not repeated).</summary>
+    /// <summary>The error for a key-shaped <c>api_key</c> that is no configured key (the value is not
+    /// repeated).</summary>
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
@@ -32,10 +33,14 @@ internal sealed class PublishGuardInterceptor(
     }
 
     public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(
-        IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
+        IAsyncStreamReader<TRequest> requestStream,
+        IServerStreamWriter<TResponse> responseStream,
+        ServerCallContext context,
         DuplexStreamingServerMethod<TRequest, TResponse> continuation)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(
+            context.CancellationToken,
+            lifetime.ApplicationStopping);
         using var stream = streams.Open(Caller(context), StreamKind.Publish, Guid.NewGuid().ToString("N"), stop);
         using var reader = new GuardedReader<TRequest>(requestStream, this, stream, stop.Token);
         try
@@ -51,12 +56,18 @@ internal sealed class PublishGuardInterceptor(
     }
 
     private static ApiKeyIdentity Caller(ServerCallContext context) =>
-        ApiKeyInterceptor.GetIdentity(context) ?? throw new RpcException(new Status(StatusCode.Unauthenticated, "invalid or missing token"));
+        ApiKeyInterceptor.GetIdentity(context) ?? throw new RpcException(
+            new Status(StatusCode.Unauthenticated, "invalid or missing token"));
 
     /// <summary>Turns a raw key topic into its name and checks the caller may publish there.</summary>
-    private void Prepare(PublishRequest request, ApiKeyIdentity caller, int? index) => admission.Admit(request, caller, index);
+    private void Prepare(PublishRequest request, ApiKeyIdentity caller, int? index) =>
+        admission.Admit(request, caller, index);
 
-    private sealed class GuardedReader<T>(IAsyncStreamReader<T> inner, PublishGuardInterceptor guard, RegisteredStream stream, CancellationToken stop)
+    private sealed class GuardedReader<T>(
+        IAsyncStreamReader<T> inner,
+        PublishGuardInterceptor guard,
+        RegisteredStream stream,
+        CancellationToken stop)
         : IAsyncStreamReader<T>, IDisposable
     {
         private int _index;

@@ -46,11 +46,13 @@ internal static class GatewayKeysCommand
                     i++;
                     break;
                 case "--roles" when value is not null:
-                    roles.AddRange(value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+                    roles.AddRange(
+                        value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
                     i++;
                     break;
                 case "--topics" when value is not null:
-                    topics.AddRange(value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+                    topics.AddRange(
+                        value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
                     i++;
                     break;
                 case "--user":
@@ -84,7 +86,8 @@ internal static class GatewayKeysCommand
         output.WriteLine();
         output.WriteLine($"  {key.ApiKey}");
         output.WriteLine();
-        output.WriteLine("Add this entry under auth.keys in the gateway's configuration (it is applied without a restart):");
+        output.WriteLine(
+            "Add this entry under auth.keys in the gateway's configuration (it is applied without a restart):");
         output.WriteLine();
         output.Write(key.ConfigEntry);
         return 0;

@@ -24,7 +24,8 @@ internal sealed class ToastNativeOptions
     [ConfigurationKeyName("enabled")]
     public bool Enabled { get; set; } = true;
 
-    /// <summary>Where the native handler appends events; null (unset) = <c>&lt;gateway.state_dir&gt;/native-events.jsonl</c>.</summary>
+    /// <summary>Where the native handler appends events; null (unset) =
+    /// <c>&lt;gateway.state_dir&gt;/native-events.jsonl</c>.</summary>
     [ConfigurationKeyName("path")]
     public string? Path { get; set; }
 
@@ -85,7 +86,8 @@ internal sealed class BrokerSection
     [ConfigurationKeyName("file")]
     public FileSection File { get; set; } = new();
 
-    /// <summary>Addition (cluster mode): <c>toast.grpc.broker.redis.*</c>, read when <see cref="Backend"/> is redis.</summary>
+    /// <summary>Addition (cluster mode): <c>toast.grpc.broker.redis.*</c>, read when <see cref="Backend"/> is
+    /// redis.</summary>
     [ConfigurationKeyName("redis")]
     public RedisSection Redis { get; set; } = new();
 
@@ -159,11 +161,13 @@ internal sealed class RedisSection
     /// <summary>Default key prefix: every key and the fan-out channel start with it.</summary>
     public const string DefaultKeyPrefix = Marie.Events.Backends.Redis.RedisBackendOptions.DefaultKeyPrefix;
 
-    /// <summary>A StackExchange.Redis configuration string, e.g. <c>127.0.0.1:6379</c> (required with backend redis).</summary>
+    /// <summary>A StackExchange.Redis configuration string, e.g. <c>127.0.0.1:6379</c> (required with backend
+    /// redis).</summary>
     [ConfigurationKeyName("connection")]
     public string? Connection { get; set; }
 
-    /// <summary>Prefix of every key and channel, so several clusters can share one Redis (default <c>marie:</c>).</summary>
+    /// <summary>Prefix of every key and channel, so several clusters can share one Redis (default
+    /// <c>marie:</c>).</summary>
     [ConfigurationKeyName("key_prefix")]
     public string KeyPrefix { get; set; } = DefaultKeyPrefix;
 

@@ -37,7 +37,9 @@ internal sealed class EventStreamService(
 
         // Ends both loops when the client goes away, the gateway stops (streams would otherwise hold shutdown) or
         // the key is revoked.
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(
+            context.CancellationToken,
+            lifetime.ApplicationStopping);
         using var stream = streams.Open(CallerOf(context), StreamKind.Events, id, stop);
         using var conn = broker.Connect(id, stream.Identity.Access);
         stream.Attach(conn);
@@ -85,7 +87,8 @@ internal sealed class EventStreamService(
         if (lifetime.ApplicationStopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
         {
             GatewayLog.StreamEndedByShutdown(logger, id);
-            throw new RpcException(new Status(StatusCode.Unavailable, "the gateway is shutting down; reconnect and resume"));
+            throw new RpcException(
+                new Status(StatusCode.Unavailable, "the gateway is shutting down; reconnect and resume"));
         }
     }
 
@@ -111,11 +114,17 @@ internal sealed class EventStreamService(
 
     /// <summary>The key the auth interceptor authenticated (it runs before every method of this service).</summary>
     private static ApiKeyIdentity CallerOf(ServerCallContext context) =>
-        ApiKeyInterceptor.GetIdentity(context) ?? throw new RpcException(new Status(StatusCode.Unauthenticated, "invalid or missing token"));
+        ApiKeyInterceptor.GetIdentity(context) ?? throw new RpcException(
+            new Status(StatusCode.Unauthenticated, "invalid or missing token"));
 
     /// <summary>Feeds the client's messages to the broker, topics read as key names (a topic holding another key is
     /// answered here and never reaches the broker).</summary>
-    private static async Task ReadLoopAsync(BrokerConnection conn, RegisteredStream stream, IAsyncStreamReader<ClientMessage> requests, ILogger logger, CancellationToken token)
+    private static async Task ReadLoopAsync(
+        BrokerConnection conn,
+        RegisteredStream stream,
+        IAsyncStreamReader<ClientMessage> requests,
+        ILogger logger,
+        CancellationToken token)
     {
         while (await requests.MoveNext(token).ConfigureAwait(false))
         {
@@ -123,8 +132,12 @@ internal sealed class EventStreamService(
             if (TopicNames.Rewrite(message, stream.Identity) is { } refusal)
             {
                 SecurityLog.ForeignKeyTopicRefused(logger, stream.Id, stream.Identity.Name);
-                await conn.RejectAsync(refusal.SubscriptionId, ErrorCode.ErrorPermissionDenied, TopicNames.ForeignKeyMessage,
-                    [new("field", refusal.Field)], token).ConfigureAwait(false);
+                await conn.RejectAsync(
+                    refusal.SubscriptionId,
+                    ErrorCode.ErrorPermissionDenied,
+                    TopicNames.ForeignKeyMessage,
+                    [new("field", refusal.Field)],
+                    token).ConfigureAwait(false);
                 continue;
             }
 
@@ -132,8 +145,12 @@ internal sealed class EventStreamService(
         }
     }
 
-    /// <summary>Writes everything ready, buffering while more is immediately readable and flushing after the last.</summary>
-    private static async Task WriteLoopAsync(BrokerConnection conn, IServerStreamWriter<OutboundFrame> responses, CancellationToken token)
+    /// <summary>Writes everything ready, buffering while more is immediately readable and flushing after the
+    /// last.</summary>
+    private static async Task WriteLoopAsync(
+        BrokerConnection conn,
+        IServerStreamWriter<OutboundFrame> responses,
+        CancellationToken token)
     {
         // Two frames, refilled in turn: a frame is serialized before WriteAsync returns, and the next one is read
         // before the current one is written so the current write knows whether to flush.

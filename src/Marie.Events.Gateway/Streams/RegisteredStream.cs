@@ -19,7 +19,12 @@ internal sealed class RegisteredStream : IDisposable
     private BrokerConnection? _connection;
     private Status? _closedWith;
 
-    internal RegisteredStream(StreamRegistry registry, string id, StreamKind kind, ApiKeyIdentity identity, CancellationTokenSource stop)
+    internal RegisteredStream(
+        StreamRegistry registry,
+        string id,
+        StreamKind kind,
+        ApiKeyIdentity identity,
+        CancellationTokenSource stop)
     {
         _registry = registry;
         Id = id;

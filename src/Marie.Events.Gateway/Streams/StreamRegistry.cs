@@ -55,8 +55,10 @@ internal sealed class StreamRegistry
             if (open.Count >= _maxPerKey)
             {
                 SecurityLog.StreamLimitReached(_logger, current!.Name, _maxPerKey);
-                throw new RpcException(new Status(StatusCode.ResourceExhausted,
-                    GatewayOptionsValidator.Invariant($"limit max_streams_per_key ({_maxPerKey}) exceeded: this key has as many open streams as it may; close one first")));
+                throw new RpcException(new Status(
+                    StatusCode.ResourceExhausted,
+                    GatewayOptionsValidator.Invariant($"limit max_streams_per_key ({_maxPerKey}) exceeded: ") +
+                    "this key has as many open streams as it may; close one first"));
             }
 
             open.Add(stream);
@@ -104,7 +106,12 @@ internal sealed class StreamRegistry
                 {
                     if (stream.Revoke(status))
                     {
-                        SecurityLog.StreamRevoked(_logger, stream.Id, stream.Identity.Name, status.StatusCode.ToString(), status.Detail);
+                        SecurityLog.StreamRevoked(
+                            _logger,
+                            stream.Id,
+                            stream.Identity.Name,
+                            status.StatusCode.ToString(),
+                            status.Detail);
                     }
                 }
                 else if (stream.Update(current!))
@@ -124,6 +131,8 @@ internal sealed class StreamRegistry
         }
 
         var allowed = kind == StreamKind.Events ? key.CanSubscribe : key.CanPublish;
-        return allowed ? null : new Status(StatusCode.PermissionDenied, "the API key no longer has the role this stream needs");
+        return allowed ? null : new Status(
+            StatusCode.PermissionDenied,
+            "the API key no longer has the role this stream needs");
     }
 }

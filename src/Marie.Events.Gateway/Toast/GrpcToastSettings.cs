@@ -20,7 +20,8 @@ internal sealed record GrpcToastSettings(
     int MaxAttempts,
     TimeSpan DrainTimeout)
 {
-    /// <summary><c>toast.grpc.queue.drain_timeout_s</c> default: well inside the host's own 10-second stop budget.</summary>
+    /// <summary><c>toast.grpc.queue.drain_timeout_s</c> default: well inside the host's own 10-second stop
+    /// budget.</summary>
     public const double DefaultDrainTimeoutSeconds = 5.0;
 
     /// <summary>The defaults of <c>toast.grpc.queue.*</c> and <c>toast.grpc.retry.*</c>: Marie-AI's for its keys,

@@ -10,7 +10,12 @@ namespace Marie.Events.Gateway.Toast;
 /// <param name="QueueMaxSize">Lines waiting to be written at most; when full, an event is not recorded (warning,
 /// counted) rather than slowing the publishers.</param>
 /// <param name="Events">Event-name prefixes recorded, or <c>*</c>.</param>
-internal sealed record NativeToastSettings(string Path, long MaxBytes, int MaxFiles, int QueueMaxSize, IReadOnlyList<string> Events)
+internal sealed record NativeToastSettings(
+    string Path,
+    long MaxBytes,
+    int MaxFiles,
+    int QueueMaxSize,
+    IReadOnlyList<string> Events)
 {
     /// <summary>64 MiB: a day of a busy tenant's events in a file that an editor still opens.</summary>
     public const long DefaultMaxBytes = 64L * 1024 * 1024;

@@ -63,8 +63,16 @@ internal sealed class ToastPipeline : IHostedService, IDisposable
     {
         if (Grpc is { Settings: var g })
         {
-            ToastLog.GrpcHandlerConfigured(_logger, "*", g.MaxSize, g.DropIfFull ? "true" : "false", g.EnqueueTimeout.TotalSeconds,
-                g.BackoffBase.TotalSeconds, g.BackoffMax.TotalSeconds, g.MaxAttempts, g.DrainTimeout.TotalSeconds);
+            ToastLog.GrpcHandlerConfigured(
+                _logger,
+                "*",
+                g.MaxSize,
+                g.DropIfFull ? "true" : "false",
+                g.EnqueueTimeout.TotalSeconds,
+                g.BackoffBase.TotalSeconds,
+                g.BackoffMax.TotalSeconds,
+                g.MaxAttempts,
+                g.DrainTimeout.TotalSeconds);
         }
 
         if (Native is { Settings: var n })
@@ -121,7 +129,8 @@ internal sealed class ToastPipeline : IHostedService, IDisposable
     }
 
     /// <summary>The pipeline's figures (the <c>toast</c> object of the stats JSON).</summary>
-    public ToastStats Stats() => new(Registry.Dispatched, Registry.Unhandled, Registry.HandlerFailures, Grpc?.Stats(), Native?.Stats());
+    public ToastStats Stats() =>
+        new(Registry.Dispatched, Registry.Unhandled, Registry.HandlerFailures, Grpc?.Stats(), Native?.Stats());
 
     public void Dispose()
     {
@@ -137,4 +146,9 @@ internal sealed class ToastPipeline : IHostedService, IDisposable
 /// <param name="HandlerFailures">Times a handler failed on an event.</param>
 /// <param name="Grpc">The gRPC handler; null when <c>toast.grpc.enabled</c> is false.</param>
 /// <param name="Native">The native handler; null when <c>toast.native.enabled</c> is false.</param>
-internal sealed record ToastStats(long EventsDispatched, long EventsUnhandled, long HandlerFailures, GrpcToastStats? Grpc, NativeToastStats? Native);
+internal sealed record ToastStats(
+    long EventsDispatched,
+    long EventsUnhandled,
+    long HandlerFailures,
+    GrpcToastStats? Grpc,
+    NativeToastStats? Native);

@@ -12,7 +12,11 @@ internal sealed class ToastPipelineOptionsValidator : IValidateOptions<ToastOpti
     {
         var errors = new List<string>();
         var queue = options.Grpc.Queue;
-        CheckSeconds(errors, "toast.grpc.queue.enqueue_timeout_s", queue.EnqueueTimeoutSeconds, "0 (as long as the caller's deadline allows) or more");
+        CheckSeconds(
+            errors,
+            "toast.grpc.queue.enqueue_timeout_s",
+            queue.EnqueueTimeoutSeconds,
+            "0 (as long as the caller's deadline allows) or more");
         CheckSeconds(errors, "toast.grpc.queue.drain_timeout_s", queue.DrainTimeoutSeconds, "0 or more");
 
         var native = options.Native;

@@ -10,7 +10,9 @@ public sealed class LogCapture : ILoggerProvider
 {
     private readonly Lock _gate = new();
     private readonly List<CapturedLogEntry> _entries = [];
-    private readonly List<(Func<CapturedLogEntry, bool> Match, TaskCompletionSource<CapturedLogEntry> Done)> _waiters = [];
+    private readonly List<(
+        Func<CapturedLogEntry, bool> Match,
+        TaskCompletionSource<CapturedLogEntry> Done)> _waiters = [];
 
     public IReadOnlyList<CapturedLogEntry> Entries
     {
@@ -23,7 +25,8 @@ public sealed class LogCapture : ILoggerProvider
         }
     }
 
-    /// <summary>Waits until an entry matches (one already captured counts), failing after <paramref name="timeout"/>.</summary>
+    /// <summary>Waits until an entry matches (one already captured counts), failing after
+    /// <paramref name="timeout"/>.</summary>
     public async Task<CapturedLogEntry> WaitForAsync(Func<CapturedLogEntry, bool> match, TimeSpan timeout)
     {
         TaskCompletionSource<CapturedLogEntry> done;
@@ -45,7 +48,9 @@ public sealed class LogCapture : ILoggerProvider
         }
         catch (TimeoutException)
         {
-            throw new TimeoutException($"No matching log entry within {timeout}. Captured:\n{string.Join('\n', Entries.Select(e => $"{e.Level} [{e.EventId.Id}] {e.Message}"))}");
+            throw new TimeoutException(
+                $"No matching log entry within {timeout}. " +
+                $"Captured:\n{string.Join('\n', Entries.Select(e => $"{e.Level} [{e.EventId.Id}] {e.Message}"))}");
         }
     }
 
@@ -83,7 +88,12 @@ public sealed class LogCapture : ILoggerProvider
 
         public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        public void Log<TState>(
+            LogLevel logLevel,
+            EventId eventId,
+            TState state,
+            Exception? exception,
+            Func<TState, Exception?, string> formatter) =>
             owner.Add(new CapturedLogEntry(category, logLevel, eventId, formatter(state, exception)));
     }
 }

@@ -35,10 +35,16 @@ public sealed class HashedKeyTests
             s.Config["auth:keys:1:api_key_sha256"] = Sha256(other).ToUpperInvariant();
         });
 
-        var reply = await gateway.Streams.GetReplayBufferAsync(new ReplayRequest { Topic = "hashed" }, GatewayFixture.Auth(key));
-        var upper = await gateway.Streams.GetReplayBufferAsync(new ReplayRequest { Topic = "upper" }, GatewayFixture.Auth(other));
+        var reply = await gateway.Streams.GetReplayBufferAsync(
+            new ReplayRequest { Topic = "hashed" },
+            GatewayFixture.Auth(key));
+        var upper = await gateway.Streams.GetReplayBufferAsync(
+            new ReplayRequest { Topic = "upper" },
+            GatewayFixture.Auth(other));
         var wrong = await Assert.ThrowsAsync<RpcException>(() =>
-            gateway.Streams.GetReplayBufferAsync(new ReplayRequest { Topic = "hashed" }, GatewayFixture.Auth(TestKeys.NewKey())).ResponseAsync);
+            gateway.Streams.GetReplayBufferAsync(
+                new ReplayRequest { Topic = "hashed" },
+                GatewayFixture.Auth(TestKeys.NewKey())).ResponseAsync);
 
         Assert.Equal(0, reply.TopicHead);
         Assert.Equal(0, upper.TopicHead);
@@ -57,7 +63,10 @@ public sealed class HashedKeyTests
             s.Config["auth:keys:0:api_key_sha256"] = Sha256(key);
         });
 
-        Assert.Contains("auth.keys[0] (name 'both') has both api_key and api_key_sha256", error.Message, StringComparison.Ordinal);
+        Assert.Contains(
+            "auth.keys[0] (name 'both') has both api_key and api_key_sha256",
+            error.Message,
+            StringComparison.Ordinal);
         Assert.DoesNotContain(key, error.Message, StringComparison.Ordinal);
     }
 
@@ -70,7 +79,10 @@ public sealed class HashedKeyTests
             s.Config["auth:keys:0:api_key_sha256"] = "abc123";
         });
 
-        Assert.Contains("auth.keys[0].api_key_sha256 (name 'short') must be 64 hexadecimal characters", error.Message, StringComparison.Ordinal);
+        Assert.Contains(
+            "auth.keys[0].api_key_sha256 (name 'short') must be 64 hexadecimal characters",
+            error.Message,
+            StringComparison.Ordinal);
     }
 
     [Fact]
@@ -86,7 +98,10 @@ public sealed class HashedKeyTests
             s.Config["auth:keys:1:api_key_sha256"] = Sha256(key);
         });
 
-        Assert.Contains("auth.keys[1] (name 'hashed') has the same api_key as auth.keys[0] (name 'plain')", error.Message, StringComparison.Ordinal);
+        Assert.Contains(
+            "auth.keys[1] (name 'hashed') has the same api_key as auth.keys[0] (name 'plain')",
+            error.Message,
+            StringComparison.Ordinal);
         Assert.DoesNotContain(key, error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(Sha256(key), error.Message, StringComparison.Ordinal);
     }
@@ -106,7 +121,10 @@ public sealed class HashedKeyTests
         });
 
         Assert.Contains("auth.keys[0].name looks like an API key", error.Message, StringComparison.Ordinal);
-        Assert.Contains("auth.keys[1].topics[0] (name 'ok') looks like an API key", error.Message, StringComparison.Ordinal);
+        Assert.Contains(
+            "auth.keys[1].topics[0] (name 'ok') looks like an API key",
+            error.Message,
+            StringComparison.Ordinal);
         Assert.DoesNotContain(pasted, error.Message, StringComparison.Ordinal);
     }
 
@@ -124,9 +142,13 @@ public sealed class HashedKeyTests
             s.Args.AddRange(["--config", path]);
         });
 
-        var published = await gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("invoices") }, GatewayFixture.Auth(made.ApiKey));
+        var published = await gateway.Publisher.PublishAsync(
+            new PublishRequest { Event = Streams.Event("invoices") },
+            GatewayFixture.Auth(made.ApiKey));
         var denied = await Assert.ThrowsAsync<RpcException>(() =>
-            gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("payroll") }, GatewayFixture.Auth(made.ApiKey)).ResponseAsync);
+            gateway.Publisher.PublishAsync(
+                new PublishRequest { Event = Streams.Event("payroll") },
+                GatewayFixture.Auth(made.ApiKey)).ResponseAsync);
 
         Assert.Equal(58, made.ApiKey.Length);
         Assert.StartsWith("mas_", made.ApiKey, StringComparison.Ordinal);
@@ -150,7 +172,10 @@ public sealed class HashedKeyTests
         using var output = new StringWriter();
         using var error = new StringWriter();
 
-        var code = GatewayKeysCommand.Run(["keys", "create", "--name", "ci", "--roles", "publisher", "--topics", "ci,builds", "--user"], output, error);
+        var code = GatewayKeysCommand.Run(
+            ["keys", "create", "--name", "ci", "--roles", "publisher", "--topics", "ci,builds", "--user"],
+            output,
+            error);
 
         var text = output.ToString();
         var key = text.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith("mau_", StringComparison.Ordinal));
