@@ -11,7 +11,10 @@ namespace Marie.Events.Gateway;
 /// <summary>
 /// Builds and runs the gateway. Tests start the real host in-process:
 /// <code>
-/// var app = GatewayHost.Build(new GatewayHostOptions { ConfigureConfiguration = c => c.AddInMemoryCollection(values) });
+/// var app = GatewayHost.Build(new GatewayHostOptions
+/// {
+///     ConfigureConfiguration = c => c.AddInMemoryCollection(values),
+/// });
 /// await app.StartAsync();
 /// var ports = GatewayHost.GetBoundPorts(app);
 /// </code>
@@ -47,13 +50,21 @@ public static class GatewayHost
 
         // Only the gateway's own sources: no appsettings.json, no unprefixed environment variables.
         builder.Configuration.Sources.Clear();
-        var source = ConfigurationLoader.AddGatewayConfiguration(builder.Configuration, options.Args, environment, out var file);
+        var source = ConfigurationLoader.AddGatewayConfiguration(
+            builder.Configuration,
+            options.Args,
+            environment,
+            out var file);
         options.ConfigureConfiguration?.Invoke(builder.Configuration);
 
         GatewayLogging.Configure(builder.Logging, level);
         options.ConfigureLogging?.Invoke(builder.Logging);
 
-        var context = new GatewayHostContext(source, options.Console ?? Console.Out, ReadGrpcEnabled(builder.Configuration), file);
+        var context = new GatewayHostContext(
+            source,
+            options.Console ?? Console.Out,
+            ReadGrpcEnabled(builder.Configuration),
+            file);
         builder.Services.AddMarieGateway(builder.Configuration, context);
         options.ConfigureServices?.Invoke(builder.Services);
 
@@ -95,7 +106,8 @@ public static class GatewayHost
         }
         catch (IOException ex)
         {
-            await Console.Error.WriteLineAsync($"marie-events-gateway: cannot listen: {ex.Message}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync(
+                $"marie-events-gateway: cannot listen: {ex.Message}").ConfigureAwait(false);
             return ListenErrorExitCode;
         }
     }

@@ -8,7 +8,8 @@ namespace Marie.Events.Gateway;
 /// <see cref="Args"/> is for tests and embedding; the defaults are what the gateway executable uses.</summary>
 public sealed class GatewayHostOptions
 {
-    /// <summary>Command-line arguments: <c>--config FILE</c> (or <c>--config=FILE</c>) picks the configuration file.</summary>
+    /// <summary>Command-line arguments: <c>--config FILE</c> (or <c>--config=FILE</c>) picks the configuration
+    /// file.</summary>
     public IReadOnlyList<string> Args { get; init; } = [];
 
     /// <summary>Adds configuration after the configuration file (e.g. an in-memory override; keys use ':' as in
@@ -18,7 +19,8 @@ public sealed class GatewayHostOptions
     /// <summary>Adjusts logging after the gateway's console set-up (e.g. adds a capturing provider).</summary>
     public Action<ILoggingBuilder>? ConfigureLogging { get; init; }
 
-    /// <summary>Adjusts services after the gateway's registrations (e.g. replaces the <see cref="TimeProvider"/>).</summary>
+    /// <summary>Adjusts services after the gateway's registrations (e.g. replaces the
+    /// <see cref="TimeProvider"/>).</summary>
     public Action<IServiceCollection>? ConfigureServices { get; init; }
 
     /// <summary>Where the first run's development keys are printed; default <see cref="System.Console.Out"/>.</summary>

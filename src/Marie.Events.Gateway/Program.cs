@@ -1,6 +1,6 @@
 using Marie.Events.Gateway;
-using Marie.Events.Gateway.Auth;
+using Marie.Events.Gateway.Commands;
 
-return KeysCommand.Matches(args)
-    ? KeysCommand.Run(args, Console.Out, Console.Error)
+return GatewayKeysCommand.Matches(args)
+    ? GatewayKeysCommand.Run(args, Console.Out, Console.Error)
     : await GatewayHost.RunAsync(args).ConfigureAwait(false);

@@ -24,15 +24,21 @@ public sealed class AdminServiceTests : IAsyncLifetime
     [Fact]
     public async Task GetStats_AdminKey_SameFiguresAsHttpStats()
     {
-        await _gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("admin-topic") }, GatewayFixture.Auth(_gateway.Keys.Publisher));
-        await _gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("admin-topic") }, GatewayFixture.Auth(_gateway.Keys.Publisher));
+        await _gateway.Publisher.PublishAsync(
+            new PublishRequest { Event = Streams.Event("admin-topic") },
+            GatewayFixture.Auth(_gateway.Keys.Publisher));
+        await _gateway.Publisher.PublishAsync(
+            new PublishRequest { Event = Streams.Event("admin-topic") },
+            GatewayFixture.Auth(_gateway.Keys.Publisher));
 
         var grpc = await Admin.GetStatsAsync(new GetStatsRequest(), GatewayFixture.Auth(_gateway.Keys.Admin));
         using var http = await _gateway.GetStatsAsync(_gateway.Keys.Admin);
 
         Assert.Equal(HttpStatusCode.OK, http.StatusCode);
         var httpJson = JsonNode.Parse(await http.Content.ReadAsStringAsync())!;
-        Assert.True(JsonNode.DeepEquals(httpJson, JsonNode.Parse(grpc.Json)), $"gRPC json {grpc.Json} differs from HTTP {httpJson.ToJsonString()}");
+        Assert.True(
+            JsonNode.DeepEquals(httpJson, JsonNode.Parse(grpc.Json)),
+            $"gRPC json {grpc.Json} differs from HTTP {httpJson.ToJsonString()}");
         Assert.Equal(httpJson["connections"]!.GetValue<int>(), grpc.Connections);
         Assert.Equal(httpJson["subscriptions"]!.GetValue<int>(), grpc.Subscriptions);
         Assert.Equal(httpJson["topics"]!.GetValue<int>(), grpc.Topics);
@@ -44,7 +50,9 @@ public sealed class AdminServiceTests : IAsyncLifetime
         Assert.Equal(httpJson["gateway"]!.GetValue<string>(), grpc.Gateway);
         Assert.Equal(2, grpc.TopicStats["admin-topic"].Head);
         Assert.Equal(2, grpc.TopicStats["admin-topic"].Buffered);
-        Assert.Equal(httpJson["topic_stats"]!["admin-topic"]!["head"]!.GetValue<long>(), grpc.TopicStats["admin-topic"].Head);
+        Assert.Equal(
+            httpJson["topic_stats"]!["admin-topic"]!["head"]!.GetValue<long>(),
+            grpc.TopicStats["admin-topic"].Head);
     }
 
     [Theory]
@@ -54,7 +62,8 @@ public sealed class AdminServiceTests : IAsyncLifetime
     {
         var key = role == "subscriber" ? _gateway.Keys.Subscriber : _gateway.Keys.Publisher;
 
-        var error = await Assert.ThrowsAsync<RpcException>(() => Admin.GetStatsAsync(new GetStatsRequest(), GatewayFixture.Auth(key)).ResponseAsync);
+        var error = await Assert.ThrowsAsync<RpcException>(
+            () => Admin.GetStatsAsync(new GetStatsRequest(), GatewayFixture.Auth(key)).ResponseAsync);
 
         Assert.Equal(StatusCode.PermissionDenied, error.StatusCode);
     }
@@ -62,7 +71,8 @@ public sealed class AdminServiceTests : IAsyncLifetime
     [Fact]
     public async Task GetStats_NoKey_Unauthenticated()
     {
-        var error = await Assert.ThrowsAsync<RpcException>(() => Admin.GetStatsAsync(new GetStatsRequest(), GatewayFixture.Auth(null)).ResponseAsync);
+        var error = await Assert.ThrowsAsync<RpcException>(
+            () => Admin.GetStatsAsync(new GetStatsRequest(), GatewayFixture.Auth(null)).ResponseAsync);
 
         Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
     }
@@ -70,7 +80,11 @@ public sealed class AdminServiceTests : IAsyncLifetime
     [Fact]
     public async Task ListKeys_SubscriberKey_PermissionDenied()
     {
-        var error = await Assert.ThrowsAsync<RpcException>(() => Admin.ListKeysAsync(new ListKeysRequest(), GatewayFixture.Auth(_gateway.Keys.Subscriber)).ResponseAsync);
+        var error = await Assert.ThrowsAsync<RpcException>(
+            () =>
+                Admin.ListKeysAsync(
+                    new ListKeysRequest(),
+                    GatewayFixture.Auth(_gateway.Keys.Subscriber)).ResponseAsync);
 
         Assert.Equal(StatusCode.PermissionDenied, error.StatusCode);
     }
@@ -98,11 +112,19 @@ public sealed class AdminServiceTests : IAsyncLifetime
     {
         const string subscriber = "test-subscriber";
 
-        var disabled = await Admin.DisableKeyAsync(new KeyStateRequest { Name = subscriber }, GatewayFixture.Auth(_gateway.Keys.Admin));
+        var disabled = await Admin.DisableKeyAsync(
+            new KeyStateRequest { Name = subscriber },
+            GatewayFixture.Auth(_gateway.Keys.Admin));
         var refused = await Assert.ThrowsAsync<RpcException>(() =>
-            _gateway.Streams.GetReplayBufferAsync(new ReplayRequest { Topic = "t" }, GatewayFixture.Auth(_gateway.Keys.Subscriber)).ResponseAsync);
-        var enabled = await Admin.EnableKeyAsync(new KeyStateRequest { Name = subscriber }, GatewayFixture.Auth(_gateway.Keys.Admin));
-        var replay = await _gateway.Streams.GetReplayBufferAsync(new ReplayRequest { Topic = "t" }, GatewayFixture.Auth(_gateway.Keys.Subscriber));
+            _gateway.Streams.GetReplayBufferAsync(
+                new ReplayRequest { Topic = "t" },
+                GatewayFixture.Auth(_gateway.Keys.Subscriber)).ResponseAsync);
+        var enabled = await Admin.EnableKeyAsync(
+            new KeyStateRequest { Name = subscriber },
+            GatewayFixture.Auth(_gateway.Keys.Admin));
+        var replay = await _gateway.Streams.GetReplayBufferAsync(
+            new ReplayRequest { Topic = "t" },
+            GatewayFixture.Auth(_gateway.Keys.Subscriber));
 
         Assert.True(disabled.Key.DisabledAtRunTime);
         Assert.Equal(StatusCode.Unauthenticated, refused.StatusCode);
@@ -114,7 +136,9 @@ public sealed class AdminServiceTests : IAsyncLifetime
     public async Task DisableKey_UnknownName_NotFound()
     {
         var error = await Assert.ThrowsAsync<RpcException>(() =>
-            Admin.DisableKeyAsync(new KeyStateRequest { Name = "no-such-key" }, GatewayFixture.Auth(_gateway.Keys.Admin)).ResponseAsync);
+            Admin.DisableKeyAsync(
+                new KeyStateRequest { Name = "no-such-key" },
+                GatewayFixture.Auth(_gateway.Keys.Admin)).ResponseAsync);
 
         Assert.Equal(StatusCode.NotFound, error.StatusCode);
     }
@@ -125,7 +149,8 @@ public sealed class AdminServiceTests : IAsyncLifetime
         var reflection = new ServerReflection.ServerReflectionClient(_gateway.Channel);
         using var call = reflection.ServerReflectionInfo(GatewayFixture.Auth(null));
         await call.RequestStream.WriteAsync(new ServerReflectionRequest { ListServices = "" });
-        await call.RequestStream.WriteAsync(new ServerReflectionRequest { FileContainingSymbol = "marieai.events.AdminService" });
+        await call.RequestStream.WriteAsync(
+            new ServerReflectionRequest { FileContainingSymbol = "marieai.events.AdminService" });
         await call.RequestStream.CompleteAsync();
 
         var list = await Streams.ReadUntilAsync(call.ResponseStream, _ => true);

@@ -54,7 +54,11 @@ public sealed class AdminStatsTests : IAsyncLifetime
     [Fact]
     public async Task GetStats_OnGrpcPort_NotFound()
     {
-        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_gateway.Ports.Grpc}"), Timeout = GatewayFixture.Timeout };
+        using var client = new HttpClient
+        {
+            BaseAddress = new Uri($"http://127.0.0.1:{_gateway.Ports.Grpc}"),
+            Timeout = GatewayFixture.Timeout,
+        };
         using var request = new HttpRequestMessage(HttpMethod.Get, "/internal/stats")
         {
             // h2c with prior knowledge: the gRPC port speaks HTTP/2 only.
@@ -82,7 +86,9 @@ public sealed class AdminStatsTests : IAsyncLifetime
     [Fact]
     public async Task GetStats_AdminKeyAfterPublish_ReturnsSnakeCaseShape()
     {
-        await _gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("stats-topic") }, GatewayFixture.Auth(_gateway.Keys.Publisher));
+        await _gateway.Publisher.PublishAsync(
+            new PublishRequest { Event = Streams.Event("stats-topic") },
+            GatewayFixture.Auth(_gateway.Keys.Publisher));
 
         using var response = await _gateway.GetStatsAsync(_gateway.Keys.Admin);
 
@@ -92,7 +98,8 @@ public sealed class AdminStatsTests : IAsyncLifetime
         foreach (var name in new[]
                  {
                      "connections", "subscriptions", "topics", "in_flight_events", "topic_stats", "events_published",
-                     "events_delivered", "events_redelivered", "events_dropped", "events_lost", "backpressure_signals", "events_acked",
+                     "events_delivered", "events_redelivered", "events_dropped", "events_lost", "backpressure_signals",
+                     "events_acked",
                  })
         {
             Assert.True(root.TryGetProperty(name, out _), $"missing {name}");

@@ -32,7 +32,10 @@ public sealed class AuthTests : IAsyncLifetime
         var headers = authorization is null ? new Metadata() : new Metadata { { "authorization", authorization } };
 
         var error = await Assert.ThrowsAsync<RpcException>(() =>
-            _gateway.Streams.GetReplayBufferAsync(new ReplayRequest { Topic = "t" }, headers, DateTime.UtcNow.Add(GatewayFixture.Timeout)).ResponseAsync);
+            _gateway.Streams.GetReplayBufferAsync(
+                new ReplayRequest { Topic = "t" },
+                headers,
+                DateTime.UtcNow.Add(GatewayFixture.Timeout)).ResponseAsync);
 
         Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
     }
@@ -41,7 +44,9 @@ public sealed class AuthTests : IAsyncLifetime
     public async Task GetReplayBuffer_DisabledKey_Unauthenticated()
     {
         var error = await Assert.ThrowsAsync<RpcException>(() =>
-            _gateway.Streams.GetReplayBufferAsync(new ReplayRequest { Topic = "t" }, GatewayFixture.Auth(_gateway.Keys.Disabled)).ResponseAsync);
+            _gateway.Streams.GetReplayBufferAsync(
+                new ReplayRequest { Topic = "t" },
+                GatewayFixture.Auth(_gateway.Keys.Disabled)).ResponseAsync);
 
         Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
     }
@@ -73,7 +78,9 @@ public sealed class AuthTests : IAsyncLifetime
     public async Task Publish_NoToken_Unauthenticated()
     {
         var error = await Assert.ThrowsAsync<RpcException>(() =>
-            _gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("t") }, GatewayFixture.Auth(null)).ResponseAsync);
+            _gateway.Publisher.PublishAsync(
+                new PublishRequest { Event = Streams.Event("t") },
+                GatewayFixture.Auth(null)).ResponseAsync);
 
         Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
     }
@@ -82,7 +89,9 @@ public sealed class AuthTests : IAsyncLifetime
     public async Task Publish_SubscriberKey_PermissionDenied()
     {
         var error = await Assert.ThrowsAsync<RpcException>(() =>
-            _gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("t") }, GatewayFixture.Auth(_gateway.Keys.Subscriber)).ResponseAsync);
+            _gateway.Publisher.PublishAsync(
+                new PublishRequest { Event = Streams.Event("t") },
+                GatewayFixture.Auth(_gateway.Keys.Subscriber)).ResponseAsync);
 
         Assert.Equal(StatusCode.PermissionDenied, error.StatusCode);
     }
@@ -91,7 +100,9 @@ public sealed class AuthTests : IAsyncLifetime
     public async Task Publish_UserRoleKey_PermissionDeniedAsSubscriber()
     {
         var error = await Assert.ThrowsAsync<RpcException>(() =>
-            _gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("t") }, GatewayFixture.Auth(_gateway.Keys.User)).ResponseAsync);
+            _gateway.Publisher.PublishAsync(
+                new PublishRequest { Event = Streams.Event("t") },
+                GatewayFixture.Auth(_gateway.Keys.User)).ResponseAsync);
 
         Assert.Equal(StatusCode.PermissionDenied, error.StatusCode);
     }

@@ -13,16 +13,37 @@ public sealed class ConfigurationTests
     [Theory]
     [InlineData("toast:grpc:broker:max_in_flight", "0", "toast.grpc.broker.max_in_flight must be at least 1 (got 0)")]
     [InlineData("toast:grpc:broker:replay_size", "0", "toast.grpc.broker.replay_size must be at least 1 (got 0)")]
-    [InlineData("toast:grpc:broker:ack_timeout_s", "0", "toast.grpc.broker.ack_timeout_s must be greater than 0 (got 0)")]
-    [InlineData("toast:grpc:broker:backpressure_threshold_pct", "101", "toast.grpc.broker.backpressure_threshold_pct must be between 1 and 100 (got 101)")]
-    [InlineData("toast:grpc:broker:max_in_flight", "many", "toast.grpc.broker.max_in_flight must be an integer (got 'many')")]
-    [InlineData("toast:grpc:broker:heartbeat_interval_s", "soon", "toast.grpc.broker.heartbeat_interval_s must be a number (got 'soon')")]
+    [InlineData(
+        "toast:grpc:broker:ack_timeout_s",
+        "0",
+        "toast.grpc.broker.ack_timeout_s must be greater than 0 (got 0)")]
+    [InlineData(
+        "toast:grpc:broker:backpressure_threshold_pct",
+        "101",
+        "toast.grpc.broker.backpressure_threshold_pct must be between 1 and 100 (got 101)")]
+    [InlineData(
+        "toast:grpc:broker:max_in_flight",
+        "many",
+        "toast.grpc.broker.max_in_flight must be an integer (got 'many')")]
+    [InlineData(
+        "toast:grpc:broker:heartbeat_interval_s",
+        "soon",
+        "toast.grpc.broker.heartbeat_interval_s must be a number (got 'soon')")]
     [InlineData("toast:grpc:queue:maxsize", "0", "toast.grpc.queue.maxsize must be at least 1 (got 0)")]
-    [InlineData("toast:grpc:retry:max_attempts", "-1", "toast.grpc.retry.max_attempts must be 0 (infinite) or more (got -1)")]
-    [InlineData("toast:grpc:retry:backoff_max_s", "0.05", "toast.grpc.retry.backoff_max_s must be at least toast.grpc.retry.backoff_base_s")]
+    [InlineData(
+        "toast:grpc:retry:max_attempts",
+        "-1",
+        "toast.grpc.retry.max_attempts must be 0 (infinite) or more (got -1)")]
+    [InlineData(
+        "toast:grpc:retry:backoff_max_s",
+        "0.05",
+        "toast.grpc.retry.backoff_max_s must be at least toast.grpc.retry.backoff_base_s")]
     [InlineData("toast:native:path", "", "toast.native.path must not be empty when toast.native.enabled is true")]
     [InlineData("gateway:port", "70000", "gateway.port must be between 0 and 65535 (got 70000)")]
-    [InlineData("gateway:host", "not-an-address", "gateway.host must be \"*\", \"localhost\" or an IP address (got 'not-an-address')")]
+    [InlineData(
+        "gateway:host",
+        "not-an-address",
+        "gateway.host must be \"*\", \"localhost\" or an IP address (got 'not-an-address')")]
     [InlineData("gateway:state_dir", " ", "gateway.state_dir must not be empty")]
     public async Task StartAsync_InvalidValue_FailsNamingTheKey(string key, string value, string expected)
     {
@@ -55,13 +76,16 @@ public sealed class ConfigurationTests
 
         await using var gateway = await GatewayFixture.StartAsync(s => s.Args.AddRange(["--config", file]));
 
-        var broker = gateway.App.Services.GetRequiredService<IOptions<ToastOptions>>().Value.Grpc.Broker.ToBrokerOptions();
+        var toast = gateway.App.Services.GetRequiredService<IOptions<ToastOptions>>().Value;
+        var broker = toast.Grpc.Broker.ToBrokerOptions();
         Assert.Equal(50, broker.ReplaySize);
         Assert.Equal(0.5, broker.AckTimeoutSeconds);
         Assert.Equal(0.2, broker.HeartbeatIntervalSeconds);
         Assert.Equal(0.1, broker.RedeliveryDelaySeconds);
         Assert.Equal(100, broker.MaxInFlight); // not in the file: the default
-        Assert.Contains(gateway.Logs.Entries, e => e.EventId.Id == 3002 && e.Message.Contains(file, StringComparison.Ordinal));
+        Assert.Contains(
+            gateway.Logs.Entries,
+            e => e.EventId.Id == 3002 && e.Message.Contains(file, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -84,13 +108,24 @@ public sealed class ConfigurationTests
         var broker = toast.Grpc.Broker;
         Assert.True(toast.Native.Enabled);
         Assert.True(toast.Grpc.Enabled);
-        Assert.Equal((200, 100, 30.0, 15.0, 5.0, 80, 5), (broker.ReplaySize, broker.MaxInFlight, broker.AckTimeoutSeconds,
-            broker.HeartbeatIntervalSeconds, broker.RedeliveryDelaySeconds, broker.BackpressureThresholdPct, broker.MaxRedeliveryAttempts));
+        Assert.Equal(
+            (200, 100, 30.0, 15.0, 5.0, 80, 5),
+            (broker.ReplaySize,
+                broker.MaxInFlight,
+                broker.AckTimeoutSeconds,
+                broker.HeartbeatIntervalSeconds,
+                broker.RedeliveryDelaySeconds,
+                broker.BackpressureThresholdPct,
+                broker.MaxRedeliveryAttempts));
         Assert.Equal((4096, false), (toast.Grpc.Queue.MaxSize, toast.Grpc.Queue.DropIfFull));
-        Assert.Equal((0.1, 2.0, 0), (toast.Grpc.Retry.BackoffBaseSeconds, toast.Grpc.Retry.BackoffMaxSeconds, toast.Grpc.Retry.MaxAttempts));
+        Assert.Equal(
+            (0.1, 2.0, 0),
+            (toast.Grpc.Retry.BackoffBaseSeconds, toast.Grpc.Retry.BackoffMaxSeconds, toast.Grpc.Retry.MaxAttempts));
         var host = gateway.App.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
         Assert.Equal(("127.0.0.1", 0, 0), (host.Host, host.Port, host.AdminPort)); // the fixture's overrides
-        Assert.Contains(gateway.Logs.Entries, e => e.EventId.Id == 3002 && e.Message.Contains("embedded default", StringComparison.Ordinal));
+        Assert.Contains(
+            gateway.Logs.Entries,
+            e => e.EventId.Id == 3002 && e.Message.Contains("embedded default", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -102,7 +137,10 @@ public sealed class ConfigurationTests
         var native = Assert.Single(gateway.Logs.Entries, e => e.EventId.Id == 5002);
         Assert.Equal(LogLevel.Information, grpc.Level);
         Assert.Contains("queue maxsize 4096", grpc.Message, StringComparison.Ordinal);
-        Assert.Contains(Path.Combine(gateway.StateDir, "native-events.jsonl"), native.Message, StringComparison.Ordinal);
+        Assert.Contains(
+            Path.Combine(gateway.StateDir, "native-events.jsonl"),
+            native.Message,
+            StringComparison.Ordinal);
         Assert.DoesNotContain(gateway.Logs.Entries, e => e.EventId.Id == 3003);
     }
 

@@ -4,7 +4,8 @@ using Marie.Events.FunctionalTests.Infrastructure;
 
 namespace Marie.Events.FunctionalTests;
 
-/// <summary>First run without <c>auth.keys</c>: one development key per role, printed once, kept in the state folder.</summary>
+/// <summary>First run without <c>auth.keys</c>: one development key per role, printed once, kept in the state
+/// folder.</summary>
 public sealed partial class DevKeysTests : IDisposable
 {
     private readonly string _stateDir = GatewayFixture.NewTempDir();
@@ -30,7 +31,9 @@ public sealed partial class DevKeysTests : IDisposable
         }
 
         Assert.Contains(gateway.Logs.Entries, e => e.EventId.Id == 2011);
-        Assert.All(gateway.Logs.Entries, e => Assert.DoesNotContain(printed["admin"], e.Message, StringComparison.Ordinal));
+        Assert.All(
+            gateway.Logs.Entries,
+            e => Assert.DoesNotContain(printed["admin"], e.Message, StringComparison.Ordinal));
 
         // The printed keys work and carry their roles.
         using (var asSubscriber = await gateway.GetStatsAsync(printed["subscriber"]))
@@ -54,8 +57,12 @@ public sealed partial class DevKeysTests : IDisposable
         await using var secondRun = await StartWithoutKeysAsync();
 
         Assert.Empty(PrintedKeys(secondRun.Console.ToString()));
-        Assert.All(first.Values, key => Assert.DoesNotContain(key, secondRun.Console.ToString(), StringComparison.Ordinal));
-        Assert.Contains(secondRun.Logs.Entries, e => e.EventId.Id == 2012 && e.Message.Contains(KeyFile, StringComparison.Ordinal));
+        Assert.All(
+            first.Values,
+            key => Assert.DoesNotContain(key, secondRun.Console.ToString(), StringComparison.Ordinal));
+        Assert.Contains(
+            secondRun.Logs.Entries,
+            e => e.EventId.Id == 2012 && e.Message.Contains(KeyFile, StringComparison.Ordinal));
         Assert.DoesNotContain(secondRun.Logs.Entries, e => e.EventId.Id == 2011);
         using var response = await secondRun.GetStatsAsync(first["subscriber"]);
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode); // known key, not admin
@@ -95,6 +102,8 @@ public sealed partial class DevKeysTests : IDisposable
     private static Dictionary<string, string> PrintedKeys(string console) =>
         PrintedKey().Matches(console).ToDictionary(m => m.Groups["role"].Value, m => m.Groups["key"].Value);
 
-    [GeneratedRegex(@"^\s+(?<role>admin|publisher|subscriber)\s+(?<key>ma[us]_[0-9A-Za-z]{54})\s*$", RegexOptions.Multiline)]
+    [GeneratedRegex(
+        @"^\s+(?<role>admin|publisher|subscriber)\s+(?<key>ma[us]_[0-9A-Za-z]{54})\s*$",
+        RegexOptions.Multiline)]
     private static partial Regex PrintedKey();
 }

@@ -19,7 +19,9 @@ public sealed class EventStreamTests
         var confirm = await Streams.NextAsync(call.ResponseStream, MessageOneofCase.SubscriptionConfirm);
         Assert.Equal("sub-1", confirm.SubscriptionConfirm.SubscriptionId);
 
-        var published = await gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("tenant-a") }, GatewayFixture.Auth(gateway.Keys.Publisher));
+        var published = await gateway.Publisher.PublishAsync(
+            new PublishRequest { Event = Streams.Event("tenant-a") },
+            GatewayFixture.Auth(gateway.Keys.Publisher));
         var delivered = await Streams.NextAsync(call.ResponseStream, MessageOneofCase.Event);
 
         Assert.Equal(published.Id, delivered.Event.Event.Id);
@@ -29,7 +31,11 @@ public sealed class EventStreamTests
 
         await call.RequestStream.WriteAsync(new ClientMessage
         {
-            Ack = new AckMessage { SubscriptionId = "sub-1", Individual = new IndividualAck { AckIds = { delivered.Event.AckId } } },
+            Ack = new AckMessage
+            {
+                SubscriptionId = "sub-1",
+                Individual = new IndividualAck { AckIds = { delivered.Event.AckId } },
+            },
         });
         // Messages are handled in order: once a later subscribe is confirmed, the ack before it was processed.
         await call.RequestStream.WriteAsync(Streams.Subscribe("probe", "tenant-a"));
@@ -53,7 +59,9 @@ public sealed class EventStreamTests
 
         await call.RequestStream.CompleteAsync();
         await gateway.Logs.WaitForAsync(e => e.EventId.Id == 1004, GatewayFixture.Timeout);
-        await gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("tenant-b") }, GatewayFixture.Auth(gateway.Keys.Publisher));
+        await gateway.Publisher.PublishAsync(
+            new PublishRequest { Event = Streams.Event("tenant-b") },
+            GatewayFixture.Auth(gateway.Keys.Publisher));
 
         var delivered = await Streams.NextAsync(call.ResponseStream, MessageOneofCase.Event);
         Assert.Equal("tenant-b", delivered.Event.Event.ApiKey);
@@ -62,13 +70,19 @@ public sealed class EventStreamTests
     [Fact]
     public async Task StreamEvents_ShortHeartbeatInterval_ReceivesServerHeartbeatWithUnixSecondsAndTopicHeads()
     {
-        await using var gateway = await GatewayFixture.StartAsync(s => s.Config["toast:grpc:broker:heartbeat_interval_s"] = "0.2");
-        await gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("tenant-h") }, GatewayFixture.Auth(gateway.Keys.Publisher));
+        await using var gateway = await GatewayFixture.StartAsync(
+            s => s.Config["toast:grpc:broker:heartbeat_interval_s"] = "0.2");
+        await gateway.Publisher.PublishAsync(
+            new PublishRequest { Event = Streams.Event("tenant-h") },
+            GatewayFixture.Auth(gateway.Keys.Publisher));
         using var call = gateway.Streams.StreamEvents(GatewayFixture.Auth(gateway.Keys.Subscriber));
         await call.RequestStream.WriteAsync(Streams.Subscribe("sub-1", "tenant-h"));
 
         var before = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        var heartbeat = await Streams.NextAsync(call.ResponseStream, MessageOneofCase.Heartbeat, TimeSpan.FromSeconds(5));
+        var heartbeat = await Streams.NextAsync(
+            call.ResponseStream,
+            MessageOneofCase.Heartbeat,
+            TimeSpan.FromSeconds(5));
         var after = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
         // Unix seconds, as Marie-AI's server sends.
@@ -88,7 +102,9 @@ public sealed class EventStreamTests
         using var call = gateway.Streams.StreamEvents(GatewayFixture.Auth(gateway.Keys.Subscriber));
         await call.RequestStream.WriteAsync(Streams.Subscribe("sub-1", "tenant-r"));
         await Streams.NextAsync(call.ResponseStream, MessageOneofCase.SubscriptionConfirm);
-        await gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("tenant-r") }, GatewayFixture.Auth(gateway.Keys.Publisher));
+        await gateway.Publisher.PublishAsync(
+            new PublishRequest { Event = Streams.Event("tenant-r") },
+            GatewayFixture.Auth(gateway.Keys.Publisher));
 
         var first = await Streams.NextAsync(call.ResponseStream, MessageOneofCase.Event);
         var second = await Streams.NextAsync(call.ResponseStream, MessageOneofCase.Event, TimeSpan.FromSeconds(5));

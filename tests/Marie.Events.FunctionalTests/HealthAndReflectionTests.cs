@@ -34,7 +34,9 @@ public sealed class HealthAndReflectionTests
         await using var gateway = await GatewayFixture.StartAsync();
         var health = new Health.HealthClient(gateway.Channel);
         using var cts = new CancellationTokenSource(GatewayFixture.Timeout);
-        using var watch = health.Watch(new HealthCheckRequest { Service = StreamService }, cancellationToken: cts.Token);
+        using var watch = health.Watch(
+            new HealthCheckRequest { Service = StreamService },
+            cancellationToken: cts.Token);
         await Streams.ReadUntilAsync(watch.ResponseStream, r => r.Status == ServingStatus.Serving);
 
         gateway.App.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
@@ -52,9 +54,13 @@ public sealed class HealthAndReflectionTests
         var health = new Health.HealthClient(gateway.Channel);
 
         var error = await Assert.ThrowsAsync<RpcException>(() =>
-            health.CheckAsync(new HealthCheckRequest { Service = StreamService }, GatewayFixture.Auth(null)).ResponseAsync);
+            health.CheckAsync(
+                new HealthCheckRequest { Service = StreamService },
+                GatewayFixture.Auth(null)).ResponseAsync);
         var overall = await health.CheckAsync(new HealthCheckRequest(), GatewayFixture.Auth(null));
-        var publisher = await health.CheckAsync(new HealthCheckRequest { Service = PublisherService }, GatewayFixture.Auth(null));
+        var publisher = await health.CheckAsync(
+            new HealthCheckRequest { Service = PublisherService },
+            GatewayFixture.Auth(null));
 
         Assert.Equal(StatusCode.NotFound, error.StatusCode); // SERVICE_UNKNOWN
         Assert.Equal(ServingStatus.Serving, overall.Status);

@@ -21,7 +21,8 @@ public sealed class LoggingTests
     {
         await using var gateway = await GatewayFixture.StartAsync(s => s.Environment["MARIE_LOG_LEVEL"] = value);
 
-        var logger = gateway.App.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Marie.Events.Gateway.Test");
+        var logger = gateway.App.Services.GetRequiredService<ILoggerFactory>().CreateLogger(
+            "Marie.Events.Gateway.Test");
         Assert.True(logger.IsEnabled(expected));
         if (expected > LogLevel.Trace)
         {

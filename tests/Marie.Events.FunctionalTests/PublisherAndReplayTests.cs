@@ -4,7 +4,8 @@ using Marie.Events.Protocol;
 
 namespace Marie.Events.FunctionalTests;
 
-/// <summary>EventPublisherService and GetReplayBuffer through the real broker (these wait for the broker to land).</summary>
+/// <summary>EventPublisherService and GetReplayBuffer through the real broker (these wait for the broker to
+/// land).</summary>
 public sealed class PublisherAndReplayTests : IAsyncLifetime
 {
     private GatewayFixture _gateway = null!;
@@ -39,7 +40,8 @@ public sealed class PublisherAndReplayTests : IAsyncLifetime
     [Fact]
     public async Task Publish_MissingTopic_InvalidArgument()
     {
-        var error = await Assert.ThrowsAsync<RpcException>(() => PublishAsync(_gateway.Keys.Publisher, Streams.Event("")));
+        var error = await Assert.ThrowsAsync<RpcException>(
+            () => PublishAsync(_gateway.Keys.Publisher, Streams.Event("")));
 
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.Equal("event.api_key (the topic) is required", error.Status.Detail);
@@ -49,7 +51,9 @@ public sealed class PublisherAndReplayTests : IAsyncLifetime
     public async Task Publish_MissingEvent_InvalidArgument()
     {
         var error = await Assert.ThrowsAsync<RpcException>(() =>
-            _gateway.Publisher.PublishAsync(new PublishRequest(), GatewayFixture.Auth(_gateway.Keys.Publisher)).ResponseAsync);
+            _gateway.Publisher.PublishAsync(
+                new PublishRequest(),
+                GatewayFixture.Auth(_gateway.Keys.Publisher)).ResponseAsync);
 
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.Equal("event is required", error.Status.Detail);
@@ -99,7 +103,8 @@ public sealed class PublisherAndReplayTests : IAsyncLifetime
         }
 
         var reply = await _gateway.Streams.GetReplayBufferAsync(
-            new ReplayRequest { Topic = "tenant-replay", FromSequenceNum = 1, MaxEvents = 10 }, GatewayFixture.Auth(_gateway.Keys.Subscriber));
+            new ReplayRequest { Topic = "tenant-replay", FromSequenceNum = 1, MaxEvents = 10 }, GatewayFixture.Auth(
+                _gateway.Keys.Subscriber));
 
         Assert.Equal([2L, 3L], reply.Events.Select(e => e.SequenceNum));
         Assert.All(reply.Events, e => Assert.Equal("", e.AckId));
@@ -112,7 +117,8 @@ public sealed class PublisherAndReplayTests : IAsyncLifetime
     public async Task GetReplayBuffer_UnknownTopic_EmptyHeadZero()
     {
         var reply = await _gateway.Streams.GetReplayBufferAsync(
-            new ReplayRequest { Topic = "nobody-" + Guid.NewGuid().ToString("N") }, GatewayFixture.Auth(_gateway.Keys.Subscriber));
+            new ReplayRequest { Topic = "nobody-" + Guid.NewGuid().ToString("N") }, GatewayFixture.Auth(
+                _gateway.Keys.Subscriber));
 
         Assert.Empty(reply.Events);
         Assert.Equal(0, reply.TopicHead);
@@ -123,7 +129,8 @@ public sealed class PublisherAndReplayTests : IAsyncLifetime
     public async Task GetReplayBuffer_NegativeFrom_InvalidArgument()
     {
         var error = await Assert.ThrowsAsync<RpcException>(() => _gateway.Streams.GetReplayBufferAsync(
-            new ReplayRequest { Topic = "t", FromSequenceNum = -1 }, GatewayFixture.Auth(_gateway.Keys.Subscriber)).ResponseAsync);
+            new ReplayRequest { Topic = "t", FromSequenceNum = -1 }, GatewayFixture.Auth(
+                _gateway.Keys.Subscriber)).ResponseAsync);
 
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
     }

@@ -13,7 +13,8 @@ namespace Marie.Events.FunctionalTests;
 /// </summary>
 public sealed class PythonInteropTests
 {
-    /// <summary>Debian's python3: python3-grpcio is installed for it, not for a python3 that another tool put first on PATH.</summary>
+    /// <summary>Debian's python3: python3-grpcio is installed for it, not for a python3 that another tool put first on
+    /// PATH.</summary>
     private const string Python = "/usr/bin/python3";
 
     private static readonly TimeSpan ProcessTimeout = TimeSpan.FromSeconds(60);
@@ -22,7 +23,8 @@ public sealed class PythonInteropTests
     public async Task SeedPythonClient_SubscribesAllTopics_ReceivesAndAcksPublishedEvents()
     {
         const int count = 5;
-        await using var gateway = await GatewayFixture.StartAsync(s => s.Config["toast:grpc:broker:heartbeat_interval_s"] = "0.2");
+        await using var gateway = await GatewayFixture.StartAsync(
+            s => s.Config["toast:grpc:broker:heartbeat_interval_s"] = "0.2");
         var broker = gateway.App.Services.GetRequiredService<GrpcEventBroker>();
         var stubs = await GenerateStubsAsync();
 
@@ -32,7 +34,10 @@ public sealed class PythonInteropTests
         for (var i = 0; i < count; i++)
         {
             published.Add(await gateway.Publisher.PublishAsync(
-                new PublishRequest { Event = new EventData { ApiKey = "tenant-py", Event = "extract.completed", Jobid = $"job-{i}" } },
+                new PublishRequest
+                {
+                    Event = new EventData { ApiKey = "tenant-py", Event = "extract.completed", Jobid = $"job-{i}" },
+                },
                 GatewayFixture.Auth(gateway.Keys.Publisher)));
         }
 
@@ -52,11 +57,17 @@ public sealed class PythonInteropTests
     [Fact]
     public async Task SeedPythonClient_NoEventsPublished_SeesHeartbeatsOnly()
     {
-        await using var gateway = await GatewayFixture.StartAsync(s => s.Config["toast:grpc:broker:heartbeat_interval_s"] = "0.2");
+        await using var gateway = await GatewayFixture.StartAsync(
+            s => s.Config["toast:grpc:broker:heartbeat_interval_s"] = "0.2");
         var stubs = await GenerateStubsAsync();
 
         // Asks for one event that never comes: the client times out after 2 s, having read heartbeats meanwhile.
-        using var client = StartClient(stubs, $"127.0.0.1:{gateway.Ports.Grpc}", gateway.Keys.Subscriber, 1, timeoutSeconds: 2);
+        using var client = StartClient(
+            stubs,
+            $"127.0.0.1:{gateway.Ports.Grpc}",
+            gateway.Keys.Subscriber,
+            1,
+            timeoutSeconds: 2);
         var summary = await FinishAsync(client, expectSuccess: false);
 
         Assert.True(summary.GetProperty("subscription_confirmed").GetBoolean(), summary.ToString());
@@ -106,7 +117,9 @@ public sealed class PythonInteropTests
         {
             if (client.HasExited)
             {
-                throw new Xunit.Sdk.XunitException($"the Python client exited ({client.ExitCode}) before {what}: {await client.StandardOutput.ReadToEndAsync()} {await client.StandardError.ReadToEndAsync()}");
+                throw new Xunit.Sdk.XunitException(
+                    $"the Python client exited ({client.ExitCode}) before {what}: " +
+                    $"{await client.StandardOutput.ReadToEndAsync()} {await client.StandardError.ReadToEndAsync()}");
             }
 
             await timer.WaitForNextTickAsync(cts.Token);
@@ -154,6 +167,7 @@ public sealed class PythonInteropTests
             }
         }
 
-        throw new InvalidOperationException("repo root (Marie.Events.slnx) not found above " + AppContext.BaseDirectory);
+        throw new InvalidOperationException(
+            "repo root (Marie.Events.slnx) not found above " + AppContext.BaseDirectory);
     }
 }

@@ -16,7 +16,10 @@ public sealed class StartupConfigurationAuthTests
 
         var error = await Assert.ThrowsAnyAsync<Exception>(() => app.StartAsync());
 
-        Assert.Contains("auth.keys[0].api_key (name 'ci') must be 58 characters long (got 18)", error.Message, StringComparison.Ordinal);
+        Assert.Contains(
+            "auth.keys[0].api_key (name 'ci') must be 58 characters long (got 18)",
+            error.Message,
+            StringComparison.Ordinal);
         Assert.DoesNotContain(badKey, error.Message, StringComparison.Ordinal);
     }
 
@@ -33,7 +36,10 @@ public sealed class StartupConfigurationAuthTests
 
         var error = await Assert.ThrowsAnyAsync<Exception>(() => app.StartAsync());
 
-        Assert.Contains("auth.keys[1] (name 'second') has the same api_key as auth.keys[0] (name 'first')", error.Message, StringComparison.Ordinal);
+        Assert.Contains(
+            "auth.keys[1] (name 'second') has the same api_key as auth.keys[0] (name 'first')",
+            error.Message,
+            StringComparison.Ordinal);
         Assert.DoesNotContain(key, error.Message, StringComparison.Ordinal);
     }
 

@@ -9,28 +9,31 @@ public sealed class GrpcToastHandlerRetryTests
     [Fact]
     public async Task Deliver_FailingBroker_RetriesWithExponentialBackoffCappedAtBackoffMax()
     {
-        using var rig = new HandlerRig(s => s with { BackoffBase = TimeSpan.FromMilliseconds(100), BackoffMax = TimeSpan.FromMilliseconds(400) });
+        using var rig = new HandlerRig(
+            s => s with { BackoffBase = TimeSpan.FromMilliseconds(100), BackoffMax = TimeSpan.FromMilliseconds(400) });
         rig.Sink.FailNext(5);
-        var receipt = await rig.AcceptAsync(Ev.Make());
+        var receipt = await rig.AcceptAsync(TestEvents.Make());
 
         // Delays after failed attempts 1..5: 100, 200, 400 (capped), 400, 400 ms.
         long[] expectedDelays = [100, 200, 400, 400, 400];
         for (var failed = 1; failed <= expectedDelays.Length; failed++)
         {
             var attempt = failed;
-            Wait.Until(() => rig.Handler.Stats().PublishRetries == attempt, $"retry {attempt} scheduled");
+            Waiting.Until(() => rig.Handler.Stats().PublishRetries == attempt, $"retry {attempt} scheduled");
             rig.Advance(TimeSpan.FromMilliseconds(expectedDelays[failed - 1] - 1));
             Assert.Equal(failed, rig.Sink.AttemptCount);
             rig.Advance(TimeSpan.FromMilliseconds(1));
-            Wait.Until(() => rig.Sink.AttemptCount == attempt + 1, $"attempt {attempt + 1}");
+            Waiting.Until(() => rig.Sink.AttemptCount == attempt + 1, $"attempt {attempt + 1}");
         }
 
-        var result = await Wait.For(receipt.Filed!);
+        var result = await Waiting.For(receipt.Filed!);
         Assert.Equal(1, result.SequenceNum);
         var offsets = rig.Sink.Attempts.Select(a => (long)(a.At - HandlerRig.StartTime).TotalMilliseconds).ToArray();
         Assert.Equal([0, 100, 300, 700, 1100, 1500], offsets);
         var stats = rig.Handler.Stats();
-        Assert.Equal((5L, 5L, 1L, 0L), (stats.PublishFailures, stats.PublishRetries, stats.EventsPublished, stats.EventsGivenUp));
+        Assert.Equal(
+            (5L, 5L, 1L, 0L),
+            (stats.PublishFailures, stats.PublishRetries, stats.EventsPublished, stats.EventsGivenUp));
         Assert.Single(rig.Logs.Entries, e => e.EventId.Id == 5012 && e.Level == LogLevel.Warning);
         Assert.Single(rig.Logs.Entries, e => e.EventId.Id == 5015);
     }
@@ -38,18 +41,24 @@ public sealed class GrpcToastHandlerRetryTests
     [Fact]
     public async Task Deliver_MaxAttemptsReached_GivesUpLoggingTheEventIdAndCounts()
     {
-        using var rig = new HandlerRig(s => s with { MaxAttempts = 3, BackoffBase = TimeSpan.FromMilliseconds(100), BackoffMax = TimeSpan.FromMilliseconds(100) });
+        using var rig = new HandlerRig(
+            s => s with
+            {
+                MaxAttempts = 3,
+                BackoffBase = TimeSpan.FromMilliseconds(100),
+                BackoffMax = TimeSpan.FromMilliseconds(100),
+            });
         rig.Sink.Failing = true;
-        var receipt = await rig.AcceptAsync(Ev.Make(id: "doomed"));
+        var receipt = await rig.AcceptAsync(TestEvents.Make(id: "doomed"));
 
         for (var retry = 1; retry <= 2; retry++)
         {
             var scheduled = retry;
-            Wait.Until(() => rig.Handler.Stats().PublishRetries == scheduled, $"retry {scheduled} scheduled");
+            Waiting.Until(() => rig.Handler.Stats().PublishRetries == scheduled, $"retry {scheduled} scheduled");
             rig.Advance(TimeSpan.FromMilliseconds(100));
         }
 
-        var error = await Assert.ThrowsAsync<ToastRejectedException>(() => Wait.For(receipt.Filed!));
+        var error = await Assert.ThrowsAsync<ToastRejectedException>(() => Waiting.For(receipt.Filed!));
         Assert.Equal(ToastRejection.GaveUp, error.Reason);
         Assert.Equal(3, rig.Sink.AttemptCount);
         var log = Assert.Single(rig.Logs.Entries, e => e.EventId.Id == 5014);
@@ -57,24 +66,30 @@ public sealed class GrpcToastHandlerRetryTests
         Assert.Equal(LogLevel.Error, log.Level);
         var stats = rig.Handler.Stats();
         Assert.Equal((1L, 3L, 0L), (stats.EventsGivenUp, stats.PublishFailures, stats.EventsPublished));
-        Wait.Until(() => rig.Handler.Stats().QueueDepth == 0, "the slot freed");
+        Waiting.Until(() => rig.Handler.Stats().QueueDepth == 0, "the slot freed");
     }
 
     [Fact]
     public async Task Deliver_MaxAttemptsZero_KeepsRetryingUntilTheBrokerTakesIt()
     {
-        using var rig = new HandlerRig(s => s with { MaxAttempts = 0, BackoffBase = TimeSpan.FromMilliseconds(10), BackoffMax = TimeSpan.FromMilliseconds(10) });
+        using var rig = new HandlerRig(
+            s => s with
+            {
+                MaxAttempts = 0,
+                BackoffBase = TimeSpan.FromMilliseconds(10),
+                BackoffMax = TimeSpan.FromMilliseconds(10),
+            });
         rig.Sink.FailNext(30);
-        var receipt = await rig.AcceptAsync(Ev.Make());
+        var receipt = await rig.AcceptAsync(TestEvents.Make());
 
         for (var retry = 1; retry <= 30; retry++)
         {
             var scheduled = retry;
-            Wait.Until(() => rig.Handler.Stats().PublishRetries == scheduled, $"retry {scheduled} scheduled");
+            Waiting.Until(() => rig.Handler.Stats().PublishRetries == scheduled, $"retry {scheduled} scheduled");
             rig.Advance(TimeSpan.FromMilliseconds(10));
         }
 
-        Assert.Equal(1, (await Wait.For(receipt.Filed!)).SequenceNum);
+        Assert.Equal(1, (await Waiting.For(receipt.Filed!)).SequenceNum);
         Assert.Equal(31, rig.Sink.AttemptCount);
         Assert.Equal(0, rig.Handler.Stats().EventsGivenUp);
     }
@@ -82,19 +97,20 @@ public sealed class GrpcToastHandlerRetryTests
     [Fact]
     public async Task Deliver_OneTopicFailing_ItsEventsWaitInOrderWhileOtherTopicsFlow()
     {
-        using var rig = new HandlerRig(s => s with { BackoffBase = TimeSpan.FromMilliseconds(100), BackoffMax = TimeSpan.FromMilliseconds(100) });
+        using var rig = new HandlerRig(
+            s => s with { BackoffBase = TimeSpan.FromMilliseconds(100), BackoffMax = TimeSpan.FromMilliseconds(100) });
         rig.Sink.FailingTopic = "down";
         rig.Sink.Failing = true;
         var down = new List<ToastReceipt>();
         for (var i = 0; i < 3; i++)
         {
-            down.Add(await rig.AcceptAsync(Ev.Make("down", id: $"down-{i}")));
+            down.Add(await rig.AcceptAsync(TestEvents.Make("down", id: $"down-{i}")));
         }
 
-        var up = await rig.AcceptAsync(Ev.Make("up", id: "up-0"));
+        var up = await rig.AcceptAsync(TestEvents.Make("up", id: "up-0"));
 
-        Assert.Equal(1, (await Wait.For(up.Filed!)).SequenceNum);
-        Wait.Until(() => rig.Handler.Stats().PublishRetries >= 1, "the failing topic's retry scheduled");
+        Assert.Equal(1, (await Waiting.For(up.Filed!)).SequenceNum);
+        Waiting.Until(() => rig.Handler.Stats().PublishRetries >= 1, "the failing topic's retry scheduled");
         Assert.All(down, r => Assert.False(r.Filed!.IsCompleted));
         Assert.All(rig.Sink.Attempts.Where(a => a.Topic == "down"), a => Assert.Equal("down-0", a.Id));
 
@@ -104,22 +120,24 @@ public sealed class GrpcToastHandlerRetryTests
         var sequences = new List<long>();
         foreach (var receipt in down)
         {
-            sequences.Add((await Wait.For(receipt.Filed!)).SequenceNum);
+            sequences.Add((await Waiting.For(receipt.Filed!)).SequenceNum);
         }
 
         Assert.Equal([1, 2, 3], sequences);
-        Assert.Equal(["down-0", "down-1", "down-2"], rig.Sink.Filed.Where(id => id.StartsWith("down", StringComparison.Ordinal)));
+        Assert.Equal(
+            ["down-0", "down-1", "down-2"],
+            rig.Sink.Filed.Where(id => id.StartsWith("down", StringComparison.Ordinal)));
     }
 
     [Fact]
     public async Task Deliver_BrokerRefusesForALimit_NotRetried()
     {
         using var rig = new HandlerRig(maxTopics: 1);
-        await Wait.For((await rig.AcceptAsync(Ev.Make("first"))).Filed!);
+        await Waiting.For((await rig.AcceptAsync(TestEvents.Make("first"))).Filed!);
 
-        var receipt = await rig.AcceptAsync(Ev.Make("second"));
+        var receipt = await rig.AcceptAsync(TestEvents.Make("second"));
 
-        var error = await Assert.ThrowsAsync<ToastRejectedException>(() => Wait.For(receipt.Filed!));
+        var error = await Assert.ThrowsAsync<ToastRejectedException>(() => Waiting.For(receipt.Filed!));
         Assert.Equal(ToastRejection.LimitExceeded, error.Reason);
         Assert.Contains("max_topics", error.Message, StringComparison.Ordinal);
         Assert.Equal((1L, 0L), (rig.Handler.Stats().EventsInvalid, rig.Handler.Stats().PublishRetries));

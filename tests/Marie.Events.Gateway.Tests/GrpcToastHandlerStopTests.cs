@@ -13,18 +13,18 @@ public sealed class GrpcToastHandlerStopTests
         var receipts = new List<ToastReceipt>();
         for (var i = 0; i < 3; i++)
         {
-            receipts.Add(await rig.AcceptAsync(Ev.Make()));
+            receipts.Add(await rig.AcceptAsync(TestEvents.Make()));
         }
 
         var stopping = rig.Handler.StopAsync();
-        Wait.Until(() => rig.Sink.Held == 1, "the first event at the broker");
+        Waiting.Until(() => rig.Sink.Held == 1, "the first event at the broker");
         Assert.False(stopping.IsCompleted);
         rig.Sink.Release();
 
-        Assert.Equal(0, await Wait.For(stopping));
+        Assert.Equal(0, await Waiting.For(stopping));
         foreach (var receipt in receipts)
         {
-            Assert.True((await Wait.For(receipt.Filed!)).SequenceNum > 0);
+            Assert.True((await Waiting.For(receipt.Filed!)).SequenceNum > 0);
         }
     }
 
@@ -41,29 +41,35 @@ public sealed class GrpcToastHandlerStopTests
         var receipts = new List<ToastReceipt>();
         for (var i = 0; i < 3; i++)
         {
-            receipts.Add(await rig.AcceptAsync(Ev.Make()));
+            receipts.Add(await rig.AcceptAsync(TestEvents.Make()));
         }
 
-        Wait.Until(() => rig.Handler.Stats().PublishRetries == 1, "the first retry scheduled");
+        Waiting.Until(() => rig.Handler.Stats().PublishRetries == 1, "the first retry scheduled");
         var stopping = rig.Handler.StopAsync();
         for (var retry = 2; retry <= 10; retry++)
         {
             var scheduled = retry;
             rig.Advance(TimeSpan.FromMilliseconds(100));
-            Wait.Until(() => rig.Handler.Stats().PublishRetries == scheduled || stopping.IsCompleted, $"retry {scheduled} scheduled");
+            Waiting.Until(
+                () => rig.Handler.Stats().PublishRetries == scheduled || stopping.IsCompleted,
+                $"retry {scheduled} scheduled");
             Assert.False(stopping.IsCompleted);
         }
 
         rig.Advance(TimeSpan.FromMilliseconds(100));
 
-        Assert.Equal(3, await Wait.For(stopping));
+        Assert.Equal(3, await Waiting.For(stopping));
         foreach (var receipt in receipts)
         {
-            var error = await Assert.ThrowsAsync<ToastRejectedException>(() => Wait.For(receipt.Filed!));
+            var error = await Assert.ThrowsAsync<ToastRejectedException>(() => Waiting.For(receipt.Filed!));
             Assert.Equal(ToastRejection.Stopping, error.Reason);
         }
 
-        Assert.Equal((3L, 0, 0L), (rig.Handler.Stats().EventsUndelivered, rig.Handler.Stats().QueueDepth, rig.Handler.Stats().EventsPublished));
+        Assert.Equal(
+            (3L, 0, 0L),
+            (rig.Handler.Stats().EventsUndelivered,
+                rig.Handler.Stats().QueueDepth,
+                rig.Handler.Stats().EventsPublished));
     }
 
     [Fact]
@@ -71,19 +77,20 @@ public sealed class GrpcToastHandlerStopTests
     {
         using var rig = new HandlerRig(s => s with { DrainTimeout = TimeSpan.Zero });
         rig.Sink.Failing = true;
-        await rig.AcceptAsync(Ev.Make());
-        Wait.Until(() => rig.Handler.Stats().PublishRetries == 1, "the first retry scheduled");
+        await rig.AcceptAsync(TestEvents.Make());
+        Waiting.Until(() => rig.Handler.Stats().PublishRetries == 1, "the first retry scheduled");
 
-        Assert.Equal(1, await Wait.For(rig.Handler.StopAsync()));
+        Assert.Equal(1, await Waiting.For(rig.Handler.StopAsync()));
     }
 
     [Fact]
     public async Task HandleAsync_AfterStop_RejectedStopping()
     {
         using var rig = new HandlerRig();
-        await Wait.For(rig.Handler.StopAsync());
+        await Waiting.For(rig.Handler.StopAsync());
 
-        var error = await Assert.ThrowsAsync<ToastRejectedException>(() => rig.Handler.HandleAsync(Ev.Make(), CancellationToken.None).AsTask());
+        var error = await Assert.ThrowsAsync<ToastRejectedException>(
+            () => rig.Handler.HandleAsync(TestEvents.Make(), CancellationToken.None).AsTask());
 
         Assert.Equal(ToastRejection.Stopping, error.Reason);
     }
@@ -93,12 +100,12 @@ public sealed class GrpcToastHandlerStopTests
     {
         using var rig = new HandlerRig(s => s with { MaxSize = 1 });
         rig.Sink.Hold();
-        await rig.AcceptAsync(Ev.Make());
-        var waiting = rig.Handler.HandleAsync(Ev.Make(), CancellationToken.None).AsTask();
+        await rig.AcceptAsync(TestEvents.Make());
+        var waiting = rig.Handler.HandleAsync(TestEvents.Make(), CancellationToken.None).AsTask();
 
         rig.Handler.BeginStop();
 
-        var error = await Assert.ThrowsAsync<ToastRejectedException>(() => Wait.For(waiting));
+        var error = await Assert.ThrowsAsync<ToastRejectedException>(() => Waiting.For(waiting));
         Assert.Equal(ToastRejection.Stopping, error.Reason);
     }
 }

@@ -10,14 +10,25 @@ public sealed class KeyTableTests
 {
     private static string NewKey() => ApiKeyFactory.Create("x").ApiKey;
 
-    private static ApiKeyRegistration Reg(string name, string key, ApiKeyRoles roles = ApiKeyRoles.Subscriber, bool enabled = true, string[]? topics = null) =>
+    private static ApiKeyRegistration Reg(
+        string name,
+        string key,
+        ApiKeyRoles roles = ApiKeyRoles.Subscriber,
+        bool enabled = true,
+        string[]? topics = null) =>
         ApiKeyRegistration.FromKey(name, key, enabled, roles, topics);
 
     [Fact]
     public void TryAuthenticate_HashedRegistration_MatchesOnlyItsKey()
     {
         var key = NewKey();
-        var keys = new APIKeyManager([new ApiKeyRegistration("h", SHA256.HashData(Encoding.UTF8.GetBytes(key)), true, ApiKeyRoles.Subscriber, [])]);
+        var keys = new APIKeyManager(
+            [new ApiKeyRegistration(
+                "h",
+                SHA256.HashData(Encoding.UTF8.GetBytes(key)),
+                true,
+                ApiKeyRoles.Subscriber,
+                [])]);
 
         Assert.True(keys.TryAuthenticate(key, out var identity));
         Assert.Equal("h", identity.Name);
@@ -95,8 +106,14 @@ public sealed class KeyTableTests
         var request = new SubscribeRequest { SubscriptionId = "s", Topics = { own, "plain", "*" } };
         request.ResumeFrom[own] = 4;
         request.TopicEpochs[own] = "e";
-        var foreign = new ClientMessage { Subscribe = new SubscribeRequest { SubscriptionId = "f", Topics = { "plain", other } } };
-        var ack = new ClientMessage { Ack = new AckMessage { SubscriptionId = "s", Cumulative = new CumulativeAck { Topic = other } } };
+        var foreign = new ClientMessage
+        {
+            Subscribe = new SubscribeRequest { SubscriptionId = "f", Topics = { "plain", other } },
+        };
+        var ack = new ClientMessage
+        {
+            Ack = new AckMessage { SubscriptionId = "s", Cumulative = new CumulativeAck { Topic = other } },
+        };
 
         var accepted = TopicNames.Rewrite(new ClientMessage { Subscribe = request }, me);
         var refused = TopicNames.Rewrite(foreign, me);

@@ -10,19 +10,25 @@ namespace Marie.Events.Gateway.Tests;
 public sealed class NativeToastHandlerTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "marie-events-unit", Guid.NewGuid().ToString("N"));
-    private readonly CapturingLoggerFactory _logs = new();
+    private readonly RecordingLoggerFactory _logs = new();
 
     private string FilePath => Path.Combine(_dir, "native", "events.jsonl");
 
-    private NativeToastHandler NewHandler(long maxBytes = NativeToastSettings.DefaultMaxBytes, int maxFiles = 5, int queue = 64, string? path = null) =>
-        new(new NativeToastSettings(path ?? FilePath, maxBytes, maxFiles, queue, ["*"]), _logs.CreateLogger<NativeToastHandler>());
+    private NativeToastHandler NewHandler(
+        long maxBytes = NativeToastSettings.DefaultMaxBytes,
+        int maxFiles = 5,
+        int queue = 64,
+        string? path = null) =>
+        new(
+            new NativeToastSettings(path ?? FilePath, maxBytes, maxFiles, queue, ["*"]),
+            _logs.CreateLogger<NativeToastHandler>());
 
     [Fact]
     public async Task HandleAsync_Events_AppendedAsOneJsonLineEachThatParsesBackToTheEvent()
     {
         using var handler = NewHandler();
         handler.Start();
-        var events = new[] { Ev.Make(id: "one"), Ev.Make("tenant-b", "run.success", id: "two") };
+        var events = new[] { TestEvents.Make(id: "one"), TestEvents.Make("tenant-b", "run.success", id: "two") };
         events[1].Payload = Google.Protobuf.WellKnownTypes.Struct.Parser.ParseJson("""{"pages": 3, "ok": true}""");
 
         foreach (var evt in events)
@@ -30,7 +36,7 @@ public sealed class NativeToastHandlerTests : IDisposable
             await handler.HandleAsync(evt, CancellationToken.None);
         }
 
-        Wait.Until(() => handler.Stats().EventsWritten == 2, "two lines written");
+        Waiting.Until(() => handler.Stats().EventsWritten == 2, "two lines written");
         var lines = ReadLines(FilePath);
         Assert.Equal(2, lines.Length);
         Assert.Contains("\"api_key\": \"tenant-b\"", lines[1], StringComparison.Ordinal);
@@ -43,9 +49,9 @@ public sealed class NativeToastHandlerTests : IDisposable
         using var handler = NewHandler();
         handler.Start();
 
-        await handler.HandleAsync(Ev.Make(), CancellationToken.None);
+        await handler.HandleAsync(TestEvents.Make(), CancellationToken.None);
 
-        Wait.Until(() => handler.Stats().EventsWritten == 1, "one line written");
+        Waiting.Until(() => handler.Stats().EventsWritten == 1, "one line written");
         if (!OperatingSystem.IsWindows())
         {
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(FilePath));
@@ -119,16 +125,19 @@ public sealed class NativeToastHandlerTests : IDisposable
     {
         // The writer is not started: the queue of 2 fills.
         using var handler = NewHandler(queue: 2);
-        await handler.HandleAsync(Ev.Make(), CancellationToken.None);
-        await handler.HandleAsync(Ev.Make(), CancellationToken.None);
+        await handler.HandleAsync(TestEvents.Make(), CancellationToken.None);
+        await handler.HandleAsync(TestEvents.Make(), CancellationToken.None);
 
-        var receipt = await handler.HandleAsync(Ev.Make(id: "third"), CancellationToken.None);
+        var receipt = await handler.HandleAsync(TestEvents.Make(id: "third"), CancellationToken.None);
 
         Assert.Null(receipt.Filed);
         Assert.Equal((2, 1L), (handler.Stats().QueueDepth, handler.Stats().EventsDropped));
         var warning = Assert.Single(_logs.Entries, e => e.EventId.Id == 5010);
         Assert.Equal(LogLevel.Warning, warning.Level);
-        Assert.StartsWith("Queue full for toast handler native, event dropped", warning.Message, StringComparison.Ordinal);
+        Assert.StartsWith(
+            "Queue full for toast handler native, event dropped",
+            warning.Message,
+            StringComparison.Ordinal);
         Assert.Contains("third", warning.Message, StringComparison.Ordinal);
     }
 
@@ -139,9 +148,9 @@ public sealed class NativeToastHandlerTests : IDisposable
         using var handler = NewHandler();
         handler.Start();
 
-        await handler.HandleAsync(Ev.Make(), CancellationToken.None);
+        await handler.HandleAsync(TestEvents.Make(), CancellationToken.None);
 
-        Wait.Until(() => handler.Stats().WriteFailures == 1, "the write failure counted");
+        Waiting.Until(() => handler.Stats().WriteFailures == 1, "the write failure counted");
         Assert.Single(_logs.Entries, e => e.EventId.Id == 5031 && e.Level == LogLevel.Error);
         Assert.Equal(0, handler.Stats().EventsWritten);
     }
@@ -152,11 +161,11 @@ public sealed class NativeToastHandlerTests : IDisposable
         using var handler = NewHandler();
         for (var i = 0; i < 10; i++)
         {
-            await handler.HandleAsync(Ev.Make(), CancellationToken.None);
+            await handler.HandleAsync(TestEvents.Make(), CancellationToken.None);
         }
 
         handler.Start();
-        var notWritten = await Wait.For(handler.StopAsync(TimeSpan.FromSeconds(5), new FakeTimeProvider()));
+        var notWritten = await Waiting.For(handler.StopAsync(TimeSpan.FromSeconds(5), new FakeTimeProvider()));
 
         Assert.Equal(0, notWritten);
         Assert.Equal(10, ReadLines(FilePath).Length);

@@ -9,12 +9,12 @@ using Microsoft.Extensions.Time.Testing;
 namespace Marie.Events.Gateway.Tests;
 
 // Helpers for the Toast pipeline's unit tests. Handler workers run on the thread pool, so a test waits for what
-// they do with Wait.Until (a condition and a timeout, never a fixed delay). Backoff and timeouts use the
+// they do with Waiting.Until (a condition and a timeout, never a fixed delay). Backoff and timeouts use the
 // FakeTimeProvider: a retry's timer exists before GrpcToastHandler counts it in PublishRetries, so a test waits for
 // that count and then advances time exactly.
 
 /// <summary>Waiting for a condition.</summary>
-public static class Wait
+public static class Waiting
 {
     /// <summary>The longest a test waits for something that should happen.</summary>
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
@@ -34,9 +34,10 @@ public static class Wait
 }
 
 /// <summary>Event builders.</summary>
-public static class Ev
+public static class TestEvents
 {
-    public static EventData Make(string topic = "tenant-a", string name = "extract.completed", string? id = null) => new()
+    public static EventData Make(string topic = "tenant-a", string name = "extract.completed", string? id = null) =>
+        new()
     {
         Id = id ?? Guid.NewGuid().ToString("N"),
         ApiKey = topic,
@@ -101,9 +102,14 @@ internal sealed class ScriptedSink : IEventBackend
 
     public string InitialEpoch(string topic) => _inner.InitialEpoch(topic);
 
-    public Task<BackendLoad> StartAsync(IEventBackendListener listener, CancellationToken cancellationToken) => _inner.StartAsync(listener, cancellationToken);
+    public Task<BackendLoad> StartAsync(IEventBackendListener listener, CancellationToken cancellationToken) =>
+        _inner.StartAsync(listener, cancellationToken);
 
-    public async ValueTask<AppendResult> AppendAsync(string topic, IReadOnlyList<EventData> events, DateTimeOffset publishedAt, CancellationToken cancellationToken)
+    public async ValueTask<AppendResult> AppendAsync(
+        string topic,
+        IReadOnlyList<EventData> events,
+        DateTimeOffset publishedAt,
+        CancellationToken cancellationToken)
     {
         var gate = _gate.Task;
         if (!gate.IsCompleted)
@@ -129,13 +135,20 @@ internal sealed class ScriptedSink : IEventBackend
         return result;
     }
 
-    public ValueTask<IReadOnlyList<BackendEvent>> ReadAsync(string topic, long first, long last, CancellationToken cancellationToken) =>
+    public ValueTask<IReadOnlyList<BackendEvent>> ReadAsync(
+        string topic,
+        long first,
+        long last,
+        CancellationToken cancellationToken) =>
         _inner.ReadAsync(topic, first, last, cancellationToken);
 
-    public ValueTask<IReadOnlyDictionary<string, BackendTopic>> DescribeAsync(IReadOnlyCollection<string> topics, CancellationToken cancellationToken) =>
+    public ValueTask<IReadOnlyDictionary<string, BackendTopic>> DescribeAsync(
+        IReadOnlyCollection<string> topics,
+        CancellationToken cancellationToken) =>
         _inner.DescribeAsync(topics, cancellationToken);
 
-    public ValueTask<IReadOnlyList<string>> ListTopicsAsync(CancellationToken cancellationToken) => _inner.ListTopicsAsync(cancellationToken);
+    public ValueTask<IReadOnlyList<string>> ListTopicsAsync(CancellationToken cancellationToken) =>
+        _inner.ListTopicsAsync(cancellationToken);
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
@@ -173,19 +186,20 @@ internal sealed class HandlerRig : IDisposable
     {
         Time = new FakeTimeProvider(StartTime);
         Sink = new ScriptedSink(Time, maxTopics);
-        Logs = new CapturingLoggerFactory();
+        Logs = new RecordingLoggerFactory();
         Settings = configure?.Invoke(GrpcToastSettings.Default) ?? GrpcToastSettings.Default;
         Handler = new GrpcToastHandler(Sink.Broker, Settings, Time, Logs.CreateLogger<GrpcToastHandler>());
     }
 
     public FakeTimeProvider Time { get; }
     public ScriptedSink Sink { get; }
-    public CapturingLoggerFactory Logs { get; }
+    public RecordingLoggerFactory Logs { get; }
     public GrpcToastSettings Settings { get; }
     public GrpcToastHandler Handler { get; }
 
     /// <summary>Hands an event over and returns its receipt (the admission must complete at once).</summary>
-    public async Task<ToastReceipt> AcceptAsync(EventData evt) => await Wait.For(Handler.HandleAsync(evt, CancellationToken.None).AsTask());
+    public async Task<ToastReceipt> AcceptAsync(EventData evt) =>
+        await Waiting.For(Handler.HandleAsync(evt, CancellationToken.None).AsTask());
 
     /// <summary>Advances fake time in 10 ms steps (each timer sees its own time).</summary>
     public void Advance(TimeSpan delta)
@@ -208,16 +222,21 @@ internal sealed class HandlerRig : IDisposable
 }
 
 /// <summary>One captured log entry.</summary>
-public sealed record LogEntry(string Category, LogLevel Level, EventId EventId, string Message, Exception? Exception);
+public sealed record RecordedLogEntry(
+    string Category,
+    LogLevel Level,
+    EventId EventId,
+    string Message,
+    Exception? Exception);
 
 /// <summary>Captures every log entry of every logger it creates.</summary>
-public sealed class CapturingLoggerFactory : ILoggerFactory
+public sealed class RecordingLoggerFactory : ILoggerFactory
 {
-    private readonly ConcurrentQueue<LogEntry> _entries = new();
+    private readonly ConcurrentQueue<RecordedLogEntry> _entries = new();
 
-    public IReadOnlyList<LogEntry> Entries => [.. _entries];
+    public IReadOnlyList<RecordedLogEntry> Entries => [.. _entries];
 
-    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+    public ILogger CreateLogger(string categoryName) => new RecordingLogger(this, categoryName);
 
     public ILogger<T> CreateLogger<T>() => new Logger<T>(this);
 
@@ -229,13 +248,19 @@ public sealed class CapturingLoggerFactory : ILoggerFactory
     {
     }
 
-    private sealed class Logger(CapturingLoggerFactory owner, string category) : ILogger
+    private sealed class RecordingLogger(RecordingLoggerFactory owner, string category) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
         public bool IsEnabled(LogLevel logLevel) => true;
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            owner._entries.Enqueue(new LogEntry(category, logLevel, eventId, formatter(state, exception), exception));
+        public void Log<TState>(
+            LogLevel logLevel,
+            EventId eventId,
+            TState state,
+            Exception? exception,
+            Func<TState, Exception?, string> formatter) =>
+            owner._entries.Enqueue(
+                new RecordedLogEntry(category, logLevel, eventId, formatter(state, exception), exception));
     }
 }

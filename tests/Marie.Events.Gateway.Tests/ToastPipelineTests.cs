@@ -11,15 +11,23 @@ namespace Marie.Events.Gateway.Tests;
 public sealed class ToastPipelineTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "marie-events-unit", Guid.NewGuid().ToString("N"));
-    private readonly CapturingLoggerFactory _logs = new();
+    private readonly RecordingLoggerFactory _logs = new();
     private readonly FakeTimeProvider _time = new(HandlerRig.StartTime);
     private readonly FakeLifetime _lifetime = new();
 
     private ToastPipeline NewPipeline(GrpcToastHandler? grpc, NativeToastHandler? native) =>
-        new(new ToastRegistry(_logs.CreateLogger<ToastRegistry>()), grpc, native, _lifetime, _time, _logs.CreateLogger<ToastPipeline>());
+        new(
+            new ToastRegistry(_logs.CreateLogger<ToastRegistry>()),
+            grpc,
+            native,
+            _lifetime,
+            _time,
+            _logs.CreateLogger<ToastPipeline>());
 
     private NativeToastHandler NewNative(params string[] events) =>
-        new(new NativeToastSettings(Path.Combine(_dir, "n.jsonl"), 1_000_000, 1, 64, events), _logs.CreateLogger<NativeToastHandler>());
+        new(
+            new NativeToastSettings(Path.Combine(_dir, "n.jsonl"), 1_000_000, 1, 64, events),
+            _logs.CreateLogger<NativeToastHandler>());
 
     [Fact]
     public async Task DispatchAsync_GrpcDisabled_NativeStillRecordsAndNoBrokerResult()
@@ -27,11 +35,11 @@ public sealed class ToastPipelineTests : IDisposable
         using var pipeline = NewPipeline(null, NewNative("*"));
         await pipeline.StartAsync(CancellationToken.None);
 
-        var dispatch = await pipeline.Registry.DispatchAsync(Ev.Make(), CancellationToken.None);
+        var dispatch = await pipeline.Registry.DispatchAsync(TestEvents.Make(), CancellationToken.None);
 
         Assert.Null(dispatch.Filed);
         Assert.Equal(["native"], pipeline.Registry.Registrations.Select(r => r.Handler.Name));
-        Wait.Until(() => pipeline.Stats().Native!.EventsWritten == 1, "the native line written");
+        Waiting.Until(() => pipeline.Stats().Native!.EventsWritten == 1, "the native line written");
         Assert.Null(pipeline.Stats().Grpc);
         await pipeline.StopAsync(CancellationToken.None);
     }
@@ -43,10 +51,12 @@ public sealed class ToastPipelineTests : IDisposable
         using var pipeline = NewPipeline(rig.Handler, NewNative("extract."));
         await pipeline.StartAsync(CancellationToken.None);
 
-        var extract = await pipeline.Registry.DispatchAsync(Ev.Make(name: "extract.completed"), CancellationToken.None);
-        var run = await pipeline.Registry.DispatchAsync(Ev.Make(name: "run.success"), CancellationToken.None);
-        await Wait.For(extract.Filed!);
-        await Wait.For(run.Filed!);
+        var extract = await pipeline.Registry.DispatchAsync(
+            TestEvents.Make(name: "extract.completed"),
+            CancellationToken.None);
+        var run = await pipeline.Registry.DispatchAsync(TestEvents.Make(name: "run.success"), CancellationToken.None);
+        await Waiting.For(extract.Filed!);
+        await Waiting.For(run.Filed!);
         await pipeline.StopAsync(CancellationToken.None);
 
         Assert.Equal(["grpc", "native"], pipeline.Registry.Registrations.Select(r => r.Handler.Name));
@@ -61,15 +71,18 @@ public sealed class ToastPipelineTests : IDisposable
         using var pipeline = NewPipeline(rig.Handler, null);
         await pipeline.StartAsync(CancellationToken.None);
         rig.Sink.Failing = true;
-        await pipeline.Registry.DispatchAsync(Ev.Make(), CancellationToken.None);
-        await pipeline.Registry.DispatchAsync(Ev.Make(), CancellationToken.None);
-        Wait.Until(() => rig.Handler.Stats().PublishRetries == 1, "the first retry scheduled");
+        await pipeline.Registry.DispatchAsync(TestEvents.Make(), CancellationToken.None);
+        await pipeline.Registry.DispatchAsync(TestEvents.Make(), CancellationToken.None);
+        Waiting.Until(() => rig.Handler.Stats().PublishRetries == 1, "the first retry scheduled");
 
-        await Wait.For(pipeline.StopAsync(CancellationToken.None));
+        await Waiting.For(pipeline.StopAsync(CancellationToken.None));
 
         var log = Assert.Single(_logs.Entries, e => e.EventId.Id == 5005);
         Assert.Equal(LogLevel.Warning, log.Level);
-        Assert.StartsWith("Toast handler grpc stopped: 2 events could not be delivered", log.Message, StringComparison.Ordinal);
+        Assert.StartsWith(
+            "Toast handler grpc stopped: 2 events could not be delivered",
+            log.Message,
+            StringComparison.Ordinal);
     }
 
     [Fact]
@@ -78,10 +91,10 @@ public sealed class ToastPipelineTests : IDisposable
         using var rig = new HandlerRig();
         using var pipeline = NewPipeline(rig.Handler, null);
         await pipeline.StartAsync(CancellationToken.None);
-        var dispatch = await pipeline.Registry.DispatchAsync(Ev.Make(), CancellationToken.None);
-        await Wait.For(dispatch.Filed!);
+        var dispatch = await pipeline.Registry.DispatchAsync(TestEvents.Make(), CancellationToken.None);
+        await Waiting.For(dispatch.Filed!);
 
-        await Wait.For(pipeline.StopAsync(CancellationToken.None));
+        await Waiting.For(pipeline.StopAsync(CancellationToken.None));
 
         Assert.Single(_logs.Entries, e => e.EventId.Id == 5004);
     }
@@ -95,7 +108,8 @@ public sealed class ToastPipelineTests : IDisposable
 
         _lifetime.Stop();
 
-        var error = await Assert.ThrowsAsync<ToastRejectedException>(() => pipeline.Registry.DispatchAsync(Ev.Make(), CancellationToken.None).AsTask());
+        var error = await Assert.ThrowsAsync<ToastRejectedException>(
+            () => pipeline.Registry.DispatchAsync(TestEvents.Make(), CancellationToken.None).AsTask());
         Assert.Equal(ToastRejection.Stopping, error.Reason);
     }
 
@@ -110,9 +124,16 @@ public sealed class ToastPipelineTests : IDisposable
     }
 
     [Theory]
-    [InlineData("enqueue_timeout", -1, "toast.grpc.queue.enqueue_timeout_s must be 0 (as long as the caller's deadline allows) or more, at most 86400 (got -1)")]
+    [InlineData(
+        "enqueue_timeout",
+        -1,
+        "toast.grpc.queue.enqueue_timeout_s must be 0 (as long as the caller's deadline allows) or more, at most " +
+        "86400 (got -1)")]
     [InlineData("drain_timeout", -0.5, "toast.grpc.queue.drain_timeout_s must be 0 or more, at most 86400 (got -0.5)")]
-    [InlineData("drain_timeout", double.PositiveInfinity, "toast.grpc.queue.drain_timeout_s must be 0 or more, at most 86400 (got Infinity)")]
+    [InlineData(
+        "drain_timeout",
+        double.PositiveInfinity,
+        "toast.grpc.queue.drain_timeout_s must be 0 or more, at most 86400 (got Infinity)")]
     [InlineData("max_bytes", 0, "toast.native.max_bytes must be at least 1 (got 0)")]
     [InlineData("max_files", -1, "toast.native.max_files must be 0 or more (got -1)")]
     [InlineData("queue_maxsize", 0, "toast.native.queue_maxsize must be at least 1 (got 0)")]
@@ -147,7 +168,9 @@ public sealed class ToastPipelineTests : IDisposable
     [Fact]
     public void Validate_Defaults_Pass()
     {
-        Assert.Equal(ValidateOptionsResult.Success, new ToastPipelineOptionsValidator().Validate(null, new ToastOptions()));
+        Assert.Equal(
+            ValidateOptionsResult.Success,
+            new ToastPipelineOptionsValidator().Validate(null, new ToastOptions()));
     }
 
     [Fact]
@@ -155,8 +178,12 @@ public sealed class ToastPipelineTests : IDisposable
     {
         var settings = GrpcToastSettings.Default;
 
-        Assert.Equal((4096, false, TimeSpan.Zero, 0), (settings.MaxSize, settings.DropIfFull, settings.EnqueueTimeout, settings.MaxAttempts));
-        Assert.Equal((0.1, 2.0, 5.0), (settings.BackoffBase.TotalSeconds, settings.BackoffMax.TotalSeconds, settings.DrainTimeout.TotalSeconds));
+        Assert.Equal(
+            (4096, false, TimeSpan.Zero, 0),
+            (settings.MaxSize, settings.DropIfFull, settings.EnqueueTimeout, settings.MaxAttempts));
+        Assert.Equal(
+            (0.1, 2.0, 5.0),
+            (settings.BackoffBase.TotalSeconds, settings.BackoffMax.TotalSeconds, settings.DrainTimeout.TotalSeconds));
     }
 
     public void Dispose()

@@ -10,7 +10,7 @@ namespace Marie.Events.Gateway.Tests;
 /// <summary>The Toast registry: matching, priority, independence of handlers, failures.</summary>
 public sealed class ToastRegistryTests : IDisposable
 {
-    private readonly CapturingLoggerFactory _logs = new();
+    private readonly RecordingLoggerFactory _logs = new();
     private readonly FakeTimeProvider _time = new(HandlerRig.StartTime);
     private readonly ConcurrentQueue<string> _calls = new();
 
@@ -30,7 +30,7 @@ public sealed class ToastRegistryTests : IDisposable
         registry.Register(new RecordingHandler("extract-star", _calls), ["extract.*"], 2);
         registry.Register(new RecordingHandler("extract-bare", _calls), ["extraction"], 3);
 
-        await registry.DispatchAsync(Ev.Make(name: eventName), CancellationToken.None);
+        await registry.DispatchAsync(TestEvents.Make(name: eventName), CancellationToken.None);
 
         Assert.Equal(expected.Split(','), _calls);
     }
@@ -43,7 +43,7 @@ public sealed class ToastRegistryTests : IDisposable
         registry.Register(new RecordingHandler("first", _calls), ["*"], 0);
         registry.Register(new RecordingHandler("second", _calls), ["*"], 0);
 
-        await registry.DispatchAsync(Ev.Make(), CancellationToken.None);
+        await registry.DispatchAsync(TestEvents.Make(), CancellationToken.None);
 
         Assert.Equal(["first", "second", "late"], _calls);
         Assert.Equal(["first", "second", "late"], registry.Registrations.Select(r => r.Handler.Name));
@@ -56,7 +56,7 @@ public sealed class ToastRegistryTests : IDisposable
         registry.Register(new RecordingHandler("broken", _calls, fail: true), ["*"], 0);
         registry.Register(new RecordingHandler("fine", _calls), ["*"], 1);
 
-        var dispatch = await registry.DispatchAsync(Ev.Make(id: "e1"), CancellationToken.None);
+        var dispatch = await registry.DispatchAsync(TestEvents.Make(id: "e1"), CancellationToken.None);
 
         Assert.Equal(["broken", "fine"], _calls);
         Assert.Equal("e1", dispatch.Id);
@@ -76,12 +76,12 @@ public sealed class ToastRegistryTests : IDisposable
         registry.Register(slow, ["*"], 0);
         registry.Register(fast, ["*"], 1);
 
-        var dispatch = registry.DispatchAsync(Ev.Make(), CancellationToken.None).AsTask();
+        var dispatch = registry.DispatchAsync(TestEvents.Make(), CancellationToken.None).AsTask();
 
         Assert.Equal(["fast"], _calls);
         Assert.False(dispatch.IsCompleted);
         slow.Finish();
-        await Wait.For(dispatch);
+        await Waiting.For(dispatch);
     }
 
     [Fact]
@@ -91,7 +91,8 @@ public sealed class ToastRegistryTests : IDisposable
         registry.Register(new RecordingHandler("full", _calls, reject: true), ["*"], 0);
         registry.Register(new RecordingHandler("fine", _calls), ["*"], 1);
 
-        var error = await Assert.ThrowsAsync<ToastRejectedException>(() => registry.DispatchAsync(Ev.Make(), CancellationToken.None).AsTask());
+        var error = await Assert.ThrowsAsync<ToastRejectedException>(
+            () => registry.DispatchAsync(TestEvents.Make(), CancellationToken.None).AsTask());
 
         Assert.Equal(ToastRejection.QueueFull, error.Reason);
         Assert.Equal(["full", "fine"], _calls);
@@ -104,7 +105,7 @@ public sealed class ToastRegistryTests : IDisposable
         var registry = NewRegistry();
         registry.Register(new RecordingHandler("extract", _calls), ["extract."], 0);
 
-        var dispatch = await registry.DispatchAsync(Ev.Make(name: "run.success"), CancellationToken.None);
+        var dispatch = await registry.DispatchAsync(TestEvents.Make(name: "run.success"), CancellationToken.None);
 
         Assert.Null(dispatch.Filed);
         Assert.Equal((1L, 1L), (registry.Dispatched, registry.Unhandled));
@@ -118,9 +119,9 @@ public sealed class ToastRegistryTests : IDisposable
         registry.Register(new RecordingHandler("native", _calls), ["*"], 100);
         registry.Register(new FilingHandler(), ["*"], 0);
 
-        var dispatch = await registry.DispatchAsync(Ev.Make("tenant-x"), CancellationToken.None);
+        var dispatch = await registry.DispatchAsync(TestEvents.Make("tenant-x"), CancellationToken.None);
 
-        Assert.Equal(new PublishResult(dispatch.Id, "tenant-x", 42), await Wait.For(dispatch.Filed!));
+        Assert.Equal(new PublishResult(dispatch.Id, "tenant-x", 42), await Waiting.For(dispatch.Filed!));
     }
 
     [Fact]
@@ -129,7 +130,8 @@ public sealed class ToastRegistryTests : IDisposable
         var registry = NewRegistry();
         registry.Register(new RecordingHandler("full", _calls, reject: true), ["*"], 0);
 
-        var error = await Assert.ThrowsAsync<ToastRejectedException>(() => registry.DispatchAsync(Ev.Make(), CancellationToken.None).AsTask());
+        var error = await Assert.ThrowsAsync<ToastRejectedException>(
+            () => registry.DispatchAsync(TestEvents.Make(), CancellationToken.None).AsTask());
 
         Assert.Equal(ToastRejection.QueueFull, error.Reason);
         Assert.Equal(0, registry.HandlerFailures);
@@ -141,7 +143,7 @@ public sealed class ToastRegistryTests : IDisposable
         var registry = NewRegistry();
         registry.Register(new RecordingHandler("broken", _calls, fail: true), ["*"], 0);
 
-        var dispatch = await registry.DispatchAsync(Ev.Make(id: "e2"), CancellationToken.None);
+        var dispatch = await registry.DispatchAsync(TestEvents.Make(id: "e2"), CancellationToken.None);
 
         Assert.Null(dispatch.Filed);
         Assert.Equal(1, registry.HandlerFailures);
@@ -155,14 +157,18 @@ public sealed class ToastRegistryTests : IDisposable
         var slow = new SlowHandler();
         registry.Register(slow, ["*"], 0);
 
-        var dispatching = registry.DispatchAsync(Ev.Make(), CancellationToken.None).AsTask();
+        var dispatching = registry.DispatchAsync(TestEvents.Make(), CancellationToken.None).AsTask();
         Assert.False(dispatching.IsCompleted);
         slow.Finish();
 
-        Assert.Null((await Wait.For(dispatching)).Filed);
+        Assert.Null((await Waiting.For(dispatching)).Filed);
     }
 
-    private sealed class RecordingHandler(string name, ConcurrentQueue<string> calls, bool fail = false, bool reject = false) : IToastHandler
+    private sealed class RecordingHandler(
+        string name,
+        ConcurrentQueue<string> calls,
+        bool fail = false,
+        bool reject = false) : IToastHandler
     {
         public string Name => name;
 
@@ -188,13 +194,15 @@ public sealed class ToastRegistryTests : IDisposable
 
     private sealed class SlowHandler : IToastHandler
     {
-        private readonly TaskCompletionSource<ToastReceipt> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource<ToastReceipt> _done = new(
+            TaskCreationOptions.RunContinuationsAsynchronously);
 
         public string Name => "slow";
 
         public void Finish() => _done.SetResult(ToastReceipt.Accepted);
 
-        public ValueTask<ToastReceipt> HandleAsync(EventData evt, CancellationToken cancellationToken) => new(_done.Task);
+        public ValueTask<ToastReceipt> HandleAsync(EventData evt, CancellationToken cancellationToken) =>
+            new(_done.Task);
     }
 
     private sealed class FilingHandler : IToastHandler

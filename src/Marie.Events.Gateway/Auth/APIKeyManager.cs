@@ -53,10 +53,20 @@ internal sealed class ApiKeyIdentity
 }
 
 /// <summary>One key to register: only its hash (a plain key is hashed at once and not kept).</summary>
-internal readonly record struct ApiKeyRegistration(string Name, byte[] Hash, bool Enabled, ApiKeyRoles Roles, IReadOnlyList<string> Topics)
+internal readonly record struct ApiKeyRegistration(
+    string Name,
+    byte[] Hash,
+    bool Enabled,
+    ApiKeyRoles Roles,
+    IReadOnlyList<string> Topics)
 {
     /// <summary>A registration from a plain key (hashed here).</summary>
-    public static ApiKeyRegistration FromKey(string name, string apiKey, bool enabled, ApiKeyRoles roles, IReadOnlyList<string>? topics = null)
+    public static ApiKeyRegistration FromKey(
+        string name,
+        string apiKey,
+        bool enabled,
+        ApiKeyRoles roles,
+        IReadOnlyList<string>? topics = null)
     {
         if (!ApiKeyFormat.IsWellFormed(apiKey))
         {
@@ -107,7 +117,8 @@ internal sealed class APIKeyManager
     public bool TryAuthenticate(string? presentedKey, [NotNullWhen(true)] out ApiKeyIdentity? identity)
     {
         identity = null;
-        if (!ApiKeyFormat.IsWellFormed(presentedKey) || Find(ApiKeyHash.Of(presentedKey)) is not { Enabled: true } found)
+        if (!ApiKeyFormat.IsWellFormed(presentedKey)
+            || Find(ApiKeyHash.Of(presentedKey)) is not { Enabled: true } found)
         {
             return false;
         }
@@ -201,7 +212,9 @@ internal sealed class APIKeyManager
             {
                 if (CryptographicOperations.FixedTimeEquals(list[j].Hash, list[i].Hash))
                 {
-                    throw new ArgumentException($"API keys '{list[j].Name}' and '{list[i].Name}' are the same key", nameof(keys));
+                    throw new ArgumentException(
+                        $"API keys '{list[j].Name}' and '{list[i].Name}' are the same key",
+                        nameof(keys));
                 }
             }
         }
@@ -210,5 +223,10 @@ internal sealed class APIKeyManager
     }
 
     private static ApiKeyIdentity[] Build(ApiKeyRegistration[] registrations, HashSet<string> disabled) =>
-        [.. registrations.Select(r => new ApiKeyIdentity(r.Name, r.Roles, r.Enabled && !disabled.Contains(r.Name), r.Topics, r.Hash))];
+        [.. registrations.Select(r => new ApiKeyIdentity(
+            r.Name,
+            r.Roles,
+            r.Enabled && !disabled.Contains(r.Name),
+            r.Topics,
+            r.Hash))];
 }

@@ -16,7 +16,11 @@ internal static class ApiKeyBootstrap
 
     /// <summary>The configured keys; when there are none, the development keys (created, and printed once, on the
     /// first run).</summary>
-    public static List<ApiKeyOptions> KeysFor(AuthOptions auth, GatewayOptions gateway, TextWriter console, ILogger logger)
+    public static List<ApiKeyOptions> KeysFor(
+        AuthOptions auth,
+        GatewayOptions gateway,
+        TextWriter console,
+        ILogger logger)
     {
         if (auth.Keys.Count > 0)
         {
@@ -49,7 +53,9 @@ internal static class ApiKeyBootstrap
             {
                 return ApiKeyHash.TryParseHex(k.ApiKeySha256, out var hash)
                     ? new ApiKeyRegistration(k.Name, hash, k.Enabled, roles, topics)
-                    : throw new ArgumentException($"API key '{k.Name}': api_key_sha256 must be 64 hexadecimal characters", nameof(keys));
+                    : throw new ArgumentException(
+                        $"API key '{k.Name}': api_key_sha256 must be 64 hexadecimal characters",
+                        nameof(keys));
             }
 
             return ApiKeyRegistration.FromKey(k.Name, k.ApiKey, k.Enabled, roles, topics);

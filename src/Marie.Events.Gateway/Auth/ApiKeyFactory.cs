@@ -19,7 +19,11 @@ public static class ApiKeyFactory
     /// <param name="topics">The topics it may see and publish to (<c>"*"</c> = all); none = its own topic.</param>
     /// <param name="prefix"><c>mas_</c> (default) or <c>mau_</c>.</param>
     /// <exception cref="ArgumentException">A bad name, role, topic or prefix (the message says which).</exception>
-    public static NewApiKey Create(string name, IEnumerable<string>? roles = null, IEnumerable<string>? topics = null, string prefix = ApiKeyFormat.ServicePrefix)
+    public static NewApiKey Create(
+        string name,
+        IEnumerable<string>? roles = null,
+        IEnumerable<string>? topics = null,
+        string prefix = ApiKeyFormat.ServicePrefix)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         name = name.Trim();
@@ -27,25 +31,36 @@ public static class ApiKeyFactory
         var topicList = (topics ?? []).Select(t => t.Trim()).Where(t => t.Length > 0).ToArray();
         if (prefix is not (ApiKeyFormat.ServicePrefix or ApiKeyFormat.UserPrefix))
         {
-            throw new ArgumentException($"prefix must be {ApiKeyFormat.ServicePrefix} or {ApiKeyFormat.UserPrefix}", nameof(prefix));
+            throw new ArgumentException(
+                $"prefix must be {ApiKeyFormat.ServicePrefix} or {ApiKeyFormat.UserPrefix}",
+                nameof(prefix));
         }
 
-        if (name == "*" || ApiKeyFormat.IsWellFormed(name) || name.Length > Configuration.AuthOptionsValidator.MaxNameLength)
+        if (name == "*"
+            || ApiKeyFormat.IsWellFormed(name)
+            || name.Length > Configuration.AuthOptionsValidator.MaxNameLength)
         {
-            throw new ArgumentException($"name must not be \"*\", look like an API key, or be longer than {Configuration.AuthOptionsValidator.MaxNameLength} characters", nameof(name));
+            throw new ArgumentException(
+                "name must not be \"*\", look like an API key, or be longer than " +
+                $"{Configuration.AuthOptionsValidator.MaxNameLength} characters",
+                nameof(name));
         }
 
         foreach (var role in roleList)
         {
             if (!ApiKeyRoleNames.TryParse(role, out _))
             {
-                throw new ArgumentException($"unknown role '{role}' (expected {ApiKeyRoleNames.Accepted})", nameof(roles));
+                throw new ArgumentException(
+                    $"unknown role '{role}' (expected {ApiKeyRoleNames.Accepted})",
+                    nameof(roles));
             }
         }
 
         if (topicList.Any(ApiKeyFormat.IsWellFormed))
         {
-            throw new ArgumentException("a topic looks like an API key: list topics by their key's name", nameof(topics));
+            throw new ArgumentException(
+                "a topic looks like an API key: list topics by their key's name",
+                nameof(topics));
         }
 
         var key = ApiKeyFormat.Generate(prefix);
@@ -59,7 +74,12 @@ public static class ApiKeyFactory
 /// <param name="Sha256">The key's SHA-256, 64 lowercase hex characters: the value of <c>api_key_sha256</c>.</param>
 /// <param name="Roles">Its roles.</param>
 /// <param name="Topics">Its topics (empty: its own).</param>
-public sealed record NewApiKey(string Name, string ApiKey, string Sha256, IReadOnlyList<string> Roles, IReadOnlyList<string> Topics)
+public sealed record NewApiKey(
+    string Name,
+    string ApiKey,
+    string Sha256,
+    IReadOnlyList<string> Roles,
+    IReadOnlyList<string> Topics)
 {
     /// <summary>The <c>auth.keys</c> list item for this key, as YAML indented for the <c>keys:</c> list (holds the
     /// hash only).</summary>
@@ -95,7 +115,9 @@ public sealed record NewApiKey(string Name, string ApiKey, string Sha256, IReadO
             {
                 '"' => text.Append("\\\""),
                 '\\' => text.Append("\\\\"),
-                < ' ' => text.Append("\\x").Append(((int)c).ToString("x2", System.Globalization.CultureInfo.InvariantCulture)),
+                < ' ' =>
+                    text.Append("\\x").Append(
+                        ((int)c).ToString("x2", System.Globalization.CultureInfo.InvariantCulture)),
                 _ => text.Append(c),
             };
         }

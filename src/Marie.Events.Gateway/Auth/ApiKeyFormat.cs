@@ -17,7 +17,8 @@ internal static class ApiKeyFormat
     /// <summary>Characters of generated keys (base62).</summary>
     private const string Base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-    /// <summary>Printable ASCII range bounds for the part after the prefix ('!' to '~': no space, no control).</summary>
+    /// <summary>Printable ASCII range bounds for the part after the prefix ('!' to '~': no space, no
+    /// control).</summary>
     private const char FirstPrintable = '!';
     private const char LastPrintable = '~';
 
@@ -29,7 +30,8 @@ internal static class ApiKeyFormat
             return false;
         }
 
-        if (!key.StartsWith(UserPrefix, StringComparison.Ordinal) && !key.StartsWith(ServicePrefix, StringComparison.Ordinal))
+        if (!key.StartsWith(UserPrefix, StringComparison.Ordinal)
+            && !key.StartsWith(ServicePrefix, StringComparison.Ordinal))
         {
             return false;
         }
@@ -60,7 +62,8 @@ internal static class ApiKeyFormat
             return "must not be empty";
         }
 
-        var prefixed = key.StartsWith(UserPrefix, StringComparison.Ordinal) || key.StartsWith(ServicePrefix, StringComparison.Ordinal);
+        var prefixed = key.StartsWith(UserPrefix, StringComparison.Ordinal)
+            || key.StartsWith(ServicePrefix, StringComparison.Ordinal);
         if (!prefixed)
         {
             return $"must start with {UserPrefix} or {ServicePrefix}";

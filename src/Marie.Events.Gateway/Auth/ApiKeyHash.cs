@@ -32,6 +32,7 @@ internal static class ApiKeyHash
         return true;
     }
 
-    /// <summary>A short, non-secret name for a key: <c>sha256:</c> and the first 12 hex characters of its hash.</summary>
+    /// <summary>A short, non-secret name for a key: <c>sha256:</c> and the first 12 hex characters of its
+    /// hash.</summary>
     public static string Fingerprint(byte[] hash) => "sha256:" + Hex(hash)[..FingerprintHexLength];
 }

@@ -10,10 +10,14 @@ namespace Marie.Events.Gateway.Auth;
 /// Authenticates calls to EventStreamService, EventPublisherService and AdminService (installed per service, so
 /// health and reflection stay open): <c>authorization: Bearer &lt;key&gt;</c> metadata; a missing, malformed, unknown
 /// or disabled key gets <see cref="StatusCode.Unauthenticated"/>. Publisher methods also need role publisher or admin,
-/// stream methods role subscriber or admin, admin methods role admin (<see cref="StatusCode.PermissionDenied"/>). The caller's identity is left
-/// in <see cref="ServerCallContext.UserState"/>. Failure lines are throttled (<see cref="AuthFailureLogs"/>).
+/// stream methods role subscriber or admin, admin methods role admin (<see cref="StatusCode.PermissionDenied"/>). The
+/// caller's identity is left in <see cref="ServerCallContext.UserState"/>. Failure lines are throttled
+/// (<see cref="AuthFailureLogs"/>).
 /// </summary>
-internal sealed class ApiKeyInterceptor(APIKeyManager keys, AuthFailureLogs failureLogs, ILogger<ApiKeyInterceptor> logger) : Interceptor
+internal sealed class ApiKeyInterceptor(
+    APIKeyManager keys,
+    AuthFailureLogs failureLogs,
+    ILogger<ApiKeyInterceptor> logger) : Interceptor
 {
     /// <summary><see cref="ServerCallContext.UserState"/> key of the caller's <see cref="ApiKeyIdentity"/>.</summary>
     public const string IdentityKey = "marie.events.identity";
@@ -22,9 +26,11 @@ internal sealed class ApiKeyInterceptor(APIKeyManager keys, AuthFailureLogs fail
 
     private static readonly string PublisherMethodPrefix = "/" + PublisherService.Descriptor.FullName + "/";
 
-    private static readonly string AdminMethodPrefix = "/" + Marie.Events.Protocol.AdminService.Descriptor.FullName + "/";
+    private static readonly string AdminMethodPrefix = "/" + Marie.Events.Protocol.AdminService.Descriptor.FullName
+        + "/";
 
-    private static readonly string StreamMethodPrefix = "/" + Marie.Events.Protocol.EventStreamService.Descriptor.FullName + "/";
+    private static readonly string StreamMethodPrefix = "/"
+        + Marie.Events.Protocol.EventStreamService.Descriptor.FullName + "/";
 
     /// <summary>The identity the interceptor stored for this call.</summary>
     public static ApiKeyIdentity? GetIdentity(ServerCallContext context) =>
@@ -38,21 +44,29 @@ internal sealed class ApiKeyInterceptor(APIKeyManager keys, AuthFailureLogs fail
     }
 
     public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
-        IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
+        IAsyncStreamReader<TRequest> requestStream,
+        ServerCallContext context,
+        ClientStreamingServerMethod<TRequest, TResponse> continuation)
     {
         Authorize(context);
         return continuation(requestStream, context);
     }
 
     public override Task ServerStreamingServerHandler<TRequest, TResponse>(
-        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+        TRequest request,
+        IServerStreamWriter<TResponse> responseStream,
+        ServerCallContext context,
+        ServerStreamingServerMethod<TRequest, TResponse> continuation)
     {
         Authorize(context);
         return continuation(request, responseStream, context);
     }
 
     public override Task DuplexStreamingServerHandler<TRequest, TResponse>(
-        IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+        IAsyncStreamReader<TRequest> requestStream,
+        IServerStreamWriter<TResponse> responseStream,
+        ServerCallContext context,
+        DuplexStreamingServerMethod<TRequest, TResponse> continuation)
     {
         Authorize(context);
         return continuation(requestStream, responseStream, context);
@@ -90,19 +104,24 @@ internal sealed class ApiKeyInterceptor(APIKeyManager keys, AuthFailureLogs fail
         if (context.Method.StartsWith(PublisherMethodPrefix, StringComparison.Ordinal) && !identity.CanPublish)
         {
             GatewayLog.GrpcPermissionDenied(logger, identity.Name, context.Method);
-            throw new RpcException(new Status(StatusCode.PermissionDenied, "publishing needs a key with role publisher or admin"));
+            throw new RpcException(
+                new Status(StatusCode.PermissionDenied, "publishing needs a key with role publisher or admin"));
         }
 
         if (context.Method.StartsWith(StreamMethodPrefix, StringComparison.Ordinal) && !identity.CanSubscribe)
         {
             SecurityLog.SubscribePermissionDenied(logger, identity.Name, context.Method);
-            throw new RpcException(new Status(StatusCode.PermissionDenied, "streaming and replay need a key with role subscriber or admin"));
+            throw new RpcException(
+                new Status(
+                    StatusCode.PermissionDenied,
+                    "streaming and replay need a key with role subscriber or admin"));
         }
 
         if (context.Method.StartsWith(AdminMethodPrefix, StringComparison.Ordinal) && !identity.IsAdmin)
         {
             SecurityLog.AdminGrpcPermissionDenied(logger, identity.Name, context.Method);
-            throw new RpcException(new Status(StatusCode.PermissionDenied, "the admin service needs a key with role admin"));
+            throw new RpcException(
+                new Status(StatusCode.PermissionDenied, "the admin service needs a key with role admin"));
         }
 
         context.UserState[IdentityKey] = identity;

@@ -60,22 +60,30 @@ internal static class DevKeyStore
             var config = new ConfigurationBuilder().AddYamlFile(path, optional: false, reloadOnChange: false).Build();
             SectionBinder.Bind(config, AuthOptions.Section, options);
         }
-        catch (Exception ex) when (ex is IOException or FormatException or InvalidDataException or Microsoft.Extensions.Options.OptionsValidationException)
+        catch (Exception ex) when (
+            ex is IOException
+                or FormatException
+                or InvalidDataException
+                or Microsoft.Extensions.Options.OptionsValidationException)
         {
-            throw new GatewayConfigurationException($"Cannot read the development keys in {path}: {ex.Message}. Delete the file to get new keys.", ex);
+            throw new GatewayConfigurationException(
+                $"Cannot read the development keys in {path}: {ex.Message}. Delete the file to get new keys.",
+                ex);
         }
 
         var result = new AuthOptionsValidator().Validate(null, options);
         if (result.Failed || options.Keys.Count == 0)
         {
             var why = result.Failed ? result.FailureMessage : "it holds no key";
-            throw new GatewayConfigurationException($"The development keys in {path} are invalid: {why}. Delete the file to get new keys.");
+            throw new GatewayConfigurationException(
+                $"The development keys in {path} are invalid: {why}. Delete the file to get new keys.");
         }
 
         return options.Keys;
     }
 
-    /// <summary>Writes the file atomically (temporary file, then move). False when another process created it first.</summary>
+    /// <summary>Writes the file atomically (temporary file, then move). False when another process created it
+    /// first.</summary>
     private static bool TryCreate(string path, List<ApiKeyOptions> keys)
     {
         var dir = Path.GetDirectoryName(path)!;
@@ -119,11 +127,13 @@ internal static class DevKeyStore
         }
     }
 
-    /// <summary>The file's text. Names and roles are fixed words and keys are base62, so nothing needs quoting.</summary>
+    /// <summary>The file's text. Names and roles are fixed words and keys are base62, so nothing needs
+    /// quoting.</summary>
     private static string Render(List<ApiKeyOptions> keys)
     {
         var text = new StringBuilder()
-            .AppendLine("# Marie Event Stream: development API keys, created on the gateway's first run because auth.keys")
+            .AppendLine(
+                "# Marie Event Stream: development API keys, created on the gateway's first run because auth.keys")
             .AppendLine("# was empty. Local only: never commit this file. Delete it to get new keys on the next start.")
             .AppendLine("auth:")
             .AppendLine("  keys:");

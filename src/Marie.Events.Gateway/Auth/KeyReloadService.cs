@@ -1,6 +1,7 @@
 using Marie.Events.Gateway.Configuration;
 using Marie.Events.Gateway.Hosting;
 using Marie.Events.Gateway.Logging;
+using Marie.Events.Gateway.Streams;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -43,15 +44,26 @@ internal sealed class KeyReloadService(
 
         // Touched so that its subscription to key changes exists before any change can happen.
         _ = streams;
-        _timer = time.CreateTimer(static s => ((KeyReloadService)s!).Reload(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _timer = time.CreateTimer(
+            static s => ((KeyReloadService)s!).Reload(),
+            this,
+            Timeout.InfiniteTimeSpan,
+            Timeout.InfiniteTimeSpan);
         _watcher = new FileSystemWatcher(Path.GetDirectoryName(path)!, Path.GetFileName(path))
         {
-            NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.FileName | NotifyFilters.Size | NotifyFilters.CreationTime,
+            NotifyFilter = NotifyFilters.LastWrite
+                | NotifyFilters.FileName
+                | NotifyFilters.Size
+                | NotifyFilters.CreationTime,
         };
         _watcher.Changed += OnFileEvent;
         _watcher.Created += OnFileEvent;
         _watcher.Renamed += OnFileEvent;
-        _watcher.Error += (_, e) => SecurityLog.KeysReloadRejected(logger, path, $"the file watcher failed ({e.GetException().Message}); restart the gateway to apply key changes");
+        _watcher.Error += (_, e) =>
+            SecurityLog.KeysReloadRejected(
+                logger,
+                path,
+                $"the file watcher failed ({e.GetException().Message}); restart the gateway to apply key changes");
         _watcher.EnableRaisingEvents = true;
         SecurityLog.WatchingConfiguration(logger, path);
         return Task.CompletedTask;
@@ -70,7 +82,8 @@ internal sealed class KeyReloadService(
         _timer?.Dispose();
     }
 
-    private void OnFileEvent(object sender, FileSystemEventArgs e) => _timer?.Change(Debounce, Timeout.InfiniteTimeSpan);
+    private void OnFileEvent(object sender, FileSystemEventArgs e) =>
+        _timer?.Change(Debounce, Timeout.InfiniteTimeSpan);
 
     /// <summary>Reads the file again and, if it is valid, applies its keys. Public for tests of the rules.</summary>
     public void Reload()
@@ -87,9 +100,17 @@ internal sealed class KeyReloadService(
                 options = new AuthOptions();
                 SectionBinder.Bind(configuration, AuthOptions.Section, options);
             }
-            catch (Exception ex) when (ex is IOException or FormatException or InvalidDataException or YamlDotNet.Core.YamlException or OptionsValidationException)
+            catch (Exception ex) when (
+                ex is IOException
+                    or FormatException
+                    or InvalidDataException
+                    or YamlDotNet.Core.YamlException
+                    or OptionsValidationException)
             {
-                SecurityLog.KeysReloadRejected(logger, path, ex is OptionsValidationException v ? string.Join("; ", v.Failures) : ex.Message);
+                SecurityLog.KeysReloadRejected(
+                    logger,
+                    path,
+                    ex is OptionsValidationException v ? string.Join("; ", v.Failures) : ex.Message);
                 return;
             }
 

@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Marie.Events.Gateway.Services;
+using Marie.Events.Gateway.Streams;
 using Marie.Events.Protocol;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -18,7 +19,8 @@ internal sealed class PublishGuardInterceptor(
     StreamRegistry streams,
     IHostApplicationLifetime lifetime) : Interceptor
 {
-    /// <summary>The error for a key-shaped <c>api_key</c> that is no configured key (the value is not repeated).</summary>
+    /// <summary>The error for a key-shaped <c>api_key</c> that is no configured key (the value is not
+    /// repeated).</summary>
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
@@ -31,31 +33,41 @@ internal sealed class PublishGuardInterceptor(
     }
 
     public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(
-        IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
+        IAsyncStreamReader<TRequest> requestStream,
+        IServerStreamWriter<TResponse> responseStream,
+        ServerCallContext context,
         DuplexStreamingServerMethod<TRequest, TResponse> continuation)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
-        using var session = streams.Open(Caller(context), StreamKind.Publish, Guid.NewGuid().ToString("N"), stop);
-        using var reader = new GuardedReader<TRequest>(requestStream, this, session, stop.Token);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(
+            context.CancellationToken,
+            lifetime.ApplicationStopping);
+        using var stream = streams.Open(Caller(context), StreamKind.Publish, Guid.NewGuid().ToString("N"), stop);
+        using var reader = new GuardedReader<TRequest>(requestStream, this, stream, stop.Token);
         try
         {
             await continuation(reader, responseStream, context).ConfigureAwait(false);
         }
-        catch (Exception ex) when (session.ClosedWith is not null && ex is not RpcException)
+        catch (Exception ex) when (stream.ClosedWith is not null && ex is not RpcException)
         {
             // Revoked: the read was cancelled; the call ends with the revocation's status below.
         }
 
-        session.ThrowIfRevoked();
+        stream.ThrowIfRevoked();
     }
 
     private static ApiKeyIdentity Caller(ServerCallContext context) =>
-        ApiKeyInterceptor.GetIdentity(context) ?? throw new RpcException(new Status(StatusCode.Unauthenticated, "invalid or missing token"));
+        ApiKeyInterceptor.GetIdentity(context) ?? throw new RpcException(
+            new Status(StatusCode.Unauthenticated, "invalid or missing token"));
 
     /// <summary>Turns a raw key topic into its name and checks the caller may publish there.</summary>
-    private void Prepare(PublishRequest request, ApiKeyIdentity caller, int? index) => admission.Admit(request, caller, index);
+    private void Prepare(PublishRequest request, ApiKeyIdentity caller, int? index) =>
+        admission.Admit(request, caller, index);
 
-    private sealed class GuardedReader<T>(IAsyncStreamReader<T> inner, PublishGuardInterceptor guard, StreamSession session, CancellationToken stop)
+    private sealed class GuardedReader<T>(
+        IAsyncStreamReader<T> inner,
+        PublishGuardInterceptor guard,
+        RegisteredStream stream,
+        CancellationToken stop)
         : IAsyncStreamReader<T>, IDisposable
     {
         private int _index;
@@ -74,10 +86,10 @@ internal sealed class PublishGuardInterceptor(
                 return false;
             }
 
-            session.ThrowIfRevoked();
+            stream.ThrowIfRevoked();
             if (inner.Current is PublishRequest request)
             {
-                guard.Prepare(request, session.Identity, _index);
+                guard.Prepare(request, stream.Identity, _index);
             }
 
             _index++;

@@ -15,7 +15,8 @@ internal readonly record struct TopicRefusal(string SubscriptionId, string Field
 internal static class TopicNames
 {
     /// <summary>The error text for a topic holding another key (the key is not repeated).</summary>
-    public const string ForeignKeyMessage = "a topic holds an API key that is not this stream's own: name topics by their key's name";
+    public const string ForeignKeyMessage = "a topic holds an API key that is not this stream's own: name topics by " +
+        "their key's name";
 
     /// <summary><paramref name="topic"/> as the broker should see it: the caller's name for its own raw key, the
     /// topic itself when it is not key-shaped, null when it is another key.</summary>
@@ -37,7 +38,8 @@ internal static class TopicNames
         {
             case ClientMessage.MessageOneofCase.Subscribe:
                 return Rewrite(message.Subscribe, caller);
-            case ClientMessage.MessageOneofCase.Ack when message.Ack.AckModeCase == AckMessage.AckModeOneofCase.Cumulative:
+            case ClientMessage.MessageOneofCase.Ack
+                when message.Ack.AckModeCase == AckMessage.AckModeOneofCase.Cumulative:
                 var cumulative = message.Ack.Cumulative;
                 if (ForCaller(cumulative.Topic, caller) is not { } topic)
                 {
@@ -67,7 +69,11 @@ internal static class TopicNames
             ?? RewriteKeys(request.TopicEpochs, caller, request.SubscriptionId, "topic_epochs");
     }
 
-    private static TopicRefusal? RewriteKeys<T>(Google.Protobuf.Collections.MapField<string, T> map, ApiKeyIdentity caller, string subscriptionId, string field)
+    private static TopicRefusal? RewriteKeys<T>(
+        Google.Protobuf.Collections.MapField<string, T> map,
+        ApiKeyIdentity caller,
+        string subscriptionId,
+        string field)
     {
         foreach (var key in map.Keys.Where(ApiKeyFormat.IsWellFormed).ToArray())
         {

@@ -12,7 +12,8 @@ internal sealed class AuthOptions
     [ConfigurationKeyName("keys")]
     public List<ApiKeyOptions> Keys { get; set; } = [];
 
-    /// <summary>Watch the configuration file and apply changes to <c>auth.keys</c> without a restart (default true).</summary>
+    /// <summary>Watch the configuration file and apply changes to <c>auth.keys</c> without a restart (default
+    /// true).</summary>
     [ConfigurationKeyName("reload_on_change")]
     public bool ReloadOnChange { get; set; } = true;
 }
@@ -28,7 +29,8 @@ internal sealed class ApiKeyOptions
     [ConfigurationKeyName("api_key")]
     public string ApiKey { get; set; } = "";
 
-    /// <summary>Instead of <see cref="ApiKey"/>: the key's SHA-256, 64 hex characters, so the file holds no key.</summary>
+    /// <summary>Instead of <see cref="ApiKey"/>: the key's SHA-256, 64 hex characters, so the file holds no
+    /// key.</summary>
     [ConfigurationKeyName("api_key_sha256")]
     public string ApiKeySha256 { get; set; } = "";
 
@@ -36,7 +38,8 @@ internal sealed class ApiKeyOptions
     [ConfigurationKeyName("enabled")]
     public bool Enabled { get; set; } = true;
 
-    /// <summary><c>admin</c>, <c>publisher</c>, <c>subscriber</c> (<c>user</c> = subscriber); none = subscriber.</summary>
+    /// <summary><c>admin</c>, <c>publisher</c>, <c>subscriber</c> (<c>user</c> = subscriber); none =
+    /// subscriber.</summary>
     [ConfigurationKeyName("roles")]
     public List<string> Roles { get; set; } = [];
 

@@ -3,7 +3,8 @@ using Microsoft.Extensions.Options;
 
 namespace Marie.Events.Gateway.Configuration;
 
-/// <summary>Validates <c>auth.keys</c>. Messages name the entries (<c>auth.keys[i]</c> and its name), never a key.</summary>
+/// <summary>Validates <c>auth.keys</c>. Messages name the entries (<c>auth.keys[i]</c> and its name), never a
+/// key.</summary>
 internal sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
 {
     /// <summary>Longest key name: a name is a topic, logged and sent on the wire.</summary>
@@ -22,7 +23,9 @@ internal sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
             if (HashOf(errors, entry, at) is { } hash && !hashes.TryAdd(hash, i))
             {
                 var first = hashes[hash];
-                errors.Add($"{at} ({Describe(entry)}) has the same api_key as auth.keys[{first}] ({Describe(options.Keys[first])})");
+                errors.Add(
+                    $"{at} ({Describe(entry)}) has the same api_key as auth.keys[{first}] " +
+                    $"({Describe(options.Keys[first])})");
             }
 
             foreach (var role in entry.Roles)
@@ -42,7 +45,8 @@ internal sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
                 }
                 else if (ApiKeyFormat.IsWellFormed(topic.Trim()))
                 {
-                    errors.Add($"{at}.topics[{j}] ({Describe(entry)}) looks like an API key: list topics by their key's name");
+                    errors.Add(
+                        $"{at}.topics[{j}] ({Describe(entry)}) looks like an API key: list topics by their key's name");
                 }
             }
         }
@@ -50,7 +54,12 @@ internal sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
-    private static void CheckName(List<string> errors, Dictionary<string, int> names, ApiKeyOptions entry, string at, int i)
+    private static void CheckName(
+        List<string> errors,
+        Dictionary<string, int> names,
+        ApiKeyOptions entry,
+        string at,
+        int i)
     {
         if (string.IsNullOrWhiteSpace(entry.Name))
         {
@@ -59,7 +68,8 @@ internal sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
         else if (ApiKeyFormat.IsWellFormed(entry.Name.Trim()))
         {
             // Not echoed: it may be a key pasted in the wrong field.
-            errors.Add($"{at}.name looks like an API key: a name is logged and used as the key's topic, choose another");
+            errors.Add(
+                $"{at}.name looks like an API key: a name is logged and used as the key's topic, choose another");
         }
         else if (entry.Name == Broker.Access.ConnectionAccess.AllTopics)
         {
@@ -82,7 +92,9 @@ internal sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
         var hasHash = !string.IsNullOrWhiteSpace(entry.ApiKeySha256);
         if (hasKey && hasHash)
         {
-            errors.Add($"{at} ({Describe(entry)}) has both api_key and api_key_sha256: keep one (api_key_sha256 keeps the key out of the file)");
+            errors.Add(
+                $"{at} ({Describe(entry)}) has both api_key and api_key_sha256: keep one (api_key_sha256 keeps the " +
+                "key out of the file)");
             return null;
         }
 
@@ -90,7 +102,9 @@ internal sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
         {
             if (!ApiKeyHash.TryParseHex(entry.ApiKeySha256, out var parsed))
             {
-                errors.Add($"{at}.api_key_sha256 ({Describe(entry)}) must be 64 hexadecimal characters, the SHA-256 of the key");
+                errors.Add(
+                    $"{at}.api_key_sha256 ({Describe(entry)}) must be 64 hexadecimal characters, " +
+                    "the SHA-256 of the key");
                 return null;
             }
 
@@ -107,5 +121,7 @@ internal sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
     }
 
     private static string Describe(ApiKeyOptions entry) =>
-        string.IsNullOrWhiteSpace(entry.Name) || ApiKeyFormat.IsWellFormed(entry.Name.Trim()) ? "unnamed" : $"name '{entry.Name}'";
+        string.IsNullOrWhiteSpace(entry.Name) || ApiKeyFormat.IsWellFormed(entry.Name.Trim())
+            ? "unnamed"
+            : $"name '{entry.Name}'";
 }

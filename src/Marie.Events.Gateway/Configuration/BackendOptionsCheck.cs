@@ -1,6 +1,7 @@
 namespace Marie.Events.Gateway.Configuration;
 
-/// <summary>Start-up checks of <c>toast.grpc.broker.backend</c> and its section (<c>file.*</c>, <c>redis.*</c>).</summary>
+/// <summary>Start-up checks of <c>toast.grpc.broker.backend</c> and its section (<c>file.*</c>,
+/// <c>redis.*</c>).</summary>
 internal static class BackendOptionsCheck
 {
     public static void Validate(BrokerSection broker, List<string> errors)
@@ -25,7 +26,8 @@ internal static class BackendOptionsCheck
     {
         if (file.Path is { } path && string.IsNullOrWhiteSpace(path))
         {
-            errors.Add("toast.grpc.broker.file.path must not be empty when set (leave it out for <gateway.state_dir>/log)");
+            errors.Add(
+                "toast.grpc.broker.file.path must not be empty when set (leave it out for <gateway.state_dir>/log)");
         }
 
         if (!FileBackendSettings.TryParseFsync(file.Fsync, out _))

@@ -15,8 +15,12 @@ internal static class ConfigurationLoader
 
     /// <summary>Adds the configuration file to <paramref name="builder"/>.</summary>
     /// <returns>A description of the source, for the start-up log.</returns>
-    /// <exception cref="GatewayConfigurationException">A missing file or argument, or YAML that does not parse.</exception>
-    public static string AddGatewayConfiguration(IConfigurationBuilder builder, IReadOnlyList<string> args, Func<string, string?> environment) =>
+    /// <exception cref="GatewayConfigurationException">A missing file or argument, or YAML that does not
+    /// parse.</exception>
+    public static string AddGatewayConfiguration(
+        IConfigurationBuilder builder,
+        IReadOnlyList<string> args,
+        Func<string, string?> environment) =>
         AddGatewayConfiguration(builder, args, environment, out _);
 
     /// <summary>Adds the configuration file to <paramref name="builder"/>.</summary>
@@ -25,8 +29,13 @@ internal static class ConfigurationLoader
     /// <param name="environment">Reads environment variables.</param>
     /// <param name="file">The file's full path; null when the embedded default is used.</param>
     /// <returns>A description of the source, for the start-up log.</returns>
-    /// <exception cref="GatewayConfigurationException">A missing file or argument, or YAML that does not parse.</exception>
-    public static string AddGatewayConfiguration(IConfigurationBuilder builder, IReadOnlyList<string> args, Func<string, string?> environment, out string? file)
+    /// <exception cref="GatewayConfigurationException">A missing file or argument, or YAML that does not
+    /// parse.</exception>
+    public static string AddGatewayConfiguration(
+        IConfigurationBuilder builder,
+        IReadOnlyList<string> args,
+        Func<string, string?> environment,
+        out string? file)
     {
         file = null;
         var (path, origin) = FindConfigFile(args, environment);
@@ -36,7 +45,9 @@ internal static class ConfigurationLoader
             {
                 // Parsed once into memory: a stream source could not be reloaded if the sources were rebuilt.
                 using var stream = typeof(ConfigurationLoader).Assembly.GetManifestResourceStream(EmbeddedResourceName)
-                    ?? throw new GatewayConfigurationException($"The embedded default configuration {EmbeddedResourceName} is missing from the gateway assembly.");
+                    ?? throw new GatewayConfigurationException(
+                        $"The embedded default configuration {EmbeddedResourceName} is missing from the gateway " +
+                        "assembly.");
                 var defaults = new ConfigurationBuilder().AddYamlStream(stream).Build();
                 builder.AddInMemoryCollection(defaults.AsEnumerable());
                 return "the embedded default config/gateway.yml";
@@ -60,7 +71,9 @@ internal static class ConfigurationLoader
         }
     }
 
-    private static (string? Path, string Origin) FindConfigFile(IReadOnlyList<string> args, Func<string, string?> environment)
+    private static (string? Path, string Origin) FindConfigFile(
+        IReadOnlyList<string> args,
+        Func<string, string?> environment)
     {
         for (var i = 0; i < args.Count; i++)
         {
@@ -69,7 +82,8 @@ internal static class ConfigurationLoader
             {
                 if (i + 1 >= args.Count || string.IsNullOrWhiteSpace(args[i + 1]))
                 {
-                    throw new GatewayConfigurationException($"{ConfigArgument} needs a file path: {ConfigArgument} FILE");
+                    throw new GatewayConfigurationException(
+                        $"{ConfigArgument} needs a file path: {ConfigArgument} FILE");
                 }
 
                 return (args[i + 1], ConfigArgument);
@@ -79,7 +93,8 @@ internal static class ConfigurationLoader
             {
                 var value = arg[(ConfigArgument.Length + 1)..];
                 return string.IsNullOrWhiteSpace(value)
-                    ? throw new GatewayConfigurationException($"{ConfigArgument} needs a file path: {ConfigArgument} FILE")
+                    ? throw new GatewayConfigurationException(
+                        $"{ConfigArgument} needs a file path: {ConfigArgument} FILE")
                     : (value, ConfigArgument);
             }
         }

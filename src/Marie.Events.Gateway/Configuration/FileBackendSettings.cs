@@ -27,7 +27,8 @@ internal static class FileBackendSettings
         }
     }
 
-    /// <summary>The file backend from validated settings; its folder defaults to <c>&lt;gateway.state_dir&gt;/log</c>.</summary>
+    /// <summary>The file backend from validated settings; its folder defaults to
+    /// <c>&lt;gateway.state_dir&gt;/log</c>.</summary>
     public static IEventBackend Create(BrokerSection broker, GatewayOptions gateway, ILoggerFactory loggers)
     {
         _ = TryParseFsync(broker.File.Fsync, out var fsync); // validated at start-up (BackendOptionsCheck)

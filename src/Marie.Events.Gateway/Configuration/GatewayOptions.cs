@@ -8,7 +8,7 @@ internal sealed class GatewayOptions
     /// <summary>Configuration section name.</summary>
     public const string Section = "gateway";
 
-    /// <summary>Default gRPC (h2c) port, as in the seed's grpcurl examples.</summary>
+    /// <summary>Default gRPC (h2c) port: Marie-AI's, which its clients and grpcurl examples use.</summary>
     public const int DefaultPort = 51001;
 
     /// <summary>Default admin (HTTP/1.1) port: the one after the gRPC port.</summary>

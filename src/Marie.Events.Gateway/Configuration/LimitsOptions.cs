@@ -26,7 +26,8 @@ internal sealed class LimitsOptions
     [ConfigurationKeyName("max_streams_per_key")]
     public int MaxStreamsPerKey { get; set; } = 100;
 
-    /// <summary>Largest message a client may send, bytes (a larger one ends the call with RESOURCE_EXHAUSTED).</summary>
+    /// <summary>Largest message a client may send, bytes (a larger one ends the call with
+    /// RESOURCE_EXHAUSTED).</summary>
     [ConfigurationKeyName("max_message_bytes")]
     public int MaxMessageBytes { get; set; } = DefaultMaxMessageBytes;
 
@@ -89,17 +90,21 @@ internal sealed class LimitsOptionsValidator : IValidateOptions<LimitsOptions>
     public ValidateOptionsResult Validate(string? name, LimitsOptions options)
     {
         var errors = new List<string>();
-        foreach (var (key, value) in options.ToBrokerLimits().Named().Append(("max_streams_per_key", options.MaxStreamsPerKey)))
+        var named = options.ToBrokerLimits().Named().Append(("max_streams_per_key", options.MaxStreamsPerKey));
+        foreach (var (key, value) in named)
         {
             if (value < 1)
             {
-                errors.Add(GatewayOptionsValidator.Invariant($"{LimitsOptions.Prefix}{key} must be at least 1 (got {value})"));
+                errors.Add(
+                    GatewayOptionsValidator.Invariant($"{LimitsOptions.Prefix}{key} must be at least 1 (got {value})"));
             }
         }
 
         if (options.MaxMessageBytes < MinMessageBytes)
         {
-            errors.Add(GatewayOptionsValidator.Invariant($"{LimitsOptions.Prefix}max_message_bytes must be at least {MinMessageBytes} (got {options.MaxMessageBytes})"));
+            var got = options.MaxMessageBytes;
+            errors.Add(GatewayOptionsValidator.Invariant(
+                $"{LimitsOptions.Prefix}max_message_bytes must be at least {MinMessageBytes} (got {got})"));
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

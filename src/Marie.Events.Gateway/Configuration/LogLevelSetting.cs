@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Marie.Events.Gateway.Configuration;
 
-/// <summary><c>MARIE_LOG_LEVEL</c>: the seed's Python names (DEBUG, INFO, WARNING, ERROR, CRITICAL) or a
+/// <summary><c>MARIE_LOG_LEVEL</c>: Marie-AI's Python names (DEBUG, INFO, WARNING, ERROR, CRITICAL) or a
 /// <see cref="LogLevel"/> name, case-insensitive. Unset: Information.</summary>
 internal static class LogLevelSetting
 {
@@ -25,12 +25,15 @@ internal static class LogLevelSetting
             case "CRITICAL" or "FATAL": return LogLevel.Critical;
         }
 
-        if (Enum.TryParse<LogLevel>(value.Trim(), ignoreCase: true, out var level) && Enum.IsDefined(level) && !int.TryParse(value, out _))
+        if (Enum.TryParse<LogLevel>(value.Trim(), ignoreCase: true, out var level)
+            && Enum.IsDefined(level)
+            && !int.TryParse(value, out _))
         {
             return level;
         }
 
         throw new GatewayConfigurationException(
-            $"{EnvironmentVariable} must be DEBUG, INFO, WARNING, ERROR or CRITICAL (or Trace, Debug, Information, Warning, Error, Critical, None) (got '{value}')");
+            $"{EnvironmentVariable} must be DEBUG, INFO, WARNING, ERROR or CRITICAL (or Trace, Debug, Information, " +
+            $"Warning, Error, Critical, None) (got '{value}')");
     }
 }

@@ -71,7 +71,9 @@ internal sealed class ToastOptionsValidator : IValidateOptions<ToastOptions>
         var queue = options.Grpc.Queue;
         if (queue.MaxSize < 1)
         {
-            errors.Add(GatewayOptionsValidator.Invariant($"toast.grpc.queue.maxsize must be at least 1 (got {queue.MaxSize})"));
+            errors.Add(
+                GatewayOptionsValidator.Invariant(
+                    $"toast.grpc.queue.maxsize must be at least 1 (got {queue.MaxSize})"));
         }
 
         var retry = options.Grpc.Retry;
@@ -79,17 +81,23 @@ internal sealed class ToastOptionsValidator : IValidateOptions<ToastOptions>
         CheckFinite(errors, "toast.grpc.retry.backoff_max_s", retry.BackoffMaxSeconds);
         if (!(retry.BackoffBaseSeconds > 0))
         {
-            errors.Add(GatewayOptionsValidator.Invariant($"toast.grpc.retry.backoff_base_s must be greater than 0 (got {retry.BackoffBaseSeconds})"));
+            errors.Add(
+                GatewayOptionsValidator.Invariant(
+                    $"toast.grpc.retry.backoff_base_s must be greater than 0 (got {retry.BackoffBaseSeconds})"));
         }
         else if (!(retry.BackoffMaxSeconds >= retry.BackoffBaseSeconds))
         {
-            errors.Add(GatewayOptionsValidator.Invariant(
-                $"toast.grpc.retry.backoff_max_s must be at least toast.grpc.retry.backoff_base_s ({retry.BackoffBaseSeconds}) (got {retry.BackoffMaxSeconds})"));
+            errors.Add(
+                "toast.grpc.retry.backoff_max_s must be at least " +
+                GatewayOptionsValidator.Invariant(
+                    $"toast.grpc.retry.backoff_base_s ({retry.BackoffBaseSeconds}) (got {retry.BackoffMaxSeconds})"));
         }
 
         if (retry.MaxAttempts < 0)
         {
-            errors.Add(GatewayOptionsValidator.Invariant($"toast.grpc.retry.max_attempts must be 0 (infinite) or more (got {retry.MaxAttempts})"));
+            errors.Add(
+                GatewayOptionsValidator.Invariant(
+                    $"toast.grpc.retry.max_attempts must be 0 (infinite) or more (got {retry.MaxAttempts})"));
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

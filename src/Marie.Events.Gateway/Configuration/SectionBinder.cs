@@ -42,6 +42,8 @@ internal static partial class SectionBinder
         return $"{key} must be {type} (got '{match.Groups["value"].Value}')";
     }
 
-    [GeneratedRegex(@"value '(?<value>[^']*)' at '(?<path>[^']+)' to type '(?<type>[^']+)'", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(
+        @"value '(?<value>[^']*)' at '(?<path>[^']+)' to type '(?<type>[^']+)'",
+        RegexOptions.CultureInvariant)]
     private static partial Regex BinderMessage();
 }

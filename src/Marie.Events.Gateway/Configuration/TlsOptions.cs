@@ -54,7 +54,9 @@ internal static class TlsCertificateLoader
             var extension = Path.GetExtension(certificatePath).ToUpperInvariant();
             if (extension is ".PFX" or ".P12")
             {
-                certificate = X509CertificateLoader.LoadPkcs12FromFile(certificatePath, string.IsNullOrEmpty(options.Password) ? null : options.Password);
+                certificate = X509CertificateLoader.LoadPkcs12FromFile(
+                    certificatePath,
+                    string.IsNullOrEmpty(options.Password) ? null : options.Password);
             }
             else if (string.IsNullOrEmpty(options.Password))
             {
@@ -67,13 +69,16 @@ internal static class TlsCertificateLoader
         }
         catch (Exception ex) when (ex is CryptographicException or IOException or ArgumentException)
         {
-            throw new InvalidOperationException($"gateway.tls.certificate_path: cannot load the certificate from {certificatePath}: {ex.Message}", ex);
+            throw new InvalidOperationException(
+                $"gateway.tls.certificate_path: cannot load the certificate from {certificatePath}: {ex.Message}",
+                ex);
         }
 
         if (!certificate.HasPrivateKey)
         {
             certificate.Dispose();
-            throw new InvalidOperationException($"gateway.tls.certificate_path: {certificatePath} has no private key (set gateway.tls.key_path)");
+            throw new InvalidOperationException(
+                $"gateway.tls.certificate_path: {certificatePath} has no private key (set gateway.tls.key_path)");
         }
 
         return certificate;

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Configuration;
 
 namespace Marie.Events.Gateway.Configuration;
 
-/// <summary>The seed's <c>toast.*</c> section.</summary>
+/// <summary>The <c>toast.*</c> section: Marie-AI's keys, plus the ones marked as additions.</summary>
 internal sealed class ToastOptions
 {
     /// <summary>Configuration section name.</summary>
@@ -24,7 +24,8 @@ internal sealed class ToastNativeOptions
     [ConfigurationKeyName("enabled")]
     public bool Enabled { get; set; } = true;
 
-    /// <summary>Where the native handler appends events; null (unset) = <c>&lt;gateway.state_dir&gt;/native-events.jsonl</c>.</summary>
+    /// <summary>Where the native handler appends events; null (unset) =
+    /// <c>&lt;gateway.state_dir&gt;/native-events.jsonl</c>.</summary>
     [ConfigurationKeyName("path")]
     public string? Path { get; set; }
 
@@ -85,7 +86,8 @@ internal sealed class BrokerSection
     [ConfigurationKeyName("file")]
     public FileSection File { get; set; } = new();
 
-    /// <summary>Addition (cluster mode): <c>toast.grpc.broker.redis.*</c>, read when <see cref="Backend"/> is redis.</summary>
+    /// <summary>Addition (cluster mode): <c>toast.grpc.broker.redis.*</c>, read when <see cref="Backend"/> is
+    /// redis.</summary>
     [ConfigurationKeyName("redis")]
     public RedisSection Redis { get; set; } = new();
 
@@ -159,11 +161,13 @@ internal sealed class RedisSection
     /// <summary>Default key prefix: every key and the fan-out channel start with it.</summary>
     public const string DefaultKeyPrefix = Marie.Events.Backends.Redis.RedisBackendOptions.DefaultKeyPrefix;
 
-    /// <summary>A StackExchange.Redis configuration string, e.g. <c>127.0.0.1:6379</c> (required with backend redis).</summary>
+    /// <summary>A StackExchange.Redis configuration string, e.g. <c>127.0.0.1:6379</c> (required with backend
+    /// redis).</summary>
     [ConfigurationKeyName("connection")]
     public string? Connection { get; set; }
 
-    /// <summary>Prefix of every key and channel, so several clusters can share one Redis (default <c>marie:</c>).</summary>
+    /// <summary>Prefix of every key and channel, so several clusters can share one Redis (default
+    /// <c>marie:</c>).</summary>
     [ConfigurationKeyName("key_prefix")]
     public string KeyPrefix { get; set; } = DefaultKeyPrefix;
 
@@ -184,7 +188,7 @@ internal sealed class RedisSection
 /// <summary><c>toast.grpc.queue.*</c>.</summary>
 internal sealed class QueueOptions
 {
-    /// <summary>Events the handler queue holds (seed default 4096).</summary>
+    /// <summary>Events the handler queue holds (default 4096, as in Marie-AI).</summary>
     [ConfigurationKeyName("maxsize")]
     public int MaxSize { get; set; } = 4096;
 
@@ -204,11 +208,11 @@ internal sealed class QueueOptions
 /// <summary><c>toast.grpc.retry.*</c>.</summary>
 internal sealed class RetryOptions
 {
-    /// <summary>First retry delay in seconds (seed default 0.1).</summary>
+    /// <summary>First retry delay in seconds (default 0.1, as in Marie-AI).</summary>
     [ConfigurationKeyName("backoff_base_s")]
     public double BackoffBaseSeconds { get; set; } = 0.1;
 
-    /// <summary>Longest retry delay in seconds (seed default 2.0).</summary>
+    /// <summary>Longest retry delay in seconds (default 2.0, as in Marie-AI).</summary>
     [ConfigurationKeyName("backoff_max_s")]
     public double BackoffMaxSeconds { get; set; } = 2.0;
 

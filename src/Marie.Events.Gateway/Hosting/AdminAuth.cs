@@ -34,13 +34,23 @@ internal static class AdminAuth
             }
 
             http.Response.Headers.WWWAuthenticate = "Bearer";
-            return (null, Results.Json(new AdminError("invalid or missing token"), GatewayJsonContext.Default.AdminError, statusCode: StatusCodes.Status401Unauthorized));
+            return (
+                null,
+                Results.Json(
+                    new AdminError("invalid or missing token"),
+                    GatewayJsonContext.Default.AdminError,
+                    statusCode: StatusCodes.Status401Unauthorized));
         }
 
         if (!identity.IsAdmin)
         {
             GatewayLog.AdminPermissionDenied(logger, identity.Name);
-            return (null, Results.Json(new AdminError("an admin key is required"), GatewayJsonContext.Default.AdminError, statusCode: StatusCodes.Status403Forbidden));
+            return (
+                null,
+                Results.Json(
+                    new AdminError("an admin key is required"),
+                    GatewayJsonContext.Default.AdminError,
+                    statusCode: StatusCodes.Status403Forbidden));
         }
 
         return (identity, null);

@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using Marie.Events.Gateway.Auth;
 using Marie.Events.Gateway.Logging;
+using Marie.Events.Gateway.Streams;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -50,16 +51,25 @@ internal static class AdminKeysEndpoint
             return refusal;
         }
 
-        var logger = http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AdminKeysEndpoint).FullName!);
+        var logger = http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(
+            typeof(AdminKeysEndpoint).FullName!);
         var result = TrySetDisabled(http.RequestServices, name, disabled, admin!.Name, logger);
         return result is null
-            ? Results.Json(new AdminError($"no key is named '{name}'"), GatewayJsonContext.Default.AdminError, statusCode: StatusCodes.Status404NotFound)
+            ? Results.Json(
+                new AdminError($"no key is named '{name}'"),
+                GatewayJsonContext.Default.AdminError,
+                statusCode: StatusCodes.Status404NotFound)
             : Results.Json(result, GatewayJsonContext.Default.KeyStateChange);
     }
 
     /// <summary>Disables or enables a key at run time (the HTTP and gRPC admin calls): null when no key has that
     /// name. A disable revokes the key's streams before it returns.</summary>
-    public static KeyStateChange? TrySetDisabled(IServiceProvider services, string name, bool disabled, string adminName, ILogger logger)
+    public static KeyStateChange? TrySetDisabled(
+        IServiceProvider services,
+        string name,
+        bool disabled,
+        string adminName,
+        ILogger logger)
     {
         var keys = services.GetRequiredService<APIKeyManager>();
         var streams = services.GetRequiredService<StreamRegistry>();

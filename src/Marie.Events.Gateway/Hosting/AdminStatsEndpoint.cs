@@ -9,8 +9,9 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Marie.Events.Gateway.Hosting;
 
-/// <summary><c>GET /internal/stats</c> on the admin port: the broker's stats as snake_case JSON (the seed's
-/// <c>stats()</c> shape plus extras). Needs <c>Authorization: Bearer &lt;admin key&gt;</c>.</summary>
+/// <summary><c>GET /internal/stats</c> on the admin port: the broker's stats as snake_case JSON (Marie-AI's
+/// <c>stats()</c> shape, which its tools read, plus extras). Needs <c>Authorization: Bearer &lt;admin
+/// key&gt;</c>.</summary>
 internal static class AdminStatsEndpoint
 {
     public const string Path = "/internal/stats";
@@ -32,7 +33,10 @@ internal static class AdminStatsEndpoint
 
     /// <summary>The figures, as <c>GET /internal/stats</c> and <c>AdminService.GetStats</c> answer them, for an
     /// admin key (topics limited to what the key may see: an admin sees all).</summary>
-    public static async Task<StatsResponse> BuildAsync(IServiceProvider services, ApiKeyIdentity admin, CancellationToken cancellationToken)
+    public static async Task<StatsResponse> BuildAsync(
+        IServiceProvider services,
+        ApiKeyIdentity admin,
+        CancellationToken cancellationToken)
     {
         var broker = services.GetRequiredService<GrpcEventBroker>();
         var stats = broker.Stats(admin.Access);
@@ -51,10 +55,15 @@ internal static class AdminStatsEndpoint
             // Cluster mode: topic figures are the shared log's (cluster-wide); the rest are this gateway's.
             try
             {
-                var figures = await shared.DescribeAsync([.. response.TopicStats.Keys], cancellationToken).ConfigureAwait(false);
+                var figures = await shared.DescribeAsync(
+                    [.. response.TopicStats.Keys],
+                    cancellationToken).ConfigureAwait(false);
                 response = response with
                 {
-                    TopicStats = figures.ToDictionary(f => f.Key, f => new TopicStatsResponse(f.Value.Head, (int)f.Value.Buffered), StringComparer.Ordinal),
+                    TopicStats = figures.ToDictionary(
+                        f => f.Key,
+                        f => new TopicStatsResponse(f.Value.Head, (int)f.Value.Buffered),
+                        StringComparer.Ordinal),
                     TopicStatsFrom = backend.Name,
                 };
             }
@@ -116,7 +125,10 @@ internal sealed record StatsResponse(
         s.Subscriptions,
         s.Topics,
         s.InFlightEvents,
-        s.TopicStats.ToDictionary(t => t.Key, t => new TopicStatsResponse(t.Value.Head, t.Value.Buffered), StringComparer.Ordinal),
+        s.TopicStats.ToDictionary(
+            t => t.Key,
+            t => new TopicStatsResponse(t.Value.Head, t.Value.Buffered),
+            StringComparer.Ordinal),
         s.EventsPublished,
         s.EventsDelivered,
         s.EventsRedelivered,
@@ -127,10 +139,11 @@ internal sealed record StatsResponse(
         s.QueuedReplies);
 }
 
-/// <summary>One topic in <c>topic_stats</c>: the seed's <c>{head, buffered}</c>.</summary>
+/// <summary>One topic in <c>topic_stats</c>: <c>{head, buffered}</c>, as Marie-AI's <c>stats()</c> has it.</summary>
 internal sealed record TopicStatsResponse(long Head, int Buffered);
 
-/// <summary>Source-generated JSON, snake_case property names (dictionary keys, i.e. topics, are kept as they are).</summary>
+/// <summary>Source-generated JSON, snake_case property names (dictionary keys, i.e. topics, are kept as they
+/// are).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(StatsResponse))]
 [JsonSerializable(typeof(AdminError))]

@@ -40,15 +40,20 @@ internal static class BackendServices
         var loggers = sp.GetRequiredService<ILoggerFactory>();
         return broker.BackendName switch
         {
-            BrokerSection.RedisBackend => new RedisEventBackend(broker.Redis.ToBackendOptions(broker.ReplaySize), loggers.CreateLogger<RedisEventBackend>()),
-            BrokerSection.FileBackend => FileBackendSettings.Create(broker, sp.GetRequiredService<IOptions<GatewayOptions>>().Value, loggers),
+            BrokerSection.RedisBackend =>
+                new RedisEventBackend(
+                    broker.Redis.ToBackendOptions(broker.ReplaySize),
+                    loggers.CreateLogger<RedisEventBackend>()),
+            BrokerSection.FileBackend =>
+                FileBackendSettings.Create(broker, sp.GetRequiredService<IOptions<GatewayOptions>>().Value, loggers),
             _ => new MemoryEventBackend(),
         };
     }
 
     /// <summary>Loads the backend into the broker's rings before the pipeline and the server start (hosted
     /// services start in registration order, and this one is registered first), so the gateway reports SERVING
-    /// only with its rings filled. A backend that cannot start stops the gateway with its message (exit code 2).</summary>
+    /// only with its rings filled. A backend that cannot start stops the gateway with its message (exit code
+    /// 2).</summary>
     private sealed class BrokerStartup(GrpcEventBroker broker, ILogger<BrokerStartup> logger) : IHostedService
     {
         public async Task StartAsync(CancellationToken cancellationToken)

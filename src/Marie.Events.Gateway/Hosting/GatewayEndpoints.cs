@@ -7,8 +7,9 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace Marie.Events.Gateway.Hosting;
 
-/// <summary>The two Kestrel endpoints: gRPC (HTTP/2 only: h2c, or over TLS) and admin (HTTP/1.1 only, or HTTPS). Kestrel writes the bound
-/// end point back into each <see cref="ListenOptions"/>, so port 0 (tests) is read here after start.</summary>
+/// <summary>The two Kestrel endpoints: gRPC (HTTP/2 only: h2c, or over TLS) and admin (HTTP/1.1 only, or HTTPS).
+/// Kestrel writes the bound end point back into each <see cref="ListenOptions"/>, so port 0 (tests) is read here after
+/// start.</summary>
 internal sealed class GatewayEndpoints
 {
     private ListenOptions? _grpc;
@@ -19,7 +20,8 @@ internal sealed class GatewayEndpoints
         Certificate = certificate;
         if (!ListenAddress.TryParse(options.Host, out var address))
         {
-            throw new InvalidOperationException($"gateway.host '{options.Host}' is not an address (validation should have said so)");
+            throw new InvalidOperationException(
+                $"gateway.host '{options.Host}' is not an address (validation should have said so)");
         }
 
         // "*": IPv6 any (dual-stack: IPv4 too) where the OS has IPv6, else IPv4 any.
@@ -75,5 +77,6 @@ internal sealed class GatewayEndpoints
         _admin?.IPEndPoint is { Port: > 0 } bound && context.Connection.LocalPort == bound.Port;
 
     private static int BoundPort(ListenOptions? listen) =>
-        listen?.IPEndPoint?.Port ?? throw new InvalidOperationException("The gateway has not started: its ports are not bound yet.");
+        listen?.IPEndPoint?.Port ?? throw new InvalidOperationException(
+            "The gateway has not started: its ports are not bound yet.");
 }

@@ -6,4 +6,8 @@ namespace Marie.Events.Gateway.Hosting;
 /// <param name="GrpcEnabled"><c>toast.grpc.enabled</c>, read at build time because it decides what is mapped.</param>
 /// <param name="ConfigurationFile">The configuration file's full path (watched for key changes); null for the
 /// embedded default.</param>
-internal sealed record GatewayHostContext(string ConfigurationSource, TextWriter Console, bool GrpcEnabled, string? ConfigurationFile = null);
+internal sealed record GatewayHostContext(
+    string ConfigurationSource,
+    TextWriter Console,
+    bool GrpcEnabled,
+    string? ConfigurationFile = null);

@@ -61,7 +61,12 @@ internal sealed class GatewayLifecycle(
             health.SetStatus(name, HealthCheckResponse.Types.ServingStatus.Serving);
         }
 
-        GatewayLog.Listening(logger, endpoints.GrpcProtocol, endpoints.GrpcDisplay, endpoints.AdminProtocol, endpoints.AdminDisplay);
+        GatewayLog.Listening(
+            logger,
+            endpoints.GrpcProtocol,
+            endpoints.GrpcDisplay,
+            endpoints.AdminProtocol,
+            endpoints.AdminDisplay);
         if (endpoints.Certificate is { } certificate)
         {
             var notAfter = certificate.NotAfter.ToUniversalTime();

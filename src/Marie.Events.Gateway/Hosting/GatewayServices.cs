@@ -4,6 +4,7 @@ using Marie.Events.Broker;
 using Marie.Events.Gateway.Auth;
 using Marie.Events.Gateway.Configuration;
 using Marie.Events.Gateway.Services;
+using Marie.Events.Gateway.Streams;
 using Marie.Events.Gateway.Toast;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -23,7 +24,10 @@ internal static class GatewayServices
     /// rest, e.g. health watches) before closing connections.</summary>
     private static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(10);
 
-    public static IServiceCollection AddMarieGateway(this IServiceCollection services, IConfiguration configuration, GatewayHostContext context)
+    public static IServiceCollection AddMarieGateway(
+        this IServiceCollection services,
+        IConfiguration configuration,
+        GatewayHostContext context)
     {
         AddValidatedOptions<GatewayOptions, GatewayOptionsValidator>(services, configuration, GatewayOptions.Section);
         AddValidatedOptions<AuthOptions, AuthOptionsValidator>(services, configuration, AuthOptions.Section);
@@ -92,7 +96,11 @@ internal static class GatewayServices
 
     /// <summary>Kestrel's options are built with the application, before start-up validation: invalid gateway
     /// options are skipped here and reported by that validation, which runs before the server binds.</summary>
-    private static void ConfigureKestrel(KestrelServerOptions kestrel, GatewayEndpoints endpoints, IOptions<GatewayOptions> gateway, IOptions<TlsOptions> tls)
+    private static void ConfigureKestrel(
+        KestrelServerOptions kestrel,
+        GatewayEndpoints endpoints,
+        IOptions<GatewayOptions> gateway,
+        IOptions<TlsOptions> tls)
     {
         GatewayOptions options;
         TlsOptions tlsOptions;
@@ -123,7 +131,10 @@ internal static class GatewayServices
         }
     }
 
-    private static void AddValidatedOptions<TOptions, TValidator>(IServiceCollection services, IConfiguration configuration, string section)
+    private static void AddValidatedOptions<TOptions, TValidator>(
+        IServiceCollection services,
+        IConfiguration configuration,
+        string section)
         where TOptions : class
         where TValidator : class, IValidateOptions<TOptions>
     {

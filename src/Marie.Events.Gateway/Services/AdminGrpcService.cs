@@ -9,15 +9,20 @@ using Proto = Marie.Events.Protocol;
 namespace Marie.Events.Gateway.Services;
 
 /// <summary>
-/// <c>marieai.events.AdminService</c>: the admin API on the gRPC port, role admin only (<see cref="ApiKeyInterceptor"/>).
-/// The figures and key operations are built by the HTTP endpoints' code (<see cref="AdminStatsEndpoint.BuildAsync"/>,
-/// <see cref="AdminKeysEndpoint"/>), so both APIs answer the same.
+/// <c>marieai.events.AdminService</c>: the admin API on the gRPC port, role admin only
+/// (<see cref="ApiKeyInterceptor"/>). The figures and key operations are built by the HTTP endpoints' code
+/// (<see cref="AdminStatsEndpoint.BuildAsync"/>, <see cref="AdminKeysEndpoint"/>), so both APIs answer the same.
 /// </summary>
-internal sealed class AdminGrpcService(IServiceProvider services, ILogger<AdminGrpcService> logger) : Proto.AdminService.AdminServiceBase
+internal sealed class AdminGrpcService(
+    IServiceProvider services,
+    ILogger<AdminGrpcService> logger) : Proto.AdminService.AdminServiceBase
 {
     public override async Task<GetStatsResponse> GetStats(GetStatsRequest request, ServerCallContext context)
     {
-        var stats = await AdminStatsEndpoint.BuildAsync(services, AdminOf(context), context.CancellationToken).ConfigureAwait(false);
+        var stats = await AdminStatsEndpoint.BuildAsync(
+            services,
+            AdminOf(context),
+            context.CancellationToken).ConfigureAwait(false);
         var response = new GetStatsResponse
         {
             Json = JsonSerializer.Serialize(stats, GatewayJsonContext.Default.StatsResponse),
@@ -69,7 +74,8 @@ internal sealed class AdminGrpcService(IServiceProvider services, ILogger<AdminG
     }
 
     private static ApiKeyIdentity AdminOf(ServerCallContext context) =>
-        ApiKeyInterceptor.GetIdentity(context) ?? throw new RpcException(new Status(StatusCode.Unauthenticated, "invalid or missing token"));
+        ApiKeyInterceptor.GetIdentity(context) ?? throw new RpcException(
+            new Status(StatusCode.Unauthenticated, "invalid or missing token"));
 
     private static AdminKeyInfo ToProto(KeyInfo key)
     {

@@ -13,7 +13,8 @@ namespace Marie.Events.Gateway.Services;
 
 /// <summary><c>marieai.events.EventPublisherService</c> (our addition): hands events to the Toast registry, which
 /// feeds the broker (through the gRPC toast handler) and the other handlers. A call is answered once the broker
-/// filed the event (topic and sequence number). The auth interceptor has already required role publisher or admin.</summary>
+/// filed the event (topic and sequence number). The auth interceptor has already required role publisher or
+/// admin.</summary>
 internal sealed class EventPublisherService(
     ToastRegistry registry,
     ILogger<EventPublisherService> logger) : Proto.EventPublisherService.EventPublisherServiceBase
@@ -92,7 +93,10 @@ internal sealed class EventPublisherService(
 
     /// <summary>Hands the request's event, validated and normalised by <see cref="PublishAdmission"/> (through the
     /// publish guard), to the registry; a refusal becomes the call's status.</summary>
-    private async ValueTask<ToastDispatch> AcceptAsync(PublishRequest request, int? index, CancellationToken cancellationToken)
+    private async ValueTask<ToastDispatch> AcceptAsync(
+        PublishRequest request,
+        int? index,
+        CancellationToken cancellationToken)
     {
         try
         {
@@ -105,7 +109,11 @@ internal sealed class EventPublisherService(
     }
 
     /// <summary>Waits for the broker's result (none when no handler files with the broker: sequence 0).</summary>
-    private async ValueTask<PublishResponse> AnswerAsync(ToastDispatch dispatch, ServerCallContext context, int? index, CancellationToken cancellationToken)
+    private async ValueTask<PublishResponse> AnswerAsync(
+        ToastDispatch dispatch,
+        ServerCallContext context,
+        int? index,
+        CancellationToken cancellationToken)
     {
         PublishResult result;
         if (dispatch.Filed is null)
@@ -124,7 +132,11 @@ internal sealed class EventPublisherService(
             }
         }
 
-        GatewayLog.Published(logger, result.Id, result.SequenceNum, ApiKeyInterceptor.GetIdentity(context)?.Name ?? "?");
+        GatewayLog.Published(
+            logger,
+            result.Id,
+            result.SequenceNum,
+            ApiKeyInterceptor.GetIdentity(context)?.Name ?? "?");
         return new PublishResponse { Id = result.Id, Topic = result.Topic, SequenceNum = result.SequenceNum };
     }
 

@@ -35,7 +35,8 @@ internal static class EventStreamBinding
     public static Google.Protobuf.Reflection.ServiceDescriptor Descriptor => Proto.EventStreamService.Descriptor;
 
     /// <summary>Called by grpc-dotnet (through <see cref="BindServiceMethodAttribute"/>) with a null service: the
-    /// handlers are resolved by name as overrides of <see cref="EventStreamServiceBase"/> and activated per call.</summary>
+    /// handlers are resolved by name as overrides of <see cref="EventStreamServiceBase"/> and activated per
+    /// call.</summary>
     public static void BindService(ServiceBinderBase binder, EventStreamServiceBase? service)
     {
         binder.AddMethod(StreamEventsMethod, service is null ? null : service.StreamEvents);
@@ -43,11 +44,15 @@ internal static class EventStreamBinding
     }
 }
 
-/// <summary>The service's methods with the frame-writing response type; grpc-dotnet binds the overrides of these.</summary>
+/// <summary>The service's methods with the frame-writing response type; grpc-dotnet binds the overrides of
+/// these.</summary>
 [BindServiceMethod(typeof(EventStreamBinding), nameof(EventStreamBinding.BindService))]
 internal abstract class EventStreamServiceBase
 {
-    public abstract Task StreamEvents(IAsyncStreamReader<ClientMessage> requestStream, IServerStreamWriter<OutboundFrame> responseStream, ServerCallContext context);
+    public abstract Task StreamEvents(
+        IAsyncStreamReader<ClientMessage> requestStream,
+        IServerStreamWriter<OutboundFrame> responseStream,
+        ServerCallContext context);
 
     public abstract Task<ReplayResponse> GetReplayBuffer(ReplayRequest request, ServerCallContext context);
 }

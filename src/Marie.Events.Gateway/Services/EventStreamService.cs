@@ -5,6 +5,7 @@ using Marie.Events.Broker.Connections;
 using Marie.Events.Broker.Limits;
 using Marie.Events.Gateway.Auth;
 using Marie.Events.Gateway.Logging;
+using Marie.Events.Gateway.Streams;
 using Marie.Events.Protocol;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -37,19 +38,21 @@ internal sealed class EventStreamService(
 
         // Ends both loops when the client goes away, the gateway stops (streams would otherwise hold shutdown) or
         // the key is revoked.
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
-        using var session = streams.Open(CallerOf(context), StreamKind.Events, id, stop);
-        using var conn = broker.Connect(id, session.Identity.Access);
-        session.Attach(conn);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(
+            context.CancellationToken,
+            lifetime.ApplicationStopping);
+        using var stream = streams.Open(CallerOf(context), StreamKind.Events, id, stop);
+        using var conn = broker.Connect(id, stream.Identity.Access);
+        stream.Attach(conn);
         GatewayLog.StreamOpened(logger, id);
         if (logger.IsEnabled(LogLevel.Debug))
         {
-            var topics = session.Identity.Access.ToString();
-            SecurityLog.StreamKey(logger, id, session.Identity.Name, session.Identity.Fingerprint, topics);
+            var topics = stream.Identity.Access.ToString();
+            SecurityLog.StreamKey(logger, id, stream.Identity.Name, stream.Identity.Fingerprint, topics);
         }
 
         var token = stop.Token;
-        var reader = ReadLoopAsync(conn, session, requestStream, logger, token);
+        var reader = ReadLoopAsync(conn, stream, requestStream, logger, token);
         var writer = WriteLoopAsync(conn, responseStream, token);
         try
         {
@@ -77,15 +80,16 @@ internal sealed class EventStreamService(
             await stop.CancelAsync().ConfigureAwait(false);
             await ObserveAsync(reader, writer).ConfigureAwait(false);
             // The key's stream slot is free from here (before the line that says the stream closed).
-            session.Dispose();
+            stream.Dispose();
             GatewayLog.StreamClosed(logger, id);
         }
 
-        session.ThrowIfRevoked();
+        stream.ThrowIfRevoked();
         if (lifetime.ApplicationStopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
         {
             GatewayLog.StreamEndedByShutdown(logger, id);
-            throw new RpcException(new Status(StatusCode.Unavailable, "the gateway is shutting down; reconnect and resume"));
+            throw new RpcException(
+                new Status(StatusCode.Unavailable, "the gateway is shutting down; reconnect and resume"));
         }
     }
 
@@ -111,20 +115,30 @@ internal sealed class EventStreamService(
 
     /// <summary>The key the auth interceptor authenticated (it runs before every method of this service).</summary>
     private static ApiKeyIdentity CallerOf(ServerCallContext context) =>
-        ApiKeyInterceptor.GetIdentity(context) ?? throw new RpcException(new Status(StatusCode.Unauthenticated, "invalid or missing token"));
+        ApiKeyInterceptor.GetIdentity(context) ?? throw new RpcException(
+            new Status(StatusCode.Unauthenticated, "invalid or missing token"));
 
     /// <summary>Feeds the client's messages to the broker, topics read as key names (a topic holding another key is
     /// answered here and never reaches the broker).</summary>
-    private static async Task ReadLoopAsync(BrokerConnection conn, StreamSession session, IAsyncStreamReader<ClientMessage> requests, ILogger logger, CancellationToken token)
+    private static async Task ReadLoopAsync(
+        BrokerConnection conn,
+        RegisteredStream stream,
+        IAsyncStreamReader<ClientMessage> requests,
+        ILogger logger,
+        CancellationToken token)
     {
         while (await requests.MoveNext(token).ConfigureAwait(false))
         {
             var message = requests.Current;
-            if (TopicNames.Rewrite(message, session.Identity) is { } refusal)
+            if (TopicNames.Rewrite(message, stream.Identity) is { } refusal)
             {
-                SecurityLog.ForeignKeyTopicRefused(logger, session.Id, session.Identity.Name);
-                await conn.RejectAsync(refusal.SubscriptionId, ErrorCode.ErrorPermissionDenied, TopicNames.ForeignKeyMessage,
-                    [new("field", refusal.Field)], token).ConfigureAwait(false);
+                SecurityLog.ForeignKeyTopicRefused(logger, stream.Id, stream.Identity.Name);
+                await conn.RejectAsync(
+                    refusal.SubscriptionId,
+                    ErrorCode.ErrorPermissionDenied,
+                    TopicNames.ForeignKeyMessage,
+                    [new("field", refusal.Field)],
+                    token).ConfigureAwait(false);
                 continue;
             }
 
@@ -132,8 +146,12 @@ internal sealed class EventStreamService(
         }
     }
 
-    /// <summary>Writes everything ready, buffering while more is immediately readable and flushing after the last.</summary>
-    private static async Task WriteLoopAsync(BrokerConnection conn, IServerStreamWriter<OutboundFrame> responses, CancellationToken token)
+    /// <summary>Writes everything ready, buffering while more is immediately readable and flushing after the
+    /// last.</summary>
+    private static async Task WriteLoopAsync(
+        BrokerConnection conn,
+        IServerStreamWriter<OutboundFrame> responses,
+        CancellationToken token)
     {
         // Two frames, refilled in turn: a frame is serialized before WriteAsync returns, and the next one is read
         // before the current one is written so the current write knows whether to flush.

@@ -25,11 +25,14 @@ internal static class GrpcStatusMapper
 
     /// <summary>A refusal with <paramref name="code"/>; in a stream the message names the request's index.</summary>
     public static RpcException Refuse(StatusCode code, string message, int? index = null) =>
-        new(new Status(code, index is { } i ? string.Create(CultureInfo.InvariantCulture, $"request {i}: {message}") : message));
+        new(new Status(
+            code,
+            index is { } i ? string.Create(CultureInfo.InvariantCulture, $"request {i}: {message}") : message));
 
     private static StatusCode StatusOf(ToastRejection reason) => reason switch
     {
-        ToastRejection.QueueFull or ToastRejection.Dropped or ToastRejection.LimitExceeded => StatusCode.ResourceExhausted,
+        ToastRejection.QueueFull or ToastRejection.Dropped or ToastRejection.LimitExceeded =>
+            StatusCode.ResourceExhausted,
         ToastRejection.Denied => StatusCode.PermissionDenied,
         ToastRejection.Invalid => StatusCode.InvalidArgument,
         _ => StatusCode.Unavailable,

@@ -16,18 +16,27 @@ namespace Marie.Events.Gateway.Services;
 /// <c>gateway.limits.*</c>; an empty id gets a new one and a zero timestamp the current unix second. The Toast
 /// registry, its handlers and the broker take the event as it leaves here.
 /// </summary>
-internal sealed class PublishAdmission(APIKeyManager keys, IOptions<LimitsOptions> limits, TimeProvider time, ILogger<PublishAdmission> logger)
+internal sealed class PublishAdmission(
+    APIKeyManager keys,
+    IOptions<LimitsOptions> limits,
+    TimeProvider time,
+    ILogger<PublishAdmission> logger)
 {
-    public const string UnknownKeyMessage = "event.api_key has the form of an API key the gateway does not know: use a configured key or a topic name";
+    public const string UnknownKeyMessage = "event.api_key has the form of an API key the gateway does not know: use " +
+        "a configured key or a topic name";
 
-    /// <summary>Validates and normalises <paramref name="request"/>'s event in place for <paramref name="caller"/>.</summary>
+    /// <summary>Validates and normalises <paramref name="request"/>'s event in place for
+    /// <paramref name="caller"/>.</summary>
     /// <param name="request">The request.</param>
     /// <param name="caller">Who sent it.</param>
     /// <param name="index">Its index in a <c>PublishStream</c> (named in the refusal), or null.</param>
     /// <exception cref="RpcException">INVALID_ARGUMENT, PERMISSION_DENIED or RESOURCE_EXHAUSTED (a limit).</exception>
     public void Admit(PublishRequest request, ApiKeyIdentity caller, int? index)
     {
-        var evt = request.Event ?? throw GrpcStatusMapper.Refuse(StatusCode.InvalidArgument, "event is required", index);
+        var evt = request.Event ?? throw GrpcStatusMapper.Refuse(
+            StatusCode.InvalidArgument,
+            "event is required",
+            index);
         if (evt.ApiKey.Length == 0)
         {
             throw GrpcStatusMapper.Refuse(StatusCode.InvalidArgument, "event.api_key (the topic) is required", index);
@@ -46,20 +55,28 @@ internal sealed class PublishAdmission(APIKeyManager keys, IOptions<LimitsOption
         if (!caller.Access.CanSee(evt.ApiKey))
         {
             SecurityLog.PublishDenied(logger, caller.Name, evt.ApiKey);
-            throw GrpcStatusMapper.Refuse(StatusCode.PermissionDenied, $"this key may not publish to topic '{evt.ApiKey}'", index);
+            throw GrpcStatusMapper.Refuse(
+                StatusCode.PermissionDenied,
+                $"this key may not publish to topic '{evt.ApiKey}'",
+                index);
         }
 
         var limit = limits.Value;
         if (evt.ApiKey.Length > limit.MaxStringLength)
         {
             throw GrpcStatusMapper.ToRpcException(
-                BrokerLimitException.Create(LimitNames.MaxStringLength, limit.MaxStringLength, "the topic name is too long"), index);
+                BrokerLimitException.Create(
+                    LimitNames.MaxStringLength,
+                    limit.MaxStringLength,
+                    "the topic name is too long"),
+                index);
         }
 
         if (evt.Id.Length > limit.MaxIdLength)
         {
             throw GrpcStatusMapper.ToRpcException(
-                BrokerLimitException.Create(LimitNames.MaxIdLength, limit.MaxIdLength, "the event id is too long"), index);
+                BrokerLimitException.Create(LimitNames.MaxIdLength, limit.MaxIdLength, "the event id is too long"),
+                index);
         }
 
         if (evt.Id.Length == 0)

@@ -69,7 +69,10 @@ internal sealed partial class GrpcToastHandler
                 ToastLog.LaneFailed(_logger, HandlerName, lane.Topic, ex);
                 foreach (var pending in batch)
                 {
-                    pending.Completion.TrySetException(new ToastRejectedException(ToastRejection.GaveUp, $"event {pending.Event.Id} not published: internal error"));
+                    pending.Completion.TrySetException(
+                        new ToastRejectedException(
+                            ToastRejection.GaveUp,
+                            $"event {pending.Event.Id} not published: internal error"));
                 }
             }
             finally
@@ -128,7 +131,8 @@ internal sealed partial class GrpcToastHandler
                 ToastLog.PublishInvalid(_logger, HandlerName, first.Id, ex.Message);
                 foreach (var pending in batch)
                 {
-                    pending.Completion.TrySetException(new ToastRejectedException(ToastRejection.LimitExceeded, ex.Message));
+                    pending.Completion.TrySetException(
+                        new ToastRejectedException(ToastRejection.LimitExceeded, ex.Message));
                 }
 
                 return;
@@ -148,7 +152,8 @@ internal sealed partial class GrpcToastHandler
                     {
                         ToastLog.PublishGivenUp(_logger, pending.Event.Id, attempt, topic, ex.Message);
                         pending.Completion.TrySetException(new ToastRejectedException(ToastRejection.GaveUp,
-                            $"event {pending.Event.Id} not published: dropped after {attempt} failed publish attempts ({ex.Message})"));
+                            $"event {pending.Event.Id} not published: dropped after {attempt} failed publish " +
+                            $"attempts ({ex.Message})"));
                     }
 
                     return;
@@ -157,11 +162,25 @@ internal sealed partial class GrpcToastHandler
                 var delay = Settings.Backoff(attempt);
                 if (attempt == 1)
                 {
-                    ToastLog.PublishFailed(_logger, HandlerName, first.Id, topic, attempt, (long)delay.TotalMilliseconds, ex.Message);
+                    ToastLog.PublishFailed(
+                        _logger,
+                        HandlerName,
+                        first.Id,
+                        topic,
+                        attempt,
+                        (long)delay.TotalMilliseconds,
+                        ex.Message);
                 }
                 else
                 {
-                    ToastLog.PublishFailedAgain(_logger, HandlerName, first.Id, topic, attempt, (long)delay.TotalMilliseconds, ex.Message);
+                    ToastLog.PublishFailedAgain(
+                        _logger,
+                        HandlerName,
+                        first.Id,
+                        topic,
+                        attempt,
+                        (long)delay.TotalMilliseconds,
+                        ex.Message);
                 }
 
                 // The timer exists (on the handler's TimeProvider) before the retry is counted as scheduled.

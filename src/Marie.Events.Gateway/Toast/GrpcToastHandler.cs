@@ -7,12 +7,13 @@ using Microsoft.Extensions.Logging;
 namespace Marie.Events.Gateway.Toast;
 
 /// <summary>
-/// The seed's <c>GrpcToastHandler</c>: files events with the broker (and so its backend) through a bounded
-/// queue of <c>toast.grpc.queue.maxsize</c> events. A full queue makes the publisher wait for room (up to
-/// <c>enqueue_timeout_s</c>, then <see cref="ToastRejection.QueueFull"/>), or with <c>drop_if_full</c> drops the
-/// event with a warning. Each topic has its own lane: events of a topic are filed in the order they were accepted,
-/// a batch of what is waiting at a time (at most <see cref="MaxBatch"/>), and a failed attempt is retried with exponential backoff (<c>toast.grpc.retry.*</c>) before the
-/// next event of that topic is tried, so retries never reorder a topic. Topics do not wait for each other.
+/// The <c>grpc</c> toast handler (Marie-AI's <c>GrpcToastHandler</c>): files events with the broker (and so its
+/// backend) through a bounded queue of <c>toast.grpc.queue.maxsize</c> events. A full queue makes the publisher wait
+/// for room (up to <c>enqueue_timeout_s</c>, then <see cref="ToastRejection.QueueFull"/>), or with
+/// <c>drop_if_full</c> drops the event with a warning. Each topic has its own lane: events of a topic are filed in
+/// the order they were accepted, a batch of what is waiting at a time (at most <see cref="MaxBatch"/>), and a failed
+/// attempt is retried with exponential backoff (<c>toast.grpc.retry.*</c>) before the next event of that topic is
+/// tried, so retries never reorder a topic. Topics do not wait for each other.
 /// </summary>
 internal sealed partial class GrpcToastHandler : IToastHandler, IDisposable
 {
@@ -47,7 +48,11 @@ internal sealed partial class GrpcToastHandler : IToastHandler, IDisposable
     private long _invalid;
     private long _undelivered;
 
-    public GrpcToastHandler(GrpcEventBroker broker, GrpcToastSettings settings, TimeProvider time, ILogger<GrpcToastHandler> logger)
+    public GrpcToastHandler(
+        GrpcEventBroker broker,
+        GrpcToastSettings settings,
+        TimeProvider time,
+        ILogger<GrpcToastHandler> logger)
     {
         ArgumentNullException.ThrowIfNull(broker);
         ArgumentNullException.ThrowIfNull(settings);
@@ -69,8 +74,10 @@ internal sealed partial class GrpcToastHandler : IToastHandler, IDisposable
     /// <see cref="ToastReceipt.Filed"/> completes when the broker filed it. Once accepted, an event is filed even if
     /// the caller stops waiting.
     /// </summary>
-    /// <exception cref="ToastRejectedException">Queue full (dropped or timed out), or the gateway is stopping.</exception>
-    /// <exception cref="OperationCanceledException">The caller gave up (deadline, cancel) while waiting for room.</exception>
+    /// <exception cref="ToastRejectedException">Queue full (dropped or timed out), or the gateway is
+    /// stopping.</exception>
+    /// <exception cref="OperationCanceledException">The caller gave up (deadline, cancel) while waiting for
+    /// room.</exception>
     public ValueTask<ToastReceipt> HandleAsync(EventData evt, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(evt);
@@ -88,7 +95,9 @@ internal sealed partial class GrpcToastHandler : IToastHandler, IDisposable
         {
             Interlocked.Increment(ref _dropped);
             ToastLog.QueueFullDropped(_logger, HandlerName, evt.Id, evt.ApiKey);
-            throw new ToastRejectedException(ToastRejection.Dropped, $"Queue full for toast handler {HandlerName}, event dropped (id {evt.Id})");
+            throw new ToastRejectedException(
+                ToastRejection.Dropped,
+                $"Queue full for toast handler {HandlerName}, event dropped (id {evt.Id})");
         }
 
         return WaitForRoomAsync(evt, cancellationToken);
@@ -104,17 +113,20 @@ internal sealed partial class GrpcToastHandler : IToastHandler, IDisposable
         {
             await _slots.WaitAsync(linked.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && _stopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (
+            !cancellationToken.IsCancellationRequested && _stopping.IsCancellationRequested)
         {
             throw StoppingRejection(evt);
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && timer is { IsCancellationRequested: true })
+        catch (OperationCanceledException) when (
+            !cancellationToken.IsCancellationRequested && timer is { IsCancellationRequested: true })
         {
             Interlocked.Increment(ref _enqueueTimeouts);
             var seconds = timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture);
             ToastLog.EnqueueTimedOut(_logger, HandlerName, evt.Id, seconds);
             throw new ToastRejectedException(ToastRejection.QueueFull,
-                $"Queue full for toast handler {HandlerName}: event {evt.Id} not accepted within toast.grpc.queue.enqueue_timeout_s ({seconds} s)");
+                $"Queue full for toast handler {HandlerName}: event {evt.Id} not accepted within " +
+                $"toast.grpc.queue.enqueue_timeout_s ({seconds} s)");
         }
 
         return Admit(evt);
@@ -180,7 +192,8 @@ internal sealed partial class GrpcToastHandler : IToastHandler, IDisposable
     {
         public EventData Event { get; } = evt;
 
-        public TaskCompletionSource<PublishResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<PublishResult> Completion { get; } = new(
+            TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }
 

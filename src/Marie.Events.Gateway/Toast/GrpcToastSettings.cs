@@ -20,10 +20,12 @@ internal sealed record GrpcToastSettings(
     int MaxAttempts,
     TimeSpan DrainTimeout)
 {
-    /// <summary><c>toast.grpc.queue.drain_timeout_s</c> default: well inside the host's own 10-second stop budget.</summary>
+    /// <summary><c>toast.grpc.queue.drain_timeout_s</c> default: well inside the host's own 10-second stop
+    /// budget.</summary>
     public const double DefaultDrainTimeoutSeconds = 5.0;
 
-    /// <summary>The seed's defaults plus ours.</summary>
+    /// <summary>The defaults of <c>toast.grpc.queue.*</c> and <c>toast.grpc.retry.*</c>: Marie-AI's for its keys,
+    /// ours for the keys this gateway adds.</summary>
     public static GrpcToastSettings Default { get; } = From(new QueueOptions(), new RetryOptions());
 
     /// <summary>From validated options.</summary>

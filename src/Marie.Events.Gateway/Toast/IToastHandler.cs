@@ -16,7 +16,8 @@ internal interface IToastHandler
 
 /// <summary>What a handler gives back for an accepted event.</summary>
 /// <param name="Filed">For the handler that files events with the broker: completes with where the event was
-/// filed, or fails with <see cref="ToastRejectedException"/> (given up, gateway stopped). Null for other handlers.</param>
+/// filed, or fails with <see cref="ToastRejectedException"/> (given up, gateway stopped). Null for other
+/// handlers.</param>
 internal readonly record struct ToastReceipt(Task<PublishResult>? Filed)
 {
     /// <summary>Accepted; nothing more to wait for.</summary>

@@ -18,7 +18,8 @@ internal sealed partial class NativeToastHandler : IToastHandler, IDisposable
 {
     public const string HandlerName = "native";
 
-    private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithPreserveProtoFieldNames(true));
+    private static readonly JsonFormatter Formatter = new(
+        JsonFormatter.Settings.Default.WithPreserveProtoFieldNames(true));
 
     private readonly Channel<byte[]> _lines;
     private readonly NativeEventLog _log;

@@ -10,7 +10,12 @@ namespace Marie.Events.Gateway.Toast;
 /// <param name="QueueMaxSize">Lines waiting to be written at most; when full, an event is not recorded (warning,
 /// counted) rather than slowing the publishers.</param>
 /// <param name="Events">Event-name prefixes recorded, or <c>*</c>.</param>
-internal sealed record NativeToastSettings(string Path, long MaxBytes, int MaxFiles, int QueueMaxSize, IReadOnlyList<string> Events)
+internal sealed record NativeToastSettings(
+    string Path,
+    long MaxBytes,
+    int MaxFiles,
+    int QueueMaxSize,
+    IReadOnlyList<string> Events)
 {
     /// <summary>64 MiB: a day of a busy tenant's events in a file that an editor still opens.</summary>
     public const long DefaultMaxBytes = 64L * 1024 * 1024;
@@ -18,7 +23,7 @@ internal sealed record NativeToastSettings(string Path, long MaxBytes, int MaxFi
     /// <summary>Five rotated files: with the default size, at most 384 MiB on disk in all.</summary>
     public const int DefaultMaxFiles = 5;
 
-    /// <summary>The seed's queue size (as <c>toast.grpc.queue.maxsize</c>).</summary>
+    /// <summary><c>toast.native.queue_maxsize</c> default: the same as <c>toast.grpc.queue.maxsize</c>'s.</summary>
     public const int DefaultQueueMaxSize = 4096;
 
     /// <summary>The file name under <c>gateway.state_dir</c> when <c>toast.native.path</c> is not set.</summary>

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace Marie.Events.Gateway.Toast;
 
 /// <summary>
-/// The seed's pipeline, Toast registry → <see cref="GrpcToastHandler"/> → broker, plus the native handler, as one
+/// Marie-AI's pipeline, Toast registry → <see cref="GrpcToastHandler"/> → broker, plus the native handler, as one
 /// hosted service. Start: the native writer starts and the set-up is logged. As soon as the gateway starts stopping,
 /// the gRPC handler accepts no more events and its queue gets <c>toast.grpc.queue.drain_timeout_s</c> to reach the
 /// broker (publish calls waiting for their result are answered meanwhile); stop waits for that and logs how many
@@ -63,8 +63,16 @@ internal sealed class ToastPipeline : IHostedService, IDisposable
     {
         if (Grpc is { Settings: var g })
         {
-            ToastLog.GrpcHandlerConfigured(_logger, "*", g.MaxSize, g.DropIfFull ? "true" : "false", g.EnqueueTimeout.TotalSeconds,
-                g.BackoffBase.TotalSeconds, g.BackoffMax.TotalSeconds, g.MaxAttempts, g.DrainTimeout.TotalSeconds);
+            ToastLog.GrpcHandlerConfigured(
+                _logger,
+                "*",
+                g.MaxSize,
+                g.DropIfFull ? "true" : "false",
+                g.EnqueueTimeout.TotalSeconds,
+                g.BackoffBase.TotalSeconds,
+                g.BackoffMax.TotalSeconds,
+                g.MaxAttempts,
+                g.DrainTimeout.TotalSeconds);
         }
 
         if (Native is { Settings: var n })
@@ -121,7 +129,8 @@ internal sealed class ToastPipeline : IHostedService, IDisposable
     }
 
     /// <summary>The pipeline's figures (the <c>toast</c> object of the stats JSON).</summary>
-    public ToastStats Stats() => new(Registry.Dispatched, Registry.Unhandled, Registry.HandlerFailures, Grpc?.Stats(), Native?.Stats());
+    public ToastStats Stats() =>
+        new(Registry.Dispatched, Registry.Unhandled, Registry.HandlerFailures, Grpc?.Stats(), Native?.Stats());
 
     public void Dispose()
     {
@@ -137,4 +146,9 @@ internal sealed class ToastPipeline : IHostedService, IDisposable
 /// <param name="HandlerFailures">Times a handler failed on an event.</param>
 /// <param name="Grpc">The gRPC handler; null when <c>toast.grpc.enabled</c> is false.</param>
 /// <param name="Native">The native handler; null when <c>toast.native.enabled</c> is false.</param>
-internal sealed record ToastStats(long EventsDispatched, long EventsUnhandled, long HandlerFailures, GrpcToastStats? Grpc, NativeToastStats? Native);
+internal sealed record ToastStats(
+    long EventsDispatched,
+    long EventsUnhandled,
+    long HandlerFailures,
+    GrpcToastStats? Grpc,
+    NativeToastStats? Native);

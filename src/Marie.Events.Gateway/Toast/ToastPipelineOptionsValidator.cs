@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 
 namespace Marie.Events.Gateway.Toast;
 
-/// <summary>Validates the pipeline's additions to <c>toast.*</c> (the seed's keys are validated by
+/// <summary>Validates the pipeline's additions to <c>toast.*</c> (the keys Marie-AI has are validated by
 /// <see cref="ToastOptionsValidator"/>); every message names the full key.</summary>
 internal sealed class ToastPipelineOptionsValidator : IValidateOptions<ToastOptions>
 {
@@ -12,7 +12,11 @@ internal sealed class ToastPipelineOptionsValidator : IValidateOptions<ToastOpti
     {
         var errors = new List<string>();
         var queue = options.Grpc.Queue;
-        CheckSeconds(errors, "toast.grpc.queue.enqueue_timeout_s", queue.EnqueueTimeoutSeconds, "0 (as long as the caller's deadline allows) or more");
+        CheckSeconds(
+            errors,
+            "toast.grpc.queue.enqueue_timeout_s",
+            queue.EnqueueTimeoutSeconds,
+            "0 (as long as the caller's deadline allows) or more");
         CheckSeconds(errors, "toast.grpc.queue.drain_timeout_s", queue.DrainTimeoutSeconds, "0 or more");
 
         var native = options.Native;

@@ -5,9 +5,9 @@ using Microsoft.Extensions.Logging;
 namespace Marie.Events.Gateway.Toast;
 
 /// <summary>
-/// The seed's Toast registry: hands every published event to the handlers registered for its name (an event-name
-/// prefix, or <c>*</c> for all), in priority order. Each handler is handed the event without waiting for the ones
-/// before it, and each keeps its own queue, so a slow or failing handler does not hold the others back; a handler
+/// The Toast registry (as in Marie-AI): hands every published event to the handlers registered for its name (an
+/// event-name prefix, or <c>*</c> for all), in priority order. Each handler is handed the event without waiting for the
+/// ones before it, and each keeps its own queue, so a slow or failing handler does not hold the others back; a handler
 /// that fails is logged and counted, and the others still get the event.
 /// </summary>
 internal sealed class ToastRegistry(ILogger<ToastRegistry> logger)
@@ -32,7 +32,8 @@ internal sealed class ToastRegistry(ILogger<ToastRegistry> logger)
 
     /// <summary>Registers <paramref name="handler"/> for the event names matching <paramref name="events"/>
     /// (<c>*</c> = all; another entry is a prefix of the name, a trailing <c>*</c> allowed: <c>extract.</c> and
-    /// <c>extract.*</c> are the same). Lower <paramref name="priority"/> first; equal priorities in registration order.</summary>
+    /// <c>extract.*</c> are the same). Lower <paramref name="priority"/> first; equal priorities in registration
+    /// order.</summary>
     public void Register(IToastHandler handler, IReadOnlyList<string> events, int priority)
     {
         ArgumentNullException.ThrowIfNull(handler);
@@ -46,9 +47,9 @@ internal sealed class ToastRegistry(ILogger<ToastRegistry> logger)
 
     /// <summary>
     /// Hands the event, validated and normalised already (<c>PublishAdmission</c>: topic, id, timestamp), to every
-    /// matching handler, so every handler sees the same event. Completes when each has accepted it (or failed, logged). A handler's
-    /// refusal (<see cref="ToastRejectedException"/>, the first in priority order) is thrown after every handler had
-    /// its turn.
+    /// matching handler, so every handler sees the same event. Completes when each has accepted it (or failed, logged).
+    /// A handler's refusal (<see cref="ToastRejectedException"/>, the first in priority order) is thrown after every
+    /// handler had its turn.
     /// </summary>
     /// <exception cref="ToastRejectedException">A handler refused the event.</exception>
     public async ValueTask<ToastDispatch> DispatchAsync(EventData evt, CancellationToken cancellationToken)
@@ -78,7 +79,11 @@ internal sealed class ToastRegistry(ILogger<ToastRegistry> logger)
         if (count == 1)
         {
             // The usual set-up (the gRPC handler for every event): no arrays, no allocation when it accepts at once.
-            outcome = await SettleAsync(first, Invoke(first.Handler, evt, cancellationToken), evt, cancellationToken).ConfigureAwait(false);
+            outcome = await SettleAsync(
+                first,
+                Invoke(first.Handler, evt, cancellationToken),
+                evt,
+                cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -89,7 +94,11 @@ internal sealed class ToastRegistry(ILogger<ToastRegistry> logger)
             {
                 if (registration.Matches(evt.Event))
                 {
-                    settling[n++] = SettleAsync(registration, Invoke(registration.Handler, evt, cancellationToken), evt, cancellationToken).AsTask();
+                    settling[n++] = SettleAsync(
+                        registration,
+                        Invoke(registration.Handler, evt, cancellationToken),
+                        evt,
+                        cancellationToken).AsTask();
                 }
             }
 
@@ -97,7 +106,10 @@ internal sealed class ToastRegistry(ILogger<ToastRegistry> logger)
             foreach (var task in settling)
             {
                 var one = await task.ConfigureAwait(false);
-                outcome = new Outcome(outcome.Filed ?? one.Filed, outcome.Rejection ?? one.Rejection, outcome.Canceled || one.Canceled);
+                outcome = new Outcome(
+                    outcome.Filed ?? one.Filed,
+                    outcome.Rejection ?? one.Rejection,
+                    outcome.Canceled || one.Canceled);
             }
         }
 
@@ -116,7 +128,11 @@ internal sealed class ToastRegistry(ILogger<ToastRegistry> logger)
 
     /// <summary>Waits for one handler's answer: a refusal or cancellation is returned, any other failure logged and
     /// counted (the other handlers still had the event).</summary>
-    private async ValueTask<Outcome> SettleAsync(ToastRegistration registration, ValueTask<ToastReceipt> handing, EventData evt, CancellationToken cancellationToken)
+    private async ValueTask<Outcome> SettleAsync(
+        ToastRegistration registration,
+        ValueTask<ToastReceipt> handing,
+        EventData evt,
+        CancellationToken cancellationToken)
     {
         try
         {
@@ -139,11 +155,18 @@ internal sealed class ToastRegistry(ILogger<ToastRegistry> logger)
         }
     }
 
-    /// <summary>What the handlers made of an event: where the broker files it, the first refusal, a cancellation.</summary>
-    private readonly record struct Outcome(Task<PublishResult>? Filed, ToastRejectedException? Rejection, bool Canceled);
+    /// <summary>What the handlers made of an event: where the broker files it, the first refusal, a
+    /// cancellation.</summary>
+    private readonly record struct Outcome(
+        Task<PublishResult>? Filed,
+        ToastRejectedException? Rejection,
+        bool Canceled);
 
     /// <summary>A handler that throws synchronously fails its own task only.</summary>
-    private static ValueTask<ToastReceipt> Invoke(IToastHandler handler, EventData evt, CancellationToken cancellationToken)
+    private static ValueTask<ToastReceipt> Invoke(
+        IToastHandler handler,
+        EventData evt,
+        CancellationToken cancellationToken)
     {
         try
         {
@@ -164,7 +187,8 @@ internal sealed class ToastRegistry(ILogger<ToastRegistry> logger)
 internal sealed record ToastRegistration(IToastHandler Handler, IReadOnlyList<string> Events, int Priority, int Order)
 {
     /// <summary>The prefixes, made once (<c>*</c> is the empty prefix: every name starts with it).</summary>
-    private readonly string[] _prefixes = [.. Events.Select(pattern => pattern.EndsWith('*') ? pattern[..^1] : pattern)];
+    private readonly string[] _prefixes = [
+        .. Events.Select(pattern => pattern.EndsWith('*') ? pattern[..^1] : pattern)];
 
     /// <summary>True when <paramref name="eventName"/> matches one of <see cref="Events"/>.</summary>
     public bool Matches(string eventName)

@@ -48,10 +48,16 @@ internal static class ToastServices
         var time = sp.GetRequiredService<TimeProvider>();
         var loggers = sp.GetRequiredService<ILoggerFactory>();
         var grpc = toast.Grpc.Enabled
-            ? new GrpcToastHandler(sp.GetRequiredService<GrpcEventBroker>(), GrpcToastSettings.From(toast.Grpc.Queue, toast.Grpc.Retry), time, loggers.CreateLogger<GrpcToastHandler>())
+            ? new GrpcToastHandler(
+                sp.GetRequiredService<GrpcEventBroker>(),
+                GrpcToastSettings.From(toast.Grpc.Queue, toast.Grpc.Retry),
+                time,
+                loggers.CreateLogger<GrpcToastHandler>())
             : null;
         var native = toast.Native.Enabled
-            ? new NativeToastHandler(NativeToastSettings.From(toast.Native, gateway.StateDir), loggers.CreateLogger<NativeToastHandler>())
+            ? new NativeToastHandler(
+                NativeToastSettings.From(toast.Native, gateway.StateDir),
+                loggers.CreateLogger<NativeToastHandler>())
             : null;
         return new ToastPipeline(
             new ToastRegistry(loggers.CreateLogger<ToastRegistry>()),

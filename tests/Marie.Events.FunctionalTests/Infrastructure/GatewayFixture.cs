@@ -13,16 +13,19 @@ namespace Marie.Events.FunctionalTests.Infrastructure;
 /// <summary>What a test gateway is started with.</summary>
 public sealed class GatewaySettings
 {
-    /// <summary>Configuration values over the configuration file (keys with ':', e.g. <c>toast:grpc:enabled</c>).</summary>
+    /// <summary>Configuration values over the configuration file (keys with ':', e.g.
+    /// <c>toast:grpc:enabled</c>).</summary>
     public Dictionary<string, string?> Config { get; } = [];
 
-    /// <summary>Configure <see cref="TestKeys"/> as <c>auth.keys</c> (false: the gateway uses development keys).</summary>
+    /// <summary>Configure <see cref="TestKeys"/> as <c>auth.keys</c> (false: the gateway uses development
+    /// keys).</summary>
     public bool ConfigureKeys { get; set; } = true;
 
     /// <summary>Command-line arguments (e.g. <c>--config FILE</c>).</summary>
     public List<string> Args { get; } = [];
 
-    /// <summary>The environment the gateway sees (MARIE_EVENTS_CONFIG, MARIE_LOG_LEVEL); the real one is not read.</summary>
+    /// <summary>The environment the gateway sees (MARIE_EVENTS_CONFIG, MARIE_LOG_LEVEL); the real one is not
+    /// read.</summary>
     public Dictionary<string, string?> Environment { get; } = [];
 
     /// <summary><c>gateway.state_dir</c>; default a new temporary folder, deleted with the fixture.</summary>
@@ -46,7 +49,13 @@ public sealed class GatewayFixture : IAsyncDisposable
 
     private readonly bool _ownsStateDir;
 
-    private GatewayFixture(WebApplication app, TestKeys keys, LogCapture logs, StringWriter console, string stateDir, bool ownsStateDir)
+    private GatewayFixture(
+        WebApplication app,
+        TestKeys keys,
+        LogCapture logs,
+        StringWriter console,
+        string stateDir,
+        bool ownsStateDir)
     {
         App = app;
         Keys = keys;
@@ -100,7 +109,12 @@ public sealed class GatewayFixture : IAsyncDisposable
     }
 
     /// <summary>Builds (does not start) a gateway, for tests of start-up failures.</summary>
-    public static WebApplication Build(GatewaySettings settings, TestKeys? keys = null, LogCapture? logs = null, TextWriter? console = null, string? stateDir = null)
+    public static WebApplication Build(
+        GatewaySettings settings,
+        TestKeys? keys = null,
+        LogCapture? logs = null,
+        TextWriter? console = null,
+        string? stateDir = null)
     {
         var values = new Dictionary<string, string?>
         {
@@ -108,7 +122,10 @@ public sealed class GatewayFixture : IAsyncDisposable
             ["gateway:port"] = "0",
             ["gateway:admin_port"] = "0",
             // Not created unless the gateway needs it (development keys).
-            ["gateway:state_dir"] = stateDir ?? settings.StateDir ?? Path.Combine(Path.GetTempPath(), "marie-events-tests", Guid.NewGuid().ToString("N")),
+            ["gateway:state_dir"] = stateDir ?? settings.StateDir ?? Path.Combine(
+                Path.GetTempPath(),
+                "marie-events-tests",
+                Guid.NewGuid().ToString("N")),
         };
         if (settings.ConfigureKeys)
         {

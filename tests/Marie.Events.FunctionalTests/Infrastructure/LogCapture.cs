@@ -3,16 +3,18 @@ using Microsoft.Extensions.Logging;
 namespace Marie.Events.FunctionalTests.Infrastructure;
 
 /// <summary>One captured log entry.</summary>
-public sealed record LogEntry(string Category, LogLevel Level, EventId EventId, string Message);
+public sealed record CapturedLogEntry(string Category, LogLevel Level, EventId EventId, string Message);
 
 /// <summary>Captures the gateway's log entries (after its level filter) and lets a test wait for one.</summary>
 public sealed class LogCapture : ILoggerProvider
 {
     private readonly Lock _gate = new();
-    private readonly List<LogEntry> _entries = [];
-    private readonly List<(Func<LogEntry, bool> Match, TaskCompletionSource<LogEntry> Done)> _waiters = [];
+    private readonly List<CapturedLogEntry> _entries = [];
+    private readonly List<(
+        Func<CapturedLogEntry, bool> Match,
+        TaskCompletionSource<CapturedLogEntry> Done)> _waiters = [];
 
-    public IReadOnlyList<LogEntry> Entries
+    public IReadOnlyList<CapturedLogEntry> Entries
     {
         get
         {
@@ -23,10 +25,11 @@ public sealed class LogCapture : ILoggerProvider
         }
     }
 
-    /// <summary>Waits until an entry matches (one already captured counts), failing after <paramref name="timeout"/>.</summary>
-    public async Task<LogEntry> WaitForAsync(Func<LogEntry, bool> match, TimeSpan timeout)
+    /// <summary>Waits until an entry matches (one already captured counts), failing after
+    /// <paramref name="timeout"/>.</summary>
+    public async Task<CapturedLogEntry> WaitForAsync(Func<CapturedLogEntry, bool> match, TimeSpan timeout)
     {
-        TaskCompletionSource<LogEntry> done;
+        TaskCompletionSource<CapturedLogEntry> done;
         lock (_gate)
         {
             var existing = _entries.FirstOrDefault(match);
@@ -35,7 +38,7 @@ public sealed class LogCapture : ILoggerProvider
                 return existing;
             }
 
-            done = new TaskCompletionSource<LogEntry>(TaskCreationOptions.RunContinuationsAsynchronously);
+            done = new TaskCompletionSource<CapturedLogEntry>(TaskCreationOptions.RunContinuationsAsynchronously);
             _waiters.Add((match, done));
         }
 
@@ -45,7 +48,9 @@ public sealed class LogCapture : ILoggerProvider
         }
         catch (TimeoutException)
         {
-            throw new TimeoutException($"No matching log entry within {timeout}. Captured:\n{string.Join('\n', Entries.Select(e => $"{e.Level} [{e.EventId.Id}] {e.Message}"))}");
+            throw new TimeoutException(
+                $"No matching log entry within {timeout}. " +
+                $"Captured:\n{string.Join('\n', Entries.Select(e => $"{e.Level} [{e.EventId.Id}] {e.Message}"))}");
         }
     }
 
@@ -55,9 +60,9 @@ public sealed class LogCapture : ILoggerProvider
     {
     }
 
-    private void Add(LogEntry entry)
+    private void Add(CapturedLogEntry entry)
     {
-        List<TaskCompletionSource<LogEntry>> matched = [];
+        List<TaskCompletionSource<CapturedLogEntry>> matched = [];
         lock (_gate)
         {
             _entries.Add(entry);
@@ -83,7 +88,12 @@ public sealed class LogCapture : ILoggerProvider
 
         public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            owner.Add(new LogEntry(category, logLevel, eventId, formatter(state, exception)));
+        public void Log<TState>(
+            LogLevel logLevel,
+            EventId eventId,
+            TState state,
+            Exception? exception,
+            Func<TState, Exception?, string> formatter) =>
+            owner.Add(new CapturedLogEntry(category, logLevel, eventId, formatter(state, exception)));
     }
 }

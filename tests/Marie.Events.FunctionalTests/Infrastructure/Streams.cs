@@ -8,7 +8,10 @@ public static class Streams
 {
     /// <summary>Reads messages until one matches, returning it; fails after <paramref name="timeout"/> or when the
     /// stream ends first.</summary>
-    public static async Task<T> ReadUntilAsync<T>(IAsyncStreamReader<T> stream, Func<T, bool> match, TimeSpan? timeout = null)
+    public static async Task<T> ReadUntilAsync<T>(
+        IAsyncStreamReader<T> stream,
+        Func<T, bool> match,
+        TimeSpan? timeout = null)
     {
         using var cts = new CancellationTokenSource(timeout ?? GatewayFixture.Timeout);
         var seen = new List<T>();
@@ -37,7 +40,10 @@ public static class Streams
     }
 
     /// <summary>Reads the next message of a kind.</summary>
-    public static Task<ServerMessage> NextAsync(IAsyncStreamReader<ServerMessage> stream, ServerMessage.MessageOneofCase kind, TimeSpan? timeout = null) =>
+    public static Task<ServerMessage> NextAsync(
+        IAsyncStreamReader<ServerMessage> stream,
+        ServerMessage.MessageOneofCase kind,
+        TimeSpan? timeout = null) =>
         ReadUntilAsync(stream, m => m.MessageCase == kind, timeout);
 
     /// <summary>A subscribe message.</summary>

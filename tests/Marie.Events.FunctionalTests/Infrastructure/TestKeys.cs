@@ -2,7 +2,8 @@ using System.Security.Cryptography;
 
 namespace Marie.Events.FunctionalTests.Infrastructure;
 
-/// <summary>API keys made at run time (never a real key in the repo): <c>mas_</c> + random base62, 58 characters.</summary>
+/// <summary>API keys made at run time (never a real key in the repo): <c>mas_</c> + random base62, 58
+/// characters.</summary>
 public sealed class TestKeys
 {
     /// <summary>Length of a Marie API key.</summary>

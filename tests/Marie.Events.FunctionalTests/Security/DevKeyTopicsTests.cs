@@ -18,8 +18,12 @@ public sealed class DevKeyTopicsTests
         });
         var keys = DevKeyStore.Load(state.File(DevKeyStore.FileName)).ToDictionary(k => k.Roles[0], k => k.ApiKey);
 
-        var published = await gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("tenant-a") }, GatewayFixture.Auth(keys["publisher"]));
-        var replay = await gateway.Streams.GetReplayBufferAsync(new ReplayRequest { Topic = "tenant-a" }, GatewayFixture.Auth(keys["subscriber"]));
+        var published = await gateway.Publisher.PublishAsync(
+            new PublishRequest { Event = Streams.Event("tenant-a") },
+            GatewayFixture.Auth(keys["publisher"]));
+        var replay = await gateway.Streams.GetReplayBufferAsync(
+            new ReplayRequest { Topic = "tenant-a" },
+            GatewayFixture.Auth(keys["subscriber"]));
 
         Assert.Equal("tenant-a", published.Topic);
         Assert.Equal(published.Id, Assert.Single(replay.Events).Event.Id);

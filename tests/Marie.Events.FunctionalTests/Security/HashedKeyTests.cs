@@ -3,6 +3,7 @@ using System.Text;
 using Grpc.Core;
 using Marie.Events.FunctionalTests.Infrastructure;
 using Marie.Events.Gateway.Auth;
+using Marie.Events.Gateway.Commands;
 using Marie.Events.Protocol;
 
 namespace Marie.Events.FunctionalTests.Security;
@@ -34,10 +35,16 @@ public sealed class HashedKeyTests
             s.Config["auth:keys:1:api_key_sha256"] = Sha256(other).ToUpperInvariant();
         });
 
-        var reply = await gateway.Streams.GetReplayBufferAsync(new ReplayRequest { Topic = "hashed" }, GatewayFixture.Auth(key));
-        var upper = await gateway.Streams.GetReplayBufferAsync(new ReplayRequest { Topic = "upper" }, GatewayFixture.Auth(other));
+        var reply = await gateway.Streams.GetReplayBufferAsync(
+            new ReplayRequest { Topic = "hashed" },
+            GatewayFixture.Auth(key));
+        var upper = await gateway.Streams.GetReplayBufferAsync(
+            new ReplayRequest { Topic = "upper" },
+            GatewayFixture.Auth(other));
         var wrong = await Assert.ThrowsAsync<RpcException>(() =>
-            gateway.Streams.GetReplayBufferAsync(new ReplayRequest { Topic = "hashed" }, GatewayFixture.Auth(TestKeys.NewKey())).ResponseAsync);
+            gateway.Streams.GetReplayBufferAsync(
+                new ReplayRequest { Topic = "hashed" },
+                GatewayFixture.Auth(TestKeys.NewKey())).ResponseAsync);
 
         Assert.Equal(0, reply.TopicHead);
         Assert.Equal(0, upper.TopicHead);
@@ -56,7 +63,10 @@ public sealed class HashedKeyTests
             s.Config["auth:keys:0:api_key_sha256"] = Sha256(key);
         });
 
-        Assert.Contains("auth.keys[0] (name 'both') has both api_key and api_key_sha256", error.Message, StringComparison.Ordinal);
+        Assert.Contains(
+            "auth.keys[0] (name 'both') has both api_key and api_key_sha256",
+            error.Message,
+            StringComparison.Ordinal);
         Assert.DoesNotContain(key, error.Message, StringComparison.Ordinal);
     }
 
@@ -69,7 +79,10 @@ public sealed class HashedKeyTests
             s.Config["auth:keys:0:api_key_sha256"] = "abc123";
         });
 
-        Assert.Contains("auth.keys[0].api_key_sha256 (name 'short') must be 64 hexadecimal characters", error.Message, StringComparison.Ordinal);
+        Assert.Contains(
+            "auth.keys[0].api_key_sha256 (name 'short') must be 64 hexadecimal characters",
+            error.Message,
+            StringComparison.Ordinal);
     }
 
     [Fact]
@@ -85,7 +98,10 @@ public sealed class HashedKeyTests
             s.Config["auth:keys:1:api_key_sha256"] = Sha256(key);
         });
 
-        Assert.Contains("auth.keys[1] (name 'hashed') has the same api_key as auth.keys[0] (name 'plain')", error.Message, StringComparison.Ordinal);
+        Assert.Contains(
+            "auth.keys[1] (name 'hashed') has the same api_key as auth.keys[0] (name 'plain')",
+            error.Message,
+            StringComparison.Ordinal);
         Assert.DoesNotContain(key, error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(Sha256(key), error.Message, StringComparison.Ordinal);
     }
@@ -105,7 +121,10 @@ public sealed class HashedKeyTests
         });
 
         Assert.Contains("auth.keys[0].name looks like an API key", error.Message, StringComparison.Ordinal);
-        Assert.Contains("auth.keys[1].topics[0] (name 'ok') looks like an API key", error.Message, StringComparison.Ordinal);
+        Assert.Contains(
+            "auth.keys[1].topics[0] (name 'ok') looks like an API key",
+            error.Message,
+            StringComparison.Ordinal);
         Assert.DoesNotContain(pasted, error.Message, StringComparison.Ordinal);
     }
 
@@ -123,9 +142,13 @@ public sealed class HashedKeyTests
             s.Args.AddRange(["--config", path]);
         });
 
-        var published = await gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("invoices") }, GatewayFixture.Auth(made.ApiKey));
+        var published = await gateway.Publisher.PublishAsync(
+            new PublishRequest { Event = Streams.Event("invoices") },
+            GatewayFixture.Auth(made.ApiKey));
         var denied = await Assert.ThrowsAsync<RpcException>(() =>
-            gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("payroll") }, GatewayFixture.Auth(made.ApiKey)).ResponseAsync);
+            gateway.Publisher.PublishAsync(
+                new PublishRequest { Event = Streams.Event("payroll") },
+                GatewayFixture.Auth(made.ApiKey)).ResponseAsync);
 
         Assert.Equal(58, made.ApiKey.Length);
         Assert.StartsWith("mas_", made.ApiKey, StringComparison.Ordinal);
@@ -149,7 +172,10 @@ public sealed class HashedKeyTests
         using var output = new StringWriter();
         using var error = new StringWriter();
 
-        var code = KeysCommand.Run(["keys", "create", "--name", "ci", "--roles", "publisher", "--topics", "ci,builds", "--user"], output, error);
+        var code = GatewayKeysCommand.Run(
+            ["keys", "create", "--name", "ci", "--roles", "publisher", "--topics", "ci,builds", "--user"],
+            output,
+            error);
 
         var text = output.ToString();
         var key = text.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith("mau_", StringComparison.Ordinal));
@@ -167,7 +193,7 @@ public sealed class HashedKeyTests
         using var output = new StringWriter();
         using var error = new StringWriter();
 
-        var code = KeysCommand.Run(["keys", "create", "--roles", "admin"], output, error);
+        var code = GatewayKeysCommand.Run(["keys", "create", "--roles", "admin"], output, error);
 
         Assert.Equal(2, code);
         Assert.Equal("marie-events-gateway: keys create: --name is required", error.ToString().Trim());

@@ -13,7 +13,8 @@ using static Marie.Events.Protocol.ServerMessage;
 
 namespace Marie.Events.FunctionalTests.Security;
 
-/// <summary>Every malformed or hostile input gets a clear answer and leaves the gateway healthy for the others.</summary>
+/// <summary>Every malformed or hostile input gets a clear answer and leaves the gateway healthy for the
+/// others.</summary>
 public sealed class HostileInputTests
 {
     /// <summary>HTTP/2 frame types and error codes (RFC 9113).</summary>
@@ -24,9 +25,13 @@ public sealed class HostileInputTests
 
     private static async Task AssertServingAsync(GatewayFixture gateway)
     {
-        var health = await new Health.HealthClient(gateway.Channel).CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.Add(GatewayFixture.Timeout));
+        var health = await new Health.HealthClient(gateway.Channel).CheckAsync(
+            new HealthCheckRequest(),
+            deadline: DateTime.UtcNow.Add(GatewayFixture.Timeout));
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
-        var published = await gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("after") }, GatewayFixture.Auth(gateway.Keys.Publisher));
+        var published = await gateway.Publisher.PublishAsync(
+            new PublishRequest { Event = Streams.Event("after") },
+            GatewayFixture.Auth(gateway.Keys.Publisher));
         Assert.True(published.SequenceNum > 0);
     }
 
@@ -44,18 +49,34 @@ public sealed class HostileInputTests
         using var b = gateway.Streams.StreamEvents(GatewayFixture.Auth(gateway.Keys.User));
         await SecurityStreams.SubscribeAsync(a, "s", "hostile");
         await SecurityStreams.SubscribeAsync(b, "s", "hostile");
-        await gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("hostile") }, GatewayFixture.Auth(gateway.Keys.Publisher));
+        await gateway.Publisher.PublishAsync(
+            new PublishRequest { Event = Streams.Event("hostile") },
+            GatewayFixture.Auth(gateway.Keys.Publisher));
         var ofA = await Streams.NextAsync(a.ResponseStream, MessageOneofCase.Event);
         await Streams.NextAsync(b.ResponseStream, MessageOneofCase.Event);
 
         var duplicate = await SecurityStreams.SubscribeAsync(b, "s", "other");
-        await b.RequestStream.WriteAsync(new ClientMessage { Unsubscribe = new UnsubscribeRequest { SubscriptionId = "nope" } });
+        await b.RequestStream.WriteAsync(
+            new ClientMessage { Unsubscribe = new UnsubscribeRequest { SubscriptionId = "nope" } });
         var unknownUnsubscribe = await Streams.NextAsync(b.ResponseStream, MessageOneofCase.Error);
-        await b.RequestStream.WriteAsync(new ClientMessage { FilterUpdate = new FilterUpdate { SubscriptionId = "nope" } });
+        await b.RequestStream.WriteAsync(
+            new ClientMessage { FilterUpdate = new FilterUpdate { SubscriptionId = "nope" } });
         var unknownFilter = await Streams.NextAsync(b.ResponseStream, MessageOneofCase.Error);
         // A's ack id on B's stream, with B's subscription id and without: it settles nothing of A's.
-        await b.RequestStream.WriteAsync(new ClientMessage { Ack = new AckMessage { SubscriptionId = "s", Individual = new IndividualAck { AckIds = { ofA.Event.AckId, "garbage", "" } } } });
-        await b.RequestStream.WriteAsync(new ClientMessage { Ack = new AckMessage { Individual = new IndividualAck { AckIds = { ofA.Event.AckId } } } });
+        await b.RequestStream.WriteAsync(
+            new ClientMessage
+            {
+                Ack = new AckMessage
+                {
+                    SubscriptionId = "s",
+                    Individual = new IndividualAck { AckIds = { ofA.Event.AckId, "garbage", "" } },
+                },
+            });
+        await b.RequestStream.WriteAsync(
+            new ClientMessage
+            {
+                Ack = new AckMessage { Individual = new IndividualAck { AckIds = { ofA.Event.AckId } } },
+            });
         var probe = await SecurityStreams.SubscribeAsync(b, "probe", "hostile");
         var stats = await StatsAsync(gateway);
 
@@ -73,19 +94,46 @@ public sealed class HostileInputTests
     public async Task StreamEvents_NegativeAndHugeSequenceNumbers_AnsweredAndStreamUsable()
     {
         await using var gateway = await GatewayFixture.StartAsync();
-        await gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("seq") }, GatewayFixture.Auth(gateway.Keys.Publisher));
+        await gateway.Publisher.PublishAsync(
+            new PublishRequest { Event = Streams.Event("seq") },
+            GatewayFixture.Auth(gateway.Keys.Publisher));
         using var call = gateway.Streams.StreamEvents(GatewayFixture.Auth(gateway.Keys.Subscriber));
 
-        var negative = await SecurityStreams.SubscribeAsync(call, new SubscribeRequest { SubscriptionId = "n", Topics = { "seq" }, LastSequenceNum = -5 });
-        var negativeCount = await SecurityStreams.SubscribeAsync(call, new SubscribeRequest { SubscriptionId = "c", Topics = { "seq" }, ReplayCount = int.MinValue });
-        var huge = await SecurityStreams.SubscribeAsync(call, new SubscribeRequest { SubscriptionId = "h", Topics = { "seq" }, LastSequenceNum = long.MaxValue });
+        var negative = await SecurityStreams.SubscribeAsync(
+            call,
+            new SubscribeRequest { SubscriptionId = "n", Topics = { "seq" }, LastSequenceNum = -5 });
+        var negativeCount = await SecurityStreams.SubscribeAsync(
+            call,
+            new SubscribeRequest { SubscriptionId = "c", Topics = { "seq" }, ReplayCount = int.MinValue });
+        var huge = await SecurityStreams.SubscribeAsync(
+            call,
+            new SubscribeRequest { SubscriptionId = "h", Topics = { "seq" }, LastSequenceNum = long.MaxValue });
         var epochChanged = await Streams.NextAsync(call.ResponseStream, MessageOneofCase.Error);
         var replayed = await Streams.NextAsync(call.ResponseStream, MessageOneofCase.Event);
-        await call.RequestStream.WriteAsync(new ClientMessage { Ack = new AckMessage { SubscriptionId = "h", Cumulative = new CumulativeAck { Topic = "seq", UpToSequenceNum = long.MinValue } } });
-        await call.RequestStream.WriteAsync(new ClientMessage { Ack = new AckMessage { SubscriptionId = "h", Cumulative = new CumulativeAck { Topic = "seq", UpToSequenceNum = long.MaxValue } } });
+        await call.RequestStream.WriteAsync(
+            new ClientMessage
+            {
+                Ack = new AckMessage
+                {
+                    SubscriptionId = "h",
+                    Cumulative = new CumulativeAck { Topic = "seq", UpToSequenceNum = long.MinValue },
+                },
+            });
+        await call.RequestStream.WriteAsync(
+            new ClientMessage
+            {
+                Ack = new AckMessage
+                {
+                    SubscriptionId = "h",
+                    Cumulative = new CumulativeAck { Topic = "seq", UpToSequenceNum = long.MaxValue },
+                },
+            });
         var replay = await Assert.ThrowsAsync<RpcException>(() => gateway.Streams.GetReplayBufferAsync(
-            new ReplayRequest { Topic = "seq", FromSequenceNum = long.MinValue }, GatewayFixture.Auth(gateway.Keys.Subscriber)).ResponseAsync);
-        var fromHuge = await gateway.Streams.GetReplayBufferAsync(new ReplayRequest { Topic = "seq", FromSequenceNum = long.MaxValue }, GatewayFixture.Auth(gateway.Keys.Subscriber));
+            new ReplayRequest { Topic = "seq", FromSequenceNum = long.MinValue }, GatewayFixture.Auth(
+                gateway.Keys.Subscriber)).ResponseAsync);
+        var fromHuge = await gateway.Streams.GetReplayBufferAsync(
+            new ReplayRequest { Topic = "seq", FromSequenceNum = long.MaxValue },
+            GatewayFixture.Auth(gateway.Keys.Subscriber));
         var probe = await SecurityStreams.SubscribeAsync(call, "probe", "seq");
 
         Assert.Equal(ErrorCode.ErrorInvalidRequest, negative.Error.Code);
@@ -139,20 +187,25 @@ public sealed class HostileInputTests
     {
         const int maxInFlight = 5;
         const int events = 100;
-        await using var gateway = await GatewayFixture.StartAsync(s => s.Config["toast:grpc:broker:max_in_flight"] = maxInFlight.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await using var gateway = await GatewayFixture.StartAsync(
+            s => s.Config["toast:grpc:broker:max_in_flight"] =
+                maxInFlight.ToString(System.Globalization.CultureInfo.InvariantCulture));
         using var stuckCancel = new CancellationTokenSource();
         using var stuck = gateway.Streams.StreamEvents(GatewayFixture.Auth(gateway.Keys.Subscriber, stuckCancel.Token));
         await SecurityStreams.SubscribeAsync(stuck, "stuck", "never-read");
         using var reader = gateway.Streams.StreamEvents(GatewayFixture.Auth(gateway.Keys.User));
         await SecurityStreams.SubscribeAsync(reader, "reader", "never-read");
 
-        // Large events fill the stuck stream's flow-control window; then thousands of messages whose answers it never reads.
+        // Large events fill the stuck stream's flow-control window; then thousands of messages whose answers it never
+        // reads.
         var payload = new Struct { Fields = { ["blob"] = Value.ForString(new string('x', 16 * 1024)) } };
         for (var i = 0; i < events; i++)
         {
             var evt = Streams.Event("never-read");
             evt.Payload = payload;
-            await gateway.Publisher.PublishAsync(new PublishRequest { Event = evt }, GatewayFixture.Auth(gateway.Keys.Publisher));
+            await gateway.Publisher.PublishAsync(
+                new PublishRequest { Event = evt },
+                GatewayFixture.Auth(gateway.Keys.Publisher));
         }
 
         var flood = Task.Run(async () =>
@@ -167,14 +220,21 @@ public sealed class HostileInputTests
         {
             var delivered = await Streams.NextAsync(reader.ResponseStream, MessageOneofCase.Event);
             received.Add(delivered.Event.SequenceNum);
-            await reader.RequestStream.WriteAsync(new ClientMessage { Ack = new AckMessage { Individual = new IndividualAck { AckIds = { delivered.Event.AckId } } } });
+            await reader.RequestStream.WriteAsync(
+                new ClientMessage
+                {
+                    Ack = new AckMessage { Individual = new IndividualAck { AckIds = { delivered.Event.AckId } } },
+                });
         }
 
         // The stuck stream's gateway side stops reading once 256 answers wait: its queue stops growing there.
-        await TenantGateway.WaitForAsync(async () => (await StatsAsync(gateway)).GetProperty("queued_replies").GetInt64() >= 256, "the stuck stream's answers to pile up");
+        await TenantGateway.WaitForAsync(
+            async () => (await StatsAsync(gateway)).GetProperty("queued_replies").GetInt64() >= 256,
+            "the stuck stream's answers to pile up");
         // The reader's last acks may still be on their way: wait for them; the stuck stream's own in-flight events
         // stay at most max_in_flight (+1), else this wait times out.
-        await TenantGateway.WaitForAsync(async () => (await StatsAsync(gateway)).GetProperty("in_flight_events").GetInt64() <= maxInFlight + 1,
+        await TenantGateway.WaitForAsync(
+            async () => (await StatsAsync(gateway)).GetProperty("in_flight_events").GetInt64() <= maxInFlight + 1,
             "in-flight events to be bounded by the stuck stream's max_in_flight");
         var stats = await StatsAsync(gateway);
 
@@ -183,8 +243,11 @@ public sealed class HostileInputTests
         Assert.Equal(events, received.Count);
         await AssertServingAsync(gateway);
         await stuckCancel.CancelAsync();
-        await TenantGateway.WaitForAsync(async () => await StatsAsync(gateway) is var s
-            && s.GetProperty("connections").GetInt32() == 1 && s.GetProperty("queued_replies").GetInt64() == 0, "the stuck stream to be released");
+        await TenantGateway.WaitForAsync(
+            async () => await StatsAsync(gateway) is var s
+                && s.GetProperty("connections").GetInt32() == 1
+                && s.GetProperty("queued_replies").GetInt64() == 0,
+            "the stuck stream to be released");
         await Task.WhenAny(flood);
         await reader.RequestStream.CompleteAsync();
     }
@@ -204,7 +267,9 @@ public sealed class HostileInputTests
         {
             var evt = Streams.Event("mid-write");
             evt.Payload = payload;
-            await gateway.Publisher.PublishAsync(new PublishRequest { Event = evt }, GatewayFixture.Auth(gateway.Keys.Publisher));
+            await gateway.Publisher.PublishAsync(
+                new PublishRequest { Event = evt },
+                GatewayFixture.Auth(gateway.Keys.Publisher));
         }
 
         await Streams.NextAsync(call.ResponseStream, MessageOneofCase.Event);
@@ -219,10 +284,14 @@ public sealed class HostileInputTests
             seen++;
         }
 
-        await TenantGateway.WaitForAsync(async () => await StatsAsync(gateway) is var s
-            && s.GetProperty("connections").GetInt32() == 1 && s.GetProperty("subscriptions").GetInt32() == 1, "the gone client's state to be released");
+        await TenantGateway.WaitForAsync(
+            async () => await StatsAsync(gateway) is var s
+                && s.GetProperty("connections").GetInt32() == 1
+                && s.GetProperty("subscriptions").GetInt32() == 1,
+            "the gone client's state to be released");
         Assert.DoesNotContain(gateway.Logs.Entries, e => e.EventId.Id == 1003); // no "stream failed"
-        Assert.Equal(20, (await StatsAsync(gateway)).GetProperty("in_flight_events").GetInt64()); // only the staying client's
+        // Only the staying client's events are in flight.
+        Assert.Equal(20, (await StatsAsync(gateway)).GetProperty("in_flight_events").GetInt64());
         await AssertServingAsync(gateway);
         await staying.RequestStream.CompleteAsync();
     }
@@ -272,7 +341,8 @@ public sealed class HostileInputTests
         return header;
     }
 
-    /// <summary>True once the server closed or reset the connection; false if it stayed open past the timeout.</summary>
+    /// <summary>True once the server closed or reset the connection; false if it stayed open past the
+    /// timeout.</summary>
     private static async Task<bool> ReadUntilClosedAsync(NetworkStream stream)
     {
         using var cts = new CancellationTokenSource(GatewayFixture.Timeout);

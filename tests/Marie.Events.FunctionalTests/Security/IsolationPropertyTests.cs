@@ -28,7 +28,8 @@ public enum StepKind
 /// (indexes into <see cref="IsolationPropertyTests.Vocabulary"/>) and number.</summary>
 public sealed record ClientStep(int Actor, StepKind Kind, int Subscription, int[] Topics, long Number)
 {
-    public override string ToString() => $"{Kind}(actor {Actor}, sub {Subscription}, topics [{string.Join(",", Topics)}], {Number})";
+    public override string ToString() =>
+        $"{Kind}(actor {Actor}, sub {Subscription}, topics [{string.Join(",", Topics)}], {Number})";
 }
 
 /// <summary>A generated session: steps from three tenants' streams and a publisher, interleaved.</summary>
@@ -106,7 +107,17 @@ public sealed class IsolationPropertyTests(IsolationGateway fixture) : IClassFix
 {
     /// <summary>Topics a step may name: key names, a shared and a system topic, a topic nobody lists, "*", the
     /// sender's own raw key (-1) and another tenant's (-2), an empty name.</summary>
-    public static readonly string[] Vocabulary = ["t1", "t2", "t3", "shared", "system", "unlisted", "*", "<own-key>", "<other-key>", ""];
+    public static readonly string[] Vocabulary = [
+        "t1",
+        "t2",
+        "t3",
+        "shared",
+        "system",
+        "unlisted",
+        "*",
+        "<own-key>",
+        "<other-key>",
+        ""];
 
     private static readonly string[] Tenants = ["t1", "t2", "t3"];
 
@@ -149,9 +160,16 @@ public sealed class IsolationPropertyTests(IsolationGateway fixture) : IClassFix
         for (var i = 0; i < Tenants.Length; i++)
         {
             var probe = $"probe-{run}";
-            await calls[i].RequestStream.WriteAsync(new ClientMessage { Subscribe = new SubscribeRequest { SubscriptionId = probe, Topics = { Tenants[i] } } });
+            await calls[i].RequestStream.WriteAsync(
+                new ClientMessage
+                {
+                    Subscribe = new SubscribeRequest { SubscriptionId = probe, Topics = { Tenants[i] } },
+                });
             var queue = received[i];
-            await TenantGateway.WaitForAsync(() => queue.Any(m => m.SubscriptionConfirm?.SubscriptionId == probe || m.Error?.SubscriptionId == probe), $"the probe of {Tenants[i]}");
+            await TenantGateway.WaitForAsync(
+                () =>
+                    queue.Any(m => m.SubscriptionConfirm?.SubscriptionId == probe || m.Error?.SubscriptionId == probe),
+                $"the probe of {Tenants[i]}");
         }
 
         // Closed the way a client leaves: cancel the call, let its reader see the end, then dispose it.
@@ -177,11 +195,16 @@ public sealed class IsolationPropertyTests(IsolationGateway fixture) : IClassFix
         var stats = await StatsAsync();
         var topics = stats.GetProperty("topic_stats").EnumerateObject().Select(p => p.Name).ToList();
         Assert.All(topics, topic => Assert.Contains(topic, Vocabulary));
-        var health = await new Health.HealthClient(T.Gateway.Channel).CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.Add(GatewayFixture.Timeout));
+        var health = await new Health.HealthClient(T.Gateway.Channel).CheckAsync(
+            new HealthCheckRequest(),
+            deadline: DateTime.UtcNow.Add(GatewayFixture.Timeout));
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
     }
 
-    private async Task ExecuteAsync(ClientStep step, AsyncDuplexStreamingCall<ClientMessage, ServerMessage>[] calls, ConcurrentQueue<ServerMessage>[] received)
+    private async Task ExecuteAsync(
+        ClientStep step,
+        AsyncDuplexStreamingCall<ClientMessage, ServerMessage>[] calls,
+        ConcurrentQueue<ServerMessage>[] received)
     {
         var id = $"s{step.Subscription}";
         var topics = step.Topics.Select(t => TopicFor(t, step.Actor)).ToArray();
@@ -189,7 +212,9 @@ public sealed class IsolationPropertyTests(IsolationGateway fixture) : IClassFix
         {
             try
             {
-                await T.Gateway.Publisher.PublishAsync(new PublishRequest { Event = SecurityStreams.Event(topics.FirstOrDefault(t => t != "*") ?? "t1") },
+                var topic = topics.FirstOrDefault(t => t != "*") ?? "t1";
+                await T.Gateway.Publisher.PublishAsync(
+                    new PublishRequest { Event = SecurityStreams.Event(topic) },
                     GatewayFixture.Auth(T.KeyOf("pub")));
             }
             catch (RpcException ex) when (ex.StatusCode is StatusCode.InvalidArgument or StatusCode.PermissionDenied)
@@ -208,9 +233,24 @@ public sealed class IsolationPropertyTests(IsolationGateway fixture) : IClassFix
             StepKind.AckForeign => AckLast(received[(step.Actor + 1) % Tenants.Length]),
             StepKind.AckCumulative => new ClientMessage
             {
-                Ack = new AckMessage { SubscriptionId = id, Cumulative = new CumulativeAck { Topic = topics.FirstOrDefault() ?? "", UpToSequenceNum = step.Number } },
+                Ack = new AckMessage
+                {
+                    SubscriptionId = id,
+                    Cumulative = new CumulativeAck
+                    {
+                        Topic = topics.FirstOrDefault() ?? "",
+                        UpToSequenceNum = step.Number,
+                    },
+                },
             },
-            StepKind.FilterUpdate => new ClientMessage { FilterUpdate = new FilterUpdate { SubscriptionId = id, Filter = new FilterConfig { IncludeSources = { "gateway://*" } } } },
+            StepKind.FilterUpdate => new ClientMessage
+            {
+                FilterUpdate = new FilterUpdate
+                {
+                    SubscriptionId = id,
+                    Filter = new FilterConfig { IncludeSources = { "gateway://*" } },
+                },
+            },
             StepKind.Heartbeat => new ClientMessage { Heartbeat = new ClientHeartbeat { Timestamp = step.Number } },
             _ => new ClientMessage(),
         };
@@ -237,7 +277,11 @@ public sealed class IsolationPropertyTests(IsolationGateway fixture) : IClassFix
         var last = received.LastOrDefault(m => m.Event is not null)?.Event;
         return new ClientMessage
         {
-            Ack = new AckMessage { SubscriptionId = last?.SubscriptionId ?? "", Individual = new IndividualAck { AckIds = { last?.AckId ?? "none" } } },
+            Ack = new AckMessage
+            {
+                SubscriptionId = last?.SubscriptionId ?? "",
+                Individual = new IndividualAck { AckIds = { last?.AckId ?? "none" } },
+            },
         };
     }
 
@@ -257,8 +301,10 @@ public sealed class IsolationPropertyTests(IsolationGateway fixture) : IClassFix
             var names = message.MessageCase switch
             {
                 ServerMessage.MessageOneofCase.Event => [message.Event.Event.ApiKey],
-                ServerMessage.MessageOneofCase.SubscriptionConfirm => message.SubscriptionConfirm.TopicHeads.Keys.Concat(message.SubscriptionConfirm.TopicEpochs.Keys),
-                ServerMessage.MessageOneofCase.Heartbeat => message.Heartbeat.TopicHeads.Keys.Concat(message.Heartbeat.TopicEpochs.Keys),
+                ServerMessage.MessageOneofCase.SubscriptionConfirm =>
+                    message.SubscriptionConfirm.TopicHeads.Keys.Concat(message.SubscriptionConfirm.TopicEpochs.Keys),
+                ServerMessage.MessageOneofCase.Heartbeat =>
+                    message.Heartbeat.TopicHeads.Keys.Concat(message.Heartbeat.TopicEpochs.Keys),
                 _ => [],
             };
             Assert.All(names, name => Assert.Contains(name, visible));
@@ -267,7 +313,9 @@ public sealed class IsolationPropertyTests(IsolationGateway fixture) : IClassFix
         }
     }
 
-    private static async Task CollectAsync(AsyncDuplexStreamingCall<ClientMessage, ServerMessage> call, ConcurrentQueue<ServerMessage> into)
+    private static async Task CollectAsync(
+        AsyncDuplexStreamingCall<ClientMessage, ServerMessage> call,
+        ConcurrentQueue<ServerMessage> into)
     {
         try
         {

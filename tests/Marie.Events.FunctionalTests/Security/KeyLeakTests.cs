@@ -29,7 +29,9 @@ public sealed class KeyLeakTests
             s.Config["toast:grpc:broker:redelivery_delay_s"] = "0.1";
         });
         using var capture = new CapturingHandler();
-        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{t.Gateway.Ports.Grpc}", new GrpcChannelOptions { HttpHandler = capture });
+        using var channel = GrpcChannel.ForAddress(
+            $"http://127.0.0.1:{t.Gateway.Ports.Grpc}",
+            new GrpcChannelOptions { HttpHandler = capture });
         var streams = new EventStreamService.EventStreamServiceClient(channel);
         var publisher = new EventPublisherService.EventPublisherServiceClient(channel);
         var texts = new List<string>();
@@ -49,7 +51,9 @@ public sealed class KeyLeakTests
         // Producers put tenants' raw keys in api_key, unary and streamed; one key is disabled, one is hashed.
         foreach (var name in new[] { "tenant", "hashed", "off" })
         {
-            var reply = await publisher.PublishAsync(new PublishRequest { Event = SecurityStreams.Event(Raw(name)) }, GatewayFixture.Auth(Raw("pub")));
+            var reply = await publisher.PublishAsync(
+                new PublishRequest { Event = SecurityStreams.Event(Raw(name)) },
+                GatewayFixture.Auth(Raw("pub")));
             Assert.Equal(name, reply.Topic);
         }
 
@@ -72,24 +76,38 @@ public sealed class KeyLeakTests
         Assert.Contains("tenant", heartbeat.Heartbeat.TopicHeads.Keys);
         await tenant.RequestStream.WriteAsync(new ClientMessage
         {
-            Ack = new AckMessage { SubscriptionId = "own", Cumulative = new CumulativeAck { Topic = Raw("tenant"), UpToSequenceNum = 100 } },
+            Ack = new AckMessage
+            {
+                SubscriptionId = "own",
+                Cumulative = new CumulativeAck { Topic = Raw("tenant"), UpToSequenceNum = 100 },
+            },
         });
 
         // The hashed key streams with its own raw key as topic; replay by raw key.
         using var hashed = streams.StreamEvents(GatewayFixture.Auth(Raw("hashed")));
-        var hashedConfirm = await SecurityStreams.SubscribeAsync(hashed, new SubscribeRequest { SubscriptionId = "h", Topics = { Raw("hashed") }, ReplayCount = 5 });
+        var hashedConfirm = await SecurityStreams.SubscribeAsync(
+            hashed,
+            new SubscribeRequest { SubscriptionId = "h", Topics = { Raw("hashed") }, ReplayCount = 5 });
         var replayed = await Streams.NextAsync(hashed.ResponseStream, MessageOneofCase.Event);
-        var replay = await streams.GetReplayBufferAsync(new ReplayRequest { Topic = Raw("tenant") }, GatewayFixture.Auth(Raw("tenant")));
+        var replay = await streams.GetReplayBufferAsync(
+            new ReplayRequest { Topic = Raw("tenant") },
+            GatewayFixture.Auth(Raw("tenant")));
         texts.AddRange([hashedConfirm.ToString(), replayed.ToString(), replay.ToString()]);
         Assert.Equal(["hashed"], hashedConfirm.SubscriptionConfirm.Topics);
 
         // Refusals: a disabled key, another tenant's key as a replay topic, an unknown key as api_key.
         texts.Add((await Assert.ThrowsAsync<RpcException>(() =>
-            streams.GetReplayBufferAsync(new ReplayRequest { Topic = "off" }, GatewayFixture.Auth(Raw("off"))).ResponseAsync)).ToString());
+            streams.GetReplayBufferAsync(
+                new ReplayRequest { Topic = "off" },
+                GatewayFixture.Auth(Raw("off"))).ResponseAsync)).ToString());
         texts.Add((await Assert.ThrowsAsync<RpcException>(() =>
-            streams.GetReplayBufferAsync(new ReplayRequest { Topic = Raw("hashed") }, GatewayFixture.Auth(Raw("tenant"))).ResponseAsync)).ToString());
+            streams.GetReplayBufferAsync(
+                new ReplayRequest { Topic = Raw("hashed") },
+                GatewayFixture.Auth(Raw("tenant"))).ResponseAsync)).ToString());
         texts.Add((await Assert.ThrowsAsync<RpcException>(() =>
-            publisher.PublishAsync(new PublishRequest { Event = SecurityStreams.Event(Raw("admin")) }, GatewayFixture.Auth(Raw("tenant"))).ResponseAsync)).ToString());
+            publisher.PublishAsync(
+                new PublishRequest { Event = SecurityStreams.Event(Raw("admin")) },
+                GatewayFixture.Auth(Raw("tenant"))).ResponseAsync)).ToString());
 
         // The admin API.
         foreach (var path in new[] { "/internal/stats", "/internal/keys" })

@@ -44,9 +44,13 @@ public sealed class LimitsTests
         Assert.Equal(MessageOneofCase.SubscriptionConfirm, otherKeyAnswer.MessageCase);
         await first.RequestStream.CompleteAsync();
         first.Dispose();
-        await TenantGateway.WaitForAsync(() => gateway.Logs.Entries.Any(e => e.EventId.Id == 1002), "the first stream to close");
+        await TenantGateway.WaitForAsync(
+            () => gateway.Logs.Entries.Any(e => e.EventId.Id == 1002),
+            "the first stream to close");
         using var fourth = gateway.Streams.StreamEvents(GatewayFixture.Auth(gateway.Keys.Subscriber));
-        Assert.Equal(MessageOneofCase.SubscriptionConfirm, (await SecurityStreams.SubscribeAsync(fourth, "s", "a")).MessageCase);
+        Assert.Equal(
+            MessageOneofCase.SubscriptionConfirm,
+            (await SecurityStreams.SubscribeAsync(fourth, "s", "a")).MessageCase);
     }
 
     [Fact]
@@ -58,7 +62,8 @@ public sealed class LimitsTests
         await SecurityStreams.SubscribeAsync(call, "s2", "a");
 
         var refused = await SecurityStreams.SubscribeAsync(call, "s3", "a");
-        await call.RequestStream.WriteAsync(new ClientMessage { Unsubscribe = new UnsubscribeRequest { SubscriptionId = "s1" } });
+        await call.RequestStream.WriteAsync(
+            new ClientMessage { Unsubscribe = new UnsubscribeRequest { SubscriptionId = "s1" } });
         var accepted = await SecurityStreams.SubscribeAsync(call, "s3", "a");
 
         AssertLimit(refused, "max_subscriptions_per_stream");
@@ -85,9 +90,17 @@ public sealed class LimitsTests
     [Fact]
     public async Task Subscribe_FilterEntriesIdAndStringLengths_EachRateLimitedNamingItsLimit()
     {
-        await using var gateway = await StartAsync(("max_filter_entries", "3"), ("max_id_length", "16"), ("max_string_length", "32"));
+        await using var gateway = await StartAsync(
+            ("max_filter_entries", "3"),
+            ("max_id_length", "16"),
+            ("max_string_length", "32"));
         using var call = gateway.Streams.StreamEvents(GatewayFixture.Auth(gateway.Keys.Subscriber));
-        var filters = new SubscribeRequest { SubscriptionId = "f", Topics = { "a" }, Filter = new FilterConfig { Jobids = { "1", "2", "3", "4" } } };
+        var filters = new SubscribeRequest
+        {
+            SubscriptionId = "f",
+            Topics = { "a" },
+            Filter = new FilterConfig { Jobids = { "1", "2", "3", "4" } },
+        };
         var longId = new SubscribeRequest { SubscriptionId = new string('i', 17), Topics = { "a" } };
         var longTopic = new SubscribeRequest { SubscriptionId = "t", Topics = { new string('t', 33) } };
 
@@ -112,7 +125,8 @@ public sealed class LimitsTests
         using var call = gateway.Streams.StreamEvents(GatewayFixture.Auth(gateway.Keys.Subscriber));
         for (var i = 0; i < 30; i++)
         {
-            await call.RequestStream.WriteAsync(new ClientMessage { Unsubscribe = new UnsubscribeRequest { SubscriptionId = $"none-{i}" } });
+            await call.RequestStream.WriteAsync(
+                new ClientMessage { Unsubscribe = new UnsubscribeRequest { SubscriptionId = $"none-{i}" } });
         }
 
         var answers = new List<ErrorMessage>();
@@ -133,7 +147,8 @@ public sealed class LimitsTests
         Assert.InRange(answers.Count(e => e.Code == ErrorCode.ErrorInvalidSubscription), 5, 29);
         Assert.NotEmpty(limited);
         Assert.All(limited, e => Assert.Equal("client_messages_per_second", e.Details["limit"]));
-        Assert.True(int.Parse(limited[0].Details["retry_after_ms"], System.Globalization.CultureInfo.InvariantCulture) > 0);
+        Assert.True(
+            int.Parse(limited[0].Details["retry_after_ms"], System.Globalization.CultureInfo.InvariantCulture) > 0);
         Assert.Equal(MessageOneofCase.SubscriptionConfirm, answer.MessageCase);
         await call.RequestStream.CompleteAsync();
     }
@@ -150,8 +165,11 @@ public sealed class LimitsTests
         });
         var (end, _) = await SecurityStreams.ReadToEndAsync(call.ResponseStream);
         var publish = await Assert.ThrowsAsync<RpcException>(() => gateway.Publisher.PublishAsync(
-            new PublishRequest { Event = new EventData { ApiKey = "a", Jobtag = new string('j', 10_000) } }, GatewayFixture.Auth(gateway.Keys.Publisher)).ResponseAsync);
-        var small = await gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("a") }, GatewayFixture.Auth(gateway.Keys.Publisher));
+            new PublishRequest { Event = new EventData { ApiKey = "a", Jobtag = new string('j', 10_000) } },
+            GatewayFixture.Auth(gateway.Keys.Publisher)).ResponseAsync);
+        var small = await gateway.Publisher.PublishAsync(
+            new PublishRequest { Event = Streams.Event("a") },
+            GatewayFixture.Auth(gateway.Keys.Publisher));
 
         Assert.Equal(StatusCode.ResourceExhausted, end?.StatusCode);
         Assert.Equal(StatusCode.ResourceExhausted, publish.StatusCode);
@@ -164,10 +182,15 @@ public sealed class LimitsTests
         await using var gateway = await StartAsync(("max_replay_count", "10"), ("max_replay_events", "20"));
         using var call = gateway.Streams.StreamEvents(GatewayFixture.Auth(gateway.Keys.Subscriber));
 
-        var replayCount = await SecurityStreams.SubscribeAsync(call, new SubscribeRequest { SubscriptionId = "r", Topics = { "a" }, ReplayCount = 11 });
+        var replayCount = await SecurityStreams.SubscribeAsync(
+            call,
+            new SubscribeRequest { SubscriptionId = "r", Topics = { "a" }, ReplayCount = 11 });
         var maxEvents = await Assert.ThrowsAsync<RpcException>(() => gateway.Streams.GetReplayBufferAsync(
-            new ReplayRequest { Topic = "a", MaxEvents = 21 }, GatewayFixture.Auth(gateway.Keys.Subscriber)).ResponseAsync);
-        var withinLimit = await gateway.Streams.GetReplayBufferAsync(new ReplayRequest { Topic = "a", MaxEvents = 20 }, GatewayFixture.Auth(gateway.Keys.Subscriber));
+            new ReplayRequest { Topic = "a", MaxEvents = 21 }, GatewayFixture.Auth(
+                gateway.Keys.Subscriber)).ResponseAsync);
+        var withinLimit = await gateway.Streams.GetReplayBufferAsync(
+            new ReplayRequest { Topic = "a", MaxEvents = 20 },
+            GatewayFixture.Auth(gateway.Keys.Subscriber));
 
         AssertLimit(replayCount, "max_replay_count");
         Assert.Equal(StatusCode.ResourceExhausted, maxEvents.StatusCode);
@@ -184,8 +207,12 @@ public sealed class LimitsTests
         await gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("a") }, auth);
         await gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("b") }, auth);
 
-        var refused = await Assert.ThrowsAsync<RpcException>(() => gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("c") }, auth).ResponseAsync);
-        var existing = await gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("a") }, GatewayFixture.Auth(gateway.Keys.Publisher));
+        var refused = await Assert.ThrowsAsync<RpcException>(
+            () =>
+                gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("c") }, auth).ResponseAsync);
+        var existing = await gateway.Publisher.PublishAsync(
+            new PublishRequest { Event = Streams.Event("a") },
+            GatewayFixture.Auth(gateway.Keys.Publisher));
 
         Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
         Assert.Contains("max_topics (2)", refused.Status.Detail, StringComparison.Ordinal);
@@ -202,7 +229,13 @@ public sealed class LimitsTests
 
         var error = await Assert.ThrowsAnyAsync<Exception>(() => app.StartAsync());
 
-        Assert.Contains("gateway.limits.max_topics must be at least 1 (got 0)", error.Message, StringComparison.Ordinal);
-        Assert.Contains("gateway.limits.max_message_bytes must be at least 1024 (got 10)", error.Message, StringComparison.Ordinal);
+        Assert.Contains(
+            "gateway.limits.max_topics must be at least 1 (got 0)",
+            error.Message,
+            StringComparison.Ordinal);
+        Assert.Contains(
+            "gateway.limits.max_message_bytes must be at least 1024 (got 10)",
+            error.Message,
+            StringComparison.Ordinal);
     }
 }

@@ -28,7 +28,8 @@ public sealed class RevocationTests(ITestOutputHelper output)
             s.Config["toast:grpc:broker:redelivery_delay_s"] = "0.1";
         });
 
-    private static GrpcEventBroker Broker(TenantGateway t) => t.Gateway.App.Services.GetRequiredService<GrpcEventBroker>();
+    private static GrpcEventBroker Broker(TenantGateway t) =>
+        t.Gateway.App.Services.GetRequiredService<GrpcEventBroker>();
 
     [Fact]
     public async Task Reload_KeyDisabled_StreamEndsUnauthenticatedAndNothingAfter()
@@ -46,13 +47,17 @@ public sealed class RevocationTests(ITestOutputHelper output)
         output.WriteLine($"stream ended {clock.ElapsedMilliseconds} ms after the file was replaced");
 
         Assert.Equal(StatusCode.Unauthenticated, end?.StatusCode);
-        await TenantGateway.WaitForAsync(() => Broker(t).Stats() is { Connections: 0, InFlightEvents: 0 }, "the stream's state to be released");
+        await TenantGateway.WaitForAsync(
+            () => Broker(t).Stats() is { Connections: 0, InFlightEvents: 0 },
+            "the stream's state to be released");
         var redelivered = Broker(t).Stats().EventsRedelivered;
         await PublishAsync(t, "tenant-a");
         var refused = await Assert.ThrowsAsync<RpcException>(() => ReplayAsync(t, "tenant-a"));
         Assert.Equal(StatusCode.Unauthenticated, refused.StatusCode);
         Assert.Equal(redelivered, Broker(t).Stats().EventsRedelivered);
-        Assert.Contains(t.Gateway.Logs.Entries, e => e.EventId.Id == 6005 && e.Message.Contains("'tenant-a'", StringComparison.Ordinal));
+        Assert.Contains(
+            t.Gateway.Logs.Entries,
+            e => e.EventId.Id == 6005 && e.Message.Contains("'tenant-a'", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -153,7 +158,9 @@ public sealed class RevocationTests(ITestOutputHelper output)
         await t.ReplaceFileAsync(TenantGateway.Yaml([keys[0], keys[0] with { Name = "copy" }]));
         await t.Gateway.Logs.WaitForAsync(e => e.EventId.Id == 6004, GatewayFixture.Timeout);
         await t.ReplaceFileAsync("auth:\n  keys: [ {name: \"broken\"\n");
-        await TenantGateway.WaitForAsync(() => t.Gateway.Logs.Entries.Count(e => e.EventId.Id == 6004) >= 2, "the second rejection");
+        await TenantGateway.WaitForAsync(
+            () => t.Gateway.Logs.Entries.Count(e => e.EventId.Id == 6004) >= 2,
+            "the second rejection");
         await PublishAsync(t, "tenant-a");
         var delivered = await Streams.NextAsync(call.ResponseStream, MessageOneofCase.Event);
 
@@ -192,7 +199,9 @@ public sealed class RevocationTests(ITestOutputHelper output)
         Assert.Equal(StatusCode.Unauthenticated, refused.StatusCode);
         Assert.Equal(HttpStatusCode.OK, enabled.StatusCode);
         Assert.True(accepted.TopicHead >= 1);
-        Assert.Contains(t.Gateway.Logs.Entries, e => e.EventId.Id == 6007 && e.Message.Contains("'admin'", StringComparison.Ordinal));
+        Assert.Contains(
+            t.Gateway.Logs.Entries,
+            e => e.EventId.Id == 6007 && e.Message.Contains("'admin'", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -215,7 +224,11 @@ public sealed class RevocationTests(ITestOutputHelper output)
     public async Task AdminDisable_OnGrpcPort_NotFound()
     {
         await using var t = await StartAsync(BaseKeys());
-        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{t.Gateway.Ports.Grpc}"), Timeout = GatewayFixture.Timeout };
+        using var client = new HttpClient
+        {
+            BaseAddress = new Uri($"http://127.0.0.1:{t.Gateway.Ports.Grpc}"),
+            Timeout = GatewayFixture.Timeout,
+        };
         using var request = new HttpRequestMessage(HttpMethod.Post, "/internal/keys/tenant-a/disable")
         {
             Version = HttpVersion.Version20,
@@ -230,10 +243,14 @@ public sealed class RevocationTests(ITestOutputHelper output)
     }
 
     private static Task<PublishResponse> PublishAsync(TenantGateway t, string topic) =>
-        t.Gateway.Publisher.PublishAsync(new PublishRequest { Event = SecurityStreams.Event(topic) }, GatewayFixture.Auth(t.KeyOf("pub"))).ResponseAsync;
+        t.Gateway.Publisher.PublishAsync(
+            new PublishRequest { Event = SecurityStreams.Event(topic) },
+            GatewayFixture.Auth(t.KeyOf("pub"))).ResponseAsync;
 
     private static Task<ReplayResponse> ReplayAsync(TenantGateway t, string topic, string? key = null) =>
-        t.Gateway.Streams.GetReplayBufferAsync(new ReplayRequest { Topic = topic }, GatewayFixture.Auth(key ?? t.KeyOf("tenant-a"))).ResponseAsync;
+        t.Gateway.Streams.GetReplayBufferAsync(
+            new ReplayRequest { Topic = topic },
+            GatewayFixture.Auth(key ?? t.KeyOf("tenant-a"))).ResponseAsync;
 
     private static async Task<HttpResponseMessage> AdminPostAsync(TenantGateway t, string path, string? key = "admin")
     {

@@ -7,7 +7,12 @@ using Marie.Events.Protocol;
 namespace Marie.Events.FunctionalTests.Security;
 
 /// <summary>One <c>auth.keys</c> entry of a test: a key made at run time, its name, roles and topics.</summary>
-public sealed record KeySpec(string Name, string[] Roles, string[]? Topics = null, bool Enabled = true, bool Hashed = false)
+public sealed record KeySpec(
+    string Name,
+    string[] Roles,
+    string[]? Topics = null,
+    bool Enabled = true,
+    bool Hashed = false)
 {
     /// <summary>The raw key (a hashed entry writes only its SHA-256 to the file).</summary>
     public string Key { get; init; } = TestKeys.NewKey();
@@ -37,7 +42,9 @@ public sealed class TenantGateway : IAsyncDisposable
 
     public string KeyOf(string name) => Keys.Single(k => k.Name == name).Key;
 
-    public static async Task<TenantGateway> StartAsync(IReadOnlyList<KeySpec> keys, Action<GatewaySettings>? configure = null)
+    public static async Task<TenantGateway> StartAsync(
+        IReadOnlyList<KeySpec> keys,
+        Action<GatewaySettings>? configure = null)
     {
         var dir = GatewayFixture.NewTempDir();
         var path = Path.Combine(dir, "gateway.yml");
@@ -58,7 +65,9 @@ public sealed class TenantGateway : IAsyncDisposable
     {
         var reloadsBefore = Gateway.Logs.Entries.Count(e => e.EventId.Id == 6003);
         await ReplaceFileAsync(Yaml(keys));
-        await WaitForAsync(() => Gateway.Logs.Entries.Count(e => e.EventId.Id == 6003) > reloadsBefore, "the keys to be reloaded");
+        await WaitForAsync(
+            () => Gateway.Logs.Entries.Count(e => e.EventId.Id == 6003) > reloadsBefore,
+            "the keys to be reloaded");
         Keys = keys;
     }
 
@@ -79,7 +88,8 @@ public sealed class TenantGateway : IAsyncDisposable
             text.Append("    - name: \"").Append(key.Name).AppendLine("\"");
             if (key.Hashed)
             {
-                text.Append("      api_key_sha256: ").AppendLine(Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key.Key))));
+                text.Append("      api_key_sha256: ").AppendLine(
+                    Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key.Key))));
             }
             else
             {
@@ -90,7 +100,8 @@ public sealed class TenantGateway : IAsyncDisposable
             text.Append("      roles: [").Append(string.Join(", ", key.Roles)).AppendLine("]");
             if (key.Topics is not null)
             {
-                text.Append("      topics: [").Append(string.Join(", ", key.Topics.Select(t => $"\"{t}\""))).AppendLine("]");
+                text.Append("      topics: [").Append(
+                    string.Join(", ", key.Topics.Select(t => $"\"{t}\""))).AppendLine("]");
             }
         }
 
@@ -137,18 +148,26 @@ public sealed class TenantGateway : IAsyncDisposable
 public static class SecurityStreams
 {
     /// <summary>Subscribes and returns the first answer for that subscription: its confirm or its error.</summary>
-    public static async Task<ServerMessage> SubscribeAsync(AsyncDuplexStreamingCall<ClientMessage, ServerMessage> call, SubscribeRequest request)
+    public static async Task<ServerMessage> SubscribeAsync(
+        AsyncDuplexStreamingCall<ClientMessage, ServerMessage> call,
+        SubscribeRequest request)
     {
         await call.RequestStream.WriteAsync(new ClientMessage { Subscribe = request });
         return await Streams.ReadUntilAsync(call.ResponseStream, m =>
-            (m.SubscriptionConfirm?.SubscriptionId == request.SubscriptionId) || (m.Error is not null && m.Error.SubscriptionId == request.SubscriptionId));
+            (m.SubscriptionConfirm?.SubscriptionId == request.SubscriptionId)
+            || (m.Error is not null && m.Error.SubscriptionId == request.SubscriptionId));
     }
 
-    public static Task<ServerMessage> SubscribeAsync(AsyncDuplexStreamingCall<ClientMessage, ServerMessage> call, string id, params string[] topics) =>
+    public static Task<ServerMessage> SubscribeAsync(
+        AsyncDuplexStreamingCall<ClientMessage, ServerMessage> call,
+        string id,
+        params string[] topics) =>
         SubscribeAsync(call, new SubscribeRequest { SubscriptionId = id, Topics = { topics } });
 
     /// <summary>Reads until the call ends; returns its final status and what came before it.</summary>
-    public static async Task<(RpcException? End, List<ServerMessage> Seen)> ReadToEndAsync(IAsyncStreamReader<ServerMessage> stream, TimeSpan? timeout = null)
+    public static async Task<(RpcException? End, List<ServerMessage> Seen)> ReadToEndAsync(
+        IAsyncStreamReader<ServerMessage> stream,
+        TimeSpan? timeout = null)
     {
         using var cts = new CancellationTokenSource(timeout ?? GatewayFixture.Timeout);
         var seen = new List<ServerMessage>();

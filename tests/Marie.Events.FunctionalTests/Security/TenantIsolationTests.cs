@@ -25,7 +25,9 @@ public sealed class TenantIsolationTests : IAsyncLifetime
     private GatewayFixture Gateway => _tenants.Gateway;
 
     public async Task InitializeAsync() =>
-        _tenants = await TenantGateway.StartAsync(Keys, s => s.Config["toast:grpc:broker:heartbeat_interval_s"] = "0.2");
+        _tenants = await TenantGateway.StartAsync(
+            Keys,
+            s => s.Config["toast:grpc:broker:heartbeat_interval_s"] = "0.2");
 
     public async Task DisposeAsync() => await _tenants.DisposeAsync();
 
@@ -35,7 +37,9 @@ public sealed class TenantIsolationTests : IAsyncLifetime
         Gateway.Streams.StreamEvents(GatewayFixture.Auth(Key(name)));
 
     private Task<PublishResponse> PublishAsync(string topic, string publisher = "pub") =>
-        Gateway.Publisher.PublishAsync(new PublishRequest { Event = SecurityStreams.Event(topic) }, GatewayFixture.Auth(Key(publisher))).ResponseAsync;
+        Gateway.Publisher.PublishAsync(
+            new PublishRequest { Event = SecurityStreams.Event(topic) },
+            GatewayFixture.Auth(Key(publisher))).ResponseAsync;
 
     [Fact]
     public async Task Subscribe_OtherTenantsTopic_PermissionDeniedSameAnswerAsMissingTopic()
@@ -202,7 +206,9 @@ public sealed class TenantIsolationTests : IAsyncLifetime
         Assert.Equal(StatusCode.PermissionDenied, existing.StatusCode);
         Assert.Equal(StatusCode.PermissionDenied, missing.StatusCode);
         Assert.Equal(StatusCode.PermissionDenied, foreignKey.StatusCode);
-        Assert.Equal(existing.Status.Detail.Replace("tenant-b", "T", StringComparison.Ordinal), missing.Status.Detail.Replace("nobody", "T", StringComparison.Ordinal));
+        Assert.Equal(
+            existing.Status.Detail.Replace("tenant-b", "T", StringComparison.Ordinal),
+            missing.Status.Detail.Replace("nobody", "T", StringComparison.Ordinal));
         Assert.DoesNotContain(Key("tenant-b"), foreignKey.Status.Detail, StringComparison.Ordinal);
     }
 
@@ -225,7 +231,11 @@ public sealed class TenantIsolationTests : IAsyncLifetime
 
         await call.RequestStream.WriteAsync(new ClientMessage
         {
-            Ack = new AckMessage { SubscriptionId = "s", Cumulative = new CumulativeAck { Topic = "tenant-b", UpToSequenceNum = 10 } },
+            Ack = new AckMessage
+            {
+                SubscriptionId = "s",
+                Cumulative = new CumulativeAck { Topic = "tenant-b", UpToSequenceNum = 10 },
+            },
         });
         var error = await Streams.NextAsync(call.ResponseStream, MessageOneofCase.Error);
 
@@ -271,5 +281,7 @@ public sealed class TenantIsolationTests : IAsyncLifetime
     }
 
     private Task<ReplayResponse> ReplayAsync(string caller, string topic) =>
-        Gateway.Streams.GetReplayBufferAsync(new ReplayRequest { Topic = topic, MaxEvents = 100 }, GatewayFixture.Auth(Key(caller))).ResponseAsync;
+        Gateway.Streams.GetReplayBufferAsync(
+            new ReplayRequest { Topic = topic, MaxEvents = 100 },
+            GatewayFixture.Auth(Key(caller))).ResponseAsync;
 }

@@ -21,7 +21,8 @@ public sealed class TlsTests
         names.AddDnsName("localhost");
         names.AddIpAddress(IPAddress.Loopback);
         request.CertificateExtensions.Add(names.Build());
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
+        request.CertificateExtensions.Add(
+            new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
         var now = DateTimeOffset.UtcNow;
         return request.CreateSelfSigned(now.AddMinutes(-5), now.AddHours(1));
     }
@@ -29,22 +30,32 @@ public sealed class TlsTests
     /// <summary>A handler that trusts exactly <paramref name="certificate"/>.</summary>
     private static SocketsHttpHandler Pinned(X509Certificate2 certificate) => new()
     {
-        SslOptions = { RemoteCertificateValidationCallback = (_, presented, _, _) => presented is not null && presented.GetCertHashString() == certificate.Thumbprint },
+        SslOptions =
+        {
+            RemoteCertificateValidationCallback = (_, presented, _, _) =>
+                presented is not null && presented.GetCertHashString() == certificate.Thumbprint,
+        },
     };
 
     private static async Task AssertServesTlsAsync(GatewayFixture gateway, X509Certificate2 certificate)
     {
-        using var channel = GrpcChannel.ForAddress($"https://127.0.0.1:{gateway.Ports.Grpc}", new GrpcChannelOptions { HttpHandler = Pinned(certificate) });
+        using var channel = GrpcChannel.ForAddress(
+            $"https://127.0.0.1:{gateway.Ports.Grpc}",
+            new GrpcChannelOptions { HttpHandler = Pinned(certificate) });
         var reply = await new EventStreamService.EventStreamServiceClient(channel)
             .GetReplayBufferAsync(new ReplayRequest { Topic = "tls" }, GatewayFixture.Auth(gateway.Keys.Subscriber));
         using var admin = new HttpClient(Pinned(certificate)) { Timeout = GatewayFixture.Timeout };
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"https://127.0.0.1:{gateway.Ports.Admin}/internal/stats");
+        using var request = new HttpRequestMessage(
+            HttpMethod.Get,
+            $"https://127.0.0.1:{gateway.Ports.Admin}/internal/stats");
         request.Headers.Authorization = new("Bearer", gateway.Keys.Admin);
         using var stats = await admin.SendAsync(request);
 
         Assert.Equal(0, reply.TopicHead);
         Assert.Equal(HttpStatusCode.OK, stats.StatusCode);
-        Assert.Contains(gateway.Logs.Entries, e => e.EventId.Id == 6012 && e.Message.Contains(certificate.Thumbprint, StringComparison.Ordinal));
+        Assert.Contains(
+            gateway.Logs.Entries,
+            e => e.EventId.Id == 6012 && e.Message.Contains(certificate.Thumbprint, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -62,7 +73,9 @@ public sealed class TlsTests
 
         await AssertServesTlsAsync(gateway, certificate);
         var plaintext = await Assert.ThrowsAsync<RpcException>(() =>
-            gateway.Streams.GetReplayBufferAsync(new ReplayRequest { Topic = "tls" }, GatewayFixture.Auth(gateway.Keys.Subscriber)).ResponseAsync);
+            gateway.Streams.GetReplayBufferAsync(
+                new ReplayRequest { Topic = "tls" },
+                GatewayFixture.Auth(gateway.Keys.Subscriber)).ResponseAsync);
         Assert.NotEqual(StatusCode.OK, plaintext.StatusCode);
     }
 

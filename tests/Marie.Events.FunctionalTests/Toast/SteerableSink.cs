@@ -5,7 +5,8 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Marie.Events.FunctionalTests.Toast;
 
-/// <summary>The real memory backend behind a switch: appends fail while <see cref="Failing"/>, or wait while held.</summary>
+/// <summary>The real memory backend behind a switch: appends fail while <see cref="Failing"/>, or wait while
+/// held.</summary>
 internal sealed class SteerableSink : IEventBackend
 {
     private readonly MemoryEventBackend _inner = new();
@@ -32,9 +33,14 @@ internal sealed class SteerableSink : IEventBackend
 
     public string InitialEpoch(string topic) => _inner.InitialEpoch(topic);
 
-    public Task<BackendLoad> StartAsync(IEventBackendListener listener, CancellationToken cancellationToken) => _inner.StartAsync(listener, cancellationToken);
+    public Task<BackendLoad> StartAsync(IEventBackendListener listener, CancellationToken cancellationToken) =>
+        _inner.StartAsync(listener, cancellationToken);
 
-    public async ValueTask<AppendResult> AppendAsync(string topic, IReadOnlyList<EventData> events, DateTimeOffset publishedAt, CancellationToken cancellationToken)
+    public async ValueTask<AppendResult> AppendAsync(
+        string topic,
+        IReadOnlyList<EventData> events,
+        DateTimeOffset publishedAt,
+        CancellationToken cancellationToken)
     {
         var release = _release.Task;
         if (!release.IsCompleted)
@@ -52,13 +58,20 @@ internal sealed class SteerableSink : IEventBackend
         return await _inner.AppendAsync(topic, events, publishedAt, cancellationToken);
     }
 
-    public ValueTask<IReadOnlyList<BackendEvent>> ReadAsync(string topic, long first, long last, CancellationToken cancellationToken) =>
+    public ValueTask<IReadOnlyList<BackendEvent>> ReadAsync(
+        string topic,
+        long first,
+        long last,
+        CancellationToken cancellationToken) =>
         _inner.ReadAsync(topic, first, last, cancellationToken);
 
-    public ValueTask<IReadOnlyDictionary<string, BackendTopic>> DescribeAsync(IReadOnlyCollection<string> topics, CancellationToken cancellationToken) =>
+    public ValueTask<IReadOnlyDictionary<string, BackendTopic>> DescribeAsync(
+        IReadOnlyCollection<string> topics,
+        CancellationToken cancellationToken) =>
         _inner.DescribeAsync(topics, cancellationToken);
 
-    public ValueTask<IReadOnlyList<string>> ListTopicsAsync(CancellationToken cancellationToken) => _inner.ListTopicsAsync(cancellationToken);
+    public ValueTask<IReadOnlyList<string>> ListTopicsAsync(CancellationToken cancellationToken) =>
+        _inner.ListTopicsAsync(cancellationToken);
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 

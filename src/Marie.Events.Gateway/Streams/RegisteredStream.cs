@@ -1,18 +1,9 @@
 using Grpc.Core;
 using Marie.Events.Broker;
 using Marie.Events.Broker.Connections;
+using Marie.Events.Gateway.Auth;
 
-namespace Marie.Events.Gateway.Auth;
-
-/// <summary>What an open stream needs of its key.</summary>
-internal enum StreamKind
-{
-    /// <summary><c>StreamEvents</c>: role subscriber or admin.</summary>
-    Events,
-
-    /// <summary><c>PublishStream</c>: role publisher or admin.</summary>
-    Publish,
-}
+namespace Marie.Events.Gateway.Streams;
 
 /// <summary>
 /// One open stream in the <see cref="StreamRegistry"/>: its key as it is now, its broker connection (event streams),
@@ -20,7 +11,7 @@ internal enum StreamKind
 /// closed at once (nothing more is delivered or redelivered), the call's loops are cancelled, and the call ends with
 /// the status given (<see cref="ThrowIfRevoked"/>).
 /// </summary>
-internal sealed class StreamSession : IDisposable
+internal sealed class RegisteredStream : IDisposable
 {
     private readonly Lock _gate = new();
     private readonly StreamRegistry _registry;
@@ -29,7 +20,12 @@ internal sealed class StreamSession : IDisposable
     private BrokerConnection? _connection;
     private Status? _closedWith;
 
-    internal StreamSession(StreamRegistry registry, string id, StreamKind kind, ApiKeyIdentity identity, CancellationTokenSource stop)
+    internal RegisteredStream(
+        StreamRegistry registry,
+        string id,
+        StreamKind kind,
+        ApiKeyIdentity identity,
+        CancellationTokenSource stop)
     {
         _registry = registry;
         Id = id;

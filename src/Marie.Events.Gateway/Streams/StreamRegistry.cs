@@ -1,10 +1,11 @@
 using Grpc.Core;
+using Marie.Events.Gateway.Auth;
 using Marie.Events.Gateway.Configuration;
 using Marie.Events.Gateway.Logging;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace Marie.Events.Gateway.Auth;
+namespace Marie.Events.Gateway.Streams;
 
 /// <summary>
 /// The open streams (<c>StreamEvents</c> and <c>PublishStream</c>) by key: enforces
@@ -17,7 +18,7 @@ internal sealed class StreamRegistry
 {
     private readonly Lock _gate = new();
     private readonly Lock _review = new();
-    private readonly Dictionary<string, HashSet<StreamSession>> _byKey = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HashSet<RegisteredStream>> _byKey = new(StringComparer.Ordinal);
     private readonly APIKeyManager _keys;
     private readonly int _maxPerKey;
     private readonly ILogger<StreamRegistry> _logger;
@@ -34,7 +35,7 @@ internal sealed class StreamRegistry
     /// now (a reload may have happened since the call was authenticated).</summary>
     /// <exception cref="RpcException">UNAUTHENTICATED or PERMISSION_DENIED (the key changed meanwhile), or
     /// RESOURCE_EXHAUSTED: the key has <c>max_streams_per_key</c> streams open.</exception>
-    public StreamSession Open(ApiKeyIdentity identity, StreamKind kind, string id, CancellationTokenSource stop)
+    public RegisteredStream Open(ApiKeyIdentity identity, StreamKind kind, string id, CancellationTokenSource stop)
     {
         lock (_gate)
         {
@@ -44,22 +45,24 @@ internal sealed class StreamRegistry
                 throw new RpcException(status);
             }
 
-            var session = new StreamSession(this, id, kind, current!, stop);
-            if (!_byKey.TryGetValue(session.KeyId, out var open))
+            var stream = new RegisteredStream(this, id, kind, current!, stop);
+            if (!_byKey.TryGetValue(stream.KeyId, out var open))
             {
                 open = [];
-                _byKey[session.KeyId] = open;
+                _byKey[stream.KeyId] = open;
             }
 
             if (open.Count >= _maxPerKey)
             {
                 SecurityLog.StreamLimitReached(_logger, current!.Name, _maxPerKey);
-                throw new RpcException(new Status(StatusCode.ResourceExhausted,
-                    GatewayOptionsValidator.Invariant($"limit max_streams_per_key ({_maxPerKey}) exceeded: this key has as many open streams as it may; close one first")));
+                throw new RpcException(new Status(
+                    StatusCode.ResourceExhausted,
+                    GatewayOptionsValidator.Invariant($"limit max_streams_per_key ({_maxPerKey}) exceeded: ") +
+                    "this key has as many open streams as it may; close one first"));
             }
 
-            open.Add(session);
-            return session;
+            open.Add(stream);
+            return stream;
         }
     }
 
@@ -73,13 +76,13 @@ internal sealed class StreamRegistry
         }
     }
 
-    internal void Remove(StreamSession session)
+    internal void Remove(RegisteredStream stream)
     {
         lock (_gate)
         {
-            if (_byKey.TryGetValue(session.KeyId, out var open) && open.Remove(session) && open.Count == 0)
+            if (_byKey.TryGetValue(stream.KeyId, out var open) && open.Remove(stream) && open.Count == 0)
             {
-                _byKey.Remove(session.KeyId);
+                _byKey.Remove(stream.KeyId);
             }
         }
     }
@@ -90,26 +93,31 @@ internal sealed class StreamRegistry
     {
         lock (_review)
         {
-            StreamSession[] sessions;
+            RegisteredStream[] streams;
             lock (_gate)
             {
-                sessions = [.. _byKey.Values.SelectMany(s => s)];
+                streams = [.. _byKey.Values.SelectMany(s => s)];
             }
 
-            foreach (var session in sessions)
+            foreach (var stream in streams)
             {
-                var current = _keys.Resolve(session.Identity.Hash);
-                if (Refusal(current, session.Kind) is { } status)
+                var current = _keys.Resolve(stream.Identity.Hash);
+                if (Refusal(current, stream.Kind) is { } status)
                 {
-                    if (session.Revoke(status))
+                    if (stream.Revoke(status))
                     {
-                        SecurityLog.StreamRevoked(_logger, session.Id, session.Identity.Name, status.StatusCode.ToString(), status.Detail);
+                        SecurityLog.StreamRevoked(
+                            _logger,
+                            stream.Id,
+                            stream.Identity.Name,
+                            status.StatusCode.ToString(),
+                            status.Detail);
                     }
                 }
-                else if (session.Update(current!))
+                else if (stream.Update(current!))
                 {
                     var topics = current!.Access.ToString();
-                    SecurityLog.StreamAccessChanged(_logger, session.Id, current.Name, topics);
+                    SecurityLog.StreamAccessChanged(_logger, stream.Id, current.Name, topics);
                 }
             }
         }
@@ -123,6 +131,8 @@ internal sealed class StreamRegistry
         }
 
         var allowed = kind == StreamKind.Events ? key.CanSubscribe : key.CanPublish;
-        return allowed ? null : new Status(StatusCode.PermissionDenied, "the API key no longer has the role this stream needs");
+        return allowed ? null : new Status(
+            StatusCode.PermissionDenied,
+            "the API key no longer has the role this stream needs");
     }
 }

@@ -14,7 +14,7 @@ namespace Marie.Events.FunctionalTests;
 
 /// <summary>The Toast pipeline through the real gateway: publishes go registry → gRPC toast handler → broker
 /// (a steerable sink around the real broker), and the native handler records them.</summary>
-public sealed class ToastPipelineTests
+public sealed class ToastPipelineEndToEndTests
 {
     [Fact]
     public async Task PublishStream_BrokerFailsForAWhile_EveryEventArrivesOnceInOrder()
@@ -31,7 +31,9 @@ public sealed class ToastPipelineTests
         await Streams.NextAsync(subscriber.ResponseStream, ServerMessage.MessageOneofCase.SubscriptionConfirm);
 
         // 40 events of tenant-a and 10 of tenant-b, interleaved, in one stream; and one unary publish meanwhile.
-        var sent = Enumerable.Range(0, 50).Select(i => Event(i % 5 == 4 ? "tenant-b" : "tenant-a", $"evt-{i:D2}")).ToList();
+        var sent = Enumerable.Range(0, 50)
+            .Select(i => Event(i % 5 == 4 ? "tenant-b" : "tenant-a", $"evt-{i:D2}"))
+            .ToList();
         using var publish = gateway.Publisher.PublishStream(GatewayFixture.Auth(gateway.Keys.Publisher));
         foreach (var evt in sent)
         {
@@ -39,7 +41,9 @@ public sealed class ToastPipelineTests
         }
 
         await publish.RequestStream.CompleteAsync();
-        var unary = gateway.Publisher.PublishAsync(new PublishRequest { Event = Event("tenant-c", "unary") }, GatewayFixture.Auth(gateway.Keys.Publisher)).ResponseAsync;
+        var unary = gateway.Publisher.PublishAsync(
+            new PublishRequest { Event = Event("tenant-c", "unary") },
+            GatewayFixture.Auth(gateway.Keys.Publisher)).ResponseAsync;
         await sink.WaitForFailuresAsync(10);
         Assert.False(unary.IsCompleted);
         sink.Failing = false;
@@ -51,8 +55,12 @@ public sealed class ToastPipelineTests
         }
 
         Assert.Equal(sent.Select(e => e.Id), responses.Select(r => r.Id));
-        Assert.Equal(Enumerable.Range(1, 40).Select(i => (long)i), responses.Where(r => r.Topic == "tenant-a").Select(r => r.SequenceNum));
-        Assert.Equal(Enumerable.Range(1, 10).Select(i => (long)i), responses.Where(r => r.Topic == "tenant-b").Select(r => r.SequenceNum));
+        Assert.Equal(
+            Enumerable.Range(1, 40).Select(i => (long)i),
+            responses.Where(r => r.Topic == "tenant-a").Select(r => r.SequenceNum));
+        Assert.Equal(
+            Enumerable.Range(1, 10).Select(i => (long)i),
+            responses.Where(r => r.Topic == "tenant-b").Select(r => r.SequenceNum));
         Assert.Equal(("tenant-c", 1L), ((await unary).Topic, (await unary).SequenceNum));
 
         var delivered = new List<EventEnvelope>();
@@ -89,7 +97,10 @@ public sealed class ToastPipelineTests
         var error = await Assert.ThrowsAsync<RpcException>(() => PublishAsync(gateway, Event("tenant-a", "second")));
 
         Assert.Equal(StatusCode.ResourceExhausted, error.StatusCode);
-        Assert.Contains("not accepted within toast.grpc.queue.enqueue_timeout_s (0.2 s)", error.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains(
+            "not accepted within toast.grpc.queue.enqueue_timeout_s (0.2 s)",
+            error.Status.Detail,
+            StringComparison.Ordinal);
         sink.Release();
         Assert.Equal(1, (await first).SequenceNum);
     }
@@ -111,8 +122,13 @@ public sealed class ToastPipelineTests
         var error = await Assert.ThrowsAsync<RpcException>(() => PublishAsync(gateway, Event("tenant-a", "dropped")));
 
         Assert.Equal(StatusCode.ResourceExhausted, error.StatusCode);
-        Assert.StartsWith("Queue full for toast handler grpc, event dropped", error.Status.Detail, StringComparison.Ordinal);
-        await gateway.Logs.WaitForAsync(e => e.EventId.Id == 5010 && e.Message.Contains("dropped", StringComparison.Ordinal), GatewayFixture.Timeout);
+        Assert.StartsWith(
+            "Queue full for toast handler grpc, event dropped",
+            error.Status.Detail,
+            StringComparison.Ordinal);
+        await gateway.Logs.WaitForAsync(
+            e => e.EventId.Id == 5010 && e.Message.Contains("dropped", StringComparison.Ordinal),
+            GatewayFixture.Timeout);
         sink.Release();
         await first;
         Assert.Equal(1, gateway.App.Services.GetRequiredService<ToastPipeline>().Stats().Grpc!.EventsDropped);
@@ -170,8 +186,13 @@ public sealed class ToastPipelineTests
         var error = await Assert.ThrowsAsync<RpcException>(() => PublishAsync(gateway, Event("tenant-a", "doomed")));
 
         Assert.Equal(StatusCode.Unavailable, error.StatusCode);
-        Assert.Equal("event doomed not published: dropped after 2 failed publish attempts (broker backend down (scripted))", error.Status.Detail);
-        await gateway.Logs.WaitForAsync(e => e.EventId.Id == 5014 && e.Message.StartsWith("Event doomed dropped after 2 publish attempts", StringComparison.Ordinal), GatewayFixture.Timeout);
+        Assert.Equal(
+            "event doomed not published: dropped after 2 failed publish attempts (broker backend down (scripted))",
+            error.Status.Detail);
+        await gateway.Logs.WaitForAsync(
+            e => e.EventId.Id == 5014
+                && e.Message.StartsWith("Event doomed dropped after 2 publish attempts", StringComparison.Ordinal),
+            GatewayFixture.Timeout);
     }
 
     [Fact]
@@ -233,7 +254,11 @@ public sealed class ToastPipelineTests
         });
         await using (gateway)
         {
-            var calls = new[] { PublishAsync(gateway, Event("tenant-a", "a")), PublishAsync(gateway, Event("tenant-b", "b")) };
+            var calls = new[]
+            {
+                PublishAsync(gateway, Event("tenant-a", "a")),
+                PublishAsync(gateway, Event("tenant-b", "b")),
+            };
             await sink.WaitForFailuresAsync(2);
 
             await gateway.App.StopAsync().WaitAsync(GatewayFixture.Timeout);
@@ -245,7 +270,10 @@ public sealed class ToastPipelineTests
             }
 
             var log = await gateway.Logs.WaitForAsync(e => e.EventId.Id == 5005, GatewayFixture.Timeout);
-            Assert.StartsWith("Toast handler grpc stopped: 2 events could not be delivered to the broker", log.Message, StringComparison.Ordinal);
+            Assert.StartsWith(
+                "Toast handler grpc stopped: 2 events could not be delivered to the broker",
+                log.Message,
+                StringComparison.Ordinal);
         }
     }
 
@@ -257,7 +285,9 @@ public sealed class ToastPipelineTests
     }
 
     private static async Task<PublishResponse> PublishAsync(GatewayFixture gateway, EventData evt) =>
-        await gateway.Publisher.PublishAsync(new PublishRequest { Event = evt }, GatewayFixture.Auth(gateway.Keys.Publisher));
+        await gateway.Publisher.PublishAsync(
+            new PublishRequest { Event = evt },
+            GatewayFixture.Auth(gateway.Keys.Publisher));
 
     private static async Task Until(Func<bool> condition, string what)
     {

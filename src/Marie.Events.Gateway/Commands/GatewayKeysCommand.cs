@@ -1,11 +1,13 @@
-namespace Marie.Events.Gateway.Auth;
+using Marie.Events.Gateway.Auth;
+
+namespace Marie.Events.Gateway.Commands;
 
 /// <summary>
 /// <c>Marie.Events.Gateway keys create --name N [--roles R,R] [--topics T,T] [--user]</c>: prints a new key once and
 /// the <c>auth.keys</c> entry that holds only its hash. The same as <c>marie-events keys create</c>, for hosts that
 /// have only the gateway.
 /// </summary>
-public static class KeysCommand
+internal static class GatewayKeysCommand
 {
     private const string Usage = """
         usage: Marie.Events.Gateway keys create --name NAME [--roles ROLE[,ROLE]] [--topics TOPIC[,TOPIC]] [--user]
@@ -44,11 +46,13 @@ public static class KeysCommand
                     i++;
                     break;
                 case "--roles" when value is not null:
-                    roles.AddRange(value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+                    roles.AddRange(
+                        value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
                     i++;
                     break;
                 case "--topics" when value is not null:
-                    topics.AddRange(value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+                    topics.AddRange(
+                        value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
                     i++;
                     break;
                 case "--user":
@@ -82,7 +86,8 @@ public static class KeysCommand
         output.WriteLine();
         output.WriteLine($"  {key.ApiKey}");
         output.WriteLine();
-        output.WriteLine("Add this entry under auth.keys in the gateway's configuration (it is applied without a restart):");
+        output.WriteLine(
+            "Add this entry under auth.keys in the gateway's configuration (it is applied without a restart):");
         output.WriteLine();
         output.Write(key.ConfigEntry);
         return 0;
