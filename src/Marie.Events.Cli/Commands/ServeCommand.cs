@@ -3,14 +3,16 @@ using Marie.Events.Gateway;
 
 namespace Marie.Events.Cli.Commands;
 
-/// <summary><c>serve [--config FILE]</c>: the gateway host itself, as <c>dotnet run --project src/Marie.Events.Gateway</c>.</summary>
+/// <summary><c>serve [--config FILE]</c>: the gateway host itself, as
+/// <c>dotnet run --project src/Marie.Events.Gateway</c>.</summary>
 internal static class ServeCommand
 {
     public static Command Create()
     {
         var config = new Option<string?>("--config", "-c")
         {
-            Description = "The gateway configuration file (YAML; replaces the embedded default). Default: MARIE_EVENTS_CONFIG, else the embedded config/gateway.yml.",
+            Description = "The gateway configuration file (YAML; replaces the embedded default). Default: "
+                + "MARIE_EVENTS_CONFIG, else the embedded config/gateway.yml.",
             HelpName = "FILE",
         };
         var command = new Command("serve",
