@@ -10,7 +10,14 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Marie.Events.Backends.File;
 
 /// <summary>One append waiting for the writer.</summary>
-internal sealed class PendingAppend(string topic, string epoch, long firstSequence, long generation, byte[][] data, BackendEvent[] events, long publishedMs)
+internal sealed class PendingAppend(
+    string topic,
+    string epoch,
+    long firstSequence,
+    long generation,
+    byte[][] data,
+    BackendEvent[] events,
+    long publishedMs)
 {
     public string Topic { get; } = topic;
 
@@ -18,7 +25,8 @@ internal sealed class PendingAppend(string topic, string epoch, long firstSequen
 
     public long FirstSequence { get; } = firstSequence;
 
-    /// <summary>The topic's numbering generation when the numbers were given (a failed write starts a new one).</summary>
+    /// <summary>The topic's numbering generation when the numbers were given (a failed write starts a new
+    /// one).</summary>
     public long Generation { get; } = generation;
 
     public byte[][] Data { get; } = data;
@@ -122,7 +130,9 @@ public sealed class FileEventBackend : IEventBackend
     }
 
     private SqliteEventStore Store =>
-        _store ?? throw new InvalidOperationException("the file backend is not started: start its broker (GrpcEventBroker.StartAsync) first");
+        _store
+            ?? throw new InvalidOperationException(
+                "the file backend is not started: start its broker (GrpcEventBroker.StartAsync) first");
 
     /// <inheritdoc />
     public string InitialEpoch(string topic) => NewEpoch();
@@ -150,7 +160,10 @@ public sealed class FileEventBackend : IEventBackend
         catch (SqliteException e)
         {
             store.Dispose();
-            throw new BackendException($"the file backend cannot read its database {DatabaseFile} ({e.Message}): move it away to start empty, or restore it from a backup", e);
+            throw new BackendException(
+                $"the file backend cannot read its database {DatabaseFile} ({e.Message}): move it away to start empty, "
+                    + "or restore it from a backup",
+                e);
         }
         catch
         {
@@ -166,7 +179,11 @@ public sealed class FileEventBackend : IEventBackend
         return Task.FromResult(new BackendLoad(topics.Count, loaded));
     }
 
-    private long Load(SqliteEventStore store, List<StoredTopic> topics, IEventBackendListener listener, CancellationToken cancellationToken)
+    private long Load(
+        SqliteEventStore store,
+        List<StoredTopic> topics,
+        IEventBackendListener listener,
+        CancellationToken cancellationToken)
     {
         var epochs = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var topic in topics)
@@ -182,7 +199,11 @@ public sealed class FileEventBackend : IEventBackend
         {
             if (current is not null && chunk.Count > 0)
             {
-                listener.Apply(current, epochs[current], System.Runtime.InteropServices.CollectionsMarshal.AsSpan(chunk), allowGap: true);
+                listener.Apply(
+                    current,
+                    epochs[current],
+                    System.Runtime.InteropServices.CollectionsMarshal.AsSpan(chunk),
+                    allowGap: true);
                 loaded += chunk.Count;
                 chunk.Clear();
             }
@@ -227,16 +248,25 @@ public sealed class FileEventBackend : IEventBackend
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
         {
-            throw new BackendException($"the file backend's folder {folder} cannot be created or written ({e.Message}): set {FileBackendOptions.PathKey} to a writable folder", e);
+            throw new BackendException(
+                $"the file backend's folder {folder} cannot be created or written ({e.Message}): set "
+                    + $"{FileBackendOptions.PathKey} to a writable folder",
+                e);
         }
     }
 
     /// <inheritdoc />
-    public async ValueTask<AppendResult> AppendAsync(string topic, IReadOnlyList<EventData> events, DateTimeOffset publishedAt, CancellationToken cancellationToken)
+    public async ValueTask<AppendResult> AppendAsync(
+        string topic,
+        IReadOnlyList<EventData> events,
+        DateTimeOffset publishedAt,
+        CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(topic);
         ArgumentNullException.ThrowIfNull(events);
-        var listener = _listener ?? throw new InvalidOperationException("the file backend is not started: start its broker (GrpcEventBroker.StartAsync) first");
+        var listener = _listener
+            ?? throw new InvalidOperationException(
+                "the file backend is not started: start its broker (GrpcEventBroker.StartAsync) first");
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var count = events.Count;
         var data = new byte[count][];
@@ -260,7 +290,14 @@ public sealed class FileEventBackend : IEventBackend
                     stored[i] = new BackendEvent(first + i, events[i], publishedAt);
                 }
 
-                append = new PendingAppend(topic, state.Epoch, first, state.Generation, data, stored, publishedAt.ToUnixTimeMilliseconds());
+                append = new PendingAppend(
+                    topic,
+                    state.Epoch,
+                    first,
+                    state.Generation,
+                    data,
+                    stored,
+                    publishedAt.ToUnixTimeMilliseconds());
                 lock (_queueGate)
                 {
                     ObjectDisposedException.ThrowIf(_stopping, this);
@@ -303,7 +340,9 @@ public sealed class FileEventBackend : IEventBackend
         var listener = _listener!;
         var batch = new List<PendingAppend>();
         var writes = new Dictionary<string, TopicWrite>(StringComparer.Ordinal);
-        var interval = _options.Fsync == FsyncMode.Interval ? TimeSpan.FromMilliseconds(_options.FsyncIntervalMs) : Timeout.InfiniteTimeSpan;
+        var interval = _options.Fsync == FsyncMode.Interval
+            ? TimeSpan.FromMilliseconds(_options.FsyncIntervalMs)
+            : Timeout.InfiniteTimeSpan;
         var sinceSync = Stopwatch.StartNew();
         var unsynced = false;
         while (true)
@@ -367,7 +406,11 @@ public sealed class FileEventBackend : IEventBackend
         }
     }
 
-    private void WriteBatch(SqliteEventStore store, IEventBackendListener listener, List<PendingAppend> batch, Dictionary<string, TopicWrite> writes)
+    private void WriteBatch(
+        SqliteEventStore store,
+        IEventBackendListener listener,
+        List<PendingAppend> batch,
+        Dictionary<string, TopicWrite> writes)
     {
         // Appends numbered before a failed write of their topic carry numbers given back: they fail too.
         var live = new List<PendingAppend>(batch.Count);
@@ -376,7 +419,8 @@ public sealed class FileEventBackend : IEventBackend
             var state = StateOf(append.Topic);
             if (append.Generation != Volatile.Read(ref state.Generation))
             {
-                append.Done.TrySetException(new BackendException($"the file backend's write to {DatabaseFile} failed before this append was stored; nothing of it was acknowledged, retry it"));
+                append.Done.TrySetException(new BackendException($"the file backend's write to {DatabaseFile} failed "
+                    + "before this append was stored; nothing of it was acknowledged, retry it"));
                 continue;
             }
 
@@ -428,7 +472,10 @@ public sealed class FileEventBackend : IEventBackend
                 }
             }
 
-            var failure = new BackendException($"the file backend's write to {DatabaseFile} failed ({e.Message}); nothing of this append was stored, retry it", e);
+            var failure = new BackendException(
+                $"the file backend's write to {DatabaseFile} failed ({e.Message}); nothing of this append "
+                    + "was stored, retry it",
+                e);
             foreach (var append in live)
             {
                 append.Done.TrySetException(failure);
@@ -474,11 +521,17 @@ public sealed class FileEventBackend : IEventBackend
     }
 
     /// <inheritdoc />
-    public ValueTask<IReadOnlyList<BackendEvent>> ReadAsync(string topic, long first, long last, CancellationToken cancellationToken) =>
+    public ValueTask<IReadOnlyList<BackendEvent>> ReadAsync(
+        string topic,
+        long first,
+        long last,
+        CancellationToken cancellationToken) =>
         ValueTask.FromResult<IReadOnlyList<BackendEvent>>(Guard(() => Store.Read(topic, first, last)));
 
     /// <inheritdoc />
-    public ValueTask<IReadOnlyDictionary<string, BackendTopic>> DescribeAsync(IReadOnlyCollection<string> topics, CancellationToken cancellationToken)
+    public ValueTask<IReadOnlyDictionary<string, BackendTopic>> DescribeAsync(
+        IReadOnlyCollection<string> topics,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(topics);
         var described = new Dictionary<string, BackendTopic>(StringComparer.Ordinal);
@@ -513,7 +566,8 @@ public sealed class FileEventBackend : IEventBackend
         }
     }
 
-    /// <summary>Writes what is queued, stops the writer and closes the database (a clean close checkpoints it).</summary>
+    /// <summary>Writes what is queued, stops the writer and closes the database (a clean close checkpoints
+    /// it).</summary>
     public ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
