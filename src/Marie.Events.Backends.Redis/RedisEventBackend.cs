@@ -309,7 +309,7 @@ public sealed class RedisEventBackend : IEventBackend
     }
 
     /// <summary>Applies the events after the local head up to <paramref name="upTo"/> (at most replay_size of them)
-    /// from the log; numbers the log no longer holds read as lost.</summary>
+    /// from the log; numbers the log does not hold (trimmed) read as lost.</summary>
     private async Task<int> FillAsync(string topic, string epoch, long upTo)
     {
         var head = _listener!.GetTopicPosition(topic)?.Head ?? 0;

@@ -53,7 +53,7 @@ public sealed class ReceivedEvent
     /// came on has ended, nothing is sent: the client's resume replays the event and acknowledges the replayed copy
     /// without handing it over again.
     /// </summary>
-    /// <param name="cancellationToken">Not used today: queuing never waits.</param>
+    /// <param name="cancellationToken">Unused: queuing never waits.</param>
     public ValueTask AckAsync(CancellationToken cancellationToken = default)
     {
         _subscription.Complete(this);

@@ -91,7 +91,7 @@ internal sealed class TopicTracker
     /// <summary>Highest sequence number delivered in this epoch.</summary>
     public long HighestDelivered { get; private set; }
 
-    /// <summary>Incremented by each epoch reset: events of an older generation no longer touch this state.</summary>
+    /// <summary>Incremented by each epoch reset: events of an older generation leave this state untouched.</summary>
     public int Generation { get; private set; }
 
     /// <summary>True once the tracker has a starting point (a confirm or a delivery).</summary>
