@@ -93,12 +93,11 @@ internal static class StatsCommand
                 throw new CliException("the admin API refused the key (401): give an admin key with --api-key or "
                     + $"{CommonOptions.ApiKeyVariable}"),
             HttpStatusCode.Forbidden => throw new CliException("the admin API needs a key with role admin (403)"),
-            HttpStatusCode.NotFound =>
-                throw new CliException($"no admin API at {adminAddress} (404): is that the gRPC port? Give the admin "
-                    + "port's address, or leave --admin-address out to use the gRPC --address"),
-            _ =>
-                throw new CliException(
-                    $"the admin API at {adminAddress} answered {(int)response.StatusCode} {response.ReasonPhrase}"),
+            HttpStatusCode.NotFound => throw new CliException(
+                $"no admin API at {adminAddress} (404): is that the gRPC port? "
+                    + "Give the admin port's address, or leave --admin-address out to use the gRPC --address"),
+            _ => throw new CliException(
+                $"the admin API at {adminAddress} answered {(int)response.StatusCode} {response.ReasonPhrase}"),
         };
     }
 
