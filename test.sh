@@ -3,8 +3,9 @@
 # 1. Installs the Debian packages the tests need when missing (root only): Debian's python3-grpcio and
 #    python3-protobuf run the seed's Python client in the interop test; protoc and grpc_python_plugin generate its stubs;
 #    redis-server is started by the cluster-mode tests (each starts its own, on a free port, docs/cluster.md).
-# 2. Runs `dotnet test Marie.Events.slnx -c Release`, with TRX results in TestResults/test-sh/.
-# 3. Prints one line `N passed, N failed` (`, N skipped` when some were skipped) counted from the TRX files, and
+# 2. Checks that no C# line is over 120 characters (.editorconfig's max_line_length).
+# 3. Runs `dotnet test Marie.Events.slnx -c Release`, with TRX results in TestResults/test-sh/.
+# 4. Prints one line `N passed, N failed` (`, N skipped` when some were skipped) counted from the TRX files, and
 #    exits non-zero when a test failed, when no test ran, or when dotnet test itself failed (e.g. the build).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -37,6 +38,23 @@ if ((${#missing[@]} > 0)); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update
   apt-get install -y "${missing[@]}"
+fi
+
+# The house's line length (.editorconfig: max_line_length = 120 for C#), checked before anything is built.
+long_lines="$(/usr/bin/python3 - <<'PY'
+import pathlib
+for path in sorted(pathlib.Path(".").glob("**/*.cs")):
+    if {"bin", "obj"} & set(path.parts):
+        continue
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if len(line) > 120:
+            print(f"{path}:{number}: {len(line)} characters")
+PY
+)"
+if [[ -n "$long_lines" ]]; then
+  echo "test.sh: C# lines over 120 characters (.editorconfig max_line_length):" >&2
+  echo "$long_lines" >&2
+  exit 1
 fi
 
 results_dir="$PWD/TestResults/test-sh"

@@ -21,15 +21,33 @@ static List<EventData> Events(string topic, int count)
     var events = new List<EventData>(count);
     for (var i = 0; i < count; i++)
     {
-        events.Add(new EventData { Id = Guid.NewGuid().ToString("N"), ApiKey = topic, Event = "bench", Source = "bench", Jobid = "job-1", Status = "INFO", Timestamp = 1_700_000_000_000 });
+        events.Add(new EventData
+        {
+            Id = Guid.NewGuid().ToString("N"),
+            ApiKey = topic,
+            Event = "bench",
+            Source = "bench",
+            Jobid = "job-1",
+            Status = "INFO",
+            Timestamp = 1_700_000_000_000,
+        });
     }
 
     return events;
 }
 
-async Task<(FileEventBackend Backend, GrpcEventBroker Broker, Marie.Events.Broker.Storage.BackendLoad Load, TimeSpan Took)> Start(string folder, int replay)
+async Task<(
+    FileEventBackend Backend,
+    GrpcEventBroker Broker,
+    Marie.Events.Broker.Storage.BackendLoad Load,
+    TimeSpan Took)> Start(string folder, int replay)
 {
-    var backend = new FileEventBackend(new FileBackendOptions { Path = folder, ReplaySize = replay, Fsync = Enum.Parse<FsyncMode>(Environment.GetEnvironmentVariable("MARIE_FSYNC") ?? "Always") });
+    var backend = new FileEventBackend(new FileBackendOptions
+    {
+        Path = folder,
+        ReplaySize = replay,
+        Fsync = Enum.Parse<FsyncMode>(Environment.GetEnvironmentVariable("MARIE_FSYNC") ?? "Always"),
+    });
     var broker = new GrpcEventBroker(new BrokerOptions { ReplaySize = replay }, null, null, backend);
     var clock = Stopwatch.StartNew();
     var load = await broker.StartAsync();
@@ -57,7 +75,9 @@ async Task<(FileEventBackend Backend, GrpcEventBroker Broker, Marie.Events.Broke
         }
     })));
     var seconds = clock.Elapsed.TotalSeconds;
-    Console.WriteLine($"appends: fsync=always producers=4 topics=10 batch={batch}: {acknowledged:N0} events in {seconds:F1} s = {acknowledged / seconds:N0} events/s acknowledged; {backend.Commits:N0} commits ({backend.Commits / seconds:N0}/s); writer in transactions {backend.WriteTime.TotalSeconds:F1} s");
+    Console.WriteLine($"appends: fsync=always producers=4 topics=10 batch={batch}: {acknowledged:N0} events in "
+        + $"{seconds:F1} s = {acknowledged / seconds:N0} events/s acknowledged; {backend.Commits:N0} commits "
+        + $"({backend.Commits / seconds:N0}/s); writer in transactions {backend.WriteTime.TotalSeconds:F1} s");
     broker.Dispose();
     await backend.DisposeAsync();
 }
@@ -69,17 +89,23 @@ if (args.Length <= 3)
     var written = File.Exists(Path.Combine(folder, "events.db"));
     var (backend, broker, _, _) = await Start(folder, 200);
     var fill = Stopwatch.StartNew();
-    await Parallel.ForEachAsync(Enumerable.Range(0, written ? 0 : 10_000), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, ct) =>
+    await Parallel.ForEachAsync(
+        Enumerable.Range(0, written ? 0 : 10_000),
+        new ParallelOptions { MaxDegreeOfParallelism = 64 },
+        async (i, ct) =>
     {
         var t = $"topic-{i:D5}";
         await broker.PublishAsync(t, Events(t, 200), ct);
     });
-    Console.WriteLine($"start-up: wrote 10,000 topics x 200 events in {fill.Elapsed.TotalSeconds:F1} s; db {new FileInfo(backend.DatabaseFile).Length / 1e6:F0} MB");
+    Console.WriteLine($"start-up: wrote 10,000 topics x 200 events in {fill.Elapsed.TotalSeconds:F1} s; db "
+        + $"{new FileInfo(backend.DatabaseFile).Length / 1e6:F0} MB");
     broker.Dispose();
     await backend.DisposeAsync();
     var (backend2, broker2, load, took) = await Start(folder, 200);
     var stats = broker2.Stats();
-    Console.WriteLine($"start-up: loaded {load.Topics:N0} topics, {load.Events:N0} events in {took.TotalSeconds:F2} s (rings: {stats.TopicStats.Count:N0} topics, {stats.TopicStats.Values.Sum(s => (long)s.Buffered):N0} events)");
+    Console.WriteLine($"start-up: loaded {load.Topics:N0} topics, {load.Events:N0} events in {took.TotalSeconds:F2} s "
+        + $"(rings: {stats.TopicStats.Count:N0} topics, "
+        + $"{stats.TopicStats.Values.Sum(s => (long)s.Buffered):N0} events)");
     broker2.Dispose();
     await backend2.DisposeAsync();
 }

@@ -31,7 +31,8 @@ public class AckBenchmarks
         _connection = _bench.Subscribe("s", "t");
     }
 
-    /// <summary>Publishes 1,000 events, writes them (in flight, not queued) and builds the ack messages for them.</summary>
+    /// <summary>Publishes 1,000 events, writes them (in flight, not queued) and builds the ack messages for
+    /// them.</summary>
     [IterationSetup]
     public void Deliver()
     {
@@ -56,7 +57,11 @@ public class AckBenchmarks
             Ack = new AckMessage
             {
                 SubscriptionId = "s",
-                Cumulative = new CumulativeAck { Topic = "t", UpToSequenceNum = Math.Min(last, first + (i + 1) * Batch - 1) },
+                Cumulative = new CumulativeAck
+                {
+                    Topic = "t",
+                    UpToSequenceNum = Math.Min(last, first + (i + 1) * Batch - 1),
+                },
             },
         })];
     }

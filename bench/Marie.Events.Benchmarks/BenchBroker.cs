@@ -54,7 +54,11 @@ public sealed class BenchBroker
         };
     }
 
-    public BrokerConnection Subscribe(string subscriptionId, string topic, FilterConfig? filter = null, BrokerConnection? connection = null)
+    public BrokerConnection Subscribe(
+        string subscriptionId,
+        string topic,
+        FilterConfig? filter = null,
+        BrokerConnection? connection = null)
     {
         connection ??= Broker.Connect();
         var request = new SubscribeRequest { SubscriptionId = subscriptionId };
@@ -74,7 +78,8 @@ public sealed class BenchBroker
         return connection;
     }
 
-    /// <summary>Writes everything ready on the connection, as the writer loop does; returns the frames written.</summary>
+    /// <summary>Writes everything ready on the connection, as the writer loop does; returns the frames
+    /// written.</summary>
     public int Drain(BrokerConnection connection)
     {
         var frames = 0;

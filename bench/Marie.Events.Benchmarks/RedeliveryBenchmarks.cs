@@ -5,7 +5,8 @@ namespace Marie.Events.Benchmarks;
 
 /// <summary>
 /// The redelivery timer's pass over a connection with N events in flight, none due yet (the common case): the
-/// broker advances fake time by one redelivery interval, the timer scans every in-flight entry. Per operation: one pass.
+/// broker advances fake time by one redelivery interval, the timer scans every in-flight entry. Per operation: one
+/// pass.
 /// </summary>
 [MemoryDiagnoser]
 public class RedeliveryBenchmarks
@@ -18,7 +19,8 @@ public class RedeliveryBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        // An ack timeout of ~31 years and a heartbeat every ~12 days (timers take at most ~49 days): nothing becomes due while the clock advances 5 s per operation.
+        // An ack timeout of ~31 years and a heartbeat every ~12 days (timers take at most ~49 days): nothing becomes
+        // due while the clock advances 5 s per operation.
         _bench = new BenchBroker(o =>
         {
             o.MaxInFlight = InFlight;
@@ -37,5 +39,6 @@ public class RedeliveryBenchmarks
     }
 
     [Benchmark]
-    public void CheckNoneDue() => _bench.Time.Advance(TimeSpan.FromSeconds(_bench.Broker.Options.RedeliveryDelaySeconds));
+    public void CheckNoneDue() =>
+        _bench.Time.Advance(TimeSpan.FromSeconds(_bench.Broker.Options.RedeliveryDelaySeconds));
 }

@@ -10,7 +10,8 @@ internal sealed class BenchOptions
 
           dotnet run -c Release --project bench/Marie.Events.LoadTest -- [options]
 
-          --quick              about 35 s, to check the harness: 1-second rounds, no warm-up, 1,000 idle streams, rings of 2,000
+          --quick              about 35 s, to check the harness: 1-second rounds, no warm-up, 1,000 idle streams,
+                               rings of 2,000
           --only W1,W4         run only these workloads (W1..W5; WC: the cluster run on redis-server, docs/cluster.md,
                                in the default run when redis-server is installed)
           --targets LIST       ours,client,raw,jetstream (default: all four; client = our gateway through the client
@@ -81,7 +82,8 @@ internal sealed class BenchOptions
                     options.Quick = true;
                     break;
                 case "--only":
-                    options.Workloads = [.. Next().ToUpperInvariant().Split(',', StringSplitOptions.RemoveEmptyEntries)];
+                    options.Workloads =
+                        [.. Next().ToUpperInvariant().Split(',', StringSplitOptions.RemoveEmptyEntries)];
                     options.OnlyGiven = true;
                     break;
                 case "--targets":
@@ -112,7 +114,9 @@ internal sealed class BenchOptions
                     break;
                 case "--gateway-env":
                     var pair = Next().Split('=', 2);
-                    options.GatewayEnvironment[pair[0]] = pair.Length == 2 ? pair[1] : throw new ArgumentException("--gateway-env needs KEY=VALUE");
+                    options.GatewayEnvironment[pair[0]] = pair.Length == 2
+                        ? pair[1]
+                        : throw new ArgumentException("--gateway-env needs KEY=VALUE");
                     break;
                 case "--serve-raw":
                     options.ServeRaw = true;
@@ -163,12 +167,15 @@ internal sealed record Plan(
     TimeSpan LatencyRound,
     int ReplayRing)
 {
-    /// <summary>Default (about 4 minutes): 2 rounds of 4 s per target in W1, W2 and W4, 10,000 streams, 10,000-event rings.</summary>
-    public static Plan Default(BenchOptions options) => new(TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(4), options.Rounds ?? 2, options.Streams ?? 10_000,
+    /// <summary>Default (about 4 minutes): 2 rounds of 4 s per target in W1, W2 and W4, 10,000 streams, 10,000-event
+    /// rings.</summary>
+    public static Plan Default(BenchOptions options) => new(
+        TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(4), options.Rounds ?? 2, options.Streams ?? 10_000,
         TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(6), TimeSpan.FromSeconds(4), options.Ring ?? 10_000);
 
     /// <summary>Quick (about 35 s, to check the harness, not to quote): no warm-up, one 1-second round each, 1,000
     /// streams, 2,000-event rings.</summary>
-    public static Plan QuickPlan(BenchOptions options) => new(TimeSpan.Zero, TimeSpan.FromSeconds(1), options.Rounds ?? 1, options.Streams ?? 1_000,
+    public static Plan QuickPlan(BenchOptions options) => new(
+        TimeSpan.Zero, TimeSpan.FromSeconds(1), options.Rounds ?? 1, options.Streams ?? 1_000,
         TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1), options.Ring ?? 2_000);
 }

@@ -14,7 +14,8 @@ namespace Marie.Events.LoadTest;
 /// </summary>
 internal sealed partial class Harness
 {
-    /// <summary>What one WC round measured beyond <see cref="RoundResult"/> (whose ServerCpu is every gateway's).</summary>
+    /// <summary>What one WC round measured beyond <see cref="RoundResult"/> (whose ServerCpu is every
+    /// gateway's).</summary>
     private sealed record ClusterRound(RoundResult Result, double[] GatewayCpu, double RedisCpu);
 
     private async Task RunWCAsync()
@@ -33,7 +34,11 @@ internal sealed partial class Harness
             return;
         }
 
-        var settings = new ServerSettings(_workDir, _plan.ReplayRing, _options.HeartbeatSeconds, _options.GatewayEnvironment);
+        var settings = new ServerSettings(
+            _workDir,
+            _plan.ReplayRing,
+            _options.HeartbeatSeconds,
+            _options.GatewayEnvironment);
         var servers = new List<GrpcTarget>();
         ServerProcess? redis = null;
         try
@@ -45,7 +50,9 @@ internal sealed partial class Harness
             var pairA = await ClusterLaunch.StartGatewayAsync(settings, "redis-2a", connection, "wc2:");
             var pairB = await ClusterLaunch.StartGatewayAsync(settings, "redis-2b", connection, "wc2:");
             servers.AddRange([memory, single, pairA, pairB]);
-            Console.WriteLine($"WC: redis-server pid {redis.Pid} ({connection}); gateways: memory pid {memory.Server.Pid}, redis-1 pid {single.Server.Pid}, redis-2a pid {pairA.Server.Pid}, redis-2b pid {pairB.Server.Pid}");
+            Console.WriteLine($"WC: redis-server pid {redis.Pid} ({connection}); gateways: "
+                + $"memory pid {memory.Server.Pid}, redis-1 pid {single.Server.Pid}, "
+                + $"redis-2a pid {pairA.Server.Pid}, redis-2b pid {pairB.Server.Pid}");
             List<ClusterTarget> configs =
             [
                 new("(a) 1 gateway, memory", [memory]),
@@ -72,7 +79,8 @@ internal sealed partial class Harness
     private async Task RunClusterRoundsAsync(List<ClusterTarget> configs, ServerProcess redis)
     {
         var shape = W1Shape with { Shape = new WorkloadShape("wc", 10, _plan.ReplayRing) };
-        Console.WriteLine($"WC: {(_plan.Warmup > TimeSpan.Zero ? "warm-up, then " : "")}{_plan.Rounds} round(s) of {_plan.Round.TotalSeconds:F1} s per configuration");
+        Console.WriteLine($"WC: {(_plan.Warmup > TimeSpan.Zero ? "warm-up, then " : "")}{_plan.Rounds} round(s) of "
+            + $"{_plan.Round.TotalSeconds:F1} s per configuration");
         var results = configs.ToDictionary(c => c, _ => new List<ClusterRound>());
         var latencies = configs.ToDictionary(c => c, _ => new LatencyHistogram());
         foreach (var config in _plan.Warmup > TimeSpan.Zero ? configs : [])
@@ -89,11 +97,17 @@ internal sealed partial class Harness
                 results[config].Add(round);
                 var perMillion = 1e6 / Math.Max(1, round.Result.Deliveries);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  WC round {i + 1} {config.Name,-22} {round.Result.DeliveriesPerSecond,12:N0} deliveries/s  gateways {round.Result.ServerCpu * perMillion,6:F2} CPU s/M  redis {round.RedisCpu * perMillion,5:F2} CPU s/M  others {round.Result.OtherCpu / round.Result.Seconds:F2} cores"));
+                    $"  WC round {i + 1} {config.Name,-22} {round.Result.DeliveriesPerSecond,12:N0} deliveries/s  "
+                        + $"gateways {round.Result.ServerCpu * perMillion,6:F2} CPU s/M  redis "
+                        + $"{round.RedisCpu * perMillion,5:F2} CPU s/M  others "
+                        + $"{round.Result.OtherCpu / round.Result.Seconds:F2} cores"));
             }
         }
 
-        var workload = new WorkloadReport("WC", "cluster run: W1's shape (4 producers, 10 topics, 100 subscribers, cumulative acks) on one gateway in memory, one gateway on Redis, two gateways on one Redis");
+        var workload = new WorkloadReport(
+            "WC",
+            "cluster run: W1's shape (4 producers, 10 topics, 100 subscribers, cumulative acks) on one gateway in "
+                + "memory, one gateway on Redis, two gateways on one Redis");
         foreach (var config in configs)
         {
             var sum = RoundResult.Sum([.. results[config].Select(r => r.Result)]);
@@ -111,30 +125,49 @@ internal sealed partial class Harness
             {
                 var each = config.Gateways.Select((g, k) => string.Create(CultureInfo.InvariantCulture,
                     $"{g.Name} {results[config].Sum(r => r.GatewayCpu[k]) / deliveries * 1e6:F2}"));
-                workload.Notes.Add($"{config.Name}: server CPU s / M deliveries per gateway: {string.Join(", ", each)} (A takes the producers and half the subscribers, B the other half)");
+                workload.Notes.Add($"{config.Name}: server CPU s / M deliveries per gateway: {string.Join(", ", each)} "
+                    + "(A takes the producers and half the subscribers, B the other half)");
             }
         }
 
         var baseline = workload.Rows[0];
-        foreach (var (metric, label) in new[] { (Metrics.DeliveriesPerSecond, "deliveries/s"), (Metrics.ServerCpuPerMillion, "gateway CPU per delivery"), (Metrics.P50, "p50 latency"), (Metrics.P99, "p99 latency") })
+        foreach (var (metric, label) in new[]
+        {
+            (Metrics.DeliveriesPerSecond, "deliveries/s"),
+            (Metrics.ServerCpuPerMillion, "gateway CPU per delivery"),
+            (Metrics.P50, "p50 latency"),
+            (Metrics.P99, "p99 latency"),
+        })
         {
             var ratios = workload.Rows.Skip(1).Select(row => string.Create(CultureInfo.InvariantCulture,
                 $"{row.Target[..3]} / (a) = {row.Get(metric) / baseline.Get(metric):F2}"));
             workload.Ratios.Add($"{label}: {string.Join(", ", ratios)}");
         }
 
-        workload.Notes.Add("server CPU = our gateways' own CPU (both gateways summed in (c)); redis CPU = redis-server's own (no snapshots, no AOF); acks cumulative every 64 events per subscription");
-        workload.Notes.Add("latency: publish-to-receive under this closed loop (producers as fast as the flow window allows, so queueing is included), as in W4; one event at a time, see docs/cluster.md (Added latency)");
+        workload.Notes.Add("server CPU = our gateways' own CPU (both gateways summed in (c)); redis CPU = "
+            + "redis-server's own (no snapshots, no AOF); acks cumulative every 64 events per subscription");
+        workload.Notes.Add("latency: publish-to-receive under this closed loop (producers as fast as the flow window "
+            + "allows, so queueing is included), as in W4; one event at a time, see docs/cluster.md (Added latency)");
         AddSpreadNote(workload);
         Print(workload);
     }
 
-    /// <summary>One round of one configuration, as <c>FanoutRoundAsync</c>, measuring every gateway and redis-server.</summary>
-    private static async Task<ClusterRound> ClusterRoundAsync(ClusterTarget config, ServerProcess redis, FanoutShape shape, string round, TimeSpan measure, LatencyHistogram? latency)
+    /// <summary>One round of one configuration, as <c>FanoutRoundAsync</c>, measuring every gateway and
+    /// redis-server.</summary>
+    private static async Task<ClusterRound> ClusterRoundAsync(
+        ClusterTarget config,
+        ServerProcess redis,
+        FanoutShape shape,
+        string round,
+        TimeSpan measure,
+        LatencyHistogram? latency)
     {
         var flow = new Flow(shape.Shape.Topics, shape.Fanout, shape.Window, latency);
         using var run = new CancellationTokenSource();
-        var specs = config.Spread(Rounds.Specs(shape, $"{round}-{config.Gateways[0].Name}"), shape.SubscribersPerTopic, shape.PerConnection);
+        var specs = config.Spread(
+            Rounds.Specs(shape, $"{round}-{config.Gateways[0].Name}"),
+            shape.SubscribersPerTopic,
+            shape.PerConnection);
         var subscriptions = await Rounds.SubscribeAllAsync(config, specs, flow, run.Token);
         var publishers = new List<IBenchPublisher>();
         Task[] producers = [];
@@ -145,7 +178,11 @@ internal sealed partial class Harness
                 publishers.Add(await config.OpenPublisherAsync(p, run.Token));
             }
 
-            producers = [.. publishers.Select((publisher, p) => Rounds.ProduceAsync(publisher, p, shape, flow, null, run.Token))];
+            producers =
+            [
+                .. publishers.Select((publisher, p) =>
+                    Rounds.ProduceAsync(publisher, p, shape, flow, null, run.Token)),
+            ];
             await Task.Delay(RoundRampUp);
             flow.RecordLatencyAfter = Stopwatch.GetTimestamp();
             var start = Snapshot.Take(config, flow);
@@ -157,12 +194,18 @@ internal sealed partial class Harness
             var redisCpu = redis.CpuSeconds() - redisStart;
             if (producers.FirstOrDefault(p => p.IsFaulted) is { } failed)
             {
-                throw new InvalidOperationException($"{config.Name}: a producer failed: {failed.Exception!.GetBaseException().Message}");
+                throw new InvalidOperationException(
+                    $"{config.Name}: a producer failed: {failed.Exception!.GetBaseException().Message}");
             }
 
-            // Snapshot counts gateway A only as the server; B and redis-server move from "other processes" to their own figures.
+            // Snapshot counts gateway A only as the server; B and redis-server move from "other processes" to their own
+            // figures.
             var result = end.Since(start, flow.Lost);
-            result = result with { ServerCpu = gateways.Sum(), OtherCpu = Math.Max(0, result.OtherCpu - (gateways.Sum() - result.ServerCpu) - redisCpu) };
+            result = result with
+            {
+                ServerCpu = gateways.Sum(),
+                OtherCpu = Math.Max(0, result.OtherCpu - (gateways.Sum() - result.ServerCpu) - redisCpu),
+            };
             return new ClusterRound(result, gateways, redisCpu);
         }
         finally

@@ -7,13 +7,15 @@ using Marie.Events.LoadTest.Workloads;
 
 namespace Marie.Events.LoadTest;
 
-/// <summary>W1 (fan-out with acks), W2 (filtered fan-out) and W4 (latency at a fixed rate): the fan-out rounds.</summary>
+/// <summary>W1 (fan-out with acks), W2 (filtered fan-out) and W4 (latency at a fixed rate): the fan-out
+/// rounds.</summary>
 internal sealed partial class Harness
 {
     /// <summary>Producers in every fan-out workload (the issue's W1).</summary>
     private const int Producers = 4;
 
-    /// <summary>Subscriptions per connection in W1, W2, W4 and W5: 10 subscribers share an HTTP/2 (or NATS) connection.</summary>
+    /// <summary>Subscriptions per connection in W1, W2, W4 and W5: 10 subscribers share an HTTP/2 (or NATS)
+    /// connection.</summary>
     private const int PerConnection = 10;
 
     /// <summary>Warm-up before a round's measurement starts (streams open, JIT, connection windows).</summary>
@@ -23,15 +25,20 @@ internal sealed partial class Harness
     private bool _fanoutWarmedUp;
 
     /// <summary>W1: producers pause while a topic's 10 subscribers are 200 events behind on average (2,000 in flight
-    /// over the 10 topics): enough to keep every writer busy, far below the ring (no subscriber falls out of it).</summary>
-    private FanoutShape W1Shape => new(new WorkloadShape("w1", 10, _plan.ReplayRing), 10, 1, Producers, PerConnection, Window: 200);
+    /// over the 10 topics): enough to keep every writer busy, far below the ring (no subscriber falls out of
+    /// it).</summary>
+    private FanoutShape W1Shape =>
+        new(new WorkloadShape("w1", 10, _plan.ReplayRing), 10, 1, Producers, PerConnection, Window: 200);
 
     private async Task<double?> RunW1Async()
     {
         var shape = W1Shape;
         var targets = Targets(ackAll: true, ackExplicit: true, client: true);
         var results = await RunRoundsAsync("W1", targets, shape, rate: null, latency: null, _plan.Round, prefill: true);
-        var workload = new WorkloadReport("W1", "fan-out with acks: 4 producers, 10 topics, 100 subscribers (10 per topic), ~256-byte events, every event acknowledged");
+        var workload = new WorkloadReport(
+            "W1",
+            "fan-out with acks: 4 producers, 10 topics, 100 subscribers (10 per topic), ~256-byte events, "
+                + "every event acknowledged");
         foreach (var target in targets)
         {
             workload.Rows.Add(ThroughputRow(target.Name, results[target]));
@@ -39,10 +46,12 @@ internal sealed partial class Harness
 
         workload.AddRatios(Metrics.DeliveriesPerSecond, "deliveries/s");
         workload.AddRatios(Metrics.ServerCpuPerMillion, "server CPU per delivery");
-        workload.Notes.Add("acks: ours cumulative every 64 events per subscription; jetstream-ackall acks the last of every 64 messages; jetstream-ackexplicit acks each message; raw-grpc takes none");
+        workload.Notes.Add("acks: ours cumulative every 64 events per subscription; jetstream-ackall acks the last of "
+            + "every 64 messages; jetstream-ackexplicit acks each message; raw-grpc takes none");
         AddSpreadNote(workload);
         Print(workload);
-        // W4 runs ours, raw gRPC and JetStream AckAll: half the lowest of their maxima is a rate none of them is saturated at.
+        // W4 runs ours, raw gRPC and JetStream AckAll: half the lowest of their maxima is a rate none of them is
+        // saturated at.
         var w4Rows = workload.Rows.Where(r => r.Target is "ours" or "raw-grpc" or "jetstream-ackall").ToList();
         return w4Rows.Count == 0 ? null : w4Rows.Min(r => r.Get(Metrics.EventsPerSecond));
     }
@@ -50,10 +59,19 @@ internal sealed partial class Harness
     private async Task RunW2Async()
     {
         // Each event matches one of the 1,000 subscriptions: 2,000 events in flight is about 2 per subscription.
-        var shape = new FanoutShape(new WorkloadShape("w2", 1, _plan.ReplayRing), 1000, 1000, Producers, PerConnection, Window: 2000);
+        var shape = new FanoutShape(
+            new WorkloadShape("w2", 1, _plan.ReplayRing),
+            1000,
+            1000,
+            Producers,
+            PerConnection,
+            Window: 2000);
         var targets = Targets(client: true);
         var results = await RunRoundsAsync("W2", targets, shape, rate: null, latency: null, _plan.Round);
-        var workload = new WorkloadReport("W2", "filtered fan-out: 1 topic, 1,000 subscriptions each filtering on its own job id, events spread over the 1,000 job ids");
+        var workload = new WorkloadReport(
+            "W2",
+            "filtered fan-out: 1 topic, 1,000 subscriptions each filtering on its own job id, events spread "
+                + "over the 1,000 job ids");
         foreach (var target in targets)
         {
             workload.Rows.Add(ThroughputRow(target.Name, results[target]));
@@ -68,18 +86,28 @@ internal sealed partial class Harness
 
     private async Task RunW4Async(double? w1Max)
     {
-        // 10,000 events/s, and half the lowest W1 maximum (events/s) of the W4 targets, so every target runs the same rate.
+        // 10,000 events/s, and half the lowest W1 maximum (events/s) of the W4 targets, so every target runs the same
+        // rate.
         const double FixedRate = 10_000;
         var half = w1Max is { } max ? Math.Round(max / 2) : 5_000;
         foreach (var rate in new[] { FixedRate, half })
         {
-            // Open loop at a fixed rate; the window (2,000 events per topic) only bounds queues if a target falls behind.
+            // Open loop at a fixed rate; the window (2,000 events per topic) only bounds queues if a target falls
+            // behind.
             var shape = W1Shape with { Window = 2_000 };
             var targets = Targets(client: true);
             var latencies = targets.ToDictionary(t => t, _ => new LatencyHistogram());
-            var results = await RunRoundsAsync("W4", targets, shape, rate, latencies, _plan.LatencyRound, prefill: true);
+            var results = await RunRoundsAsync(
+                "W4",
+                targets,
+                shape,
+                rate,
+                latencies,
+                _plan.LatencyRound,
+                prefill: true);
             var workload = new WorkloadReport("W4", string.Create(CultureInfo.InvariantCulture,
-                $"latency at {rate:N0} events/s (W1's shape: 10 topics, 100 subscribers; {rate * shape.Fanout:N0} deliveries/s)"));
+                $"latency at {rate:N0} events/s (W1's shape: 10 topics, 100 subscribers; "
+                    + $"{rate * shape.Fanout:N0} deliveries/s)"));
             foreach (var target in targets)
             {
                 var sum = RoundResult.Sum(results[target]);
@@ -97,7 +125,8 @@ internal sealed partial class Harness
             }
 
             workload.AddRatios(Metrics.P99, "p99 latency");
-            workload.Notes.Add("latency: from the producer's timestamp taken when the event is built (before its publish call) to its receipt by the subscriber, same process and clock");
+            workload.Notes.Add("latency: from the producer's timestamp taken when the event is built (before its "
+                + "publish call) to its receipt by the subscriber, same process and clock");
             if (w1Max is null && rate != FixedRate)
             {
                 workload.Notes.Add("W1 did not run: the second rate is 5,000 events/s instead of half W1's maximum");
@@ -109,10 +138,17 @@ internal sealed partial class Harness
 
     /// <summary>A warm-up round per target (after filling its rings when <paramref name="prefill"/>), then
     /// <see cref="Plan.Rounds"/> rounds with the order rotating.</summary>
-    private async Task<Dictionary<IBenchTarget, List<RoundResult>>> RunRoundsAsync(string id, List<IBenchTarget> targets, FanoutShape shape,
-        double? rate, Dictionary<IBenchTarget, LatencyHistogram>? latency, TimeSpan round, bool prefill = false)
+    private async Task<Dictionary<IBenchTarget, List<RoundResult>>> RunRoundsAsync(
+        string id,
+        List<IBenchTarget> targets,
+        FanoutShape shape,
+        double? rate,
+        Dictionary<IBenchTarget, LatencyHistogram>? latency,
+        TimeSpan round,
+        bool prefill = false)
     {
-        Console.WriteLine($"{id}: {(_plan.Warmup > TimeSpan.Zero ? "warm-up, then " : "")}{_plan.Rounds} round(s) of {round.TotalSeconds:F1} s per target{(rate is { } r ? $" at {r:N0} events/s" : "")}");
+        Console.WriteLine($"{id}: {(_plan.Warmup > TimeSpan.Zero ? "warm-up, then " : "")}{_plan.Rounds} round(s) of "
+            + $"{round.TotalSeconds:F1} s per target{(rate is { } r ? $" at {r:N0} events/s" : "")}");
         foreach (var target in targets)
         {
             await target.PrepareAsync(shape.Shape, CancellationToken.None);
@@ -150,8 +186,12 @@ internal sealed partial class Harness
                     var result = await FanoutRoundAsync(target, shape, $"r{i}", round, rate, roundLatency);
                     results[target].Add(result);
                     latency?[target].Add(roundLatency!);
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"  {id} round {i + 1} {target.Name,-22} {result.DeliveriesPerSecond,12:N0} deliveries/s  server {result.ServerCpu / Math.Max(1, result.Deliveries) * 1e6,6:F2} CPU s/M  others {result.OtherCpu / result.Seconds:F2} cores{(roundLatency is null ? "" : $"  p99 {roundLatency.PercentileMs(99):F2} ms")}"));
+                    Console.WriteLine(string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"  {id} round {i + 1} {target.Name,-22} {result.DeliveriesPerSecond,12:N0} deliveries/s"
+                        + $"  server {result.ServerCpu / Math.Max(1, result.Deliveries) * 1e6,6:F2} CPU s/M"
+                        + $"  others {result.OtherCpu / result.Seconds:F2} cores"
+                        + $"{(roundLatency is null ? "" : $"  p99 {roundLatency.PercentileMs(99):F2} ms")}"));
                 }
             }
         }
@@ -169,7 +209,13 @@ internal sealed partial class Harness
     }
 
     /// <summary>Subscribes everyone, starts the producers, measures after a ramp-up, closes everything.</summary>
-    private static async Task<RoundResult> FanoutRoundAsync(IBenchTarget target, FanoutShape shape, string round, TimeSpan measure, double? rate, LatencyHistogram? latency)
+    private static async Task<RoundResult> FanoutRoundAsync(
+        IBenchTarget target,
+        FanoutShape shape,
+        string round,
+        TimeSpan measure,
+        double? rate,
+        LatencyHistogram? latency)
     {
         var flow = new Flow(shape.Shape.Topics, shape.Fanout, shape.Window, latency);
         using var run = new CancellationTokenSource();
@@ -183,7 +229,11 @@ internal sealed partial class Harness
                 publishers.Add(await target.OpenPublisherAsync(p, run.Token));
             }
 
-            producers = [.. publishers.Select((publisher, p) => Rounds.ProduceAsync(publisher, p, shape, flow, rate / shape.Producers, run.Token))];
+            producers =
+            [
+                .. publishers.Select((publisher, p) =>
+                    Rounds.ProduceAsync(publisher, p, shape, flow, rate / shape.Producers, run.Token)),
+            ];
             await Task.Delay(RoundRampUp);
             flow.RecordLatencyAfter = Stopwatch.GetTimestamp();
             var start = Snapshot.Take(target, flow);
@@ -191,7 +241,8 @@ internal sealed partial class Harness
             var end = Snapshot.Take(target, flow);
             if (producers.FirstOrDefault(p => p.IsFaulted) is { } failed)
             {
-                throw new InvalidOperationException($"{target.Name}: a producer failed: {failed.Exception!.GetBaseException().Message}");
+                throw new InvalidOperationException(
+                    $"{target.Name}: a producer failed: {failed.Exception!.GetBaseException().Message}");
             }
 
             return end.Since(start, flow.Lost);
@@ -223,7 +274,8 @@ internal sealed partial class Harness
     private static void AddSpreadNote(WorkloadReport workload)
     {
         var spread = string.Join("; ", workload.Rows.Where(r => r.Rounds.Count > 1)
-            .Select(r => $"{r.Target} {string.Join(" / ", r.Rounds.Select(v => v.ToString("N0", CultureInfo.InvariantCulture)))}"));
+            .Select(r => $"{r.Target} "
+                + $"{string.Join(" / ", r.Rounds.Select(v => v.ToString("N0", CultureInfo.InvariantCulture)))}"));
         if (spread.Length > 0)
         {
             workload.Notes.Add($"deliveries/s per round: {spread}");

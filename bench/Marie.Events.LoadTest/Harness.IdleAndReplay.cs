@@ -10,7 +10,8 @@ namespace Marie.Events.LoadTest;
 /// <summary>W3 (connection scale) and W5 (replay).</summary>
 internal sealed partial class Harness
 {
-    /// <summary>Streams per HTTP/2 connection in W3: Kestrel's default limit of concurrent streams per connection.</summary>
+    /// <summary>Streams per HTTP/2 connection in W3: Kestrel's default limit of concurrent streams per
+    /// connection.</summary>
     private const int IdlePerConnection = 100;
 
     /// <summary>The longest a replay round may take before it is reported incomplete.</summary>
@@ -20,14 +21,17 @@ internal sealed partial class Harness
     {
         var n = _plan.IdleStreams;
         var workload = new WorkloadReport("W3", string.Create(CultureInfo.InvariantCulture,
-            $"connection scale: {n:N0} open idle streams with heartbeats every {_options.HeartbeatSeconds:F0} s, one subscription each, {IdlePerConnection} streams per connection"));
+            $"connection scale: {n:N0} open idle streams with heartbeats every {_options.HeartbeatSeconds:F0} s, one "
+                + $"subscription each, {IdlePerConnection} streams per connection"));
         Console.WriteLine($"W3: {n:N0} idle streams per target");
         foreach (var target in Targets())
         {
             var shape = new WorkloadShape("w3", 1, _plan.ReplayRing);
             await target.PrepareAsync(shape, CancellationToken.None);
             var flow = new Flow(1, n, long.MaxValue);
-            var specs = Enumerable.Range(0, n).Select(i => new SubscribeSpec($"w3-s{i}", shape, 0, i / IdlePerConnection)).ToList();
+            var specs = Enumerable.Range(0, n)
+                .Select(i => new SubscribeSpec($"w3-s{i}", shape, 0, i / IdlePerConnection))
+                .ToList();
             var rss0 = target.Server.RssBytes();
             var opening = Stopwatch.GetTimestamp();
             IAsyncDisposable[] handles = [];
@@ -49,7 +53,8 @@ internal sealed partial class Harness
                     .Set("open_streams_per_s", n / openSeconds)
                     .Set(Metrics.OtherLoad, idle.OtherCpu / idle.Seconds));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  W3 {target.Name,-22} {(rss1 - rss0) / 1024.0 / n,8:F1} KiB/stream  idle CPU {idle.ServerCpu / idle.Seconds * 100:F2}% of a core  opened {n / openSeconds:N0}/s"));
+                    $"  W3 {target.Name,-22} {(rss1 - rss0) / 1024.0 / n,8:F1} KiB/stream  idle CPU "
+                        + $"{idle.ServerCpu / idle.Seconds * 100:F2}% of a core  opened {n / openSeconds:N0}/s"));
             }
             finally
             {
@@ -60,18 +65,27 @@ internal sealed partial class Harness
         }
 
         workload.AddRatios(Metrics.KibPerStream, "memory per stream");
-        workload.Notes.Add("memory per stream = growth of the server's resident set from before the streams opened to after the idle window, divided by the streams (the GC heap's slack included)");
-        workload.Notes.Add("jetstream: one pull consumer per stream, consuming, with idle heartbeats at the same interval");
+        workload.Notes.Add("memory per stream = growth of the server's resident set from before the streams opened to "
+            + "after the idle window, divided by the streams (the GC heap's slack included)");
+        workload.Notes.Add(
+            "jetstream: one pull consumer per stream, consuming, with idle heartbeats at the same interval");
         Print(workload);
     }
 
     private async Task RunW5Async()
     {
         var ring = _plan.ReplayRing;
-        var shape = new FanoutShape(new WorkloadShape("w5", 10, ring), 10, 1, Producers, PerConnection, Window: long.MaxValue);
+        var shape = new FanoutShape(
+            new WorkloadShape("w5", 10, ring),
+            10,
+            1,
+            Producers,
+            PerConnection,
+            Window: long.MaxValue);
         var targets = Targets().Where(t => t.CanReplay).ToList();
         var workload = new WorkloadReport("W5", string.Create(CultureInfo.InvariantCulture,
-            $"replay: 100 subscribers (10 per topic) resuming from 0 at once on 10 full rings of {ring:N0} events ({ring * 100:N0} replayed events per round)"));
+            $"replay: 100 subscribers (10 per topic) resuming from 0 at once on 10 full rings of {ring:N0} events "
+                + $"({ring * 100:N0} replayed events per round)"));
         Console.WriteLine($"W5: filling 10 rings of {ring:N0} events per target");
         var results = targets.ToDictionary(t => t, _ => new List<RoundResult>());
         try
@@ -89,7 +103,8 @@ internal sealed partial class Harness
                     var result = await ReplayRoundAsync(target, shape, $"r{i}", (long)ring * 100);
                     results[target].Add(result);
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"  W5 round {i + 1} {target.Name,-22} {result.DeliveriesPerSecond,12:N0} replayed/s in {result.Seconds:F2} s"));
+                        $"  W5 round {i + 1} {target.Name,-22} {result.DeliveriesPerSecond,12:N0} replayed/s in "
+                            + $"{result.Seconds:F2} s"));
                 }
             }
         }
@@ -114,7 +129,9 @@ internal sealed partial class Harness
             workload.Rows.Add(row);
             if (sum.Deliveries < (long)ring * 100 * results[target].Count)
             {
-                workload.Notes.Add($"{target.Name}: incomplete, {sum.Deliveries:N0} of {(long)ring * 100 * results[target].Count:N0} events replayed within {ReplayTimeout.TotalSeconds:F0} s per round");
+                workload.Notes.Add($"{target.Name}: incomplete, {sum.Deliveries:N0} of "
+                    + $"{(long)ring * 100 * results[target].Count:N0} events replayed within "
+                    + $"{ReplayTimeout.TotalSeconds:F0} s per round");
             }
         }
 
@@ -129,11 +146,19 @@ internal sealed partial class Harness
     }
 
     /// <summary>Everyone subscribes from 0 at once; the round ends when every subscriber has its whole ring.</summary>
-    private static async Task<RoundResult> ReplayRoundAsync(IBenchTarget target, FanoutShape shape, string round, long expected)
+    private static async Task<RoundResult> ReplayRoundAsync(
+        IBenchTarget target,
+        FanoutShape shape,
+        string round,
+        long expected)
     {
         var flow = new Flow(shape.Shape.Topics, shape.Fanout, long.MaxValue);
         var start = Snapshot.Take(target, flow);
-        var handles = await Rounds.SubscribeAllAsync(target, Rounds.Specs(shape, round, fromStart: true), flow, CancellationToken.None);
+        var handles = await Rounds.SubscribeAllAsync(
+            target,
+            Rounds.Specs(shape, round, fromStart: true),
+            flow,
+            CancellationToken.None);
         try
         {
             var deadline = Stopwatch.GetTimestamp() + (long)(ReplayTimeout.TotalSeconds * Stopwatch.Frequency);

@@ -39,24 +39,36 @@ internal sealed partial class Harness : IAsyncDisposable
         var outDir = Path.GetFullPath(options.OutDir ?? Path.Combine(RepositoryRoot(), "results"));
         Directory.CreateDirectory(outDir);
         var workDir = Directory.CreateTempSubdirectory("marie-loadtest-").FullName;
-        var natsServer = options.RunsComparison && options.Targets.Contains("jetstream") ? FindNatsServer(options.NatsServer) : null;
+        var natsServer = options.RunsComparison && options.Targets.Contains("jetstream")
+            ? FindNatsServer(options.NatsServer)
+            : null;
         var report = new RunReport
         {
-            Command = "dotnet run -c Release --project bench/Marie.Events.LoadTest --" + (options.Args.Length > 0 ? " " + string.Join(' ', options.Args) : ""),
+            Command = "dotnet run -c Release --project bench/Marie.Events.LoadTest --"
+                + (options.Args.Length > 0 ? " " + string.Join(' ', options.Args) : ""),
             Mode = options.Quick ? "--quick" : "default",
             Started = DateTimeOffset.UtcNow,
-            Machine = new MachineInfo(Environment.ProcessorCount, ProcStat.MemTotalBytes() / (1024.0 * 1024 * 1024), RuntimeInformation.OSDescription,
-                Environment.Version.ToString(), natsServer is null ? "nats-server: not used" : NatsVersion(natsServer), ProcStat.LoadAverage()),
+            Machine = new MachineInfo(
+                Environment.ProcessorCount,
+                ProcStat.MemTotalBytes() / (1024.0 * 1024 * 1024),
+                RuntimeInformation.OSDescription,
+                Environment.Version.ToString(),
+                natsServer is null ? "nats-server: not used" : NatsVersion(natsServer),
+                ProcStat.LoadAverage()),
         };
         report.Notes.Add(SubscriberDrivers.ClientLibraryStatus);
-        report.Notes.Add($"replay ring per topic: {plan.ReplayRing:N0} events (our replay_size; JetStream max messages per subject); max_in_flight / MaxAckPending {ClientSettings.MaxInFlight:N0}; heartbeats every {options.HeartbeatSeconds:F0} s");
+        report.Notes.Add($"replay ring per topic: {plan.ReplayRing:N0} events (our replay_size; JetStream max messages "
+            + $"per subject); max_in_flight / MaxAckPending {ClientSettings.MaxInFlight:N0}; heartbeats every "
+            + $"{options.HeartbeatSeconds:F0} s");
         foreach (var (key, value) in options.GatewayEnvironment)
         {
             report.Notes.Add($"our gateway ran with {key}={value}");
         }
 
-        Console.WriteLine($"Marie.Events.LoadTest ({report.Mode}); machine: {report.Machine.Cores} cores, {report.Machine.MemoryGiB:F1} GiB, load {report.Machine.LoadBefore}");
-        Console.WriteLine($"work folder {workDir} (configuration with generated keys, server logs; deleted after a good run); results to {outDir}");
+        Console.WriteLine($"Marie.Events.LoadTest ({report.Mode}); machine: {report.Machine.Cores} cores, "
+            + $"{report.Machine.MemoryGiB:F1} GiB, load {report.Machine.LoadBefore}");
+        Console.WriteLine($"work folder {workDir} (configuration with generated keys, server logs; deleted after a "
+            + $"good run); results to {outDir}");
         CheckOpenFiles(plan, report);
 
         var started = Stopwatch.GetTimestamp();
@@ -101,7 +113,11 @@ internal sealed partial class Harness : IAsyncDisposable
 
     private async Task StartServersAsync(string? natsServer)
     {
-        var settings = new ServerSettings(_workDir, _plan.ReplayRing, _options.HeartbeatSeconds, _options.GatewayEnvironment);
+        var settings = new ServerSettings(
+            _workDir,
+            _plan.ReplayRing,
+            _options.HeartbeatSeconds,
+            _options.GatewayEnvironment);
         // "client" drives the same gateway through the client library: it is started for either target.
         if (_options.Targets.Contains("ours") || _options.Targets.Contains("client"))
         {
@@ -117,8 +133,11 @@ internal sealed partial class Harness : IAsyncDisposable
         {
             // The baseline runs without --gateway-env: an experiment's variable applies to ours only, so it can be
             // compared with the same build in the same run.
-            _oursBase = await Launchers.StartOursAsync(settings with { GatewayEnvironment = new Dictionary<string, string>() },
-                SubscriberDrivers.Stubs, "ours-base", Path.Combine(baseline, "Marie.Events.Gateway.dll"));
+            _oursBase = await Launchers.StartOursAsync(
+                settings with { GatewayEnvironment = new Dictionary<string, string>() },
+                SubscriberDrivers.Stubs,
+                "ours-base",
+                Path.Combine(baseline, "Marie.Events.Gateway.dll"));
             Console.WriteLine($"ours-base: gateway pid {_oursBase.Server.Pid} ({baseline})");
         }
 
@@ -211,7 +230,8 @@ internal sealed partial class Harness : IAsyncDisposable
         return targets;
     }
 
-    /// <summary>Round <paramref name="round"/>'s order: the list rotated, so no target always runs first or last.</summary>
+    /// <summary>Round <paramref name="round"/>'s order: the list rotated, so no target always runs first or
+    /// last.</summary>
     private static List<IBenchTarget> Rotated(List<IBenchTarget> targets, int round) => targets.Count == 0
         ? []
         : [.. targets.Skip(round % targets.Count), .. targets.Take(round % targets.Count)];
@@ -233,7 +253,8 @@ internal sealed partial class Harness : IAsyncDisposable
         if (workload.Rows.Count == 0)
         {
             // E.g. --targets client with W3 or W5, which the client library does not change.
-            Console.WriteLine($"{workload.Id}: not run, none of --targets {string.Join(",", _options.Targets)} takes part in it");
+            Console.WriteLine(
+                $"{workload.Id}: not run, none of --targets {string.Join(",", _options.Targets)} takes part in it");
             return;
         }
 
@@ -264,7 +285,8 @@ internal sealed partial class Harness : IAsyncDisposable
             File.Copy(chart, Path.Combine(outDir, "latest.png"), overwrite: true);
         }
 
-        Console.WriteLine($"results: {json}, {markdown}{(charted ? ", " + chart : " (no chart: W1 and W4 not both run)")}");
+        Console.WriteLine(
+            $"results: {json}, {markdown}{(charted ? ", " + chart : " (no chart: W1 and W4 not both run)")}");
     }
 
     private static void CheckOpenFiles(Plan plan, RunReport report)
@@ -275,7 +297,8 @@ internal sealed partial class Harness : IAsyncDisposable
         var limit = ProcStat.OpenFilesLimit();
         if (limit < needed)
         {
-            var message = $"open-file limit {limit} is below the {needed} W3 needs: raise it first (ulimit -n {needed * 2})";
+            var message =
+                $"open-file limit {limit} is below the {needed} W3 needs: raise it first (ulimit -n {needed * 2})";
             Console.WriteLine($"warning: {message}");
             report.Notes.Add(message);
         }
@@ -288,7 +311,9 @@ internal sealed partial class Harness : IAsyncDisposable
             return Path.GetFullPath(name);
         }
 
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Concat(["/usr/sbin", "/usr/bin"]))
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "")
+            .Split(':')
+            .Concat(["/usr/sbin", "/usr/bin"]))
         {
             var path = Path.Combine(dir, name);
             if (File.Exists(path))
@@ -297,12 +322,14 @@ internal sealed partial class Harness : IAsyncDisposable
             }
         }
 
-        throw new InvalidOperationException($"{name} not found: install Debian's package (apt-get install -y nats-server) or pass --nats-server PATH, or run --targets ours,raw");
+        throw new InvalidOperationException($"{name} not found: install Debian's package (apt-get install -y "
+            + "nats-server) or pass --nats-server PATH, or run --targets ours,raw");
     }
 
     private static string NatsVersion(string natsServer)
     {
-        using var process = Process.Start(new ProcessStartInfo(natsServer, "--version") { RedirectStandardOutput = true })!;
+        using var process = Process.Start(
+            new ProcessStartInfo(natsServer, "--version") { RedirectStandardOutput = true })!;
         var text = process.StandardOutput.ReadToEnd().Trim();
         process.WaitForExit();
         return text;

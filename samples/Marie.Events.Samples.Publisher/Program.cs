@@ -10,7 +10,9 @@ using Marie.Events.Protocol;
 var key = Environment.GetEnvironmentVariable("MARIE_EVENTS_KEY");
 if (string.IsNullOrEmpty(key))
 {
-    Console.Error.WriteLine("Set MARIE_EVENTS_KEY to a gateway API key with role publisher (the gateway prints development keys on its first run).");
+    Console.Error.WriteLine(
+        "Set MARIE_EVENTS_KEY to a gateway API key with role publisher "
+            + "(the gateway prints development keys on its first run).");
     return 2;
 }
 
@@ -27,7 +29,14 @@ EventData Event(int i) => new()
     Jobid = $"job-{i}",
     Source = $"job://extract.completed/job-{i}",
     Status = "OK",
-    Payload = new Struct { Fields = { ["pages"] = Value.ForNumber(i % 10 + 1), ["kind"] = Value.ForString(i % 2 == 0 ? "invoice" : "receipt") } },
+    Payload = new Struct
+    {
+        Fields =
+        {
+            ["pages"] = Value.ForNumber(i % 10 + 1),
+            ["kind"] = Value.ForString(i % 2 == 0 ? "invoice" : "receipt"),
+        },
+    },
 };
 
 try
@@ -40,7 +49,9 @@ try
     stopwatch.Stop();
     if (receipts.Count > 0)
     {
-        Console.WriteLine($"Published {receipts.Count} more in {stopwatch.ElapsedMilliseconds} ms: {topic}#{receipts[0].SequenceNum}..{receipts[^1].SequenceNum}");
+        Console.WriteLine(
+            $"Published {receipts.Count} more in {stopwatch.ElapsedMilliseconds} ms: "
+                + $"{topic}#{receipts[0].SequenceNum}..{receipts[^1].SequenceNum}");
     }
 }
 catch (EventStreamException ex)

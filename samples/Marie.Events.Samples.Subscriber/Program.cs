@@ -7,12 +7,14 @@ using Marie.Events.Client;
 var key = Environment.GetEnvironmentVariable("MARIE_EVENTS_KEY");
 if (string.IsNullOrEmpty(key))
 {
-    Console.Error.WriteLine("Set MARIE_EVENTS_KEY to a gateway API key (the gateway prints development keys on its first run).");
+    Console.Error.WriteLine(
+        "Set MARIE_EVENTS_KEY to a gateway API key (the gateway prints development keys on its first run).");
     return 2;
 }
 
 var options = new EventStreamClientOptions { ApiKey = key };
-foreach (var address in (Environment.GetEnvironmentVariable("MARIE_EVENTS_ADDRESS") ?? "http://localhost:51001").Split(','))
+var addresses = Environment.GetEnvironmentVariable("MARIE_EVENTS_ADDRESS") ?? "http://localhost:51001";
+foreach (var address in addresses.Split(','))
 {
     options.Addresses.Add(new Uri(address.Trim()));
 }
@@ -27,7 +29,9 @@ Console.CancelKeyPress += (_, e) =>
 await using var client = new EventStreamClient(options);
 client.StateChanged += (_, e) => Console.Error.WriteLine($"[stream] {e.State} {e.Address} {e.Error?.Message}");
 client.ErrorReceived += (_, e) => Console.Error.WriteLine($"[error] {e.Error.GetType().Name}: {e.Error.Message}");
-client.Backpressure += (_, e) => Console.Error.WriteLine($"[backpressure] {e.SubscriptionId}: {e.PendingEvents} pending, slow down {e.RecommendedDelay.TotalMilliseconds} ms");
+client.Backpressure += (_, e) => Console.Error.WriteLine(
+    $"[backpressure] {e.SubscriptionId}: {e.PendingEvents} pending, "
+        + $"slow down {e.RecommendedDelay.TotalMilliseconds} ms");
 
 var subscription = new SubscriptionOptions();
 foreach (var topic in args.Length > 0 ? args : ["*"])
@@ -42,7 +46,9 @@ try
     await foreach (var received in events.WithCancellation(stop.Token))
     {
         // Processing happens here; the event is acknowledged when the loop asks for the next one.
-        Console.WriteLine($"{received.Topic}#{received.SequenceNum} {received.Event.Event} job={received.Event.Jobid} source={received.Event.Source} payload={received.Event.Payload}");
+        Console.WriteLine(
+            $"{received.Topic}#{received.SequenceNum} {received.Event.Event} job={received.Event.Jobid} "
+                + $"source={received.Event.Source} payload={received.Event.Payload}");
     }
 }
 catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -56,5 +62,7 @@ catch (EventStreamException ex)
 }
 
 var stats = client.Statistics;
-Console.Error.WriteLine($"Received {stats.EventsDelivered} events ({stats.DuplicatesDropped} duplicates dropped, {stats.Disconnections} reconnects).");
+Console.Error.WriteLine(
+    $"Received {stats.EventsDelivered} events ({stats.DuplicatesDropped} duplicates dropped, "
+        + $"{stats.Disconnections} reconnects).");
 return 0;

@@ -4,7 +4,8 @@ namespace Marie.Events.Backends.File;
 public enum FsyncMode
 {
     /// <summary>Every commit fsyncs the write-ahead log before any event of it is acknowledged or offered to a
-    /// subscriber (SQLite <c>synchronous=FULL</c>): a crash (process, OS or power) loses nothing acknowledged.</summary>
+    /// subscriber (SQLite <c>synchronous=FULL</c>): a crash (process, OS or power) loses nothing
+    /// acknowledged.</summary>
     Always,
 
     /// <summary>Commits are not fsynced one by one (<c>synchronous=NORMAL</c>); every

@@ -10,7 +10,14 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Marie.Events.Backends.File;
 
 /// <summary>One append waiting for the writer.</summary>
-internal sealed class PendingAppend(string topic, string epoch, long firstSequence, long generation, byte[][] data, BackendEvent[] events, long publishedMs)
+internal sealed class PendingAppend(
+    string topic,
+    string epoch,
+    long firstSequence,
+    long generation,
+    byte[][] data,
+    BackendEvent[] events,
+    long publishedMs)
 {
     public string Topic { get; } = topic;
 
@@ -18,7 +25,8 @@ internal sealed class PendingAppend(string topic, string epoch, long firstSequen
 
     public long FirstSequence { get; } = firstSequence;
 
-    /// <summary>The topic's numbering generation when the numbers were given (a failed write starts a new one).</summary>
+    /// <summary>The topic's numbering generation when the numbers were given (a failed write starts a new
+    /// one).</summary>
     public long Generation { get; } = generation;
 
     public byte[][] Data { get; } = data;
@@ -69,7 +77,8 @@ public sealed class FileEventBackend : IEventBackend
     /// <summary>At most this many topic parts load at once: past the cores' count a part only waits.</summary>
     private const int MaxLoadParts = 4;
 
-    /// <summary>A store of fewer than twice this many topics loads in one part: a thread costs more than it saves.</summary>
+    /// <summary>A store of fewer than twice this many topics loads in one part: a thread costs more than it
+    /// saves.</summary>
     private const int MinTopicsPerLoadPart = 64;
 
     /// <summary>Appends queued at most; more wait for room.</summary>
@@ -128,7 +137,9 @@ public sealed class FileEventBackend : IEventBackend
     }
 
     private SqliteEventStore Store =>
-        _store ?? throw new InvalidOperationException("the file backend is not started: start its broker (GrpcEventBroker.StartAsync) first");
+        _store
+            ?? throw new InvalidOperationException(
+                "the file backend is not started: start its broker (GrpcEventBroker.StartAsync) first");
 
     /// <inheritdoc />
     public string InitialEpoch(string topic) => NewEpoch();
@@ -156,7 +167,10 @@ public sealed class FileEventBackend : IEventBackend
         catch (Exception e) when (e is SqliteException or InvalidDataException)
         {
             store.Dispose();
-            throw new BackendException($"the file backend cannot read its database {DatabaseFile} ({e.Message}): move it away to start empty, or restore it from a backup", e);
+            throw new BackendException(
+                $"the file backend cannot read its database {DatabaseFile} ({e.Message}): move it away to start empty, "
+                    + "or restore it from a backup",
+                e);
         }
         catch
         {
@@ -172,7 +186,11 @@ public sealed class FileEventBackend : IEventBackend
         return Task.FromResult(new BackendLoad(topics.Count, loaded));
     }
 
-    private long Load(SqliteEventStore store, List<StoredTopic> topics, IEventBackendListener listener, CancellationToken cancellationToken)
+    private long Load(
+        SqliteEventStore store,
+        List<StoredTopic> topics,
+        IEventBackendListener listener,
+        CancellationToken cancellationToken)
     {
         foreach (var topic in topics)
         {
@@ -181,7 +199,9 @@ public sealed class FileEventBackend : IEventBackend
 
         // Topics are loaded in parallel parts, one reader connection each: reading rows and copying them into the
         // rings is CPU-bound, and the rings of different topics take different locks.
-        var parts = topics.Count < MinTopicsPerLoadPart * 2 ? 1 : Math.Min(Environment.ProcessorCount, MaxLoadParts);
+        var parts = topics.Count < MinTopicsPerLoadPart * 2
+            ? 1
+            : Math.Min(Environment.ProcessorCount, MaxLoadParts);
         long loaded = 0;
         try
         {
@@ -204,8 +224,13 @@ public sealed class FileEventBackend : IEventBackend
         return loaded;
     }
 
-    /// <summary>Loads <paramref name="topics"/>' recent events into the rings, in chunks of <see cref="LoadChunk"/>.</summary>
-    private long LoadPart(SqliteEventStore store, List<StoredTopic> topics, IEventBackendListener listener, CancellationToken cancellationToken)
+    /// <summary>Loads <paramref name="topics"/>' recent events into the rings, in chunks of
+    /// <see cref="LoadChunk"/>.</summary>
+    private long LoadPart(
+        SqliteEventStore store,
+        List<StoredTopic> topics,
+        IEventBackendListener listener,
+        CancellationToken cancellationToken)
     {
         long loaded = 0;
         string? current = null;
@@ -245,16 +270,25 @@ public sealed class FileEventBackend : IEventBackend
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
         {
-            throw new BackendException($"the file backend's folder {folder} cannot be created or written ({e.Message}): set {FileBackendOptions.PathKey} to a writable folder", e);
+            throw new BackendException(
+                $"the file backend's folder {folder} cannot be created or written ({e.Message}): set "
+                    + $"{FileBackendOptions.PathKey} to a writable folder",
+                e);
         }
     }
 
     /// <inheritdoc />
-    public async ValueTask<AppendResult> AppendAsync(string topic, IReadOnlyList<EventData> events, DateTimeOffset publishedAt, CancellationToken cancellationToken)
+    public async ValueTask<AppendResult> AppendAsync(
+        string topic,
+        IReadOnlyList<EventData> events,
+        DateTimeOffset publishedAt,
+        CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(topic);
         ArgumentNullException.ThrowIfNull(events);
-        var listener = _listener ?? throw new InvalidOperationException("the file backend is not started: start its broker (GrpcEventBroker.StartAsync) first");
+        var listener = _listener
+            ?? throw new InvalidOperationException(
+                "the file backend is not started: start its broker (GrpcEventBroker.StartAsync) first");
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var count = events.Count;
         var data = new byte[count][];
@@ -278,7 +312,14 @@ public sealed class FileEventBackend : IEventBackend
                     stored[i] = new BackendEvent(first + i, events[i], publishedAt);
                 }
 
-                append = new PendingAppend(topic, state.Epoch, first, state.Generation, data, stored, publishedAt.ToUnixTimeMilliseconds());
+                append = new PendingAppend(
+                    topic,
+                    state.Epoch,
+                    first,
+                    state.Generation,
+                    data,
+                    stored,
+                    publishedAt.ToUnixTimeMilliseconds());
                 lock (_queueGate)
                 {
                     ObjectDisposedException.ThrowIf(_stopping, this);
@@ -321,7 +362,9 @@ public sealed class FileEventBackend : IEventBackend
         var listener = _listener!;
         var batch = new List<PendingAppend>();
         var writes = new Dictionary<string, TopicWrite>(StringComparer.Ordinal);
-        var interval = _options.Fsync == FsyncMode.Interval ? TimeSpan.FromMilliseconds(_options.FsyncIntervalMs) : Timeout.InfiniteTimeSpan;
+        var interval = _options.Fsync == FsyncMode.Interval
+            ? TimeSpan.FromMilliseconds(_options.FsyncIntervalMs)
+            : Timeout.InfiniteTimeSpan;
         var sinceSync = Stopwatch.StartNew();
         var unsynced = false;
         while (true)
@@ -385,7 +428,11 @@ public sealed class FileEventBackend : IEventBackend
         }
     }
 
-    private void WriteBatch(SqliteEventStore store, IEventBackendListener listener, List<PendingAppend> batch, Dictionary<string, TopicWrite> writes)
+    private void WriteBatch(
+        SqliteEventStore store,
+        IEventBackendListener listener,
+        List<PendingAppend> batch,
+        Dictionary<string, TopicWrite> writes)
     {
         // Appends numbered before a failed write of their topic carry numbers given back: they fail too.
         var live = new List<PendingAppend>(batch.Count);
@@ -394,7 +441,8 @@ public sealed class FileEventBackend : IEventBackend
             var state = StateOf(append.Topic);
             if (append.Generation != Volatile.Read(ref state.Generation))
             {
-                append.Done.TrySetException(new BackendException($"the file backend's write to {DatabaseFile} failed before this append was stored; nothing of it was acknowledged, retry it"));
+                append.Done.TrySetException(new BackendException($"the file backend's write to {DatabaseFile} failed "
+                    + "before this append was stored; nothing of it was acknowledged, retry it"));
                 continue;
             }
 
@@ -446,7 +494,10 @@ public sealed class FileEventBackend : IEventBackend
                 }
             }
 
-            var failure = new BackendException($"the file backend's write to {DatabaseFile} failed ({e.Message}); nothing of this append was stored, retry it", e);
+            var failure = new BackendException(
+                $"the file backend's write to {DatabaseFile} failed ({e.Message}); nothing of this append "
+                    + "was stored, retry it",
+                e);
             foreach (var append in live)
             {
                 append.Done.TrySetException(failure);
@@ -492,11 +543,17 @@ public sealed class FileEventBackend : IEventBackend
     }
 
     /// <inheritdoc />
-    public ValueTask<IReadOnlyList<BackendEvent>> ReadAsync(string topic, long first, long last, CancellationToken cancellationToken) =>
+    public ValueTask<IReadOnlyList<BackendEvent>> ReadAsync(
+        string topic,
+        long first,
+        long last,
+        CancellationToken cancellationToken) =>
         ValueTask.FromResult<IReadOnlyList<BackendEvent>>(Guard(() => Store.Read(topic, first, last)));
 
     /// <inheritdoc />
-    public ValueTask<IReadOnlyDictionary<string, BackendTopic>> DescribeAsync(IReadOnlyCollection<string> topics, CancellationToken cancellationToken)
+    public ValueTask<IReadOnlyDictionary<string, BackendTopic>> DescribeAsync(
+        IReadOnlyCollection<string> topics,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(topics);
         var described = new Dictionary<string, BackendTopic>(StringComparer.Ordinal);
@@ -531,7 +588,8 @@ public sealed class FileEventBackend : IEventBackend
         }
     }
 
-    /// <summary>Writes what is queued, stops the writer and closes the database (a clean close checkpoints it).</summary>
+    /// <summary>Writes what is queued, stops the writer and closes the database (a clean close checkpoints
+    /// it).</summary>
     public ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)

@@ -61,7 +61,8 @@ internal sealed class SqliteEventStore : IDisposable
         _insPublished = _insertEvent.Parameters.Add("$p", SqliteType.Integer);
         _insData = _insertEvent.Parameters.Add("$d", SqliteType.Blob);
         _upsertTopic = writer.CreateCommand();
-        _upsertTopic.CommandText = "INSERT INTO topics(topic, epoch, head) VALUES ($t, $e, $h) ON CONFLICT(topic) DO UPDATE SET epoch = excluded.epoch, head = excluded.head";
+        _upsertTopic.CommandText = "INSERT INTO topics(topic, epoch, head) VALUES ($t, $e, $h) "
+            + "ON CONFLICT(topic) DO UPDATE SET epoch = excluded.epoch, head = excluded.head";
         _upTopic = _upsertTopic.Parameters.Add("$t", SqliteType.Text);
         _upEpoch = _upsertTopic.Parameters.Add("$e", SqliteType.Text);
         _upHead = _upsertTopic.Parameters.Add("$h", SqliteType.Integer);
@@ -98,11 +99,18 @@ internal sealed class SqliteEventStore : IDisposable
             var check = Scalar(writer, "PRAGMA quick_check") as string;
             if (!string.Equals(check, "ok", StringComparison.OrdinalIgnoreCase))
             {
-                throw new BackendException($"the file backend's database {file} is damaged (quick_check: {check}): move it away to start empty, or restore it from a backup");
+                throw new BackendException($"the file backend's database {file} is damaged (quick_check: {check}): "
+                    + "move it away to start empty, or restore it from a backup");
             }
 
-            Execute(writer, "CREATE TABLE IF NOT EXISTS topics(topic TEXT PRIMARY KEY, epoch TEXT NOT NULL, head INTEGER NOT NULL) WITHOUT ROWID");
-            Execute(writer, "CREATE TABLE IF NOT EXISTS events(topic TEXT NOT NULL, seq INTEGER NOT NULL, published_ms INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY(topic, seq)) WITHOUT ROWID");
+            Execute(
+                writer,
+                "CREATE TABLE IF NOT EXISTS topics(topic TEXT PRIMARY KEY, epoch TEXT NOT NULL, head INTEGER NOT NULL) "
+                    + "WITHOUT ROWID");
+            Execute(
+                writer,
+                "CREATE TABLE IF NOT EXISTS events(topic TEXT NOT NULL, seq INTEGER NOT NULL, "
+                    + "published_ms INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY(topic, seq)) WITHOUT ROWID");
             reader = new SqliteConnection(connectionString);
             reader.Open();
             return new SqliteEventStore(file, connectionString, writer, reader);
@@ -214,7 +222,8 @@ internal sealed class SqliteEventStore : IDisposable
     }
 
     /// <summary>Throws the <see cref="SqliteException"/> of a failed SQLite call, as the ADO.NET layer would.</summary>
-    private static void Check(int rc, SqliteConnection connection) => SqliteException.ThrowExceptionForRC(rc, connection.Handle);
+    private static void Check(int rc, SqliteConnection connection) =>
+        SqliteException.ThrowExceptionForRC(rc, connection.Handle);
 
     /// <summary>Writes one batch in one transaction and commits it (the fsync with <see cref="FsyncMode.Always"/>);
     /// on failure nothing of it is stored.</summary>
@@ -289,7 +298,8 @@ internal sealed class SqliteEventStore : IDisposable
         lock (_readGate)
         {
             using var command = _reader.CreateCommand();
-            command.CommandText = "SELECT seq, published_ms, data FROM events WHERE topic = $t AND seq BETWEEN $a AND $b ORDER BY seq";
+            command.CommandText =
+                "SELECT seq, published_ms, data FROM events WHERE topic = $t AND seq BETWEEN $a AND $b ORDER BY seq";
             command.Parameters.AddWithValue("$t", topic);
             command.Parameters.AddWithValue("$a", first);
             command.Parameters.AddWithValue("$b", last);
@@ -309,7 +319,8 @@ internal sealed class SqliteEventStore : IDisposable
         lock (_readGate)
         {
             using var command = _reader.CreateCommand();
-            command.CommandText = "SELECT t.epoch, t.head, (SELECT min(seq) FROM events e WHERE e.topic = t.topic) FROM topics t WHERE t.topic = $t";
+            command.CommandText = "SELECT t.epoch, t.head, (SELECT min(seq) FROM events e WHERE e.topic = t.topic) "
+                + "FROM topics t WHERE t.topic = $t";
             command.Parameters.AddWithValue("$t", topic);
             using var rows = command.ExecuteReader();
             if (!rows.Read())
@@ -360,7 +371,10 @@ internal sealed class SqliteEventStore : IDisposable
         var sequence = rows.GetInt64(0);
         var publishedMs = rows.GetInt64(1);
         var data = (byte[])rows.GetValue(2);
-        return new BackendEvent(sequence, EventData.Parser.ParseFrom(data), DateTimeOffset.FromUnixTimeMilliseconds(publishedMs));
+        return new BackendEvent(
+            sequence,
+            EventData.Parser.ParseFrom(data),
+            DateTimeOffset.FromUnixTimeMilliseconds(publishedMs));
     }
 
     private static void Execute(SqliteConnection connection, string sql)

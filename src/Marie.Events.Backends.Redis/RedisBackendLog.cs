@@ -2,30 +2,68 @@ using Microsoft.Extensions.Logging;
 
 namespace Marie.Events.Backends.Redis;
 
-/// <summary>The Redis backend's log lines (cluster mode). Event ids 8000-8099 are its own and never change meaning.</summary>
+/// <summary>The Redis backend's log lines (cluster mode). Event ids 8000-8099 are its own and never change
+/// meaning.</summary>
 internal static partial class RedisBackendLog
 {
-    [LoggerMessage(EventId = 8001, Level = LogLevel.Information, Message = "Cluster mode: gateway {Node} on Redis {Endpoints}, key prefix '{Prefix}'; loaded {Topics} topics ({Events} events) from the shared log")]
-    public static partial void Started(ILogger logger, string node, string endpoints, string prefix, int topics, long events);
+    [LoggerMessage(
+        EventId = 8001,
+        Level = LogLevel.Information,
+        Message = "Cluster mode: gateway {Node} on Redis {Endpoints}, key prefix '{Prefix}'; loaded {Topics} topics "
+            + "({Events} events) from the shared log")]
+    public static partial void Started(
+        ILogger logger,
+        string node,
+        string endpoints,
+        string prefix,
+        int topics,
+        long events);
 
-    [LoggerMessage(EventId = 8002, Level = LogLevel.Warning, Message = "Cluster mode: connection to Redis lost ({FailureType}): publishes are retried, open streams stay up")]
-    public static partial void ConnectionLost(ILogger logger, StackExchange.Redis.ConnectionFailureType failureType, Exception? exception);
+    [LoggerMessage(
+        EventId = 8002,
+        Level = LogLevel.Warning,
+        Message =
+            "Cluster mode: connection to Redis lost ({FailureType}): publishes are retried, open streams stay up")]
+    public static partial void ConnectionLost(
+        ILogger logger,
+        StackExchange.Redis.ConnectionFailureType failureType,
+        Exception? exception);
 
-    [LoggerMessage(EventId = 8003, Level = LogLevel.Information, Message = "Cluster mode: connection to Redis restored ({ConnectionType}); catching up every topic from the shared log")]
+    [LoggerMessage(
+        EventId = 8003,
+        Level = LogLevel.Information,
+        Message = "Cluster mode: connection to Redis restored ({ConnectionType}); catching up every "
+            + "topic from the shared log")]
     public static partial void ConnectionRestored(ILogger logger, StackExchange.Redis.ConnectionType connectionType);
 
-    [LoggerMessage(EventId = 8004, Level = LogLevel.Debug, Message = "Cluster mode: topic {Topic} filled {Count} events up to #{Sequence} from the shared log")]
+    [LoggerMessage(
+        EventId = 8004,
+        Level = LogLevel.Debug,
+        Message = "Cluster mode: topic {Topic} filled {Count} events up to #{Sequence} from the shared log")]
     public static partial void GapFilled(ILogger logger, string topic, int count, long sequence);
 
-    [LoggerMessage(EventId = 8005, Level = LogLevel.Warning, Message = "Cluster mode: topic {Topic} has a new epoch {Epoch} in Redis (Redis lost its data): the topic starts over, {Connections} streams closed so their clients resume")]
+    [LoggerMessage(
+        EventId = 8005,
+        Level = LogLevel.Warning,
+        Message = "Cluster mode: topic {Topic} has a new epoch {Epoch} in Redis (Redis lost its data): the topic "
+            + "starts over, {Connections} streams closed so their clients resume")]
     public static partial void EpochChanged(ILogger logger, string topic, string epoch, int connections);
 
-    [LoggerMessage(EventId = 8006, Level = LogLevel.Error, Message = "Cluster mode: applying the shared log failed; a catch-up follows")]
+    [LoggerMessage(
+        EventId = 8006,
+        Level = LogLevel.Error,
+        Message = "Cluster mode: applying the shared log failed; a catch-up follows")]
     public static partial void ApplyFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 8007, Level = LogLevel.Warning, Message = "Cluster mode: ignored an unreadable announcement on the fan-out channel ({Bytes} bytes)")]
+    [LoggerMessage(
+        EventId = 8007,
+        Level = LogLevel.Warning,
+        Message = "Cluster mode: ignored an unreadable announcement on the fan-out channel ({Bytes} bytes)")]
     public static partial void BadAnnouncement(ILogger logger, int bytes);
 
-    [LoggerMessage(EventId = 8008, Level = LogLevel.Warning, Message = "Cluster mode: topic {Topic} event #{Sequence} not applied here: {Reason}")]
+    [LoggerMessage(
+        EventId = 8008,
+        Level = LogLevel.Warning,
+        Message = "Cluster mode: topic {Topic} event #{Sequence} not applied here: {Reason}")]
     public static partial void NotApplied(ILogger logger, string topic, long sequence, string reason);
 }

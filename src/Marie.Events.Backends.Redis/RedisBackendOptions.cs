@@ -12,7 +12,8 @@ public sealed class RedisBackendOptions
     /// <summary>A StackExchange.Redis configuration string, e.g. <c>127.0.0.1:6379</c> (required).</summary>
     public string Connection { get; set; } = "";
 
-    /// <summary>Prefix of every key and channel, so several clusters can share one Redis (default <c>marie:</c>).</summary>
+    /// <summary>Prefix of every key and channel, so several clusters can share one Redis (default
+    /// <c>marie:</c>).</summary>
     public string KeyPrefix { get; set; } = DefaultKeyPrefix;
 
     /// <summary>This gateway's name in the stats; null = host name and process id.</summary>
@@ -27,7 +28,8 @@ public sealed class RedisBackendOptions
         var errors = new List<string>();
         if (string.IsNullOrWhiteSpace(Connection))
         {
-            errors.Add("toast.grpc.broker.redis.connection is required when toast.grpc.broker.backend is redis (e.g. 127.0.0.1:6379)");
+            errors.Add("toast.grpc.broker.redis.connection is required when toast.grpc.broker.backend is redis "
+                + "(e.g. 127.0.0.1:6379)");
         }
         else
         {
@@ -41,14 +43,16 @@ public sealed class RedisBackendOptions
             }
             catch (ArgumentException ex)
             {
-                errors.Add($"toast.grpc.broker.redis.connection is not a valid StackExchange.Redis configuration string: {ex.Message}");
+                errors.Add("toast.grpc.broker.redis.connection is not a valid StackExchange.Redis configuration "
+                    + $"string: {ex.Message}");
             }
         }
 
         var prefix = KeyPrefix ?? "";
         if (prefix.Length is 0 or > MaxKeyPrefixLength || prefix.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
         {
-            errors.Add($"toast.grpc.broker.redis.key_prefix must be 1 to {MaxKeyPrefixLength} characters without spaces or control characters (got '{KeyPrefix}')");
+            errors.Add($"toast.grpc.broker.redis.key_prefix must be 1 to {MaxKeyPrefixLength} characters without "
+                + $"spaces or control characters (got '{KeyPrefix}')");
         }
 
         if (NodeName is { } node && (node.Length == 0 || node.Any(char.IsControl)))

@@ -30,7 +30,8 @@ public sealed class RedisEventBackend : IEventBackend
 
     /// <summary>Work for the apply loop, which runs one item at a time. Unbounded: announcements arrive at the rate
     /// Redis accepts events, and the loop only copies them into memory rings.</summary>
-    private readonly Channel<Work> _work = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<Work> _work = Channel.CreateUnbounded<Work>(
+        new UnboundedChannelOptions { SingleReader = true });
 
     /// <summary>One token per appended batch, the same for each of its attempts (the toast handler retries the
     /// same list).</summary>
@@ -68,11 +69,16 @@ public sealed class RedisEventBackend : IEventBackend
     /// <summary>Empty: Redis assigns a topic's epoch, learnt with its first event.</summary>
     public string InitialEpoch(string topic) => "";
 
-    /// <summary>A candidate epoch: 16 lowercase hex chars (64 random bits), kept by Redis only for a new topic.</summary>
+    /// <summary>A candidate epoch: 16 lowercase hex chars (64 random bits), kept by Redis only for a new
+    /// topic.</summary>
     private static string NewEpoch() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
 
     /// <inheritdoc />
-    public async ValueTask<AppendResult> AppendAsync(string topic, IReadOnlyList<EventData> events, DateTimeOffset publishedAt, CancellationToken cancellationToken)
+    public async ValueTask<AppendResult> AppendAsync(
+        string topic,
+        IReadOnlyList<EventData> events,
+        DateTimeOffset publishedAt,
+        CancellationToken cancellationToken)
     {
         var token = _tokens.GetValue(events, static _ => Guid.NewGuid().ToString("N"));
         var log = Log ?? throw new BackendException("the Redis backend is not connected yet");
@@ -84,7 +90,13 @@ public sealed class RedisEventBackend : IEventBackend
 
         try
         {
-            var (first, epoch) = await log.AppendAsync(topic, data, publishedAt.ToUnixTimeMilliseconds(), ReplaySize, NewEpoch(), token)
+            var (first, epoch) = await log.AppendAsync(
+                topic,
+                data,
+                publishedAt.ToUnixTimeMilliseconds(),
+                ReplaySize,
+                NewEpoch(),
+                token)
                 .WaitAsync(cancellationToken).ConfigureAwait(false);
             return new AppendResult(epoch, first);
         }
@@ -95,14 +107,20 @@ public sealed class RedisEventBackend : IEventBackend
     }
 
     /// <inheritdoc />
-    public async ValueTask<IReadOnlyList<BackendEvent>> ReadAsync(string topic, long first, long last, CancellationToken cancellationToken)
+    public async ValueTask<IReadOnlyList<BackendEvent>> ReadAsync(
+        string topic,
+        long first,
+        long last,
+        CancellationToken cancellationToken)
     {
         var events = await Connected.RangeAsync(topic, first, last).WaitAsync(cancellationToken).ConfigureAwait(false);
         return [.. events.Select(ToBackendEvent)];
     }
 
     /// <inheritdoc />
-    public async ValueTask<IReadOnlyDictionary<string, BackendTopic>> DescribeAsync(IReadOnlyCollection<string> topics, CancellationToken cancellationToken)
+    public async ValueTask<IReadOnlyDictionary<string, BackendTopic>> DescribeAsync(
+        IReadOnlyCollection<string> topics,
+        CancellationToken cancellationToken)
     {
         var figures = await Connected.TopicFiguresAsync(topics).WaitAsync(cancellationToken).ConfigureAwait(false);
         var described = new Dictionary<string, BackendTopic>(StringComparer.Ordinal);
@@ -138,7 +156,8 @@ public sealed class RedisEventBackend : IEventBackend
         catch (RedisConnectionException ex)
         {
             throw new BackendException(
-                $"toast.grpc.broker.backend is redis but Redis at toast.grpc.broker.redis.connection ('{settings.Connection}') cannot be reached: {ex.Message}", ex);
+                "toast.grpc.broker.backend is redis but Redis at toast.grpc.broker.redis.connection "
+                    + $"('{settings.Connection}') cannot be reached: {ex.Message}", ex);
         }
 
         _redis.ConnectionFailed += (_, e) => RedisBackendLog.ConnectionLost(_logger, e.FailureType, e.Exception);
@@ -150,7 +169,11 @@ public sealed class RedisEventBackend : IEventBackend
             // catch-up and the re-subscription would wait for its topic's next event. A second catch-up a moment
             // later closes that window.
             _ = Task.Delay(SecondCatchUpDelay, _stop.Token)
-                .ContinueWith(_ => _work.Writer.TryWrite(new CatchUp(null)), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+                .ContinueWith(
+                    _ => _work.Writer.TryWrite(new CatchUp(null)),
+                    CancellationToken.None,
+                    TaskContinuationOptions.OnlyOnRanToCompletion,
+                    TaskScheduler.Default);
         };
         Log = new RedisEventLog(_redis, settings.KeyPrefix);
 
@@ -212,7 +235,8 @@ public sealed class RedisEventBackend : IEventBackend
                         break;
                 }
             }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            catch (Exception ex) when (ex is not OperationCanceledException
+                || !cancellationToken.IsCancellationRequested)
             {
                 // The loop must outlive any one failure: it is the only path from Redis to the local rings.
                 RedisBackendLog.ApplyFailed(_logger, ex);
@@ -285,7 +309,7 @@ public sealed class RedisEventBackend : IEventBackend
     }
 
     /// <summary>Applies the events after the local head up to <paramref name="upTo"/> (at most replay_size of them)
-    /// from the log; numbers the log no longer holds read as lost.</summary>
+    /// from the log; numbers the log does not hold (trimmed) read as lost.</summary>
     private async Task<int> FillAsync(string topic, string epoch, long upTo)
     {
         var head = _listener!.GetTopicPosition(topic)?.Head ?? 0;
@@ -324,7 +348,10 @@ public sealed class RedisEventBackend : IEventBackend
     }
 
     private static BackendEvent ToBackendEvent(SharedEvent shared) =>
-        new(shared.Sequence, EventData.Parser.ParseFrom(shared.Data), DateTimeOffset.FromUnixTimeMilliseconds(shared.PublishedAtMs));
+        new(
+            shared.Sequence,
+            EventData.Parser.ParseFrom(shared.Data),
+            DateTimeOffset.FromUnixTimeMilliseconds(shared.PublishedAtMs));
 
     private void Reset(string topic, string epoch)
     {

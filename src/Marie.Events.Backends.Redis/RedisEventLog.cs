@@ -64,7 +64,12 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
     /// <summary>Appends a batch of one topic's events: one script, so the numbers, the entries, the topic set and
     /// the announcements are one atomic step. Returns once Redis accepted them.</summary>
     public async Task<(long First, string Epoch)> AppendAsync(
-        string topic, IReadOnlyList<byte[]> events, long publishedAtMs, int replaySize, string candidateEpoch, string token)
+        string topic,
+        IReadOnlyList<byte[]> events,
+        long publishedAtMs,
+        int replaySize,
+        string candidateEpoch,
+        string token)
     {
         RedisKey[] keys = [SeqKey(topic), EpochKey(topic), LogKey(topic), TopicsKey, Prefix + "pub:" + token];
         var args = new RedisValue[6 + events.Count];
@@ -111,10 +116,17 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
 
     /// <summary>Cluster-wide figures of some topics Redis knows: epoch, head (the sequence) and buffered (the
     /// stream's length).</summary>
-    public async Task<Dictionary<string, (string Epoch, long Head, long Buffered)>> TopicFiguresAsync(IEnumerable<string> topics)
+    public async Task<Dictionary<string, (string Epoch, long Head, long Buffered)>> TopicFiguresAsync(
+        IEnumerable<string> topics)
     {
         var batch = Db.CreateBatch();
-        var pending = topics.Select(t => (Topic: t, Epoch: batch.StringGetAsync(EpochKey(t)), Head: batch.StringGetAsync(SeqKey(t)), Length: batch.StreamLengthAsync(LogKey(t)))).ToList();
+        var pending = topics
+            .Select(t => (
+                Topic: t,
+                Epoch: batch.StringGetAsync(EpochKey(t)),
+                Head: batch.StringGetAsync(SeqKey(t)),
+                Length: batch.StreamLengthAsync(LogKey(t))))
+            .ToList();
         batch.Execute();
         var figures = new Dictionary<string, (string, long, long)>(StringComparer.Ordinal);
         foreach (var (topic, epoch, head, length) in pending)
@@ -131,7 +143,8 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
         return figures;
     }
 
-    /// <summary>Parses one announcement: <c>seq \n epoch \n published_at_ms \n topic_length \n topic data</c>.</summary>
+    /// <summary>Parses one announcement: <c>seq \n epoch \n published_at_ms \n topic_length \n topic
+    /// data</c>.</summary>
     public static bool TryParseAnnouncement(byte[] message, out string topic, out string epoch, out SharedEvent shared)
     {
         topic = epoch = "";
@@ -170,7 +183,9 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
     private static SharedEvent ToShared(StreamEntry entry)
     {
         var id = (string)entry.Id!;
-        var sequence = long.Parse(id.AsSpan(0, id.IndexOf('-', StringComparison.Ordinal)), CultureInfo.InvariantCulture);
+        var sequence = long.Parse(
+            id.AsSpan(0, id.IndexOf('-', StringComparison.Ordinal)),
+            CultureInfo.InvariantCulture);
         return new SharedEvent(sequence, (long)entry["t"], (byte[])entry["d"]!);
     }
 }

@@ -10,8 +10,12 @@ internal static class CliApp
 {
     public const string Name = "marie-events";
 
-    /// <summary>Runs the command line <paramref name="args"/>; <paramref name="cancellationToken"/> is Ctrl-C.</summary>
-    public static async Task<int> RunAsync(string[] args, CliContext context, CancellationToken cancellationToken = default)
+    /// <summary>Runs the command line <paramref name="args"/>; <paramref name="cancellationToken"/> is
+    /// Ctrl-C.</summary>
+    public static async Task<int> RunAsync(
+        string[] args,
+        CliContext context,
+        CancellationToken cancellationToken = default)
     {
         var root = Build(context);
         var parse = root.Parse(args);
@@ -19,7 +23,8 @@ internal static class CliApp
         if (parse.Errors.Count > 0 && parse.Action is null or ParseErrorAction)
         {
             var path = string.Join(' ', Path(parse.CommandResult));
-            await context.Error.WriteLineAsync($"{Name}: {parse.Errors[0].Message} (see '{path} --help')").ConfigureAwait(false);
+            await context.Error.WriteLineAsync($"{Name}: {parse.Errors[0].Message} (see '{path} --help')")
+                .ConfigureAwait(false);
             return ExitCodes.BadInput;
         }
 
@@ -50,7 +55,9 @@ internal static class CliApp
     public static Command Build(CliContext context)
     {
         var common = new CommonOptions(context);
-        var root = new Command(Name, "Run and use a Marie Event Stream gateway: serve, keys, publish, subscribe, replay, stats, health.")
+        var root = new Command(
+            Name,
+            "Run and use a Marie Event Stream gateway: serve, keys, publish, subscribe, replay, stats, health.")
         {
             ServeCommand.Create(),
             KeysCommand.Create(context, common),

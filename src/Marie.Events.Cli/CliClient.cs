@@ -26,7 +26,8 @@ internal static class CliClient
     private static readonly TimeSpan ReconnectMaxDelay = TimeSpan.FromSeconds(2);
 
     /// <summary>HTTP/2 pings on an open call after this much silence, so a publish on a dead connection fails (and is
-    /// retried) instead of waiting for its deadline: the client's own default (its server heartbeat interval).</summary>
+    /// retried) instead of waiting for its deadline: the client's own default (its server heartbeat
+    /// interval).</summary>
     private static readonly TimeSpan KeepAlivePing = TimeSpan.FromSeconds(15);
 
     public static EventStreamClient Create(Uri address, string apiKey) => new(new EventStreamClientOptions

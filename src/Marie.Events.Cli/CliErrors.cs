@@ -40,7 +40,9 @@ internal static class CliErrors
     {
         // The client's message is "<Code>[ (subscription <id>)]: <the gateway's message>".
         var prefix = $"{code}{(error.SubscriptionId is { } id ? $" (subscription {id})" : "")}: ";
-        var text = error.Message.StartsWith(prefix, StringComparison.Ordinal) ? error.Message[prefix.Length..] : error.Message;
+        var text = error.Message.StartsWith(prefix, StringComparison.Ordinal)
+            ? error.Message[prefix.Length..]
+            : error.Message;
         var details = string.Join(", ", error.Details.Select(d => $"{d.Key}={d.Value}"));
         return $"gateway: {UpperSnake(code.ToString())}: {text}{(details.Length > 0 ? $" ({details})" : "")}";
     }
@@ -53,10 +55,15 @@ internal static class CliErrors
             StatusCode.Unavailable when ex.Status.DebugException is { } cause && IsConnectionFailure(cause) =>
                 $"cannot reach the gateway at {Where(target)}: {Innermost(cause).Message}",
             StatusCode.Unauthenticated =>
-                $"the gateway refused the API key (UNAUTHENTICATED: {detail}); give a valid key with --api-key or {CommonOptions.ApiKeyVariable}",
+                $"the gateway refused the API key (UNAUTHENTICATED: {detail}); give a valid key with --api-key or "
+                    + $"{CommonOptions.ApiKeyVariable}",
             StatusCode.PermissionDenied => $"permission denied (PERMISSION_DENIED: {detail})",
-            StatusCode.Unimplemented => $"the gateway at {Where(target)} does not serve this call (UNIMPLEMENTED: {detail}); with toast.grpc.enabled false it serves no event stream",
-            StatusCode.DeadlineExceeded => $"no answer from the gateway within {GatewayConnection.UnaryDeadline.TotalSeconds:0} s (DEADLINE_EXCEEDED)",
+            StatusCode.Unimplemented =>
+                $"the gateway at {Where(target)} does not serve this call (UNIMPLEMENTED: {detail}); with "
+                    + "toast.grpc.enabled false it serves no event stream",
+            StatusCode.DeadlineExceeded =>
+                $"no answer from the gateway within {GatewayConnection.UnaryDeadline.TotalSeconds:0} s "
+                    + "(DEADLINE_EXCEEDED)",
             _ => $"{CodeName(ex.StatusCode)}: {detail}",
         };
     }

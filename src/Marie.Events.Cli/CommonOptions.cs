@@ -16,7 +16,8 @@ internal sealed class CommonOptions
     {
         Address = new Option<string?>("--address", "-a")
         {
-            Description = $"The gateway's gRPC address [env {AddressVariable}; default {DefaultAddress}]. A bare host:port means http://host:port.",
+            Description = $"The gateway's gRPC address [env {AddressVariable}; default {DefaultAddress}]. A bare "
+                + "host:port means http://host:port.",
             HelpName = "URL",
         };
         ApiKey = new Option<string?>("--api-key", "-k")
@@ -45,16 +46,21 @@ internal sealed class CommonOptions
     /// <exception cref="CliException">Not an http(s) URL.</exception>
     public Uri GetAddress(ParseResult parse) =>
         parse.GetValue(Address) is { } given ? Addresses.Parse(given, "--address")
-        : _context.GetEnvironmentVariable(AddressVariable) is { Length: > 0 } fromEnvironment ? Addresses.Parse(fromEnvironment, AddressVariable)
+        : _context.GetEnvironmentVariable(AddressVariable) is { Length: > 0 } fromEnvironment
+            ? Addresses.Parse(fromEnvironment, AddressVariable)
         : Addresses.Parse(DefaultAddress, "--address");
 
     public string? GetApiKey(ParseResult parse) =>
-        parse.GetValue(ApiKey) ?? (_context.GetEnvironmentVariable(ApiKeyVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : null);
+        parse.GetValue(ApiKey)
+            ?? (_context.GetEnvironmentVariable(ApiKeyVariable) is { Length: > 0 } fromEnvironment
+                ? fromEnvironment
+                : null);
 
     /// <summary>The key, required.</summary>
     /// <exception cref="CliException">None given.</exception>
     public string RequireApiKey(ParseResult parse) =>
-        GetApiKey(parse) ?? throw new CliException($"an API key is needed: --api-key KEY or {ApiKeyVariable}", ExitCodes.BadInput);
+        GetApiKey(parse)
+            ?? throw new CliException($"an API key is needed: --api-key KEY or {ApiKeyVariable}", ExitCodes.BadInput);
 }
 
 /// <summary>Gateway addresses.</summary>
@@ -69,9 +75,12 @@ internal static class Addresses
             value = "http://" + value;
         }
 
-        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri)
+            || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
         {
-            throw new CliException($"{option} must be an address like http://localhost:51001 (got '{text}')", ExitCodes.BadInput);
+            throw new CliException(
+                $"{option} must be an address like http://localhost:51001 (got '{text}')",
+                ExitCodes.BadInput);
         }
 
         return uri;

@@ -8,11 +8,13 @@ namespace Marie.Events.Client;
 /// <summary>The connection loop: one stream at a time, reconnected with backoff, read by one reader.</summary>
 public sealed partial class EventStreamClient
 {
-    /// <summary>Statuses that retrying cannot fix: a refused key, a gateway that does not serve the event stream.</summary>
+    /// <summary>Statuses that retrying cannot fix: a refused key, a gateway that does not serve the event
+    /// stream.</summary>
     private static bool IsFatal(Exception? error) => error switch
     {
         EventStreamAuthenticationException => true,
-        RpcException rpc => rpc.StatusCode is StatusCode.Unauthenticated or StatusCode.PermissionDenied or StatusCode.Unimplemented,
+        RpcException rpc =>
+            rpc.StatusCode is StatusCode.Unauthenticated or StatusCode.PermissionDenied or StatusCode.Unimplemented,
         _ => false,
     };
 
@@ -47,21 +49,30 @@ public sealed partial class EventStreamClient
 
             if (IsFatal(error))
             {
-                Fail(error is RpcException rpc ? EventStreamException.FromRpc(rpc, "event stream") : (EventStreamException)error!);
+                Fail(error is RpcException rpc
+                    ? EventStreamException.FromRpc(rpc, "event stream")
+                    : (EventStreamException)error!);
                 return;
             }
 
             attempt = established ? 0 : attempt + 1;
             if (_options.MaxReconnectAttempts is { } max && attempt >= max)
             {
-                Fail(new EventStreamException($"Gave up after {attempt} failed connection attempts; last error: {error?.Message}", error));
+                Fail(new EventStreamException(
+                    $"Gave up after {attempt} failed connection attempts; last error: {error?.Message}",
+                    error));
                 return;
             }
 
             lastError = error;
             // The first retry after a stream that worked waits the initial delay; each failed attempt doubles it.
             var delay = _backoff.Delay(attempt);
-            ClientLog.Reconnecting(Logger, address, error?.Message ?? "ended", (long)delay.TotalMilliseconds, attempt + 1);
+            ClientLog.Reconnecting(
+                Logger,
+                address,
+                error?.Message ?? "ended",
+                (long)delay.TotalMilliseconds,
+                attempt + 1);
             try
             {
                 await Task.Delay(delay, Time, stop).ConfigureAwait(false);
@@ -93,7 +104,9 @@ public sealed partial class EventStreamClient
             _options.AckBatchSize,
             _options.HeartbeatInterval,
             _options.ConnectTimeout,
-            _options.ServerHeartbeatInterval == Timeout.InfiniteTimeSpan ? Timeout.InfiniteTimeSpan : _options.ServerHeartbeatInterval * 2);
+            _options.ServerHeartbeatInterval == Timeout.InfiniteTimeSpan
+                ? Timeout.InfiniteTimeSpan
+                : _options.ServerHeartbeatInterval * 2);
         var session = new StreamSession(connection, address, Time, timings, BuildHeartbeat, Counters);
         bool expectConfirm;
         lock (_gate)
@@ -204,7 +217,9 @@ public sealed partial class EventStreamClient
     {
         var error = EventStreamException.FromError(message);
         Counters.Error(message.Code.ToString());
-        var subscription = message.SubscriptionId.Length > 0 ? Find(message.SubscriptionId, includeClosing: true) : null;
+        var subscription = message.SubscriptionId.Length > 0
+            ? Find(message.SubscriptionId, includeClosing: true)
+            : null;
         switch (error)
         {
             case EventsLostException lost:
@@ -217,7 +232,12 @@ public sealed partial class EventStreamClient
                     Counters.EpochChanged();
                 }
 
-                ClientLog.EpochChanged(Logger, changed.Topic, message.SubscriptionId, changed.ExpectedEpoch, changed.CurrentEpoch);
+                ClientLog.EpochChanged(
+                    Logger,
+                    changed.Topic,
+                    message.SubscriptionId,
+                    changed.ExpectedEpoch,
+                    changed.CurrentEpoch);
                 break;
             default:
                 ClientLog.GatewayError(Logger, message.Code.ToString(), message.SubscriptionId, message.Message);
@@ -247,7 +267,10 @@ public sealed partial class EventStreamClient
         ClientLog.Backpressure(Logger, signal.SubscriptionId, signal.PendingEvents, signal.RecommendedDelayMs);
         // Acks are what relieves the gateway: send the waiting ones now.
         session.RequestFlush();
-        var args = new BackpressureEventArgs(signal.SubscriptionId, TimeSpan.FromMilliseconds(signal.RecommendedDelayMs), signal.PendingEvents);
+        var args = new BackpressureEventArgs(
+            signal.SubscriptionId,
+            TimeSpan.FromMilliseconds(signal.RecommendedDelayMs),
+            signal.PendingEvents);
         Find(signal.SubscriptionId)?.OnBackpressure(args);
         Invoke(Backpressure, this, args);
     }
@@ -264,7 +287,8 @@ public sealed partial class EventStreamClient
     }
 
     /// <summary>Queues an ack on the open stream (dropped when its ack id belongs to an ended stream).</summary>
-    internal void QueueAck(string subscriptionId, AckAction ack) => Volatile.Read(ref _session)?.QueueAck(subscriptionId, ack);
+    internal void QueueAck(string subscriptionId, AckAction ack) =>
+        Volatile.Read(ref _session)?.QueueAck(subscriptionId, ack);
 
     /// <summary>Sends the waiting acks of the open stream; completes once written.</summary>
     internal Task FlushAcksAsync(CancellationToken cancellationToken) =>

@@ -39,7 +39,9 @@ public sealed partial class EventStreamClient
                 Counters.Published(1);
                 return response;
             }
-            catch (RpcException ex) when (IsTransient(ex) && attempt + 1 < _options.MaxPublishAttempts && !cancellationToken.IsCancellationRequested)
+            catch (RpcException ex) when (IsTransient(ex)
+                && attempt + 1 < _options.MaxPublishAttempts
+                && !cancellationToken.IsCancellationRequested)
             {
                 await BackOffPublishAsync(address, ex, attempt, cancellationToken).ConfigureAwait(false);
             }
@@ -55,8 +57,11 @@ public sealed partial class EventStreamClient
     /// <see cref="EventStreamClientOptions.PublishWindow"/> requests outstanding, and returns their receipts in order.
     /// See <see cref="PublishStreamAsync"/>.
     /// </summary>
-    /// <exception cref="PublishException">A failure part-way; <see cref="PublishException.Receipts"/> lists what was filed.</exception>
-    public async Task<IReadOnlyList<PublishResponse>> PublishBatchAsync(IEnumerable<EventData> events, CancellationToken cancellationToken = default)
+    /// <exception cref="PublishException">A failure part-way; <see cref="PublishException.Receipts"/> lists what was
+    /// filed.</exception>
+    public async Task<IReadOnlyList<PublishResponse>> PublishBatchAsync(
+        IEnumerable<EventData> events,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(events);
         var receipts = new List<PublishResponse>();
@@ -78,7 +83,9 @@ public sealed partial class EventStreamClient
     /// request (<c>INVALID_ARGUMENT</c> names its index in the call), it throws a <see cref="PublishException"/>.
     /// </summary>
     /// <exception cref="PublishException">See above.</exception>
-    public async IAsyncEnumerable<PublishResponse> PublishStreamAsync(IAsyncEnumerable<EventData> events, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<PublishResponse> PublishStreamAsync(
+        IAsyncEnumerable<EventData> events,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(events);
         // Receipts wait here at most one window's worth: the core does not read more answers than it sent requests.
@@ -88,7 +95,10 @@ public sealed partial class EventStreamClient
         {
             try
             {
-                await PublishCoreAsync(events, r => receipts.Writer.WriteAsync(r, stop.Token), stop.Token).ConfigureAwait(false);
+                await PublishCoreAsync(
+                    events,
+                    r => receipts.Writer.WriteAsync(r, stop.Token),
+                    stop.Token).ConfigureAwait(false);
                 receipts.Writer.TryComplete();
             }
 #pragma warning disable CA1031 // Handed to the reader below.
@@ -113,7 +123,10 @@ public sealed partial class EventStreamClient
         }
     }
 
-    private async Task PublishCoreAsync(IAsyncEnumerable<EventData> events, Func<PublishResponse, ValueTask> onReceipt, CancellationToken cancellationToken)
+    private async Task PublishCoreAsync(
+        IAsyncEnumerable<EventData> events,
+        Func<PublishResponse, ValueTask> onReceipt,
+        CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var source = events.GetAsyncEnumerator(cancellationToken);
@@ -134,7 +147,10 @@ public sealed partial class EventStreamClient
                 failures = state.Answered > answeredBefore ? 1 : failures + 1;
                 if (!IsTransient(ex) || failures >= _options.MaxPublishAttempts)
                 {
-                    throw new PublishException($"Bulk publish failed after {state.Answered} events: {ex.StatusCode}: {ex.Status.Detail}", state.Receipts, EventStreamException.FromRpc(ex, "publish stream"));
+                    throw new PublishException(
+                        $"Bulk publish failed after {state.Answered} events: {ex.StatusCode}: {ex.Status.Detail}",
+                        state.Receipts,
+                        EventStreamException.FromRpc(ex, "publish stream"));
                 }
 
                 await BackOffPublishAsync(address, ex, failures - 1, cancellationToken).ConfigureAwait(false);
@@ -144,7 +160,11 @@ public sealed partial class EventStreamClient
 
     /// <summary>One PublishStream call: resends the unanswered requests, then pulls new events while the window has
     /// room; reads answers in order, each freeing one place.</summary>
-    private async Task PublishAttemptAsync(Uri address, BulkState state, Func<PublishResponse, ValueTask> onReceipt, CancellationToken cancellationToken)
+    private async Task PublishAttemptAsync(
+        Uri address,
+        BulkState state,
+        Func<PublishResponse, ValueTask> onReceipt,
+        CancellationToken cancellationToken)
     {
         var client = new EventPublisherService.EventPublisherServiceClient(PublishChannel(address));
         using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -165,7 +185,9 @@ public sealed partial class EventStreamClient
             await writer.ConfigureAwait(false);
             if (state.UnansweredCount > 0)
             {
-                throw new RpcException(new Status(StatusCode.Unavailable, "the gateway ended the publish stream before answering every request"));
+                throw new RpcException(new Status(
+                    StatusCode.Unavailable,
+                    "the gateway ended the publish stream before answering every request"));
             }
         }
         finally
@@ -175,7 +197,11 @@ public sealed partial class EventStreamClient
         }
     }
 
-    private static async Task WriteRequestsAsync(IClientStreamWriter<PublishRequest> requests, BulkState state, SemaphoreSlim window, CancellationToken cancellationToken)
+    private static async Task WriteRequestsAsync(
+        IClientStreamWriter<PublishRequest> requests,
+        BulkState state,
+        SemaphoreSlim window,
+        CancellationToken cancellationToken)
     {
         foreach (var request in state.Unanswered())
         {
@@ -198,20 +224,31 @@ public sealed partial class EventStreamClient
         await requests.CompleteAsync().ConfigureAwait(false);
     }
 
-    private async Task BackOffPublishAsync(Uri address, RpcException error, int attempt, CancellationToken cancellationToken)
+    private async Task BackOffPublishAsync(
+        Uri address,
+        RpcException error,
+        int attempt,
+        CancellationToken cancellationToken)
     {
         // The next attempt goes to the next address.
         Interlocked.Increment(ref _publishAddress);
         var delay = _backoff.Delay(attempt);
-        ClientLog.PublishRetry(Logger, address, error.StatusCode.ToString(), (long)delay.TotalMilliseconds, attempt + 2);
+        ClientLog.PublishRetry(
+            Logger,
+            address,
+            error.StatusCode.ToString(),
+            (long)delay.TotalMilliseconds,
+            attempt + 2);
         await Task.Delay(delay, Time, cancellationToken).ConfigureAwait(false);
     }
 
     private static bool IsTransient(RpcException error) => error.StatusCode == StatusCode.Unavailable;
 
-    private Uri PublishAddress() => _addresses[(int)((uint)Volatile.Read(ref _publishAddress) % (uint)_addresses.Count)];
+    private Uri PublishAddress() =>
+        _addresses[(int)((uint)Volatile.Read(ref _publishAddress) % (uint)_addresses.Count)];
 
-    private GrpcChannel PublishChannel(Uri address) => _publishChannels.GetOrAdd(address, a => ChannelFactory.Create(a, _options, keepAlive: true));
+    private GrpcChannel PublishChannel(Uri address) =>
+        _publishChannels.GetOrAdd(address, a => ChannelFactory.Create(a, _options, keepAlive: true));
 
     private static async IAsyncEnumerable<EventData> ToAsync(IEnumerable<EventData> events)
     {

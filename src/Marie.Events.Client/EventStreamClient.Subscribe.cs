@@ -6,7 +6,8 @@ namespace Marie.Events.Client;
 /// <summary>Subscribing, filter updates, unsubscribing.</summary>
 public sealed partial class EventStreamClient
 {
-    /// <summary>Subscriptions being unsubscribed, until the gateway confirms (guarded by <see cref="_gate"/>).</summary>
+    /// <summary>Subscriptions being unsubscribed, until the gateway confirms (guarded by
+    /// <see cref="_gate"/>).</summary>
     private readonly Dictionary<string, EventSubscription> _closing = new(StringComparer.Ordinal);
 
     /// <summary>
@@ -14,11 +15,14 @@ public sealed partial class EventStreamClient
     /// reconnects, up to <see cref="EventStreamClientOptions.SubscribeTimeout"/>). Read the events from the returned
     /// subscription with <c>await foreach</c>.
     /// </summary>
-    /// <exception cref="ArgumentException">The options are invalid, or the id is already open on this client.</exception>
+    /// <exception cref="ArgumentException">The options are invalid, or the id is already open on this
+    /// client.</exception>
     /// <exception cref="EventStreamException">The gateway refused the subscription, the client has failed (e.g.
     /// <see cref="EventStreamAuthenticationException"/>), or no confirmation came in time.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public async Task<EventSubscription> SubscribeAsync(SubscriptionOptions options, CancellationToken cancellationToken = default)
+    public async Task<EventSubscription> SubscribeAsync(
+        SubscriptionOptions options,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -29,7 +33,9 @@ public sealed partial class EventStreamClient
             ThrowIfUnusable();
             if (_subscriptions.ContainsKey(subscription.Id) || _closing.ContainsKey(subscription.Id))
             {
-                throw new ArgumentException($"Subscription id '{subscription.Id}' is already open on this client.", nameof(options));
+                throw new ArgumentException(
+                    $"Subscription id '{subscription.Id}' is already open on this client.",
+                    nameof(options));
             }
 
             _subscriptions[subscription.Id] = subscription;
@@ -52,7 +58,9 @@ public sealed partial class EventStreamClient
             Remove(subscription);
             var failure = ex switch
             {
-                TimeoutException => new EventStreamException($"Subscription '{subscription.Id}' was not confirmed within {_options.SubscribeTimeout}", ex),
+                TimeoutException => new EventStreamException(
+                    $"Subscription '{subscription.Id}' was not confirmed within {_options.SubscribeTimeout}",
+                    ex),
                 _ => ex,
             };
             subscription.Fail(failure);
@@ -88,14 +96,21 @@ public sealed partial class EventStreamClient
         return subscription;
     }
 
-    /// <summary>Sends a filter update on the open stream (the subscription keeps the filter for later streams).</summary>
-    internal async Task SendFilterUpdateAsync(EventSubscription subscription, FilterConfig filter, CancellationToken cancellationToken)
+    /// <summary>Sends a filter update on the open stream (the subscription keeps the filter for later
+    /// streams).</summary>
+    internal async Task SendFilterUpdateAsync(
+        EventSubscription subscription,
+        FilterConfig filter,
+        CancellationToken cancellationToken)
     {
         StreamSession? session;
         lock (_gate)
         {
             session = _session;
-            session?.Send(new ClientMessage { FilterUpdate = new FilterUpdate { SubscriptionId = subscription.Id, Filter = filter } });
+            session?.Send(new ClientMessage
+            {
+                FilterUpdate = new FilterUpdate { SubscriptionId = subscription.Id, Filter = filter },
+            });
         }
 
         if (session is not null)
@@ -104,7 +119,8 @@ public sealed partial class EventStreamClient
         }
     }
 
-    /// <summary>Sends the subscription's acks, then an unsubscribe, and waits for the confirmation (or the stream's end).</summary>
+    /// <summary>Sends the subscription's acks, then an unsubscribe, and waits for the confirmation (or the stream's
+    /// end).</summary>
     internal async Task UnsubscribeAsync(EventSubscription subscription)
     {
         StreamSession? session;
@@ -125,12 +141,15 @@ public sealed partial class EventStreamClient
             _closing[subscription.Id] = subscription;
             // Acks first: the same queue keeps the order.
             session.RequestFlush();
-            session.Send(new ClientMessage { Unsubscribe = new UnsubscribeRequest { SubscriptionId = subscription.Id } });
+            session.Send(
+                new ClientMessage { Unsubscribe = new UnsubscribeRequest { SubscriptionId = subscription.Id } });
         }
 
         try
         {
-            await Task.WhenAny(subscription.Unsubscribed, session.Ended).WaitAsync(_options.ConnectTimeout, Time).ConfigureAwait(false);
+            await Task.WhenAny(subscription.Unsubscribed, session.Ended)
+                .WaitAsync(_options.ConnectTimeout, Time)
+                .ConfigureAwait(false);
             ClientLog.Unsubscribed(Logger, subscription.Id);
         }
         catch (TimeoutException)

@@ -38,7 +38,10 @@ public sealed partial class EventStreamClient : IAsyncDisposable, IDisposable
     {
     }
 
-    internal EventStreamClient(EventStreamClientOptions options, IStreamTransport? transport, Func<double>? random = null)
+    internal EventStreamClient(
+        EventStreamClientOptions options,
+        IStreamTransport? transport,
+        Func<double>? random = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -47,7 +50,13 @@ public sealed partial class EventStreamClient : IAsyncDisposable, IDisposable
         Time = options.TimeProvider ?? TimeProvider.System;
         Logger = options.LoggerFactory?.CreateLogger<EventStreamClient>() ?? (ILogger)NullLogger.Instance;
         _transport = transport ?? new GrpcStreamTransport(options);
-        _backoff = random is null ? new ReconnectBackoff(options) : new ReconnectBackoff(options.ReconnectInitialDelay, options.ReconnectMaxDelay, options.ReconnectJitter, random);
+        _backoff = random is null
+            ? new ReconnectBackoff(options)
+            : new ReconnectBackoff(
+                options.ReconnectInitialDelay,
+                options.ReconnectMaxDelay,
+                options.ReconnectJitter,
+                random);
     }
 
     /// <summary>Raised for every <c>ErrorMessage</c> the gateway sends (typed: <see cref="EventsLostException"/>,
@@ -81,7 +90,8 @@ public sealed partial class EventStreamClient : IAsyncDisposable, IDisposable
     public Exception? Failure => Volatile.Read(ref _failure);
 
     /// <summary>The address of the open stream, when one is open.</summary>
-    public Uri? ConnectedAddress => Volatile.Read(ref _session) is { Established: true } session ? session.Address : null;
+    public Uri? ConnectedAddress =>
+        Volatile.Read(ref _session) is { Established: true } session ? session.Address : null;
 
     /// <summary>The client's counters.</summary>
     public EventStreamClientStatistics Statistics => Counters.Snapshot();
@@ -92,8 +102,9 @@ public sealed partial class EventStreamClient : IAsyncDisposable, IDisposable
 
     internal TimeProvider Time { get; }
 
-    /// <summary>Closes the stream and every subscription (their enumerations end, <see cref="EventSubscription.Completion"/>
-    /// completes; the gateway releases their unacknowledged events with the stream) and the publishing channels.</summary>
+    /// <summary>Closes the stream and every subscription (their enumerations end,
+    /// <see cref="EventSubscription.Completion"/> completes; the gateway releases their unacknowledged events with the
+    /// stream) and the publishing channels.</summary>
     public async ValueTask DisposeAsync()
     {
         var loop = BeginDispose();
@@ -141,7 +152,8 @@ public sealed partial class EventStreamClient : IAsyncDisposable, IDisposable
         return loop;
     }
 
-    /// <summary>Calls an event's handlers; a handler that throws is logged, never allowed to break the client.</summary>
+    /// <summary>Calls an event's handlers; a handler that throws is logged, never allowed to break the
+    /// client.</summary>
     internal void Invoke<T>(EventHandler<T>? handler, object sender, T args)
     {
         if (handler is null)
@@ -161,7 +173,8 @@ public sealed partial class EventStreamClient : IAsyncDisposable, IDisposable
         }
     }
 
-    internal void RaiseError(EventStreamException error) => Invoke(ErrorReceived, this, new EventStreamErrorEventArgs(error));
+    internal void RaiseError(EventStreamException error) =>
+        Invoke(ErrorReceived, this, new EventStreamErrorEventArgs(error));
 
     private void ThrowIfUnusable()
     {

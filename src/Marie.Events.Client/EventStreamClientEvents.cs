@@ -6,7 +6,8 @@ public enum EventStreamClientState
     /// <summary>No stream yet: nothing was subscribed.</summary>
     Idle = 0,
 
-    /// <summary>Opening a stream (the first time, or after one ended: see <see cref="EventStreamClient.Statistics"/>).</summary>
+    /// <summary>Opening a stream (the first time, or after one ended: see
+    /// <see cref="EventStreamClient.Statistics"/>).</summary>
     Connecting = 1,
 
     /// <summary>The stream is open and the gateway has answered on it.</summary>
@@ -43,7 +44,8 @@ public sealed class BackpressureEventArgs : EventArgs
 }
 
 /// <summary>An error reported by the gateway or found by the client; <see cref="Error"/> is typed
-/// (<see cref="EventsLostException"/>, <see cref="EpochChangedException"/>, <see cref="RateLimitedException"/>, ...).</summary>
+/// (<see cref="EventsLostException"/>, <see cref="EpochChangedException"/>, <see cref="RateLimitedException"/>,
+/// ...).</summary>
 public sealed class EventStreamErrorEventArgs : EventArgs
 {
     /// <summary>Creates it.</summary>

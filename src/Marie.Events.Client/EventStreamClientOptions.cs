@@ -20,7 +20,8 @@ public sealed class EventStreamClientOptions
     /// </summary>
     public IList<Uri> Addresses { get; } = [];
 
-    /// <summary>Shorthand for a single gateway: gets the first of <see cref="Addresses"/>, sets the list to this one address.</summary>
+    /// <summary>Shorthand for a single gateway: gets the first of <see cref="Addresses"/>, sets the list to this one
+    /// address.</summary>
     public Uri? Address
     {
         get => Addresses.Count > 0 ? Addresses[0] : null;
@@ -66,10 +67,10 @@ public sealed class EventStreamClientOptions
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>
-    /// The interval at which the gateway sends <c>ServerHeartbeat</c>s: its <c>toast.grpc.broker.heartbeat_interval_s</c>,
-    /// which the wire does not carry. A stream on which nothing arrives for two of these intervals is taken as dead and
-    /// replaced. Set it to the gateway's value; <see cref="Timeout.InfiniteTimeSpan"/> turns the check off.
-    /// Default: 15 s (the gateway's default).
+    /// The interval at which the gateway sends <c>ServerHeartbeat</c>s: its
+    /// <c>toast.grpc.broker.heartbeat_interval_s</c>, which the wire does not carry. A stream on which nothing arrives
+    /// for two of these intervals is taken as dead and replaced. Set it to the gateway's value;
+    /// <see cref="Timeout.InfiniteTimeSpan"/> turns the check off. Default: 15 s (the gateway's default).
     /// </summary>
     public TimeSpan ServerHeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
 
@@ -81,15 +82,16 @@ public sealed class EventStreamClientOptions
     public TimeSpan ReconnectMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Random spread of each reconnect delay, as a fraction: a delay <c>d</c> becomes uniform in
-    /// <c>[d × (1 − j), d × (1 + j)]</c> (then capped at <see cref="ReconnectMaxDelay"/>), so that many clients do not
-    /// reconnect in step. 0 to 1. Default: 0.2.</summary>
+    /// <c>[d × (1 − j), d × (1 + j)]</c> (then capped at <see cref="ReconnectMaxDelay"/>), so that many clients do
+    /// not reconnect in step. 0 to 1. Default: 0.2.</summary>
     public double ReconnectJitter { get; set; } = 0.2;
 
     /// <summary>Consecutive failed connection attempts after which the client gives up and fails every subscription
     /// (<see cref="EventStreamException"/>). <c>null</c>: never give up. Default: <c>null</c>.</summary>
     public int? MaxReconnectAttempts { get; set; }
 
-    /// <summary>Longest time an acknowledgement waits in the client's batch before it is sent. Default: 20 ms.</summary>
+    /// <summary>Longest time an acknowledgement waits in the client's batch before it is sent. Default: 20
+    /// ms.</summary>
     public TimeSpan AckFlushInterval { get; set; } = TimeSpan.FromMilliseconds(20);
 
     /// <summary>Acknowledged events that make the client send its batch at once, without waiting for
@@ -116,7 +118,8 @@ public sealed class EventStreamClientOptions
     /// Default: <c>null</c>, <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider? TimeProvider { get; set; }
 
-    /// <summary>Checks every value, throwing an <see cref="ArgumentException"/> that names the first bad property.</summary>
+    /// <summary>Checks every value, throwing an <see cref="ArgumentException"/> that names the first bad
+    /// property.</summary>
     /// <exception cref="ArgumentException">A value is out of range.</exception>
     public void Validate()
     {
@@ -138,9 +141,13 @@ public sealed class EventStreamClientOptions
         for (var i = 0; i < Addresses.Count; i++)
         {
             var address = Addresses[i];
-            if (address is null || !address.IsAbsoluteUri || (address.Scheme != Uri.UriSchemeHttp && address.Scheme != Uri.UriSchemeHttps))
+            if (address is null
+                || !address.IsAbsoluteUri
+                || (address.Scheme != Uri.UriSchemeHttp && address.Scheme != Uri.UriSchemeHttps))
             {
-                problems.Add(Invariant($"EventStreamClientOptions.Addresses[{i}] must be an absolute http:// or https:// address (got '{address}')"));
+                problems.Add(
+                    Invariant($"EventStreamClientOptions.Addresses[{i}] must be an absolute http:// or https:// ")
+                    + Invariant($"address (got '{address}')"));
             }
         }
 
@@ -154,12 +161,15 @@ public sealed class EventStreamClientOptions
         Positive(problems, nameof(PublishTimeout), PublishTimeout, allowInfinite: false);
         if (ReconnectMaxDelay < ReconnectInitialDelay)
         {
-            problems.Add(Invariant($"EventStreamClientOptions.ReconnectMaxDelay must be at least ReconnectInitialDelay (got {ReconnectMaxDelay} < {ReconnectInitialDelay})"));
+            problems.Add(
+                "EventStreamClientOptions.ReconnectMaxDelay must be at least ReconnectInitialDelay "
+                + Invariant($"(got {ReconnectMaxDelay} < {ReconnectInitialDelay})"));
         }
 
         if (double.IsNaN(ReconnectJitter) || ReconnectJitter < 0 || ReconnectJitter > 1)
         {
-            problems.Add(Invariant($"EventStreamClientOptions.ReconnectJitter must be between 0 and 1 (got {ReconnectJitter})"));
+            problems.Add(
+                Invariant($"EventStreamClientOptions.ReconnectJitter must be between 0 and 1 (got {ReconnectJitter})"));
         }
 
         AtLeastOne(problems, nameof(MaxReconnectAttempts), MaxReconnectAttempts ?? 1);
@@ -176,7 +186,9 @@ public sealed class EventStreamClientOptions
     {
         if (value == Timeout.InfiniteTimeSpan ? !allowInfinite : value <= TimeSpan.Zero)
         {
-            problems.Add(Invariant($"EventStreamClientOptions.{name} must be greater than zero{(allowInfinite ? " or Timeout.InfiniteTimeSpan" : "")} (got {value})"));
+            problems.Add(
+                Invariant($"EventStreamClientOptions.{name} must be greater than zero")
+                + Invariant($"{(allowInfinite ? " or Timeout.InfiniteTimeSpan" : "")} (got {value})"));
         }
     }
 

@@ -74,14 +74,18 @@ public class EventStreamException : Exception
             : $"{context}: {error.StatusCode}: {error.Status.Detail}";
         return error.StatusCode switch
         {
-            StatusCode.Unauthenticated or StatusCode.PermissionDenied => new EventStreamAuthenticationException(message, error) { Status = error.StatusCode },
+            StatusCode.Unauthenticated or StatusCode.PermissionDenied =>
+                new EventStreamAuthenticationException(message, error) { Status = error.StatusCode },
             StatusCode.ResourceExhausted => new RateLimitedException(message, error) { Status = error.StatusCode },
             _ => new EventStreamException(message, error) { Status = error.StatusCode },
         };
     }
 
     private protected static long DetailNumber(ErrorMessage error, string key) =>
-        error.Details.TryGetValue(key, out var text) && long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : 0;
+        error.Details.TryGetValue(key, out var text)
+            && long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value)
+            ? value
+            : 0;
 
     private protected static string DetailText(ErrorMessage error, string key) =>
         error.Details.TryGetValue(key, out var text) ? text : "";
@@ -167,7 +171,8 @@ public sealed class EventStreamAuthenticationException : EventStreamException
 }
 
 /// <summary>The gateway is limiting this client (<c>ERROR_RATE_LIMITED</c> on the stream, or a call ended with
-/// <c>RESOURCE_EXHAUSTED</c>). On the stream it is a notice; a stream ended by it is reconnected with backoff.</summary>
+/// <c>RESOURCE_EXHAUSTED</c>). On the stream it is a notice; a stream ended by it is reconnected with
+/// backoff.</summary>
 public sealed class RateLimitedException : EventStreamException
 {
     /// <summary>Creates it with a message and its cause.</summary>
@@ -188,8 +193,18 @@ public sealed class RateLimitedException : EventStreamException
 public sealed class EventProcessingFailedException : EventStreamException
 {
     /// <summary>Creates it.</summary>
-    public EventProcessingFailedException(string subscriptionId, string topic, long sequenceNum, int attempts, Exception? lastFailure)
-        : base(string.Create(CultureInfo.InvariantCulture, $"Event {topic}#{sequenceNum} of subscription {subscriptionId} given up after {attempts} failed attempts"), lastFailure)
+    public EventProcessingFailedException(
+        string subscriptionId,
+        string topic,
+        long sequenceNum,
+        int attempts,
+        Exception? lastFailure)
+        : base(
+            string.Create(
+                CultureInfo.InvariantCulture,
+                $"Event {topic}#{sequenceNum} of subscription {subscriptionId} given up after "
+                    + $"{attempts} failed attempts"),
+            lastFailure)
     {
         FailedSubscriptionId = subscriptionId;
         Topic = topic;

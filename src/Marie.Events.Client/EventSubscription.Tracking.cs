@@ -76,7 +76,8 @@ public sealed partial class EventSubscription
         return new ClientMessage { Subscribe = request };
     }
 
-    /// <summary>The lowest watermark over the subscription's topics (for the client heartbeat, informational).</summary>
+    /// <summary>The lowest watermark over the subscription's topics (for the client heartbeat,
+    /// informational).</summary>
     internal long LowestWatermark()
     {
         lock (_gate)
@@ -198,7 +199,8 @@ public sealed partial class EventSubscription
         ProcessedOutcome outcome;
         lock (_gate)
         {
-            outcome = _trackers.GetValueOrDefault(received.Topic)?.OnProcessed(received.SequenceNum, received.Generation) ?? default;
+            outcome = _trackers.GetValueOrDefault(received.Topic)
+                ?.OnProcessed(received.SequenceNum, received.Generation) ?? default;
         }
 
         if (!outcome.Ack.IsNone)
@@ -218,14 +220,21 @@ public sealed partial class EventSubscription
 
         if (AckMode == AckMode.Manual)
         {
-            ClientLog.ProcessingFailed(_client.Logger, Id, received.Topic, received.SequenceNum, received.DeliveryAttempt, failure);
+            ClientLog.ProcessingFailed(
+                _client.Logger,
+                Id,
+                received.Topic,
+                received.SequenceNum,
+                received.DeliveryAttempt,
+                failure);
             return;
         }
 
         ProcessedOutcome outcome;
         lock (_gate)
         {
-            outcome = _trackers.GetValueOrDefault(received.Topic)?.OnAbandoned(received.SequenceNum, received.Generation, _maxProcessingAttempts) ?? default;
+            outcome = _trackers.GetValueOrDefault(received.Topic)
+                ?.OnAbandoned(received.SequenceNum, received.Generation, _maxProcessingAttempts) ?? default;
         }
 
         if (!outcome.Known)
@@ -236,22 +245,40 @@ public sealed partial class EventSubscription
 
         if (!outcome.GaveUp)
         {
-            ClientLog.ProcessingFailed(_client.Logger, Id, received.Topic, received.SequenceNum, outcome.Attempts, failure);
+            ClientLog.ProcessingFailed(
+                _client.Logger,
+                Id,
+                received.Topic,
+                received.SequenceNum,
+                outcome.Attempts,
+                failure);
             return;
         }
 
-        ClientLog.ProcessingGivenUp(_client.Logger, Id, received.Topic, received.SequenceNum, outcome.Attempts, failure);
+        ClientLog.ProcessingGivenUp(
+            _client.Logger,
+            Id,
+            received.Topic,
+            received.SequenceNum,
+            outcome.Attempts,
+            failure);
         if (!outcome.Ack.IsNone)
         {
             _client.QueueAck(Id, outcome.Ack);
         }
 
-        var error = new EventProcessingFailedException(Id, received.Topic, received.SequenceNum, outcome.Attempts, failure);
+        var error = new EventProcessingFailedException(
+            Id,
+            received.Topic,
+            received.SequenceNum,
+            outcome.Attempts,
+            failure);
         RaiseError(error);
         _client.RaiseError(error);
     }
 
-    internal void RaiseError(EventStreamException error) => _client.Invoke(ErrorReceived, this, new EventStreamErrorEventArgs(error));
+    internal void RaiseError(EventStreamException error) =>
+        _client.Invoke(ErrorReceived, this, new EventStreamErrorEventArgs(error));
 
     internal void OnBackpressure(BackpressureEventArgs signal)
     {

@@ -8,7 +8,8 @@ namespace Marie.Events.Client;
 /// <summary>
 /// A subscription on an <see cref="EventStreamClient"/>'s stream. Read its events with <c>await foreach</c> (it is an
 /// <see cref="IAsyncEnumerable{T}"/>; one reader at a time), or pass a handler to
-/// <see cref="EventStreamClient.SubscribeAsync(SubscriptionOptions, Func{ReceivedEvent, CancellationToken, ValueTask}, CancellationToken)"/>.
+/// <see cref="EventStreamClient.SubscribeAsync(SubscriptionOptions, Func{ReceivedEvent, CancellationToken, ValueTask},
+/// CancellationToken)"/>.
 /// It survives reconnects: the client resubscribes it, resuming each topic after the last event processed, and drops
 /// duplicates. Dispose it to unsubscribe.
 /// </summary>
@@ -87,10 +88,12 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
     public SubscriptionConfirm? LastConfirmation => Volatile.Read(ref _lastConfirmation);
 
     /// <summary>Completes when the subscription ends: disposed (successfully), or failed (the client gave up:
-    /// faulted with the <see cref="EventStreamException"/>). With a handler, also faulted when the handler loop fails.</summary>
+    /// faulted with the <see cref="EventStreamException"/>). With a handler, also faulted when the handler loop
+    /// fails.</summary>
     public Task Completion => _completion.Task;
 
-    /// <summary>The filter in force (the last one passed to <see cref="UpdateFilterAsync"/>, or the initial one).</summary>
+    /// <summary>The filter in force (the last one passed to <see cref="UpdateFilterAsync"/>, or the initial
+    /// one).</summary>
     public SubscriptionFilter Filter
     {
         get
@@ -110,7 +113,9 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
     {
         lock (_gate)
         {
-            return _trackers.Values.Where(t => t.Started).ToDictionary(t => t.Topic, t => new ResumePoint(t.Watermark, t.Epoch), StringComparer.Ordinal);
+            return _trackers.Values
+                .Where(t => t.Started)
+                .ToDictionary(t => t.Topic, t => new ResumePoint(t.Watermark, t.Epoch), StringComparer.Ordinal);
         }
     }
 
@@ -136,8 +141,10 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
         return _client.SendFilterUpdateAsync(this, proto, cancellationToken);
     }
 
-    /// <summary>Sends the acknowledgements waiting in the batch now; completes once they are written to the stream.</summary>
-    public Task FlushAcksAsync(CancellationToken cancellationToken = default) => _client.FlushAcksAsync(cancellationToken);
+    /// <summary>Sends the acknowledgements waiting in the batch now; completes once they are written to the
+    /// stream.</summary>
+    public Task FlushAcksAsync(CancellationToken cancellationToken = default) =>
+        _client.FlushAcksAsync(cancellationToken);
 
     /// <summary>Reads the subscription's events. In <see cref="AckMode.Auto"/> an event is acknowledged when the
     /// loop asks for the next one; one the loop leaves while holding it (a <c>break</c>, an exception) is not
@@ -145,7 +152,8 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
     /// over again when redelivered. Ends when the subscription is disposed; throws the
     /// <see cref="EventStreamException"/> when the client failed for good.</summary>
     /// <exception cref="InvalidOperationException">Another reader (or a handler) is reading.</exception>
-    public async IAsyncEnumerable<ReceivedEvent> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<ReceivedEvent> ReadAllAsync(
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         BeginReading();
         ReceivedEvent? current = null;
@@ -199,7 +207,9 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
     }
 
     /// <summary>Runs <paramref name="handler"/> for each event until the subscription ends.</summary>
-    internal async Task RunHandlerAsync(Func<ReceivedEvent, CancellationToken, ValueTask> handler, CancellationToken cancellationToken)
+    internal async Task RunHandlerAsync(
+        Func<ReceivedEvent, CancellationToken, ValueTask> handler,
+        CancellationToken cancellationToken)
     {
         BeginReading();
         try
@@ -242,7 +252,8 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
     {
         if (Interlocked.Exchange(ref _reading, 1) != 0)
         {
-            throw new InvalidOperationException($"Subscription {Id} already has a reader (one await foreach or handler at a time).");
+            throw new InvalidOperationException(
+                $"Subscription {Id} already has a reader (one await foreach or handler at a time).");
         }
     }
 

@@ -15,12 +15,16 @@ public static class MarieEventsClientServiceCollectionExtensions
     /// options name no logger factory or clock, the container's <see cref="ILoggerFactory"/> and
     /// <see cref="TimeProvider"/> are used if registered. The container disposes the client.
     /// </summary>
-    public static IServiceCollection AddMarieEventsClient(this IServiceCollection services, Action<EventStreamClientOptions> configure)
+    public static IServiceCollection AddMarieEventsClient(
+        this IServiceCollection services,
+        Action<EventStreamClientOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
         services.AddOptions<EventStreamClientOptions>().Configure(configure);
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EventStreamClientOptions>, EventStreamClientOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<
+            IValidateOptions<EventStreamClientOptions>,
+            EventStreamClientOptionsValidator>());
         services.TryAddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<EventStreamClientOptions>>().Value;

@@ -46,13 +46,14 @@ public sealed class ReceivedEvent
 
     /// <summary>
     /// Marks the event processed and queues its acknowledgement; it is sent with the next batch (within
-    /// <see cref="EventStreamClientOptions.AckFlushInterval"/>, or at once when <see cref="EventStreamClientOptions.AckBatchSize"/>
-    /// acks are waiting; <see cref="EventSubscription.FlushAcksAsync"/> sends at once). Required in
-    /// <see cref="AckMode.Manual"/>; in <see cref="AckMode.Auto"/> it acknowledges early. Acknowledging twice does
-    /// nothing more. If the stream the event came on has ended, nothing is sent: the client's resume replays the event
-    /// and acknowledges the replayed copy without handing it over again.
+    /// <see cref="EventStreamClientOptions.AckFlushInterval"/>, or at once when
+    /// <see cref="EventStreamClientOptions.AckBatchSize"/> acks are waiting;
+    /// <see cref="EventSubscription.FlushAcksAsync"/> sends at once). Required in <see cref="AckMode.Manual"/>; in
+    /// <see cref="AckMode.Auto"/> it acknowledges early. Acknowledging twice does nothing more. If the stream the event
+    /// came on has ended, nothing is sent: the client's resume replays the event and acknowledges the replayed copy
+    /// without handing it over again.
     /// </summary>
-    /// <param name="cancellationToken">Not used today: queuing never waits.</param>
+    /// <param name="cancellationToken">Unused: queuing never waits.</param>
     public ValueTask AckAsync(CancellationToken cancellationToken = default)
     {
         _subscription.Complete(this);
@@ -64,7 +65,9 @@ public sealed class ReceivedEvent
 }
 
 /// <summary>Where a subscription stands on a topic: every event up to <see cref="SequenceNum"/> is processed. Keep it
-/// to resume later with <see cref="SubscriptionOptions.ResumeFrom"/> and <see cref="SubscriptionOptions.TopicEpochs"/>.</summary>
+/// to resume later with <see cref="SubscriptionOptions.ResumeFrom"/> and
+/// <see cref="SubscriptionOptions.TopicEpochs"/>.</summary>
 /// <param name="SequenceNum">The last sequence number processed (with everything before it).</param>
-/// <param name="Epoch">The topic log's epoch this number belongs to (null when the gateway has not reported it yet).</param>
+/// <param name="Epoch">The topic log's epoch this number belongs to (null when the gateway has not reported it
+/// yet).</param>
 public readonly record struct ResumePoint(long SequenceNum, string? Epoch);

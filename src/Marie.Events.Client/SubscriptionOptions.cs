@@ -17,14 +17,16 @@ public enum AckMode
 /// <summary>What a subscription wants: its topics, event names, filters, starting point and ack mode.</summary>
 public sealed class SubscriptionOptions
 {
-    /// <summary>Subscription id, unique among the client's open subscriptions. Default: <c>null</c>, a new random id.</summary>
+    /// <summary>Subscription id, unique among the client's open subscriptions. Default: <c>null</c>, a new random
+    /// id.</summary>
     public string? SubscriptionId { get; set; }
 
     /// <summary>Topics (the publishers' <c>api_key</c>) and/or <c>"*"</c> for every topic, present and future.
     /// At least one.</summary>
     public IList<string> Topics { get; } = [];
 
-    /// <summary>Event names: exact (<c>extract.completed</c>), prefix (<c>extract.*</c>) or <c>*</c>. Empty: all.</summary>
+    /// <summary>Event names: exact (<c>extract.completed</c>), prefix (<c>extract.*</c>) or <c>*</c>. Empty:
+    /// all.</summary>
     public IList<string> Events { get; } = [];
 
     /// <summary>Server-side filters on source, job id and payload metadata. Replace them later with
@@ -66,7 +68,8 @@ public sealed class SubscriptionOptions
     /// <summary>In <see cref="AckMode.Auto"/>, how many times one event may be handed to a consumer that fails on it
     /// (a handler that throws, an enumeration left while holding it) before the client gives up on it: it then
     /// acknowledges the event so that the gateway stops redelivering it, logs an error and reports an
-    /// <see cref="EventProcessingFailedException"/>. Default: 5 (the gateway's default <c>max_redelivery_attempts</c>).</summary>
+    /// <see cref="EventProcessingFailedException"/>. Default: 5 (the gateway's default
+    /// <c>max_redelivery_attempts</c>).</summary>
     public int MaxProcessingAttempts { get; set; } = 5;
 
     internal void Validate()
@@ -83,7 +86,8 @@ public sealed class SubscriptionOptions
 
         if (SubscriptionId is { Length: 0 })
         {
-            throw new ArgumentException("SubscriptionOptions.SubscriptionId must not be empty (leave it null for a random id)");
+            throw new ArgumentException(
+                "SubscriptionOptions.SubscriptionId must not be empty (leave it null for a random id)");
         }
 
         if (ReplayCount < 0)
@@ -118,7 +122,8 @@ public sealed class SubscriptionOptions
 /// <summary>Server-side filters of a subscription (the wire's <c>FilterConfig</c>); all must pass.</summary>
 public sealed class SubscriptionFilter
 {
-    /// <summary>Non-empty: the event's <c>source</c> must match one entry (exact, or prefix when it ends with <c>*</c>).</summary>
+    /// <summary>Non-empty: the event's <c>source</c> must match one entry (exact, or prefix when it ends with
+    /// <c>*</c>).</summary>
     public IList<string> IncludeSources { get; } = [];
 
     /// <summary>The event's <c>source</c> must match no entry (same matching).</summary>
@@ -128,7 +133,8 @@ public sealed class SubscriptionFilter
     public IList<string> JobIds { get; } = [];
 
     /// <summary>Every entry must match: the key is a dotted path into the event's <c>payload</c>
-    /// (<c>doc.pages.0.kind</c>), the value the expected text (<c>3</c>, <c>2.5</c>, <c>true</c>, <c>null</c>, or a string).</summary>
+    /// (<c>doc.pages.0.kind</c>), the value the expected text (<c>3</c>, <c>2.5</c>, <c>true</c>, <c>null</c>, or a
+    /// string).</summary>
     public IDictionary<string, string> MetadataMatch { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
     /// <summary>The wire form.</summary>

@@ -22,7 +22,11 @@ public sealed class BackendContractTests
             Backend = backend == "file"
                 ? new FileEventBackend(new FileBackendOptions { Path = _folder.Path, ReplaySize = 50 })
                 : new MemoryEventBackend();
-            Broker = new GrpcEventBroker(new BrokerOptions { ReplaySize = 50 }, new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddDays(20_000)), null, Backend);
+            Broker = new GrpcEventBroker(
+                new BrokerOptions { ReplaySize = 50 },
+                new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddDays(20_000)),
+                null,
+                Backend);
         }
 
         public IEventBackend Backend { get; }
@@ -61,7 +65,8 @@ public sealed class BackendContractTests
         await using var rig = new Rig(backend);
         await rig.Broker.StartAsync();
         var connection = rig.Broker.Connect("c1");
-        await connection.HandleAsync(new ClientMessage { Subscribe = new SubscribeRequest { SubscriptionId = "s1", Topics = { "a" } } });
+        await connection.HandleAsync(
+            new ClientMessage { Subscribe = new SubscribeRequest { SubscriptionId = "s1", Topics = { "a" } } });
 
         await rig.Broker.PublishAsync("a", Node.Events("a", 1, 4));
 

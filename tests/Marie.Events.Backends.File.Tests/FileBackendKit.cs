@@ -23,8 +23,13 @@ public sealed class Node : IAsyncDisposable
 
     public static async Task<Node> StartAsync(string folder, int replaySize = 50, FsyncMode fsync = FsyncMode.Always)
     {
-        var backend = new FileEventBackend(new FileBackendOptions { Path = folder, ReplaySize = replaySize, Fsync = fsync, FsyncIntervalMs = 20 });
-        var broker = new GrpcEventBroker(new BrokerOptions { ReplaySize = replaySize }, new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddDays(20_000)), null, backend);
+        var backend = new FileEventBackend(
+            new FileBackendOptions { Path = folder, ReplaySize = replaySize, Fsync = fsync, FsyncIntervalMs = 20 });
+        var broker = new GrpcEventBroker(
+            new BrokerOptions { ReplaySize = replaySize },
+            new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddDays(20_000)),
+            null,
+            backend);
         try
         {
             var load = await broker.StartAsync();
@@ -76,7 +81,9 @@ public sealed class TempFolder : IDisposable
 {
     public TempFolder() => Directory.CreateDirectory(Path);
 
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "marie-file-" + Guid.NewGuid().ToString("N"));
+    public string Path { get; } = System.IO.Path.Combine(
+        System.IO.Path.GetTempPath(),
+        "marie-file-" + Guid.NewGuid().ToString("N"));
 
     public string Sub(string name) => System.IO.Path.Combine(Path, name);
 

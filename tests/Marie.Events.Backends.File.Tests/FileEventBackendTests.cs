@@ -78,7 +78,9 @@ public sealed class FileEventBackendTests
             var held = await node.Backend.ReadAsync("t", 1, 300, default);
             Assert.InRange(held.Count, replay, 300 - 1);
             Assert.Equal(300, held[^1].Sequence);
-            Assert.Equal(Enumerable.Range(300 - held.Count + 1, held.Count).Select(i => (long)i), held.Select(e => e.Sequence));
+            Assert.Equal(
+                Enumerable.Range(300 - held.Count + 1, held.Count).Select(i => (long)i),
+                held.Select(e => e.Sequence));
         }
 
         await using (var node = await Node.StartAsync(temp.Path, replay))
@@ -111,7 +113,11 @@ public sealed class FileEventBackendTests
         })));
         foreach (var topic in topics)
         {
-            var numbers = results.Where(r => r.Topic == topic).SelectMany(r => Enumerable.Range(0, r.Count).Select(i => r.First + i)).Order().ToList();
+            var numbers = results
+                .Where(r => r.Topic == topic)
+                .SelectMany(r => Enumerable.Range(0, r.Count).Select(i => r.First + i))
+                .Order()
+                .ToList();
             Assert.Equal(Enumerable.Range(1, numbers.Count).Select(i => (long)i), numbers);
             Assert.Equal(numbers.Count, node.Topic(topic).Head);
         }
@@ -259,7 +265,8 @@ public sealed class FileEventBackendTests
                     }
                 }
 
-                var error = await Assert.ThrowsAsync<BackendException>(async () => await node.PublishAsync("t", 6, 50, payloadBytes: 2_000));
+                var error = await Assert.ThrowsAsync<BackendException>(
+                    async () => await node.PublishAsync("t", 6, 50, payloadBytes: 2_000));
                 Assert.Contains(node.Backend.DatabaseFile, error.Message, StringComparison.Ordinal);
                 Assert.True(node.Backend.WriteFailures >= 1);
                 Assert.Equal(5, node.Topic("t").Head);
@@ -285,7 +292,11 @@ public sealed class FileEventBackendTests
     {
         try
         {
-            using var process = Process.Start(new ProcessStartInfo(file, arguments) { RedirectStandardError = true, RedirectStandardOutput = true });
+            using var process = Process.Start(new ProcessStartInfo(file, arguments)
+            {
+                RedirectStandardError = true,
+                RedirectStandardOutput = true,
+            });
             process!.WaitForExit();
             return process.ExitCode == 0;
         }

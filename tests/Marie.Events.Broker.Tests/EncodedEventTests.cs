@@ -101,7 +101,11 @@ public sealed class EncodedEventTests
         using var t = new TestBroker();
         var connection = await t.ConnectAndSubscribeAsync(Msg.Sub("s1", "a"));
         var epoch = t.Broker.GetTopicPosition("a")!.Value.Epoch;
-        BackendEvent[] batch = [new(1, Ev.Make("a").ToByteArray(), TestBroker.StartTime), new(2, Ev.Make("a").ToByteArray(), TestBroker.StartTime)];
+        BackendEvent[] batch =
+        [
+            new(1, Ev.Make("a").ToByteArray(), TestBroker.StartTime),
+            new(2, Ev.Make("a").ToByteArray(), TestBroker.StartTime),
+        ];
 
         Assert.Equal(ApplyOutcome.Applied, t.Broker.Apply("a", epoch, batch, allowGap: false));
 

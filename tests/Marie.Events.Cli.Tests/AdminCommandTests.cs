@@ -13,7 +13,9 @@ public sealed class AdminCommandTests : CliTestBase
     public async Task Stats_AdminKey_TablesOfTheBrokerTopicsAndPipeline()
     {
         var evt = new EventData { ApiKey = "tenant-stats", Event = "a" };
-        await Gateway.Publisher.PublishAsync(new PublishRequest { Event = evt }, GatewayFixture.Auth(Gateway.Keys.Publisher));
+        await Gateway.Publisher.PublishAsync(
+            new PublishRequest { Event = evt },
+            GatewayFixture.Auth(Gateway.Keys.Publisher));
 
         var result = await Cli.RunAsync(Gateway.Keys.Admin, "stats", "--admin-address", Cli.AdminAddress);
 
@@ -50,7 +52,9 @@ public sealed class AdminCommandTests : CliTestBase
         // The fixture's admin port is an ephemeral one, never 51002: the figures come over the gRPC address.
         Assert.NotEqual(51002, Gateway.Ports.Admin);
         var evt = new EventData { ApiKey = "tenant-grpc-stats", Event = "a" };
-        await Gateway.Publisher.PublishAsync(new PublishRequest { Event = evt }, GatewayFixture.Auth(Gateway.Keys.Publisher));
+        await Gateway.Publisher.PublishAsync(
+            new PublishRequest { Event = evt },
+            GatewayFixture.Auth(Gateway.Keys.Publisher));
 
         var result = await Cli.RunAsync(Gateway.Keys.Admin, "stats", "--address", Cli.GrpcAddress);
 
@@ -68,8 +72,11 @@ public sealed class AdminCommandTests : CliTestBase
 
         Assert.Equal(0, grpc.ExitCode);
         Assert.Equal(0, http.ExitCode);
-        Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(
-            System.Text.Json.Nodes.JsonNode.Parse(grpc.Out), System.Text.Json.Nodes.JsonNode.Parse(http.Out)), grpc.Out + "\n" + http.Out);
+        Assert.True(
+            System.Text.Json.Nodes.JsonNode.DeepEquals(
+                System.Text.Json.Nodes.JsonNode.Parse(grpc.Out),
+                System.Text.Json.Nodes.JsonNode.Parse(http.Out)),
+            grpc.Out + "\n" + http.Out);
     }
 
     [Fact]
@@ -78,16 +85,23 @@ public sealed class AdminCommandTests : CliTestBase
         var result = await Cli.RunAsync(Gateway.Keys.Subscriber, "stats");
 
         Assert.Equal(1, result.ExitCode);
-        Assert.StartsWith("marie-events: permission denied (PERMISSION_DENIED: ", Assert.Single(result.ErrorLines), StringComparison.Ordinal);
+        Assert.StartsWith(
+            "marie-events: permission denied (PERMISSION_DENIED: ",
+            Assert.Single(result.ErrorLines),
+            StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Stats_NoGateway_OneLineExitOne()
     {
-        var result = await Cli.RunAsync(Gateway.Keys.Admin, "stats", "--address", $"127.0.0.1:{PublishCommandTests.ClosedPort()}");
+        var result = await Cli.RunAsync(Gateway.Keys.Admin,
+            "stats", "--address", $"127.0.0.1:{PublishCommandTests.ClosedPort()}");
 
         Assert.Equal(1, result.ExitCode);
-        Assert.StartsWith("marie-events: cannot reach the gateway at http://127.0.0.1:", Assert.Single(result.ErrorLines), StringComparison.Ordinal);
+        Assert.StartsWith(
+            "marie-events: cannot reach the gateway at http://127.0.0.1:",
+            Assert.Single(result.ErrorLines),
+            StringComparison.Ordinal);
     }
 
     [Fact]
@@ -107,7 +121,10 @@ public sealed class AdminCommandTests : CliTestBase
         var result = await Cli.RunAsync(Gateway.Keys.Admin, "keys", "list", "--json");
 
         Assert.Equal(0, result.ExitCode);
-        var names = result.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("name").GetString()).ToList();
+        var names = result.Out
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("name").GetString())
+            .ToList();
         Assert.Contains("test-admin", names);
         Assert.Contains("test-publisher", names);
     }
@@ -165,13 +182,18 @@ public sealed class AdminCommandTests : CliTestBase
         var result = await Cli.RunAsync(null, "health", "--address", $"127.0.0.1:{PublishCommandTests.ClosedPort()}");
 
         Assert.Equal(1, result.ExitCode);
-        Assert.StartsWith("marie-events: cannot reach the gateway at http://127.0.0.1:", Assert.Single(result.ErrorLines), StringComparison.Ordinal);
+        Assert.StartsWith(
+            "marie-events: cannot reach the gateway at http://127.0.0.1:",
+            Assert.Single(result.ErrorLines),
+            StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task KeysCreate_NameRolesTopics_PrintsANewKeyAndTheEntryWithItsHash()
     {
-        var result = await Cli.RunAsync(null, "keys", "create", "--name", "billing", "--roles", "publisher,subscriber", "--topics", "tenant-a", "tenant-b");
+        var result = await Cli.RunAsync(null,
+            "keys", "create", "--name", "billing", "--roles", "publisher,subscriber",
+            "--topics", "tenant-a", "tenant-b");
 
         Assert.Equal(0, result.ExitCode);
         var lines = result.Out.Split('\n').Select(l => l.TrimEnd()).ToList();
@@ -201,7 +223,9 @@ public sealed class AdminCommandTests : CliTestBase
         var result = await Cli.RunAsync(null, "keys", "create", "--name", "x", "--roles", "root");
 
         Assert.Equal(2, result.ExitCode);
-        Assert.Equal("marie-events: --roles must be admin, publisher, subscriber or user (got 'root')", Assert.Single(result.ErrorLines));
+        Assert.Equal(
+            "marie-events: --roles must be admin, publisher, subscriber or user (got 'root')",
+            Assert.Single(result.ErrorLines));
     }
 
     [Fact]
@@ -227,7 +251,9 @@ public sealed class AdminCommandTests : CliTestBase
 
         Assert.Equal(0, result.ExitCode);
         Assert.Contains($"marie-events {command} [", result.Out, StringComparison.Ordinal);
-        Assert.Matches($@"Examples?:\n  marie-events {command.Split(' ')[0]}", result.Out.Replace("\r", "", StringComparison.Ordinal));
+        Assert.Matches(
+            $@"Examples?:\n  marie-events {command.Split(' ')[0]}",
+            result.Out.Replace("\r", "", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -236,7 +262,9 @@ public sealed class AdminCommandTests : CliTestBase
         var result = await Cli.RunAsync(null, "publish", "--bogus");
 
         Assert.Equal(2, result.ExitCode);
-        Assert.Equal("marie-events: Unrecognized command or argument '--bogus'. (see 'marie-events publish --help')", Assert.Single(result.ErrorLines));
+        Assert.Equal(
+            "marie-events: Unrecognized command or argument '--bogus'. (see 'marie-events publish --help')",
+            Assert.Single(result.ErrorLines));
     }
 
     [Fact]
@@ -245,6 +273,8 @@ public sealed class AdminCommandTests : CliTestBase
         var result = await Cli.RunAsync(null, "health", "--address", "ftp://x");
 
         Assert.Equal(2, result.ExitCode);
-        Assert.Equal("marie-events: --address must be an address like http://localhost:51001 (got 'ftp://x')", Assert.Single(result.ErrorLines));
+        Assert.Equal(
+            "marie-events: --address must be an address like http://localhost:51001 (got 'ftp://x')",
+            Assert.Single(result.ErrorLines));
     }
 }

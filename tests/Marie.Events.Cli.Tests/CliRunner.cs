@@ -6,7 +6,8 @@ namespace Marie.Events.Cli.Tests;
 public sealed record CliResult(int ExitCode, string Out, string Error)
 {
     /// <summary>Standard error's lines.</summary>
-    public string[] ErrorLines => Error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    public string[] ErrorLines =>
+        Error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     public override string ToString() => $"exit {ExitCode}\n--- out\n{Out}\n--- error\n{Error}";
 }
@@ -35,7 +36,8 @@ public sealed class CliRunner
 
     public string AdminAddress => $"http://127.0.0.1:{_gateway!.Ports.Admin}";
 
-    /// <summary>Runs the command with <c>--address</c> of the gateway (unless the arguments give one) and the key.</summary>
+    /// <summary>Runs the command with <c>--address</c> of the gateway (unless the arguments give one) and the
+    /// key.</summary>
     public Task<CliResult> RunAsync(string? key, params string[] args) => RunAsync(key, CancellationToken.None, args);
 
     public async Task<CliResult> RunAsync(string? key, CancellationToken cancellationToken, params string[] args)

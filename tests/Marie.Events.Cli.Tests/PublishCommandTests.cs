@@ -10,13 +10,18 @@ public sealed class PublishCommandTests : CliTestBase
     public async Task Publish_Flags_PrintsWhereTheEventWasFiled()
     {
         var result = await Cli.RunAsync(Gateway.Keys.Publisher,
-            "publish", "--topic", "tenant-a", "--event", "extract.completed", "--jobid", "job-1", "--status", "OK", "--payload", """{"pages": 3}""", "--id", "evt-1");
+            "publish", "--topic", "tenant-a", "--event", "extract.completed", "--jobid", "job-1", "--status", "OK",
+            "--payload", """{"pages": 3}""", "--id", "evt-1");
 
         Assert.Equal(0, result.ExitCode);
         Assert.Equal("published evt-1 to tenant-a as #1", result.Out.Trim());
-        var replay = await Gateway.Streams.GetReplayBufferAsync(new() { Topic = "tenant-a" }, GatewayFixture.Auth(Gateway.Keys.Subscriber));
+        var replay = await Gateway.Streams.GetReplayBufferAsync(
+            new() { Topic = "tenant-a" },
+            GatewayFixture.Auth(Gateway.Keys.Subscriber));
         var evt = Assert.Single(replay.Events).Event;
-        Assert.Equal(("extract.completed", "job-1", "OK", 3.0), (evt.Event, evt.Jobid, evt.Status, evt.Payload.Fields["pages"].NumberValue));
+        Assert.Equal(
+            ("extract.completed", "job-1", "OK", 3.0),
+            (evt.Event, evt.Jobid, evt.Status, evt.Payload.Fields["pages"].NumberValue));
     }
 
     [Fact]
@@ -39,7 +44,10 @@ public sealed class PublishCommandTests : CliTestBase
 
         Assert.Equal(1, result.ExitCode);
         var line = Assert.Single(result.ErrorLines);
-        Assert.StartsWith("marie-events: the gateway refused the API key (UNAUTHENTICATED", line, StringComparison.Ordinal);
+        Assert.StartsWith(
+            "marie-events: the gateway refused the API key (UNAUTHENTICATED",
+            line,
+            StringComparison.Ordinal);
         Assert.Empty(result.Out);
     }
 
@@ -49,7 +57,10 @@ public sealed class PublishCommandTests : CliTestBase
         var result = await Cli.RunAsync(Gateway.Keys.Subscriber, "publish", "--topic", "t", "--event", "e");
 
         Assert.Equal(1, result.ExitCode);
-        Assert.StartsWith("marie-events: permission denied (PERMISSION_DENIED", Assert.Single(result.ErrorLines), StringComparison.Ordinal);
+        Assert.StartsWith(
+            "marie-events: permission denied (PERMISSION_DENIED",
+            Assert.Single(result.ErrorLines),
+            StringComparison.Ordinal);
     }
 
     [Fact]
@@ -58,39 +69,53 @@ public sealed class PublishCommandTests : CliTestBase
         var result = await Cli.RunAsync(null, "publish", "--topic", "t", "--event", "e");
 
         Assert.Equal(2, result.ExitCode);
-        Assert.Equal("marie-events: an API key is needed: --api-key KEY or MARIE_EVENTS_API_KEY", Assert.Single(result.ErrorLines));
+        Assert.Equal(
+            "marie-events: an API key is needed: --api-key KEY or MARIE_EVENTS_API_KEY",
+            Assert.Single(result.ErrorLines));
     }
 
     [Fact]
     public async Task Publish_PayloadNotJson_OneLineExitTwo()
     {
-        var result = await Cli.RunAsync(Gateway.Keys.Publisher, "publish", "--topic", "t", "--event", "e", "--payload", "{pages");
+        var result = await Cli.RunAsync(Gateway.Keys.Publisher,
+            "publish", "--topic", "t", "--event", "e", "--payload", "{pages");
 
         Assert.Equal(2, result.ExitCode);
-        Assert.StartsWith("marie-events: --payload is not a JSON object:", Assert.Single(result.ErrorLines), StringComparison.Ordinal);
+        Assert.StartsWith(
+            "marie-events: --payload is not a JSON object:",
+            Assert.Single(result.ErrorLines),
+            StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Publish_UnreachableGateway_OneLineExitOne()
     {
-        var result = await Cli.RunAsync(Gateway.Keys.Publisher, "publish", "--topic", "t", "--event", "e", "--address", $"127.0.0.1:{ClosedPort()}");
+        var result = await Cli.RunAsync(Gateway.Keys.Publisher,
+            "publish", "--topic", "t", "--event", "e", "--address", $"127.0.0.1:{ClosedPort()}");
 
         Assert.Equal(1, result.ExitCode);
-        Assert.StartsWith("marie-events: cannot reach the gateway at http://127.0.0.1:", Assert.Single(result.ErrorLines), StringComparison.Ordinal);
+        Assert.StartsWith(
+            "marie-events: cannot reach the gateway at http://127.0.0.1:",
+            Assert.Single(result.ErrorLines),
+            StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Publish_File_SendsEveryLineInOrderWithASummary()
     {
         var file = Path.Combine(Gateway.StateDir, "events.jsonl");
-        var lines = Enumerable.Range(0, 25).Select(i => $$"""{"id": "bulk-{{i}}", "api_key": "tenant-bulk", "event": "extract.completed", "jobid": "job-{{i}}"}""");
+        var lines = Enumerable.Range(0, 25)
+            .Select(i => $$"""{"id": "bulk-{{i}}", "api_key": "tenant-bulk","""
+                + $$""" "event": "extract.completed", "jobid": "job-{{i}}"}""");
         await File.WriteAllLinesAsync(file, ["", .. lines, ""]);
 
         var result = await Cli.RunAsync(Gateway.Keys.Publisher, "publish", "--file", file);
 
         Assert.Equal(0, result.ExitCode);
         Assert.Matches(@"^sent 25, failed 0 in \d+\.\d\d s \(\d+ events/s\)$", result.Out.Trim());
-        var replay = await Gateway.Streams.GetReplayBufferAsync(new() { Topic = "tenant-bulk" }, GatewayFixture.Auth(Gateway.Keys.Subscriber));
+        var replay = await Gateway.Streams.GetReplayBufferAsync(
+            new() { Topic = "tenant-bulk" },
+            GatewayFixture.Auth(Gateway.Keys.Subscriber));
         Assert.Equal(Enumerable.Range(0, 25).Select(i => $"bulk-{i}"), replay.Events.Select(e => e.Event.Id));
         Assert.Equal(Enumerable.Range(1, 25).Select(i => (long)i), replay.Events.Select(e => e.SequenceNum));
     }
@@ -107,7 +132,9 @@ public sealed class PublishCommandTests : CliTestBase
 
         Assert.Equal(0, result.ExitCode);
         Assert.StartsWith("sent 2, failed 0", result.Out.Trim(), StringComparison.Ordinal);
-        var replay = await Gateway.Streams.GetReplayBufferAsync(new() { Topic = "tenant-stdin" }, GatewayFixture.Auth(Gateway.Keys.Subscriber));
+        var replay = await Gateway.Streams.GetReplayBufferAsync(
+            new() { Topic = "tenant-stdin" },
+            GatewayFixture.Auth(Gateway.Keys.Subscriber));
         Assert.Equal(["a", "b"], replay.Events.Select(e => e.Event.Event));
     }
 
@@ -115,12 +142,17 @@ public sealed class PublishCommandTests : CliTestBase
     public async Task Publish_FileWithABadLine_NamesTheLineAndSendsNothing()
     {
         var file = Path.Combine(Gateway.StateDir, "bad.jsonl");
-        await File.WriteAllLinesAsync(file, ["""{"api_key": "tenant-bad", "event": "ok"}""", """{"api_key": "tenant-bad", "event": }"""]);
+        await File.WriteAllLinesAsync(
+            file,
+            ["""{"api_key": "tenant-bad", "event": "ok"}""", """{"api_key": "tenant-bad", "event": }"""]);
 
         var result = await Cli.RunAsync(Gateway.Keys.Publisher, "publish", "--file", file);
 
         Assert.Equal(2, result.ExitCode);
-        Assert.StartsWith($"marie-events: {file} line 2: bad JSON:", Assert.Single(result.ErrorLines), StringComparison.Ordinal);
+        Assert.StartsWith(
+            $"marie-events: {file} line 2: bad JSON:",
+            Assert.Single(result.ErrorLines),
+            StringComparison.Ordinal);
         var stats = await StatsAsync();
         Assert.Equal(0, stats.GetProperty("events_published").GetInt64());
     }
@@ -133,13 +165,16 @@ public sealed class PublishCommandTests : CliTestBase
         var result = await Cli.RunAsync(Gateway.Keys.Publisher, "publish", "--file", "-");
 
         Assert.Equal(2, result.ExitCode);
-        Assert.Equal("marie-events: standard input line 1: api_key (the topic) is missing", Assert.Single(result.ErrorLines));
+        Assert.Equal(
+            "marie-events: standard input line 1: api_key (the topic) is missing",
+            Assert.Single(result.ErrorLines));
     }
 
     [Fact]
     public async Task Publish_MissingFile_OneLineExitTwo()
     {
-        var result = await Cli.RunAsync(Gateway.Keys.Publisher, "publish", "--file", Path.Combine(Gateway.StateDir, "nope.jsonl"));
+        var result = await Cli.RunAsync(Gateway.Keys.Publisher,
+            "publish", "--file", Path.Combine(Gateway.StateDir, "nope.jsonl"));
 
         Assert.Equal(2, result.ExitCode);
         Assert.StartsWith("marie-events: cannot read", Assert.Single(result.ErrorLines), StringComparison.Ordinal);

@@ -16,12 +16,16 @@ public sealed class SubscribeAndReplayTests : CliTestBase
         await PublishAsync("tenant-s", "extract.failed", "job-2", "e2");
         await PublishAsync("tenant-s", "run.success", "job-3", "e3");
 
-        var result = await Cli.RunAsync(Gateway.Keys.Subscriber, "subscribe", "--topics", "tenant-s", "--from-seq", "0", "--count", "3");
+        var result = await Cli.RunAsync(Gateway.Keys.Subscriber,
+            "subscribe", "--topics", "tenant-s", "--from-seq", "0", "--count", "3");
 
         Assert.Equal(0, result.ExitCode);
         var lines = result.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(3, lines.Length);
-        Assert.StartsWith("#1 tenant-s extract.completed id=e1 job=job-1 status=OK", lines[0], StringComparison.Ordinal);
+        Assert.StartsWith(
+            "#1 tenant-s extract.completed id=e1 job=job-1 status=OK",
+            lines[0],
+            StringComparison.Ordinal);
         Assert.StartsWith("#3 tenant-s run.success id=e3", lines[2], StringComparison.Ordinal);
         Assert.StartsWith("subscribed to tenant-s (head 3)", result.Error, StringComparison.Ordinal);
         var stats = await StatsAsync();
@@ -37,7 +41,9 @@ public sealed class SubscribeAndReplayTests : CliTestBase
         var result = await Cli.RunAsync(Gateway.Keys.Subscriber, "subscribe", "--from-seq", "0", "--count", "2");
 
         Assert.Equal(0, result.ExitCode);
-        Assert.Equal(["w1", "w2"], result.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[3][3..]).Order());
+        Assert.Equal(
+            ["w1", "w2"],
+            result.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[3][3..]).Order());
     }
 
     [Fact]
@@ -46,11 +52,14 @@ public sealed class SubscribeAndReplayTests : CliTestBase
         await PublishAsync("tenant-n", "a", "j", "n1");
         await PublishAsync("tenant-n", "b", "j", "n2");
 
-        var result = await Cli.RunAsync(Gateway.Keys.Subscriber, "subscribe", "--topics", "tenant-n", "--from-seq", "0", "--count", "2", "--no-ack");
+        var result = await Cli.RunAsync(Gateway.Keys.Subscriber,
+            "subscribe", "--topics", "tenant-n", "--from-seq", "0", "--count", "2", "--no-ack");
 
         Assert.Equal(0, result.ExitCode);
         var stats = await StatsAsync();
-        Assert.Equal((0L, 2L), (stats.GetProperty("events_acked").GetInt64(), stats.GetProperty("events_delivered").GetInt64()));
+        Assert.Equal(
+            (0L, 2L),
+            (stats.GetProperty("events_acked").GetInt64(), stats.GetProperty("events_delivered").GetInt64()));
     }
 
     [Fact]
@@ -58,11 +67,14 @@ public sealed class SubscribeAndReplayTests : CliTestBase
     {
         await PublishAsync("tenant-j", "extract.completed", "job-1", "j1");
 
-        var result = await Cli.RunAsync(Gateway.Keys.Subscriber, "subscribe", "--topics", "tenant-j", "--from-seq", "0", "--count", "1", "--json");
+        var result = await Cli.RunAsync(Gateway.Keys.Subscriber,
+            "subscribe", "--topics", "tenant-j", "--from-seq", "0", "--count", "1", "--json");
 
         Assert.Equal(0, result.ExitCode);
         var envelope = JsonParser.Default.Parse<EventEnvelope>(result.Out.Trim());
-        Assert.Equal(("j1", "tenant-j", 1L, 1), (envelope.Event.Id, envelope.Event.ApiKey, envelope.SequenceNum, envelope.DeliveryAttempt));
+        Assert.Equal(
+            ("j1", "tenant-j", 1L, 1),
+            (envelope.Event.Id, envelope.Event.ApiKey, envelope.SequenceNum, envelope.DeliveryAttempt));
         Assert.NotEmpty(envelope.AckId);
     }
 
@@ -75,10 +87,13 @@ public sealed class SubscribeAndReplayTests : CliTestBase
         await PublishAsync("tenant-f", "extract.started", "job-1", "f4");
 
         var result = await Cli.RunAsync(Gateway.Keys.Subscriber,
-            "subscribe", "--topics", "tenant-f", "--events", "extract.*", "--jobids", "job-1", "--from-seq", "0", "--count", "2");
+            "subscribe", "--topics", "tenant-f", "--events", "extract.*", "--jobids", "job-1",
+            "--from-seq", "0", "--count", "2");
 
         Assert.Equal(0, result.ExitCode);
-        Assert.Equal(["f1", "f4"], result.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[3][3..]));
+        Assert.Equal(
+            ["f1", "f4"],
+            result.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[3][3..]));
     }
 
     [Fact]
@@ -86,10 +101,14 @@ public sealed class SubscribeAndReplayTests : CliTestBase
     {
         using var interrupt = new CancellationTokenSource();
         var tail = Cli.RunAsync(Gateway.Keys.Subscriber, interrupt.Token, "subscribe", "--topics", "tenant-live");
-        await Gateway.Logs.WaitForAsync(e => e.Message.StartsWith("Subscription created: cli-", StringComparison.Ordinal), GatewayFixture.Timeout);
+        await Gateway.Logs.WaitForAsync(
+            e => e.Message.StartsWith("Subscription created: cli-", StringComparison.Ordinal),
+            GatewayFixture.Timeout);
 
         await PublishAsync("tenant-live", "extract.completed", "job-9", "live-1");
-        var shown = await Task.Run(() => SpinWait.SpinUntil(() => Cli.Out.ToString().Contains("id=live-1", StringComparison.Ordinal), GatewayFixture.Timeout));
+        var shown = await Task.Run(() => SpinWait.SpinUntil(
+            () => Cli.Out.ToString().Contains("id=live-1", StringComparison.Ordinal),
+            GatewayFixture.Timeout));
         await interrupt.CancelAsync();
         var result = await tail;
 
@@ -104,16 +123,23 @@ public sealed class SubscribeAndReplayTests : CliTestBase
         var result = await Cli.RunAsync(TestKeys.NewKey(), "subscribe", "--count", "1");
 
         Assert.Equal(1, result.ExitCode);
-        Assert.StartsWith("marie-events: the gateway refused the API key", Assert.Single(result.ErrorLines), StringComparison.Ordinal);
+        Assert.StartsWith(
+            "marie-events: the gateway refused the API key",
+            Assert.Single(result.ErrorLines),
+            StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Subscribe_UnreachableGateway_OneLineExitOneAfterBoundedRetries()
     {
-        var result = await Cli.RunAsync(Gateway.Keys.Subscriber, "subscribe", "--address", $"127.0.0.1:{PublishCommandTests.ClosedPort()}");
+        var result = await Cli.RunAsync(Gateway.Keys.Subscriber,
+            "subscribe", "--address", $"127.0.0.1:{PublishCommandTests.ClosedPort()}");
 
         Assert.Equal(1, result.ExitCode);
-        Assert.StartsWith("marie-events: cannot reach the gateway at http://127.0.0.1:", Assert.Single(result.ErrorLines), StringComparison.Ordinal);
+        Assert.StartsWith(
+            "marie-events: cannot reach the gateway at http://127.0.0.1:",
+            Assert.Single(result.ErrorLines),
+            StringComparison.Ordinal);
     }
 
     [Fact]
@@ -121,22 +147,33 @@ public sealed class SubscribeAndReplayTests : CliTestBase
     {
         await using var proxy = new TcpChaosProxy(Gateway.Ports.Grpc);
         using var interrupt = new CancellationTokenSource();
-        var tail = Cli.RunAsync(Gateway.Keys.Subscriber, interrupt.Token, "subscribe", "--topics", "tenant-cut", "--address", proxy.Address.ToString());
-        await Gateway.Logs.WaitForAsync(e => e.Message.StartsWith("Subscription created: cli-", StringComparison.Ordinal), GatewayFixture.Timeout);
+        var tail = Cli.RunAsync(Gateway.Keys.Subscriber, interrupt.Token,
+            "subscribe", "--topics", "tenant-cut", "--address", proxy.Address.ToString());
+        await Gateway.Logs.WaitForAsync(
+            e => e.Message.StartsWith("Subscription created: cli-", StringComparison.Ordinal),
+            GatewayFixture.Timeout);
         await PublishAsync("tenant-cut", "a", "j", "cut-1");
-        var first = await Task.Run(() => SpinWait.SpinUntil(() => Cli.Out.ToString().Contains("id=cut-1", StringComparison.Ordinal), GatewayFixture.Timeout));
+        var first = await Task.Run(() => SpinWait.SpinUntil(
+            () => Cli.Out.ToString().Contains("id=cut-1", StringComparison.Ordinal),
+            GatewayFixture.Timeout));
 
         proxy.CutAll();
         await PublishAsync("tenant-cut", "b", "j", "cut-2");
-        var second = await Task.Run(() => SpinWait.SpinUntil(() => Cli.Out.ToString().Contains("id=cut-2", StringComparison.Ordinal), GatewayFixture.Timeout));
+        var second = await Task.Run(() => SpinWait.SpinUntil(
+            () => Cli.Out.ToString().Contains("id=cut-2", StringComparison.Ordinal),
+            GatewayFixture.Timeout));
         await interrupt.CancelAsync();
         var result = await tail;
 
         Assert.True(first && second, $"both events were shown: {result}");
         Assert.Equal(0, result.ExitCode);
-        Assert.Equal(["cut-1", "cut-2"], result.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[3][3..]));
+        Assert.Equal(
+            ["cut-1", "cut-2"],
+            result.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[3][3..]));
         Assert.Contains(result.ErrorLines, l => l.StartsWith("connection lost (", StringComparison.Ordinal));
-        Assert.Contains(result.ErrorLines, l => l.StartsWith("reconnected to http://127.0.0.1:", StringComparison.Ordinal));
+        Assert.Contains(
+            result.ErrorLines,
+            l => l.StartsWith("reconnected to http://127.0.0.1:", StringComparison.Ordinal));
         Assert.True(proxy.Accepted >= 2, "a new connection replaced the broken one");
     }
 
@@ -157,7 +194,8 @@ public sealed class SubscribeAndReplayTests : CliTestBase
             await PublishAsync("tenant-r", "extract.completed", "job", $"r{i}");
         }
 
-        var result = await Cli.RunAsync(Gateway.Keys.Subscriber, "replay", "--topic", "tenant-r", "--from", "1", "--max", "1");
+        var result = await Cli.RunAsync(Gateway.Keys.Subscriber,
+            "replay", "--topic", "tenant-r", "--from", "1", "--max", "1");
 
         Assert.Equal(0, result.ExitCode);
         var lines = result.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -182,13 +220,25 @@ public sealed class SubscribeAndReplayTests : CliTestBase
         var result = await Cli.RunAsync(Gateway.Keys.Subscriber, "replay");
 
         Assert.Equal(2, result.ExitCode);
-        Assert.Equal("marie-events: Option '--topic' is required. (see 'marie-events replay --help')", Assert.Single(result.ErrorLines));
+        Assert.Equal(
+            "marie-events: Option '--topic' is required. (see 'marie-events replay --help')",
+            Assert.Single(result.ErrorLines));
     }
 
     private async Task PublishAsync(string topic, string name, string jobid, string id)
     {
-        var evt = new EventData { ApiKey = topic, Event = name, Jobid = jobid, Id = id, Status = "OK", Source = "gateway://cli-tests" };
-        await Gateway.Publisher.PublishAsync(new PublishRequest { Event = evt }, GatewayFixture.Auth(Gateway.Keys.Publisher));
+        var evt = new EventData
+        {
+            ApiKey = topic,
+            Event = name,
+            Jobid = jobid,
+            Id = id,
+            Status = "OK",
+            Source = "gateway://cli-tests",
+        };
+        await Gateway.Publisher.PublishAsync(
+            new PublishRequest { Event = evt },
+            GatewayFixture.Auth(Gateway.Keys.Publisher));
     }
 
     private async Task<JsonElement> StatsAsync()

@@ -29,7 +29,8 @@ internal sealed class Flow
     /// <summary>Where publish-to-receive latencies go (null: not measured in this workload).</summary>
     public LatencyHistogram? Latency { get; }
 
-    /// <summary>Latencies are recorded only for events published after this timestamp (the warm-up is skipped).</summary>
+    /// <summary>Latencies are recorded only for events published after this timestamp (the warm-up is
+    /// skipped).</summary>
     public long RecordLatencyAfter { get; set; } = long.MaxValue;
 
     public long Published => _published.Sum(c => Interlocked.Read(ref c.Value));
@@ -38,12 +39,14 @@ internal sealed class Flow
 
     public long ReceivedOn(int topic) => Interlocked.Read(ref _received[topic].Value);
 
-    /// <summary>Events-lost notices (ours) seen by subscribers: should stay 0 (the window is far below the ring).</summary>
+    /// <summary>Events-lost notices (ours) seen by subscribers: should stay 0 (the window is far below the
+    /// ring).</summary>
     public long Lost => Interlocked.Read(ref _lost);
 
     public bool HasRoom(int topic)
     {
-        var behind = Interlocked.Read(ref _published[topic].Value) * _fanout[topic] - Interlocked.Read(ref _received[topic].Value);
+        var behind = Interlocked.Read(ref _published[topic].Value) * _fanout[topic]
+            - Interlocked.Read(ref _received[topic].Value);
         return behind <= Window * _fanout[topic];
     }
 
@@ -58,11 +61,14 @@ internal sealed class Flow
 
     public void OnPublished(int topic) => Interlocked.Increment(ref _published[topic].Value);
 
-    /// <summary>One event received; <paramref name="jobtag"/> carries its publish timestamp (Stopwatch ticks).</summary>
+    /// <summary>One event received; <paramref name="jobtag"/> carries its publish timestamp (Stopwatch
+    /// ticks).</summary>
     public void OnReceived(int topic, string jobtag)
     {
         Interlocked.Increment(ref _received[topic].Value);
-        if (Latency is not null && long.TryParse(jobtag, NumberStyles.None, CultureInfo.InvariantCulture, out var sentAt) && sentAt >= RecordLatencyAfter)
+        if (Latency is not null
+            && long.TryParse(jobtag, NumberStyles.None, CultureInfo.InvariantCulture, out var sentAt)
+            && sentAt >= RecordLatencyAfter)
         {
             var micros = (Stopwatch.GetTimestamp() - sentAt) * 1_000_000.0 / Stopwatch.Frequency;
             Latency.Record(micros);

@@ -39,7 +39,8 @@ internal sealed class LatencyHistogram
         Interlocked.Increment(ref _count);
     }
 
-    /// <summary>Adds <paramref name="other"/>'s samples (a round's) to this one (the target's over all rounds).</summary>
+    /// <summary>Adds <paramref name="other"/>'s samples (a round's) to this one (the target's over all
+    /// rounds).</summary>
     public void Add(LatencyHistogram other)
     {
         for (var i = 0; i < _fine.Length; i++)
@@ -55,7 +56,8 @@ internal sealed class LatencyHistogram
         Interlocked.Add(ref _count, other.Count);
     }
 
-    /// <summary>The latency in milliseconds below which <paramref name="percentile"/> percent of samples fall.</summary>
+    /// <summary>The latency in milliseconds below which <paramref name="percentile"/> percent of samples
+    /// fall.</summary>
     public double PercentileMs(double percentile)
     {
         var total = Count;

@@ -11,7 +11,8 @@ namespace Marie.Events.LoadTest.Infra;
 /// </summary>
 internal sealed class ServerProcess : IAsyncDisposable
 {
-    /// <summary>Every server started and not yet disposed: killed if the harness exits early (Ctrl+C, SIGTERM).</summary>
+    /// <summary>Every server started and not yet disposed: killed if the harness exits early (Ctrl+C,
+    /// SIGTERM).</summary>
     private static readonly List<Process> Running = [];
 
     static ServerProcess()
@@ -39,7 +40,12 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static ServerProcess Start(string name, string fileName, IEnumerable<string> arguments, string logPath, IDictionary<string, string>? environment = null)
+    public static ServerProcess Start(
+        string name,
+        string fileName,
+        IEnumerable<string> arguments,
+        string logPath,
+        IDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(fileName)
         {
@@ -115,7 +121,8 @@ internal sealed class ServerProcess : IAsyncDisposable
         {
             if (_process.HasExited)
             {
-                throw new InvalidOperationException($"{Name} exited with code {_process.ExitCode} before listening; see {LogPath}");
+                throw new InvalidOperationException(
+                    $"{Name} exited with code {_process.ExitCode} before listening; see {LogPath}");
             }
 
             try
@@ -192,7 +199,8 @@ internal static class ProcStat
         return long.Parse(fields[1], CultureInfo.InvariantCulture) * PageSize;
     }
 
-    /// <summary>CPU seconds all processes of the machine spent busy so far (every core; /proc/stat line 'cpu').</summary>
+    /// <summary>CPU seconds all processes of the machine spent busy so far (every core; /proc/stat line
+    /// 'cpu').</summary>
     public static double MachineBusySeconds()
     {
         using var reader = new StreamReader("/proc/stat");
@@ -248,7 +256,8 @@ internal static class ProcStat
     {
         try
         {
-            using var process = Process.Start(new ProcessStartInfo("getconf", "CLK_TCK") { RedirectStandardOutput = true });
+            using var process = Process.Start(
+                new ProcessStartInfo("getconf", "CLK_TCK") { RedirectStandardOutput = true });
             var text = process!.StandardOutput.ReadToEnd().Trim();
             process.WaitForExit();
             return double.Parse(text, CultureInfo.InvariantCulture);

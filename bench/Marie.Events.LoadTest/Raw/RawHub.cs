@@ -8,7 +8,8 @@ using Marie.Events.Protocol;
 
 namespace Marie.Events.LoadTest.Raw;
 
-/// <summary>Topics and the streams subscribed to them; per topic only a sequence counter and a subscriber list.</summary>
+/// <summary>Topics and the streams subscribed to them; per topic only a sequence counter and a subscriber
+/// list.</summary>
 internal sealed class RawHub : IDisposable
 {
     private readonly ConcurrentDictionary<string, RawTopic> _topics = new(StringComparer.Ordinal);
@@ -36,7 +37,11 @@ internal sealed class RawHub : IDisposable
         foreach (var name in request.Topics)
         {
             var topic = _topics.GetOrAdd(name, static n => new RawTopic(n));
-            var subscription = new RawSubscription(stream, topic, request.SubscriptionId, stream.Subscriptions.Count + 1,
+            var subscription = new RawSubscription(
+                stream,
+                topic,
+                request.SubscriptionId,
+                stream.Subscriptions.Count + 1,
                 request.Filter?.Jobids.Count > 0 ? [.. request.Filter.Jobids] : null);
             stream.Subscriptions.Add(subscription);
             topic.Add(subscription);
@@ -59,7 +64,10 @@ internal sealed class RawHub : IDisposable
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         foreach (var stream in _streams.Keys)
         {
-            stream.Queue.Writer.TryWrite(new RawItem(null, null, new ServerMessage { Heartbeat = new ServerHeartbeat { Timestamp = now } }));
+            stream.Queue.Writer.TryWrite(new RawItem(
+                null,
+                null,
+                new ServerMessage { Heartbeat = new ServerHeartbeat { Timestamp = now } }));
         }
     }
 
@@ -146,7 +154,8 @@ internal sealed class RawTopic(string name)
 /// <summary>One client stream: its write queue and its subscriptions.</summary>
 internal sealed class RawStream
 {
-    public Channel<RawItem> Queue { get; } = Channel.CreateUnbounded<RawItem>(new UnboundedChannelOptions { SingleReader = true });
+    public Channel<RawItem> Queue { get; } = Channel.CreateUnbounded<RawItem>(
+        new UnboundedChannelOptions { SingleReader = true });
 
     /// <summary>Changed only by the stream's reader loop; read when it ends.</summary>
     public List<RawSubscription> Subscriptions { get; } = [];

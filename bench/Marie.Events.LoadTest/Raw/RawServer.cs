@@ -24,7 +24,10 @@ internal static class RawServer
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
         // The same Kestrel set-up as the gateway: h2c only, default HTTP/2 limits.
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port, listen => listen.Protocols = HttpProtocols.Http2));
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(
+            IPAddress.Loopback,
+            port,
+            listen => listen.Protocols = HttpProtocols.Http2));
         builder.Services.AddGrpc();
         builder.Services.AddSingleton(_ => new RawHub(heartbeat));
         var app = builder.Build();
@@ -41,7 +44,10 @@ internal sealed class RawPublisherService(RawHub hub) : EventPublisherService.Ev
     public override Task<PublishResponse> Publish(PublishRequest request, ServerCallContext context) =>
         Task.FromResult(hub.Publish(request.Event));
 
-    public override async Task PublishStream(IAsyncStreamReader<PublishRequest> requestStream, IServerStreamWriter<PublishResponse> responseStream, ServerCallContext context)
+    public override async Task PublishStream(
+        IAsyncStreamReader<PublishRequest> requestStream,
+        IServerStreamWriter<PublishResponse> responseStream,
+        ServerCallContext context)
     {
         while (await requestStream.MoveNext(context.CancellationToken))
         {
@@ -56,7 +62,10 @@ internal sealed class RawStreamService(RawHub hub) : RawStreamServiceBase
     private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
     private static readonly WriteOptions Flushed = new();
 
-    public override async Task StreamEvents(IAsyncStreamReader<ClientMessage> requestStream, IServerStreamWriter<RawFrame> responseStream, ServerCallContext context)
+    public override async Task StreamEvents(
+        IAsyncStreamReader<ClientMessage> requestStream,
+        IServerStreamWriter<RawFrame> responseStream,
+        ServerCallContext context)
     {
         var stream = new RawStream();
         hub.Add(stream);
@@ -75,7 +84,8 @@ internal sealed class RawStreamService(RawHub hub) : RawStreamServiceBase
 
             await writer;
         }
-        catch (Exception ex) when (token.IsCancellationRequested && ex is IOException or OperationCanceledException or InvalidOperationException)
+        catch (Exception ex) when (token.IsCancellationRequested
+            && ex is IOException or OperationCanceledException or InvalidOperationException)
         {
             // The client went away.
         }
@@ -86,7 +96,10 @@ internal sealed class RawStreamService(RawHub hub) : RawStreamServiceBase
         }
     }
 
-    private static async Task WriteLoopAsync(RawStream stream, IServerStreamWriter<RawFrame> responses, CancellationToken token)
+    private static async Task WriteLoopAsync(
+        RawStream stream,
+        IServerStreamWriter<RawFrame> responses,
+        CancellationToken token)
     {
         var current = new RawFrame();
         var next = new RawFrame();
@@ -127,7 +140,9 @@ internal static class RawStreamBinding
         MethodType.DuplexStreaming,
         "marieai.events.EventStreamService",
         "StreamEvents",
-        Marshallers.Create(static m => Google.Protobuf.MessageExtensions.ToByteArray(m), ClientMessage.Parser.ParseFrom),
+        Marshallers.Create(
+            static m => Google.Protobuf.MessageExtensions.ToByteArray(m),
+            ClientMessage.Parser.ParseFrom),
         RawFrame.Marshaller);
 
     public static void BindService(ServiceBinderBase binder, RawStreamServiceBase? service) =>
@@ -137,5 +152,8 @@ internal static class RawStreamBinding
 [BindServiceMethod(typeof(RawStreamBinding), nameof(RawStreamBinding.BindService))]
 internal abstract class RawStreamServiceBase
 {
-    public abstract Task StreamEvents(IAsyncStreamReader<ClientMessage> requestStream, IServerStreamWriter<RawFrame> responseStream, ServerCallContext context);
+    public abstract Task StreamEvents(
+        IAsyncStreamReader<ClientMessage> requestStream,
+        IServerStreamWriter<RawFrame> responseStream,
+        ServerCallContext context);
 }

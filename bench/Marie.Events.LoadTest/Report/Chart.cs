@@ -33,7 +33,12 @@ internal static class Chart
         multiplot.AddPlots(3);
         multiplot.Layout = new ScottPlot.MultiplotLayouts.Columns();
         SimpleBars(multiplot.GetPlot(0), "W1: deliveries/s (higher is better)", w1, Metrics.DeliveriesPerSecond, "N0");
-        SimpleBars(multiplot.GetPlot(1), "W1: server CPU s per M deliveries (lower is better)", w1, Metrics.ServerCpuPerMillion, "F2");
+        SimpleBars(
+            multiplot.GetPlot(1),
+            "W1: server CPU s per M deliveries (lower is better)",
+            w1,
+            Metrics.ServerCpuPerMillion,
+            "F2");
         GroupedBars(multiplot.GetPlot(2), "W4: p99 latency, ms (lower is better)", w4);
         multiplot.SavePng(path, Width, Height);
         return true;
@@ -83,7 +88,9 @@ internal static class Chart
         }
 
         plot.Add.Bars(bars);
-        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual([.. ticks.Select(t => t.Item1)], [.. ticks.Select(t => t.Item2)]);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            [.. ticks.Select(t => t.Item1)],
+            [.. ticks.Select(t => t.Item2)]);
         plot.Axes.Margins(bottom: 0, top: 0.15);
         foreach (var target in targets)
         {
@@ -111,13 +118,19 @@ internal static class Chart
         };
         foreach (var workload in root.GetProperty("workloads").EnumerateArray())
         {
-            var item = new WorkloadReport(workload.GetProperty("id").GetString()!, workload.GetProperty("title").GetString()!);
+            var item = new WorkloadReport(
+                workload.GetProperty("id").GetString()!,
+                workload.GetProperty("title").GetString()!);
             foreach (var row in workload.GetProperty("rows").EnumerateArray())
             {
                 var target = new TargetRow(row.GetProperty("target").GetString()!);
                 foreach (var metric in row.GetProperty("metrics").EnumerateObject())
                 {
-                    target.Set(metric.Name, metric.Value.ValueKind == System.Text.Json.JsonValueKind.Number ? metric.Value.GetDouble() : double.NaN);
+                    target.Set(
+                        metric.Name,
+                        metric.Value.ValueKind == System.Text.Json.JsonValueKind.Number
+                            ? metric.Value.GetDouble()
+                            : double.NaN);
                 }
 
                 item.Rows.Add(target);
@@ -127,8 +140,11 @@ internal static class Chart
         }
 
         var png = Path.ChangeExtension(jsonPath, ".png");
-        return Write(report, png) ? png : throw new InvalidOperationException($"{jsonPath} has no W1 and W4 results to chart");
+        return Write(report, png)
+            ? png
+            : throw new InvalidOperationException($"{jsonPath} has no W1 and W4 results to chart");
     }
 
-    private static Color ColorOf(string target) => Colors.TryGetValue(target, out var color) ? color : new Color(44, 160, 44);
+    private static Color ColorOf(string target) =>
+        Colors.TryGetValue(target, out var color) ? color : new Color(44, 160, 44);
 }

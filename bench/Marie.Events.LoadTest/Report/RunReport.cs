@@ -35,8 +35,14 @@ internal sealed class RunReport
     {
         var inv = CultureInfo.InvariantCulture;
         var md = new StringBuilder();
-        md.AppendLine(inv, $"Run {Started:yyyy-MM-dd HH:mm} UTC, {Mode}, {DurationSeconds:F0} s: `{Command}`").AppendLine();
-        md.AppendLine(inv, $"Machine: {Machine.Cores} cores, {Machine.MemoryGiB:F1} GiB, {Machine.Os}, .NET {Machine.Runtime}, {Machine.NatsServer}; load average before {Machine.LoadBefore}, after {Machine.LoadAfter}.").AppendLine();
+        md.AppendLine(
+            inv,
+            $"Run {Started:yyyy-MM-dd HH:mm} UTC, {Mode}, {DurationSeconds:F0} s: `{Command}`").AppendLine();
+        md.AppendLine(
+            inv,
+            $"Machine: {Machine.Cores} cores, {Machine.MemoryGiB:F1} GiB, {Machine.Os}, .NET {Machine.Runtime}, "
+                + $"{Machine.NatsServer}; load average before {Machine.LoadBefore}, after "
+                + $"{Machine.LoadAfter}.").AppendLine();
         foreach (var workload in Workloads)
         {
             md.AppendLine(inv, $"### {workload.Id}: {workload.Title}").AppendLine();
@@ -63,7 +69,13 @@ internal sealed class RunReport
     }
 }
 
-internal sealed record MachineInfo(int Cores, double MemoryGiB, string Os, string Runtime, string NatsServer, string LoadBefore)
+internal sealed record MachineInfo(
+    int Cores,
+    double MemoryGiB,
+    string Os,
+    string Runtime,
+    string NatsServer,
+    string LoadBefore)
 {
     public string LoadAfter { get; set; } = "";
 }
@@ -95,17 +107,21 @@ internal sealed class WorkloadReport(string id, string title)
                 continue;
             }
 
-            foreach (var other in Rows.Where(r => !IsOurs(r.Target) || (mine.Target == "ours" && r.Target == "ours-base")))
+            foreach (var other in Rows.Where(r => !IsOurs(r.Target)
+                || (mine.Target == "ours" && r.Target == "ours-base")))
             {
                 if (other.Get(metric) is { } theirs && theirs > 0 && !double.IsNaN(theirs))
                 {
-                    Ratios.Add(string.Create(CultureInfo.InvariantCulture, $"{label}: {mine.Target} / {other.Target} = {value / theirs:F2}"));
+                    Ratios.Add(string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"{label}: {mine.Target} / {other.Target} = {value / theirs:F2}"));
                 }
             }
         }
     }
 
-    private static bool IsOurs(string target) => target == "ours" || target.StartsWith("ours-", StringComparison.Ordinal);
+    private static bool IsOurs(string target) =>
+        target == "ours" || target.StartsWith("ours-", StringComparison.Ordinal);
 
     public string ToMarkdownTable()
     {
@@ -190,7 +206,8 @@ internal static class Metrics
     public static string Format(string metric, double value) => metric switch
     {
         Saturated => value > 0 ? "no" : "yes",
-        ServerCpuPerMillion or RedisCpuPerMillion or DriverCpuPerMillion or OtherLoad or P50 or P99 or P999 or IdleCpu => value.ToString("F2", CultureInfo.InvariantCulture),
+        ServerCpuPerMillion or RedisCpuPerMillion or DriverCpuPerMillion or OtherLoad or P50 or P99 or P999
+            or IdleCpu => value.ToString("F2", CultureInfo.InvariantCulture),
         KibPerStream => value.ToString("F1", CultureInfo.InvariantCulture),
         _ => value.ToString("N0", CultureInfo.InvariantCulture),
     };

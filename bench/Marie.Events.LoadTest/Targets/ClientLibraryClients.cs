@@ -12,7 +12,12 @@ internal sealed class ClientLibrarySubscriberDriver : ISubscriberDriver
 {
     public string Name => "client-library";
 
-    public async Task<IAsyncDisposable> SubscribeAsync(SubscriberConnection connection, SubscribeSpec spec, Flow flow, bool sendAcks, CancellationToken cancellationToken)
+    public async Task<IAsyncDisposable> SubscribeAsync(
+        SubscriberConnection connection,
+        SubscribeSpec spec,
+        Flow flow,
+        bool sendAcks,
+        CancellationToken cancellationToken)
     {
         var client = new EventStreamClient(new EventStreamClientOptions
         {
@@ -37,7 +42,11 @@ internal sealed class ClientLibrarySubscriberDriver : ISubscriberDriver
             }
         };
 
-        var options = new SubscriptionOptions { SubscriptionId = spec.SubscriptionId, Topics = { spec.Shape.Topic(spec.Topic) } };
+        var options = new SubscriptionOptions
+        {
+            SubscriptionId = spec.SubscriptionId,
+            Topics = { spec.Shape.Topic(spec.Topic) },
+        };
         if (spec.JobId is not null)
         {
             options.Filter.JobIds.Add(spec.JobId);
@@ -68,7 +77,11 @@ internal sealed class ClientLibrarySubscriberDriver : ISubscriberDriver
         private readonly CancellationTokenSource _stop = new();
         private readonly Task _loop;
 
-        public LibrarySubscription(EventStreamClient client, EventSubscription subscription, SubscribeSpec spec, Flow flow)
+        public LibrarySubscription(
+            EventStreamClient client,
+            EventSubscription subscription,
+            SubscribeSpec spec,
+            Flow flow)
         {
             _client = client;
             _subscription = subscription;

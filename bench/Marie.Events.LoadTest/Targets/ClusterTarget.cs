@@ -29,7 +29,10 @@ internal sealed class ClusterTarget(string name, IReadOnlyList<GrpcTarget> gatew
         Gateways[0].OpenPublisherAsync(index, cancellationToken);
 
     public Task<IAsyncDisposable> SubscribeAsync(SubscribeSpec spec, Flow flow, CancellationToken cancellationToken) =>
-        Gateways[spec.Connection / Stride].SubscribeAsync(spec with { Connection = spec.Connection % Stride }, flow, cancellationToken);
+        Gateways[spec.Connection / Stride].SubscribeAsync(
+            spec with { Connection = spec.Connection % Stride },
+            flow,
+            cancellationToken);
 
     /// <summary>
     /// <paramref name="specs"/> (a topic's subscribers one after another, as <c>Rounds.Specs</c> makes them) spread
@@ -37,7 +40,10 @@ internal sealed class ClusterTarget(string name, IReadOnlyList<GrpcTarget> gatew
     /// every gateway; on each gateway, <paramref name="perConnection"/> subscriptions share a connection. With one
     /// gateway this is the workload's own connection sharing.
     /// </summary>
-    public IReadOnlyList<SubscribeSpec> Spread(IReadOnlyList<SubscribeSpec> specs, int subscribersPerTopic, int perConnection)
+    public IReadOnlyList<SubscribeSpec> Spread(
+        IReadOnlyList<SubscribeSpec> specs,
+        int subscribersPerTopic,
+        int perConnection)
     {
         var placed = new int[Gateways.Count];
         var spread = new List<SubscribeSpec>(specs.Count);

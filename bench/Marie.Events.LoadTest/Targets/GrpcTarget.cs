@@ -46,7 +46,12 @@ internal sealed class GrpcTarget(
     public Task<IAsyncDisposable> SubscribeAsync(SubscribeSpec spec, Flow flow, CancellationToken cancellationToken)
     {
         var (channel, handler) = Channel(spec.Connection);
-        var connection = new SubscriberConnection(channel, handler, new Uri($"http://127.0.0.1:{port}"), subscriberKey, Headers(subscriberKey));
+        var connection = new SubscriberConnection(
+            channel,
+            handler,
+            new Uri($"http://127.0.0.1:{port}"),
+            subscriberKey,
+            Headers(subscriberKey));
         return driver.SubscribeAsync(connection, spec, flow, sendAcks, cancellationToken);
     }
 
@@ -66,7 +71,8 @@ internal sealed class GrpcTarget(
     }
 
     /// <summary>Connection <paramref name="index"/>'s channel and its handler (one HTTP/2 connection: the workload
-    /// decides how streams share connections; the client-library driver opens its own channels on the same handler).</summary>
+    /// decides how streams share connections; the client-library driver opens its own channels on the same
+    /// handler).</summary>
     private (GrpcChannel Channel, SocketsHttpHandler Handler) Channel(int index)
     {
         lock (_gate)
@@ -92,7 +98,8 @@ internal sealed class GrpcTarget(
         }
     }
 
-    private static Metadata Headers(string? key) => key is null ? [] : new Metadata { { "authorization", "Bearer " + key } };
+    private static Metadata Headers(string? key) =>
+        key is null ? [] : new Metadata { { "authorization", "Bearer " + key } };
 
     public ValueTask DisposeAsync()
     {
@@ -108,7 +115,12 @@ internal sealed class GrpcTarget(
 /// <param name="Address">The server's address.</param>
 /// <param name="ApiKey">The subscriber key (none for the raw baseline).</param>
 /// <param name="Headers">The <c>authorization</c> header for <paramref name="ApiKey"/>.</param>
-internal sealed record SubscriberConnection(GrpcChannel Channel, SocketsHttpHandler Handler, Uri Address, string? ApiKey, Metadata Headers);
+internal sealed record SubscriberConnection(
+    GrpcChannel Channel,
+    SocketsHttpHandler Handler,
+    Uri Address,
+    string? ApiKey,
+    Metadata Headers);
 
 /// <summary>
 /// How the load generator subscribes on our side: <see cref="StubSubscriberDriver"/> (the generated stubs, target
@@ -118,7 +130,12 @@ internal interface ISubscriberDriver
 {
     string Name { get; }
 
-    Task<IAsyncDisposable> SubscribeAsync(SubscriberConnection connection, SubscribeSpec spec, Flow flow, bool sendAcks, CancellationToken cancellationToken);
+    Task<IAsyncDisposable> SubscribeAsync(
+        SubscriberConnection connection,
+        SubscribeSpec spec,
+        Flow flow,
+        bool sendAcks,
+        CancellationToken cancellationToken);
 }
 
 /// <summary>The drivers our side is measured through.</summary>
@@ -129,14 +146,20 @@ internal static class SubscriberDrivers
     public static readonly ISubscriberDriver ClientLibrary = new ClientLibrarySubscriberDriver();
 
     public const string ClientLibraryStatus =
-        "ours: our gateway through the generated stubs; ours-client: the same gateway through the client library (Marie.Events.Client, one EventStreamClient per subscriber, auto acks batched by 64), in W1, W2 and W4";
+        "ours: our gateway through the generated stubs; ours-client: the same gateway through the client library "
+            + "(Marie.Events.Client, one EventStreamClient per subscriber, auto acks batched by 64), in W1, W2 and W4";
 }
 
 internal sealed class StubSubscriberDriver : ISubscriberDriver
 {
     public string Name => "stubs";
 
-    public async Task<IAsyncDisposable> SubscribeAsync(SubscriberConnection connection, SubscribeSpec spec, Flow flow, bool sendAcks, CancellationToken cancellationToken)
+    public async Task<IAsyncDisposable> SubscribeAsync(
+        SubscriberConnection connection,
+        SubscribeSpec spec,
+        Flow flow,
+        bool sendAcks,
+        CancellationToken cancellationToken)
     {
         var client = new EventStreamService.EventStreamServiceClient(connection.Channel);
         return await StubSubscription.StartAsync(client, connection.Headers, spec, flow, sendAcks, cancellationToken);

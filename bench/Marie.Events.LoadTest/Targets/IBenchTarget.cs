@@ -44,7 +44,8 @@ internal interface IBenchTarget
     Task<IAsyncDisposable> SubscribeAsync(SubscribeSpec spec, Flow flow, CancellationToken cancellationToken);
 }
 
-/// <summary>One producer's connection. Publishes are pipelined: a bounded number wait for their acknowledgement.</summary>
+/// <summary>One producer's connection. Publishes are pipelined: a bounded number wait for their
+/// acknowledgement.</summary>
 internal interface IBenchPublisher : IAsyncDisposable
 {
     /// <summary>Hands one event over; waits only while too many publishes are unacknowledged.</summary>
@@ -61,7 +62,8 @@ internal static class ClientSettings
     public const int PublishWindow = 256;
 
     /// <summary>A subscriber acknowledges cumulatively after this many events (ours: CumulativeAck; JetStream AckAll:
-    /// ack of the last message). Well below max_in_flight / MaxAckPending (1000), so acks never stall delivery.</summary>
+    /// ack of the last message). Well below max_in_flight / MaxAckPending (1000), so acks never stall
+    /// delivery.</summary>
     public const int AckEvery = 64;
 
     /// <summary>max_in_flight (ours) and MaxAckPending (JetStream; also its default).</summary>

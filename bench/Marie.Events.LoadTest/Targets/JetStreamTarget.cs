@@ -142,10 +142,15 @@ internal sealed class JetStreamTarget(NatsServer nats, bool ackAll) : IBenchTarg
     public async Task<IBenchPublisher> OpenPublisherAsync(int index, CancellationToken cancellationToken) =>
         new NatsPublisher(await nats.ContextAsync(ProducerConnectionBase + index));
 
-    public async Task<IAsyncDisposable> SubscribeAsync(SubscribeSpec spec, Flow flow, CancellationToken cancellationToken)
+    public async Task<IAsyncDisposable> SubscribeAsync(
+        SubscribeSpec spec,
+        Flow flow,
+        CancellationToken cancellationToken)
     {
         var js = await nats.ContextAsync(spec.Connection);
-        var filter = spec.JobId is null ? $"{spec.Shape.Workload}.t{spec.Topic}.>" : NatsServer.Subject(spec.Shape, spec.Topic, spec.JobId);
+        var filter = spec.JobId is null
+            ? $"{spec.Shape.Workload}.t{spec.Topic}.>"
+            : NatsServer.Subject(spec.Shape, spec.Topic, spec.JobId);
         var consumer = await js.CreateOrUpdateConsumerAsync(NatsServer.StreamName(spec.Shape), new ConsumerConfig
         {
             Name = spec.SubscriptionId,
@@ -156,26 +161,47 @@ internal sealed class JetStreamTarget(NatsServer nats, bool ackAll) : IBenchTarg
             // Gone a while after the workload if the stream's deletion did not take it.
             InactiveThreshold = TimeSpan.FromMinutes(5),
         }, cancellationToken);
-        var subscription = new NatsSubscription(consumer, spec, flow, ackAll, TimeSpan.FromSeconds(nats.Settings.HeartbeatSeconds), cancellationToken);
+        var subscription = new NatsSubscription(
+            consumer,
+            spec,
+            flow,
+            ackAll,
+            TimeSpan.FromSeconds(nats.Settings.HeartbeatSeconds),
+            cancellationToken);
         // Closed with its consumer, as our subscriptions close with their stream: later rounds do not carry it.
         subscription.OnClosed = () => DeleteConsumerAsync(js, NatsServer.StreamName(spec.Shape), spec.SubscriptionId);
         return subscription;
     }
 }
 
-/// <summary>A pull consumer's Consume loop: parses each message as EventData (as our subscribers parse envelopes).</summary>
+/// <summary>A pull consumer's Consume loop: parses each message as EventData (as our subscribers parse
+/// envelopes).</summary>
 internal sealed class NatsSubscription : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop;
     private readonly Task _loop;
 
-    public NatsSubscription(INatsJSConsumer consumer, SubscribeSpec spec, Flow flow, bool ackAll, TimeSpan heartbeat, CancellationToken cancellationToken)
+    public NatsSubscription(
+        INatsJSConsumer consumer,
+        SubscribeSpec spec,
+        Flow flow,
+        bool ackAll,
+        TimeSpan heartbeat,
+        CancellationToken cancellationToken)
     {
         _stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        _loop = Task.Run(() => ConsumeAsync(consumer, spec, flow, ackAll, heartbeat, _stop.Token), CancellationToken.None);
+        _loop = Task.Run(
+            () => ConsumeAsync(consumer, spec, flow, ackAll, heartbeat, _stop.Token),
+            CancellationToken.None);
     }
 
-    private static async Task ConsumeAsync(INatsJSConsumer consumer, SubscribeSpec spec, Flow flow, bool ackAll, TimeSpan heartbeat, CancellationToken token)
+    private static async Task ConsumeAsync(
+        INatsJSConsumer consumer,
+        SubscribeSpec spec,
+        Flow flow,
+        bool ackAll,
+        TimeSpan heartbeat,
+        CancellationToken token)
     {
         var opts = new NatsJSConsumeOpts
         {
@@ -228,7 +254,8 @@ internal sealed class NatsSubscription : IAsyncDisposable
     }
 }
 
-/// <summary>JetStream publishes, pipelined: up to <see cref="ClientSettings.PublishWindow"/> await their PubAck.</summary>
+/// <summary>JetStream publishes, pipelined: up to <see cref="ClientSettings.PublishWindow"/> await their
+/// PubAck.</summary>
 internal sealed class NatsPublisher(NatsJSContext js) : IBenchPublisher
 {
     private readonly SemaphoreSlim _slots = new(ClientSettings.PublishWindow, ClientSettings.PublishWindow);

@@ -8,9 +8,14 @@ namespace Marie.Events.LoadTest.Targets;
 /// <summary>What the servers are started with: the same broker-facing numbers for every target.</summary>
 /// <param name="WorkDir">Temporary folder for configuration, state and logs.</param>
 /// <param name="ReplaySize">Our replay_size; JetStream keeps as many per subject.</param>
-/// <param name="HeartbeatSeconds">Our heartbeat_interval_s; the raw server's heartbeat; JetStream's idle heartbeat.</param>
+/// <param name="HeartbeatSeconds">Our heartbeat_interval_s; the raw server's heartbeat; JetStream's idle
+/// heartbeat.</param>
 /// <param name="GatewayEnvironment">Extra environment variables for our gateway's process (experiments).</param>
-internal sealed record ServerSettings(string WorkDir, int ReplaySize, double HeartbeatSeconds, IReadOnlyDictionary<string, string> GatewayEnvironment);
+internal sealed record ServerSettings(
+    string WorkDir,
+    int ReplaySize,
+    double HeartbeatSeconds,
+    IReadOnlyDictionary<string, string> GatewayEnvironment);
 
 /// <summary>Starts the three servers, each in its own process on a free loopback port.</summary>
 internal static class Launchers
@@ -30,15 +35,20 @@ internal static class Launchers
     /// <param name="driver">How subscribers are driven.</param>
     /// <param name="name">The target's name: <c>ours</c>, or <c>ours-base</c> for a baseline build.</param>
     /// <param name="gatewayDll">The gateway to run (default: this build's).</param>
-    /// <param name="brokerBackend">The <c>toast.grpc.broker.backend</c> lines (default: the memory backend); lines after
-    /// the first carry their own indentation (six spaces for keys under <c>broker:</c>).</param>
-    public static async Task<GrpcTarget> StartOursAsync(ServerSettings settings, ISubscriberDriver driver, string name = "ours", string? gatewayDll = null,
+    /// <param name="brokerBackend">The <c>toast.grpc.broker.backend</c> lines (default: the memory backend); lines
+    /// after the first carry their own indentation (six spaces for keys under <c>broker:</c>).</param>
+    public static async Task<GrpcTarget> StartOursAsync(
+        ServerSettings settings,
+        ISubscriberDriver driver,
+        string name = "ours",
+        string? gatewayDll = null,
         string brokerBackend = "backend: memory")
     {
         gatewayDll ??= GatewayDll;
         if (!File.Exists(gatewayDll))
         {
-            throw new InvalidOperationException($"gateway not built: {gatewayDll} (dotnet build -c Release bench/Marie.Events.LoadTest)");
+            throw new InvalidOperationException(
+                $"gateway not built: {gatewayDll} (dotnet build -c Release bench/Marie.Events.LoadTest)");
         }
 
         var dir = Directory.CreateDirectory(Path.Combine(settings.WorkDir, name)).FullName;
@@ -80,8 +90,16 @@ internal static class Launchers
                   topics: ["*"]
             """);
 
-        var environment = new Dictionary<string, string>(settings.GatewayEnvironment) { ["MARIE_LOG_LEVEL"] = "WARNING" };
-        var server = ServerProcess.Start(name, DotnetHost(), [gatewayDll, "--config", config], Path.Combine(settings.WorkDir, name + ".log"), environment);
+        var environment = new Dictionary<string, string>(settings.GatewayEnvironment)
+        {
+            ["MARIE_LOG_LEVEL"] = "WARNING",
+        };
+        var server = ServerProcess.Start(
+            name,
+            DotnetHost(),
+            [gatewayDll, "--config", config],
+            Path.Combine(settings.WorkDir, name + ".log"),
+            environment);
         await server.WaitForPortAsync(port, StartTimeout);
         return new GrpcTarget(name, server, port, publisherKey, subscriberKey, sendAcks: true, canReplay: true, driver);
     }
@@ -92,16 +110,28 @@ internal static class Launchers
         var port = FreePort.Next();
         var self = typeof(Launchers).Assembly.Location;
         var server = ServerProcess.Start("raw-grpc", DotnetHost(),
-            [self, "--serve-raw", "--port", port.ToString(CultureInfo.InvariantCulture), "--heartbeat-s", settings.HeartbeatSeconds.ToString(CultureInfo.InvariantCulture)],
+            [
+                self, "--serve-raw", "--port", port.ToString(CultureInfo.InvariantCulture),
+                "--heartbeat-s", settings.HeartbeatSeconds.ToString(CultureInfo.InvariantCulture),
+            ],
             Path.Combine(settings.WorkDir, "raw-grpc.log"),
             // The gateway's GC (workstation, concurrent), not this program's (server GC, for the load generator).
             new Dictionary<string, string> { ["DOTNET_gcServer"] = "0", ["DOTNET_gcConcurrent"] = "1" });
         await server.WaitForPortAsync(port, StartTimeout);
         // No acks (it keeps no delivery state), no ring (nothing to replay).
-        return new GrpcTarget("raw-grpc", server, port, null, null, sendAcks: false, canReplay: false, SubscriberDrivers.Stubs);
+        return new GrpcTarget(
+            "raw-grpc",
+            server,
+            port,
+            null,
+            null,
+            sendAcks: false,
+            canReplay: false,
+            SubscriberDrivers.Stubs);
     }
 
-    /// <summary><c>nats-server -js</c> (Debian's nats-server), store in the temporary folder (memory streams only).</summary>
+    /// <summary><c>nats-server -js</c> (Debian's nats-server), store in the temporary folder (memory streams
+    /// only).</summary>
     public static async Task<NatsServer> StartNatsAsync(ServerSettings settings, string natsServer)
     {
         var port = FreePort.Next();

@@ -8,7 +8,8 @@ namespace Marie.Events.LoadTest.Targets;
 /// <see cref="ClientSettings.AckEvery"/> events (when the target takes acks).</summary>
 internal sealed class StubSubscription : IAsyncDisposable
 {
-    /// <summary>How long a subscription may take to be confirmed (10,000 opening at once on a loaded machine).</summary>
+    /// <summary>How long a subscription may take to be confirmed (10,000 opening at once on a loaded
+    /// machine).</summary>
     private static readonly TimeSpan ConfirmTimeout = TimeSpan.FromSeconds(60);
 
     private readonly AsyncDuplexStreamingCall<ClientMessage, ServerMessage> _call;
@@ -22,7 +23,13 @@ internal sealed class StubSubscription : IAsyncDisposable
         _stop = stop;
     }
 
-    public static async Task<StubSubscription> StartAsync(EventStreamService.EventStreamServiceClient client, Metadata headers, SubscribeSpec spec, Flow flow, bool sendAcks, CancellationToken cancellationToken)
+    public static async Task<StubSubscription> StartAsync(
+        EventStreamService.EventStreamServiceClient client,
+        Metadata headers,
+        SubscribeSpec spec,
+        Flow flow,
+        bool sendAcks,
+        CancellationToken cancellationToken)
     {
         var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var call = client.StreamEvents(headers, cancellationToken: stop.Token);
@@ -76,7 +83,11 @@ internal sealed class StubSubscription : IAsyncDisposable
                                 Ack = new AckMessage
                                 {
                                     SubscriptionId = spec.SubscriptionId,
-                                    Cumulative = new CumulativeAck { Topic = topic, UpToSequenceNum = envelope.SequenceNum },
+                                    Cumulative = new CumulativeAck
+                                    {
+                                        Topic = topic,
+                                        UpToSequenceNum = envelope.SequenceNum,
+                                    },
                                 },
                             }, token);
                         }
@@ -89,14 +100,17 @@ internal sealed class StubSubscription : IAsyncDisposable
                         flow.OnLost();
                         break;
                     case ServerMessage.MessageOneofCase.Error:
-                        _confirmed.TrySetException(new InvalidOperationException($"subscription {spec.SubscriptionId}: {message.Error.Code} {message.Error.Message}"));
+                        _confirmed.TrySetException(new InvalidOperationException(
+                            $"subscription {spec.SubscriptionId}: {message.Error.Code} {message.Error.Message}"));
                         break;
                 }
             }
 
-            _confirmed.TrySetException(new InvalidOperationException($"subscription {spec.SubscriptionId}: the server ended the stream"));
+            _confirmed.TrySetException(
+                new InvalidOperationException($"subscription {spec.SubscriptionId}: the server ended the stream"));
         }
-        catch (Exception ex) when (token.IsCancellationRequested && ex is RpcException or OperationCanceledException or IOException)
+        catch (Exception ex) when (token.IsCancellationRequested
+            && ex is RpcException or OperationCanceledException or IOException)
         {
             // Disposed: the call was cancelled.
         }
@@ -114,7 +128,8 @@ internal sealed class StubSubscription : IAsyncDisposable
         {
             await _loop;
         }
-        catch (Exception ex) when (ex is RpcException or OperationCanceledException or IOException or InvalidOperationException)
+        catch (Exception ex)
+            when (ex is RpcException or OperationCanceledException or IOException or InvalidOperationException)
         {
             // Reported through the confirm, or the end of a cancelled call.
         }
@@ -138,7 +153,10 @@ internal sealed class StubPublisher : IBenchPublisher
         _stop = stop;
     }
 
-    public static Task<StubPublisher> OpenAsync(EventPublisherService.EventPublisherServiceClient client, Metadata headers, CancellationToken cancellationToken)
+    public static Task<StubPublisher> OpenAsync(
+        EventPublisherService.EventPublisherServiceClient client,
+        Metadata headers,
+        CancellationToken cancellationToken)
     {
         var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var publisher = new StubPublisher(client.PublishStream(headers, cancellationToken: stop.Token), stop);
@@ -155,7 +173,8 @@ internal sealed class StubPublisher : IBenchPublisher
                 _slots.Release();
             }
         }
-        catch (Exception ex) when (token.IsCancellationRequested && ex is RpcException or OperationCanceledException or IOException)
+        catch (Exception ex) when (token.IsCancellationRequested
+            && ex is RpcException or OperationCanceledException or IOException)
         {
             // Disposed.
         }

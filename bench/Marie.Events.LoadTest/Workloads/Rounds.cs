@@ -9,7 +9,13 @@ namespace Marie.Events.LoadTest.Workloads;
 /// this many job ids and each subscriber filters on its own one (W2; SubscribersPerTopic must equal Jobs).</param>
 /// <param name="PerConnection">Subscriptions sharing one connection (HTTP/2 or NATS).</param>
 /// <param name="Window">Events a topic's subscribers may be behind on average before producers wait.</param>
-internal sealed record FanoutShape(WorkloadShape Shape, int SubscribersPerTopic, int Jobs, int Producers, int PerConnection, long Window)
+internal sealed record FanoutShape(
+    WorkloadShape Shape,
+    int SubscribersPerTopic,
+    int Jobs,
+    int Producers,
+    int PerConnection,
+    long Window)
 {
     public bool FilterByJob => Jobs > 1;
 
@@ -20,32 +26,54 @@ internal sealed record FanoutShape(WorkloadShape Shape, int SubscribersPerTopic,
 }
 
 /// <summary>What one measured round gave.</summary>
-internal sealed record RoundResult(double Seconds, long Deliveries, long Published, double ServerCpu, double DriverCpu, double OtherCpu, long Lost)
+internal sealed record RoundResult(
+    double Seconds,
+    long Deliveries,
+    long Published,
+    double ServerCpu,
+    double DriverCpu,
+    double OtherCpu,
+    long Lost)
 {
     public double DeliveriesPerSecond => Deliveries / Seconds;
 
     public double EventsPerSecond => Published / Seconds;
 
     public static RoundResult Sum(IReadOnlyList<RoundResult> rounds) => new(
-        rounds.Sum(r => r.Seconds), rounds.Sum(r => r.Deliveries), rounds.Sum(r => r.Published), rounds.Sum(r => r.ServerCpu),
-        rounds.Sum(r => r.DriverCpu), rounds.Sum(r => r.OtherCpu), rounds.Sum(r => r.Lost));
+        rounds.Sum(r => r.Seconds), rounds.Sum(r => r.Deliveries), rounds.Sum(r => r.Published),
+        rounds.Sum(r => r.ServerCpu), rounds.Sum(r => r.DriverCpu), rounds.Sum(r => r.OtherCpu),
+        rounds.Sum(r => r.Lost));
 }
 
 /// <summary>Counters, the server's CPU, this process's CPU and the machine's busy time at one instant.</summary>
-internal readonly record struct Snapshot(long Ticks, long Received, long Published, double ServerCpu, double DriverCpu, double MachineBusy)
+internal readonly record struct Snapshot(
+    long Ticks,
+    long Received,
+    long Published,
+    double ServerCpu,
+    double DriverCpu,
+    double MachineBusy)
 {
     public static Snapshot Take(IBenchTarget target, Flow flow) => new(
         Stopwatch.GetTimestamp(), flow.Received, flow.Published, target.Server.CpuSeconds(),
         ProcStat.CpuSeconds(Environment.ProcessId), ProcStat.MachineBusySeconds());
 
-    /// <summary>From <paramref name="start"/> to this snapshot; other processes' CPU = machine busy - server - driver.</summary>
+    /// <summary>From <paramref name="start"/> to this snapshot; other processes' CPU = machine busy - server -
+    /// driver.</summary>
     public RoundResult Since(Snapshot start, long lost)
     {
         var seconds = (Ticks - start.Ticks) / (double)Stopwatch.Frequency;
         var server = ServerCpu - start.ServerCpu;
         var driver = DriverCpu - start.DriverCpu;
         var other = Math.Max(0, MachineBusy - start.MachineBusy - server - driver);
-        return new RoundResult(seconds, Received - start.Received, Published - start.Published, server, driver, other, lost);
+        return new RoundResult(
+            seconds,
+            Received - start.Received,
+            Published - start.Published,
+            server,
+            driver,
+            other,
+            lost);
     }
 }
 
@@ -63,15 +91,24 @@ internal static class Rounds
             for (var s = 0; s < shape.SubscribersPerTopic; s++)
             {
                 var index = specs.Count;
-                specs.Add(new SubscribeSpec($"{shape.Shape.Workload}-{round}-s{index}", shape.Shape, topic, index / shape.PerConnection,
-                    shape.FilterByJob ? shape.JobNames[s] : null, fromStart));
+                specs.Add(new SubscribeSpec(
+                    $"{shape.Shape.Workload}-{round}-s{index}",
+                    shape.Shape,
+                    topic,
+                    index / shape.PerConnection,
+                    shape.FilterByJob ? shape.JobNames[s] : null,
+                    fromStart));
             }
         }
 
         return specs;
     }
 
-    public static async Task<IAsyncDisposable[]> SubscribeAllAsync(IBenchTarget target, IReadOnlyList<SubscribeSpec> specs, Flow flow, CancellationToken cancellationToken)
+    public static async Task<IAsyncDisposable[]> SubscribeAllAsync(
+        IBenchTarget target,
+        IReadOnlyList<SubscribeSpec> specs,
+        Flow flow,
+        CancellationToken cancellationToken)
     {
         var handles = new IAsyncDisposable?[specs.Count];
         using var gate = new SemaphoreSlim(SubscribeConcurrency);
@@ -105,9 +142,16 @@ internal static class Rounds
 
     /// <summary>
     /// One producer: cycles over the topics (and job ids), waits for room in the flow window, publishes. At a fixed
-    /// rate (events/s for this producer) it sends what is due every millisecond; otherwise as fast as the window allows.
+    /// rate (events/s for this producer) it sends what is due every millisecond; otherwise as fast as the window
+    /// allows.
     /// </summary>
-    public static async Task ProduceAsync(IBenchPublisher publisher, int index, FanoutShape shape, Flow flow, double? rate, CancellationToken cancellationToken)
+    public static async Task ProduceAsync(
+        IBenchPublisher publisher,
+        int index,
+        FanoutShape shape,
+        Flow flow,
+        double? rate,
+        CancellationToken cancellationToken)
     {
         var factory = new EventFactory(index);
         var topics = Enumerable.Range(0, shape.Shape.Topics).Select(shape.Shape.Topic).ToArray();
@@ -144,7 +188,11 @@ internal static class Rounds
     }
 
     /// <summary>Fills each topic with <paramref name="perTopic"/> events (W5's full rings), all acknowledged.</summary>
-    public static async Task PrefillAsync(IBenchTarget target, FanoutShape shape, int perTopic, CancellationToken cancellationToken)
+    public static async Task PrefillAsync(
+        IBenchTarget target,
+        FanoutShape shape,
+        int perTopic,
+        CancellationToken cancellationToken)
     {
         var publishers = new List<IBenchPublisher>();
         try
@@ -163,7 +211,9 @@ internal static class Rounds
                 while ((i = Interlocked.Increment(ref next)) < total)
                 {
                     var topic = (int)(i % shape.Shape.Topics);
-                    await publisher.PublishAsync(factory.Create(shape.Shape.Topic(topic), shape.JobNames[0]), cancellationToken);
+                    await publisher.PublishAsync(
+                        factory.Create(shape.Shape.Topic(topic), shape.JobNames[0]),
+                        cancellationToken);
                 }
 
                 await publisher.FlushAsync(cancellationToken);

@@ -161,8 +161,10 @@ public readonly struct BackendEvent : IEquatable<BackendEvent>
     /// <summary>The event's bytes when it was built from them; empty for a parsed event.</summary>
     public ReadOnlyMemory<byte> EncodedEvent { get; }
 
-    /// <summary>The event. For an event built from bytes, each call parses them into a new object: read it once.</summary>
-    /// <exception cref="Google.Protobuf.InvalidProtocolBufferException">The bytes are not an <c>EventData</c>.</exception>
+    /// <summary>The event. For an event built from bytes, each call parses them into a new object: read it
+    /// once.</summary>
+    /// <exception cref="Google.Protobuf.InvalidProtocolBufferException">The bytes are not an
+    /// <c>EventData</c>.</exception>
     public EventData Event => _event ?? EventData.Parser.ParseFrom(EncodedEvent.Span);
 
     /// <inheritdoc />

@@ -18,7 +18,12 @@ internal static class EventDataFields
     /// <summary>Finds the <c>source</c>, <c>jobid</c> and <c>event</c> strings of <paramref name="data"/>; a field
     /// given twice takes its last value, as a protobuf parse does.</summary>
     /// <exception cref="InvalidDataException">The bytes are not a well-formed message.</exception>
-    public static void Read(ReadOnlySpan<byte> data, StringPool strings, out string name, out string source, out string jobId)
+    public static void Read(
+        ReadOnlySpan<byte> data,
+        StringPool strings,
+        out string name,
+        out string source,
+        out string jobId)
     {
         name = source = jobId = string.Empty;
         var position = 0;

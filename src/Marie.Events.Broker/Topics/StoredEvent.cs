@@ -53,7 +53,8 @@ internal sealed class StoredEvent
     }
 
     /// <summary>Copies the serialized event <paramref name="data"/> and <paramref name="publishedAt"/> into
-    /// <paramref name="slab"/> and reads the name, source and job id from the bytes, without parsing the event.</summary>
+    /// <paramref name="slab"/> and reads the name, source and job id from the bytes, without parsing the
+    /// event.</summary>
     /// <exception cref="InvalidDataException"><paramref name="data"/> is not a well-formed message.</exception>
     public StoredEvent(
         string topic,

@@ -8,7 +8,12 @@ namespace Marie.Events.Cli.Commands;
 /// <summary><c>health</c>: <c>grpc.health.v1.Health/Check</c> for the gateway and its services.</summary>
 internal static class HealthCommand
 {
-    private static readonly string[] Services = ["", "marieai.events.EventStreamService", "marieai.events.EventPublisherService"];
+    private static readonly string[] Services =
+    [
+        "",
+        "marieai.events.EventStreamService",
+        "marieai.events.EventPublisherService",
+    ];
 
     public static Command Create(CliContext context, CommonOptions common)
     {
@@ -33,7 +38,9 @@ internal static class HealthCommand
                 string status;
                 try
                 {
-                    var reply = await connection.Health.CheckAsync(new HealthCheckRequest { Service = service }, connection.Unary(ct)).ConfigureAwait(false);
+                    var reply = await connection.Health.CheckAsync(
+                        new HealthCheckRequest { Service = service },
+                        connection.Unary(ct)).ConfigureAwait(false);
                     status = Name(reply.Status);
                     if (service.Length == 0)
                     {

@@ -31,7 +31,8 @@ internal static class KeysCommand
         };
         var topics = new Option<string[]>("--topics", "-t")
         {
-            Description = "Topics the key is limited to (tenant isolation); several with commas or spaces. None: not limited.",
+            Description = "Topics the key is limited to (tenant isolation); several with commas or "
+                + "spaces. None: not limited.",
             HelpName = "TOPIC",
             AllowMultipleArgumentsPerToken = true,
         };
@@ -54,14 +55,18 @@ internal static class KeysCommand
             var keyName = parse.GetValue(name)!.Trim();
             if (keyName.Length == 0 || !keyName.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
             {
-                throw new CliException($"--name must be letters, digits, '.', '_' or '-' (got '{keyName}')", ExitCodes.BadInput);
+                throw new CliException(
+                    $"--name must be letters, digits, '.', '_' or '-' (got '{keyName}')",
+                    ExitCodes.BadInput);
             }
 
             var keyRoles = Split(parse.GetValue(roles)).Select(r => r.ToLowerInvariant()).Distinct().ToList();
             var bad = keyRoles.Count == 0 ? "none" : keyRoles.FirstOrDefault(r => !ApiKeyFactory.RoleNames.Contains(r));
             if (bad is not null)
             {
-                throw new CliException($"--roles must be admin, publisher, subscriber or user (got '{bad}')", ExitCodes.BadInput);
+                throw new CliException(
+                    $"--roles must be admin, publisher, subscriber or user (got '{bad}')",
+                    ExitCodes.BadInput);
             }
 
             NewApiKey created;
@@ -108,7 +113,8 @@ internal static class KeysCommand
             var address = common.GetAddress(parse);
             context.Target = address;
             using var connection = new GatewayConnection(address, key);
-            var response = await connection.Admin.ListKeysAsync(new ListKeysRequest(), connection.Unary(ct)).ConfigureAwait(false);
+            var response = await connection.Admin.ListKeysAsync(new ListKeysRequest(), connection.Unary(ct))
+                .ConfigureAwait(false);
             if (parse.GetValue(json))
             {
                 foreach (var info in response.Keys)
@@ -119,7 +125,13 @@ internal static class KeysCommand
                 return ExitCodes.Ok;
             }
 
-            var table = new Table().AddColumn("name").AddColumn("fingerprint").AddColumn("roles").AddColumn("topics").AddColumn("state").AddColumn(new TableColumn("streams").RightAligned());
+            var table = new Table()
+                .AddColumn("name")
+                .AddColumn("fingerprint")
+                .AddColumn("roles")
+                .AddColumn("topics")
+                .AddColumn("state")
+                .AddColumn(new TableColumn("streams").RightAligned());
             foreach (var info in response.Keys)
             {
                 table.AddRow(
@@ -142,8 +154,10 @@ internal static class KeysCommand
         var name = new Argument<string>("name") { Description = "The key's name (auth.keys[i].name)." };
         var command = new Command(disable ? "disable" : "enable",
             disable
-                ? "Disable a key until the gateway restarts (AdminService/DisableKey; an admin key): its open streams end with UNAUTHENTICATED at once."
-                : "Lift a run-time disable (AdminService/EnableKey; an admin key). A key the configuration disables stays disabled.")
+                ? "Disable a key until the gateway restarts (AdminService/DisableKey; an admin key): its open streams "
+                    + "end with UNAUTHENTICATED at once."
+                : "Lift a run-time disable (AdminService/EnableKey; an admin key). A key the configuration "
+                    + "disables stays disabled.")
         {
             name,
         };
@@ -170,7 +184,9 @@ internal static class KeysCommand
 
             var state = State(response.Key);
             await context.Out.WriteLineAsync(disable
-                ? string.Create(CultureInfo.InvariantCulture, $"key '{response.Key.Name}' is {state}; {response.StreamsClosed} open streams closed")
+                ? string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"key '{response.Key.Name}' is {state}; {response.StreamsClosed} open streams closed")
                 : $"key '{response.Key.Name}' is {state}").ConfigureAwait(false);
             return ExitCodes.Ok;
         });
@@ -181,10 +197,14 @@ internal static class KeysCommand
         info.DisabledAtRunTime ? "disabled (run time)" : !info.Enabled ? "disabled (configuration)" : "enabled";
 
     private static List<string> Split(string[]? values) =>
-        [.. (values ?? []).SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Distinct(StringComparer.Ordinal)];
+        [.. (values ?? [])
+            .SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .Distinct(StringComparer.Ordinal)];
 
     private static string Render(NewApiKey created) => new StringBuilder()
-        .AppendLine(CultureInfo.InvariantCulture, $"New API key '{created.Name}' (shown this once; it is stored nowhere, only its hash below):")
+        .AppendLine(
+            CultureInfo.InvariantCulture,
+            $"New API key '{created.Name}' (shown this once; it is stored nowhere, only its hash below):")
         .AppendLine()
         .AppendLine(CultureInfo.InvariantCulture, $"  {created.ApiKey}")
         .AppendLine()
@@ -192,6 +212,9 @@ internal static class KeysCommand
         .AppendLine()
         .Append(created.ConfigEntry)
         .AppendLine()
-        .AppendLine(CultureInfo.InvariantCulture, $"Clients send it as: authorization: Bearer <key> (marie-events: --api-key or {CommonOptions.ApiKeyVariable}).")
+        .AppendLine(
+            CultureInfo.InvariantCulture,
+            $"Clients send it as: authorization: Bearer <key> (marie-events: --api-key or "
+                + $"{CommonOptions.ApiKeyVariable}).")
         .ToString();
 }

@@ -15,8 +15,16 @@ internal static class PublishCommand
 {
     public static Command Create(CliContext context, CommonOptions common)
     {
-        var topic = new Option<string?>("--topic", "-t") { Description = "The topic (the event's api_key).", HelpName = "TOPIC" };
-        var name = new Option<string?>("--event", "-e") { Description = "The event name, e.g. extract.completed.", HelpName = "NAME" };
+        var topic = new Option<string?>("--topic", "-t")
+        {
+            Description = "The topic (the event's api_key).",
+            HelpName = "TOPIC",
+        };
+        var name = new Option<string?>("--event", "-e")
+        {
+            Description = "The event name, e.g. extract.completed.",
+            HelpName = "NAME",
+        };
         var source = new Option<string>("--source")
         {
             Description = "The event's source.",
@@ -25,12 +33,25 @@ internal static class PublishCommand
         };
         var jobid = new Option<string?>("--jobid", "-j") { Description = "The job id.", HelpName = "ID" };
         var jobtag = new Option<string?>("--jobtag") { Description = "The job tag.", HelpName = "TAG" };
-        var status = new Option<string?>("--status", "-s") { Description = "The status: INFO, SUCCESS, FAILURE, OK, FAILED.", HelpName = "STATUS" };
-        var payload = new Option<string?>("--payload", "-p") { Description = "The payload, a JSON object.", HelpName = "JSON" };
-        var id = new Option<string?>("--id") { Description = "The event id (default: a new one, 32 hex characters).", HelpName = "ID" };
+        var status = new Option<string?>("--status", "-s")
+        {
+            Description = "The status: INFO, SUCCESS, FAILURE, OK, FAILED.",
+            HelpName = "STATUS",
+        };
+        var payload = new Option<string?>("--payload", "-p")
+        {
+            Description = "The payload, a JSON object.",
+            HelpName = "JSON",
+        };
+        var id = new Option<string?>("--id")
+        {
+            Description = "The event id (default: a new one, 32 hex characters).",
+            HelpName = "ID",
+        };
         var file = new Option<string?>("--file", "-f")
         {
-            Description = "Publish every line of FILE ('-' = standard input): one event a line, the JSON form of EventData (api_key names the topic).",
+            Description = "Publish every line of FILE ('-' = standard input): one event a line, the JSON form of "
+                + "EventData (api_key names the topic).",
             HelpName = "FILE",
         };
         var command = new Command("publish",
@@ -43,9 +64,11 @@ internal static class PublishCommand
         };
         common.AddTo(command);
         command.WithExamples(
-            "marie-events publish --topic tenant-a --event extract.completed --jobid job-1 --status OK --payload '{\"pages\": 3}'",
+            "marie-events publish --topic tenant-a --event extract.completed --jobid job-1 --status OK "
+                + "--payload '{\"pages\": 3}'",
             "marie-events publish --file events.jsonl",
-            "marie-events publish < events.jsonl     (a line: {\"api_key\": \"tenant-a\", \"event\": \"extract.completed\", \"jobid\": \"job-1\"})");
+            "marie-events publish < events.jsonl     (a line: {\"api_key\": \"tenant-a\", \"event\": "
+                + "\"extract.completed\", \"jobid\": \"job-1\"})");
         command.SetAction(async (parse, ct) =>
         {
             var path = parse.GetValue(file);
@@ -59,7 +82,9 @@ internal static class PublishCommand
             {
                 if (!context.InputRedirected)
                 {
-                    throw new CliException("give --topic and --event for one event, or --file FILE (or standard input) for many", ExitCodes.BadInput);
+                    throw new CliException(
+                        "give --topic and --event for one event, or --file FILE (or standard input) for many",
+                        ExitCodes.BadInput);
                 }
 
                 path = "-";
@@ -77,8 +102,10 @@ internal static class PublishCommand
 
             var evt = new EventData
             {
-                ApiKey = parse.GetValue(topic) ?? throw new CliException("--topic is required with --event", ExitCodes.BadInput),
-                Event = parse.GetValue(name) ?? throw new CliException("--event is required with --topic", ExitCodes.BadInput),
+                ApiKey = parse.GetValue(topic)
+                    ?? throw new CliException("--topic is required with --event", ExitCodes.BadInput),
+                Event = parse.GetValue(name)
+                    ?? throw new CliException("--event is required with --topic", ExitCodes.BadInput),
                 Source = parse.GetValue(source) ?? "",
                 Jobid = parse.GetValue(jobid) ?? "",
                 Jobtag = parse.GetValue(jobtag) ?? "",
@@ -89,7 +116,8 @@ internal static class PublishCommand
             context.Target = address;
             await using var client = CliClient.Create(address, key);
             var reply = await client.PublishAsync(evt, ct).ConfigureAwait(false);
-            await context.Out.WriteLineAsync($"published {reply.Id} to {reply.Topic} as #{reply.SequenceNum}").ConfigureAwait(false);
+            await context.Out.WriteLineAsync($"published {reply.Id} to {reply.Topic} as #{reply.SequenceNum}")
+                .ConfigureAwait(false);
             return ExitCodes.Ok;
         });
         return command;
@@ -113,7 +141,10 @@ internal static class PublishCommand
     }
 
     /// <summary>Reads and parses every line first, so a bad line stops the command before anything is sent.</summary>
-    private static async Task<List<(EventData Event, int Line)>> ReadEventsAsync(string path, CliContext context, CancellationToken ct)
+    private static async Task<List<(EventData Event, int Line)>> ReadEventsAsync(
+        string path,
+        CliContext context,
+        CancellationToken ct)
     {
         var label = path == "-" ? "standard input" : path;
         TextReader reader;
@@ -143,14 +174,17 @@ internal static class PublishCommand
                 {
                     evt = EventFormat.Parser.Parse<EventData>(line);
                 }
-                catch (Exception ex) when (ex is InvalidProtocolBufferException or InvalidJsonException or FormatException)
+                catch (Exception ex)
+                    when (ex is InvalidProtocolBufferException or InvalidJsonException or FormatException)
                 {
                     throw new CliException($"{label} line {number}: bad JSON: {ex.Message}", ExitCodes.BadInput);
                 }
 
                 if (evt.ApiKey.Length == 0)
                 {
-                    throw new CliException($"{label} line {number}: api_key (the topic) is missing", ExitCodes.BadInput);
+                    throw new CliException(
+                        $"{label} line {number}: api_key (the topic) is missing",
+                        ExitCodes.BadInput);
                 }
 
                 events.Add((evt, number));
@@ -170,7 +204,11 @@ internal static class PublishCommand
     /// <summary>One <c>PublishStream</c> through the client: at most its window of requests unanswered (the gateway
     /// slows a fast producer), answers counted on the progress bar. A broken stream is resumed (the client sends
     /// again what had no answer); a refused event ends it: the rest count as failed.</summary>
-    private static async Task<int> PublishManyAsync(EventStreamClient client, List<(EventData Event, int Line)> events, CliContext context, CancellationToken ct)
+    private static async Task<int> PublishManyAsync(
+        EventStreamClient client,
+        List<(EventData Event, int Line)> events,
+        CliContext context,
+        CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
         var sent = 0;
@@ -186,7 +224,10 @@ internal static class PublishCommand
                     progress(sent);
                 }
             }
-            catch (PublishException ex) when (ex.Published > 0 || ex.Status is not (StatusCode.Unavailable or StatusCode.Unauthenticated or StatusCode.PermissionDenied))
+            catch (PublishException ex) when (ex.Published > 0
+                || ex.Status is not (StatusCode.Unavailable
+                    or StatusCode.Unauthenticated
+                    or StatusCode.PermissionDenied))
             {
                 // A refusal of one event (the stream went on until it): reported in the summary. Nothing sent and
                 // the gateway unreachable or the key refused: the command's one error line, without a summary.
@@ -197,7 +238,11 @@ internal static class PublishCommand
         if (context.Interactive)
         {
             await context.ErrorConsole.Progress()
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Columns(
+                    new TaskDescriptionColumn(),
+                    new ProgressBarColumn(),
+                    new PercentageColumn(),
+                    new RemainingTimeColumn())
                 .StartAsync(async progress =>
                 {
                     var task = progress.AddTask("publishing", maxValue: events.Count);

@@ -9,10 +9,26 @@ internal static class ReplayCommand
 {
     public static Command Create(CliContext context, CommonOptions common)
     {
-        var topic = new Option<string>("--topic", "-t") { Description = "The topic.", HelpName = "TOPIC", Required = true };
-        var from = new Option<long>("--from") { Description = "Events after this sequence number. Default: 0 (from the oldest held).", HelpName = "N" };
-        var max = new Option<int>("--max") { Description = "At most M events. Default: 0 = the gateway's default (100).", HelpName = "M" };
-        var json = new Option<bool>("--json") { Description = "One JSON object a line (the EventEnvelope), and no footer." };
+        var topic = new Option<string>("--topic", "-t")
+        {
+            Description = "The topic.",
+            HelpName = "TOPIC",
+            Required = true,
+        };
+        var from = new Option<long>("--from")
+        {
+            Description = "Events after this sequence number. Default: 0 (from the oldest held).",
+            HelpName = "N",
+        };
+        var max = new Option<int>("--max")
+        {
+            Description = "At most M events. Default: 0 = the gateway's default (100).",
+            HelpName = "M",
+        };
+        var json = new Option<bool>("--json")
+        {
+            Description = "One JSON object a line (the EventEnvelope), and no footer.",
+        };
         var command = new Command("replay",
             """
             Show the events a topic's replay ring still holds, oldest first, and the topic's head.
@@ -26,7 +42,12 @@ internal static class ReplayCommand
             "marie-events replay --topic tenant-a --from 120 --max 50 --json");
         command.SetAction(async (parse, ct) =>
         {
-            var request = new ReplayRequest { Topic = parse.GetValue(topic)!, FromSequenceNum = parse.GetValue(from), MaxEvents = parse.GetValue(max) };
+            var request = new ReplayRequest
+            {
+                Topic = parse.GetValue(topic)!,
+                FromSequenceNum = parse.GetValue(from),
+                MaxEvents = parse.GetValue(max),
+            };
             if (request.FromSequenceNum < 0 || request.MaxEvents < 0)
             {
                 throw new CliException("--from and --max must be 0 or more", ExitCodes.BadInput);
@@ -40,7 +61,8 @@ internal static class ReplayCommand
             var asJson = parse.GetValue(json);
             foreach (var envelope in reply.Events)
             {
-                await context.Out.WriteLineAsync(asJson ? EventFormat.ToJson(envelope) : EventFormat.ToLine(envelope)).ConfigureAwait(false);
+                await context.Out.WriteLineAsync(asJson ? EventFormat.ToJson(envelope) : EventFormat.ToLine(envelope))
+                    .ConfigureAwait(false);
             }
 
             if (!asJson)
@@ -49,7 +71,8 @@ internal static class ReplayCommand
                     ? string.Create(CultureInfo.InvariantCulture, $"; more: --from {reply.Events[^1].SequenceNum}")
                     : "";
                 await context.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                    $"{reply.Events.Count} events of {request.Topic}, head {reply.TopicHead}{more}")).ConfigureAwait(false);
+                    $"{reply.Events.Count} events of {request.Topic}, head "
+                        + $"{reply.TopicHead}{more}")).ConfigureAwait(false);
             }
 
             return ExitCodes.Ok;

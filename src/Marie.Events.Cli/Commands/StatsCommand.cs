@@ -52,7 +52,8 @@ internal static class StatsCommand
                 source = common.GetAddress(parse);
                 context.Target = source;
                 using var connection = new GatewayConnection(source, key);
-                var reply = await connection.Admin.GetStatsAsync(new GetStatsRequest(), connection.Unary(ct)).ConfigureAwait(false);
+                var reply = await connection.Admin.GetStatsAsync(new GetStatsRequest(), connection.Unary(ct))
+                    .ConfigureAwait(false);
                 body = reply.Json;
             }
 
@@ -88,10 +89,15 @@ internal static class StatsCommand
         return response.StatusCode switch
         {
             HttpStatusCode.OK => body,
-            HttpStatusCode.Unauthorized => throw new CliException($"the admin API refused the key (401): give an admin key with --api-key or {CommonOptions.ApiKeyVariable}"),
+            HttpStatusCode.Unauthorized =>
+                throw new CliException("the admin API refused the key (401): give an admin key with --api-key or "
+                    + $"{CommonOptions.ApiKeyVariable}"),
             HttpStatusCode.Forbidden => throw new CliException("the admin API needs a key with role admin (403)"),
-            HttpStatusCode.NotFound => throw new CliException($"no admin API at {adminAddress} (404): is that the gRPC port? Give the admin port's address, or leave --admin-address out to use the gRPC --address"),
-            _ => throw new CliException($"the admin API at {adminAddress} answered {(int)response.StatusCode} {response.ReasonPhrase}"),
+            HttpStatusCode.NotFound => throw new CliException(
+                $"no admin API at {adminAddress} (404): is that the gRPC port? "
+                    + "Give the admin port's address, or leave --admin-address out to use the gRPC --address"),
+            _ => throw new CliException(
+                $"the admin API at {adminAddress} answered {(int)response.StatusCode} {response.ReasonPhrase}"),
         };
     }
 
@@ -105,7 +111,11 @@ internal static class StatsCommand
 
         console.Write(broker);
 
-        var topics = new Table().Title("Topics").AddColumn("topic").AddColumn(new TableColumn("head").RightAligned()).AddColumn(new TableColumn("buffered").RightAligned());
+        var topics = new Table()
+            .Title("Topics")
+            .AddColumn("topic")
+            .AddColumn(new TableColumn("head").RightAligned())
+            .AddColumn(new TableColumn("buffered").RightAligned());
         if (stats.TryGetProperty("topic_stats", out var topicStats) && topicStats.ValueKind == JsonValueKind.Object)
         {
             foreach (var topic in topicStats.EnumerateObject().OrderBy(t => t.Name, StringComparer.Ordinal))
@@ -118,7 +128,11 @@ internal static class StatsCommand
 
         if (stats.TryGetProperty("toast", out var toast) && toast.ValueKind == JsonValueKind.Object)
         {
-            var pipeline = new Table().Title("Toast pipeline").AddColumn("handler").AddColumn("figure").AddColumn(new TableColumn("value").RightAligned());
+            var pipeline = new Table()
+                .Title("Toast pipeline")
+                .AddColumn("handler")
+                .AddColumn("figure")
+                .AddColumn(new TableColumn("value").RightAligned());
             foreach (var property in toast.EnumerateObject())
             {
                 if (property.Value.ValueKind == JsonValueKind.Number)
@@ -129,7 +143,9 @@ internal static class StatsCommand
                 {
                     foreach (var figure in property.Value.EnumerateObject())
                     {
-                        var value = figure.Value.ValueKind == JsonValueKind.Number ? Number(figure.Value) : Markup.Escape(figure.Value.ToString());
+                        var value = figure.Value.ValueKind == JsonValueKind.Number
+                            ? Number(figure.Value)
+                            : Markup.Escape(figure.Value.ToString());
                         pipeline.AddRow(Markup.Escape(property.Name), Markup.Escape(figure.Name), value);
                     }
                 }

@@ -72,7 +72,8 @@ internal sealed class StatusLines(TextWriter error)
                 case EventStreamClientState.Connected:
                     if (_lost)
                     {
-                        error.WriteLine($"reconnected to {change.Address?.ToString().TrimEnd('/')}; resuming after the last event shown");
+                        error.WriteLine($"reconnected to {change.Address?.ToString().TrimEnd('/')}; resuming after "
+                            + "the last event shown");
                     }
 
                     _connected = true;
@@ -80,7 +81,9 @@ internal sealed class StatusLines(TextWriter error)
                     break;
                 case EventStreamClientState.Connecting when _connected && !_lost:
                     _lost = true;
-                    var why = change.Error is { } cause ? CliErrors.Describe(cause, change.Address).Message : "the stream ended";
+                    var why = change.Error is { } cause
+                        ? CliErrors.Describe(cause, change.Address).Message
+                        : "the stream ended";
                     error.WriteLine($"connection lost ({why}); reconnecting");
                     break;
                 default:

@@ -20,11 +20,18 @@ internal static class SubscribeCommand
         var sources = Multi("--sources", "Only events from these sources (a trailing '*' is a prefix).", "SOURCE");
         var fromSeq = new Option<long?>("--from-seq")
         {
-            Description = "Replay first: the events after sequence number N still held by the gateway, then live. Default: live only.",
+            Description = "Replay first: the events after sequence number N still held by the gateway, then "
+                + "live. Default: live only.",
             HelpName = "N",
         };
-        var noAck = new Option<bool>("--no-ack") { Description = "Do not acknowledge (the gateway redelivers after its ack timeout)." };
-        var json = new Option<bool>("--json") { Description = "One JSON object a line (the EventEnvelope, proto field names), for scripts." };
+        var noAck = new Option<bool>("--no-ack")
+        {
+            Description = "Do not acknowledge (the gateway redelivers after its ack timeout).",
+        };
+        var json = new Option<bool>("--json")
+        {
+            Description = "One JSON object a line (the EventEnvelope, proto field names), for scripts.",
+        };
         var count = new Option<int?>("--count") { Description = "Stop after N events.", HelpName = "N" };
         var command = new Command("subscribe",
             """
@@ -103,7 +110,13 @@ internal static class SubscribeCommand
         return command;
     }
 
-    private static async Task<int> TailAsync(EventStreamClient client, SubscriptionOptions options, bool json, int? max, CliContext context, CancellationToken ct)
+    private static async Task<int> TailAsync(
+        EventStreamClient client,
+        SubscriptionOptions options,
+        bool json,
+        int? max,
+        CliContext context,
+        CancellationToken ct)
     {
         var received = 0;
         var status = new StatusLines(context.Error);
@@ -115,11 +128,13 @@ internal static class SubscribeCommand
             subscription = await client.SubscribeAsync(options, ct).ConfigureAwait(false);
             var confirm = subscription.LastConfirmation;
             status.Subscribed(string.Create(CultureInfo.InvariantCulture,
-                $"subscribed to {string.Join(", ", confirm?.Topics ?? [.. options.Topics])} (head {confirm?.CurrentHead ?? 0}); Ctrl-C to stop"));
+                $"subscribed to {string.Join(", ", confirm?.Topics ?? [.. options.Topics])} (head "
+                    + $"{confirm?.CurrentHead ?? 0}); Ctrl-C to stop"));
             await foreach (var item in subscription.ReadAllAsync(ct).ConfigureAwait(false))
             {
                 var envelope = Envelope(item);
-                await context.Out.WriteLineAsync(json ? EventFormat.ToJson(envelope) : EventFormat.ToLine(envelope)).ConfigureAwait(false);
+                await context.Out.WriteLineAsync(json ? EventFormat.ToJson(envelope) : EventFormat.ToLine(envelope))
+                    .ConfigureAwait(false);
                 await context.Out.FlushAsync(ct).ConfigureAwait(false);
                 received++;
                 if (received == max)
@@ -144,13 +159,16 @@ internal static class SubscribeCommand
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             // Ctrl-C: a clean end (the acks of the events shown are sent when the subscription is disposed below).
-            await context.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"stopped after {received} events")).ConfigureAwait(false);
+            await context.Error.WriteLineAsync(string.Create(
+                CultureInfo.InvariantCulture,
+                $"stopped after {received} events")).ConfigureAwait(false);
             return ExitCodes.Ok;
         }
         catch (EventStreamException ex) when (ex.InnerException is TimeoutException)
         {
             throw new CliException(string.Create(CultureInfo.InvariantCulture,
-                $"no answer from the gateway at {context.Target?.ToString().TrimEnd('/')} within {CliClient.SubscribeTimeout.TotalSeconds:0} s"));
+                $"no answer from the gateway at {context.Target?.ToString().TrimEnd('/')} within "
+                    + $"{CliClient.SubscribeTimeout.TotalSeconds:0} s"));
         }
         finally
         {
@@ -188,5 +206,6 @@ internal static class SubscribeCommand
     };
 
     internal static List<string> Split(string[]? values) =>
-        [.. (values ?? []).SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))];
+        [.. (values ?? [])
+            .SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))];
 }

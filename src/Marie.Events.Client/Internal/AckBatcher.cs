@@ -79,7 +79,8 @@ internal sealed class AckBatcher(int batchSize)
                 {
                     ids = new IndividualAck();
                     individual[subscription] = ids;
-                    messages.Add(new ClientMessage { Ack = new AckMessage { SubscriptionId = subscription, Individual = ids } });
+                    messages.Add(
+                        new ClientMessage { Ack = new AckMessage { SubscriptionId = subscription, Individual = ids } });
                 }
 
                 ids.AckIds.Add(ackId);

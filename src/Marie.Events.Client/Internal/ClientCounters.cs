@@ -9,14 +9,31 @@ internal sealed class ClientCounters
     public const string MeterName = "Marie.Events.Client";
 
     private static readonly Meter Meter = new(MeterName);
-    private static readonly Counter<long> ReceivedCounter = Meter.CreateCounter<long>("marie.events.client.events_received", description: "Event deliveries read from the stream");
-    private static readonly Counter<long> DuplicatesCounter = Meter.CreateCounter<long>("marie.events.client.duplicates_dropped", description: "Deliveries dropped as duplicates");
-    private static readonly Counter<long> AckedCounter = Meter.CreateCounter<long>("marie.events.client.events_acked", description: "Events acknowledged");
-    private static readonly Counter<long> ReconnectCounter = Meter.CreateCounter<long>("marie.events.client.disconnections", description: "Streams that ended and were replaced");
-    private static readonly Counter<long> BackpressureCounter = Meter.CreateCounter<long>("marie.events.client.backpressure_signals", description: "BackpressureSignals received");
-    private static readonly Histogram<int> BackpressureDelay = Meter.CreateHistogram<int>("marie.events.client.backpressure_recommended_delay", unit: "ms", description: "Recommended delay of BackpressureSignals");
-    private static readonly Counter<long> ErrorCounter = Meter.CreateCounter<long>("marie.events.client.errors", description: "ErrorMessages received");
-    private static readonly Counter<long> PublishedCounter = Meter.CreateCounter<long>("marie.events.client.events_published", description: "Events published");
+    private static readonly Counter<long> ReceivedCounter = Meter.CreateCounter<long>(
+        "marie.events.client.events_received",
+        description: "Event deliveries read from the stream");
+    private static readonly Counter<long> DuplicatesCounter = Meter.CreateCounter<long>(
+        "marie.events.client.duplicates_dropped",
+        description: "Deliveries dropped as duplicates");
+    private static readonly Counter<long> AckedCounter = Meter.CreateCounter<long>(
+        "marie.events.client.events_acked",
+        description: "Events acknowledged");
+    private static readonly Counter<long> ReconnectCounter = Meter.CreateCounter<long>(
+        "marie.events.client.disconnections",
+        description: "Streams that ended and were replaced");
+    private static readonly Counter<long> BackpressureCounter = Meter.CreateCounter<long>(
+        "marie.events.client.backpressure_signals",
+        description: "BackpressureSignals received");
+    private static readonly Histogram<int> BackpressureDelay = Meter.CreateHistogram<int>(
+        "marie.events.client.backpressure_recommended_delay",
+        unit: "ms",
+        description: "Recommended delay of BackpressureSignals");
+    private static readonly Counter<long> ErrorCounter = Meter.CreateCounter<long>(
+        "marie.events.client.errors",
+        description: "ErrorMessages received");
+    private static readonly Counter<long> PublishedCounter = Meter.CreateCounter<long>(
+        "marie.events.client.events_published",
+        description: "Events published");
 
     private long _received;
     private long _delivered;

@@ -27,14 +27,17 @@ internal sealed class GrpcStreamTransport(EventStreamClientOptions options) : IS
         }
     }
 
-    private sealed class Connection(GrpcChannel channel, AsyncDuplexStreamingCall<ClientMessage, ServerMessage> call) : IStreamConnection
+    private sealed class Connection(
+        GrpcChannel channel,
+        AsyncDuplexStreamingCall<ClientMessage, ServerMessage> call) : IStreamConnection
     {
         public ServerMessage Current => call.ResponseStream.Current;
 
         public Task WriteAsync(ClientMessage message, CancellationToken cancellationToken) =>
             call.RequestStream.WriteAsync(message, cancellationToken);
 
-        public Task<bool> MoveNextAsync(CancellationToken cancellationToken) => call.ResponseStream.MoveNext(cancellationToken);
+        public Task<bool> MoveNextAsync(CancellationToken cancellationToken) =>
+            call.ResponseStream.MoveNext(cancellationToken);
 
         public void Dispose()
         {
@@ -48,7 +51,8 @@ internal sealed class GrpcStreamTransport(EventStreamClientOptions options) : IS
 internal static class ChannelFactory
 {
     /// <summary>A channel for one event stream: the stream's own heartbeat check finds a dead connection.</summary>
-    public static GrpcChannel Create(Uri address, EventStreamClientOptions options) => Create(address, options, keepAlive: false);
+    public static GrpcChannel Create(Uri address, EventStreamClientOptions options) =>
+        Create(address, options, keepAlive: false);
 
     /// <summary>A channel for publishing: with <paramref name="keepAlive"/>, HTTP/2 pings every
     /// <see cref="EventStreamClientOptions.ServerHeartbeatInterval"/> while calls are open, so a call on a dead

@@ -19,6 +19,7 @@ internal interface IStreamConnection : IDisposable
     /// <summary>Writes a client message.</summary>
     Task WriteAsync(ClientMessage message, CancellationToken cancellationToken);
 
-    /// <summary>Reads the next server message; false when the gateway ended the stream without an error status.</summary>
+    /// <summary>Reads the next server message; false when the gateway ended the stream without an error
+    /// status.</summary>
     Task<bool> MoveNextAsync(CancellationToken cancellationToken);
 }

@@ -6,12 +6,16 @@ namespace Marie.Events.Client.Internal;
 /// </summary>
 internal sealed class ReconnectBackoff(TimeSpan initial, TimeSpan max, double jitter, Func<double> random)
 {
-    /// <summary>Past this many doublings the delay is at its maximum anyway (2^30 × 1 tick already exceeds any sane max),
-    /// and the shift must not overflow.</summary>
+    /// <summary>Past this many doublings the delay is at its maximum anyway (2^30 × 1 tick already exceeds any sane
+    /// max), and the shift must not overflow.</summary>
     private const int MaxDoublings = 30;
 
     public ReconnectBackoff(EventStreamClientOptions options)
-        : this(options.ReconnectInitialDelay, options.ReconnectMaxDelay, options.ReconnectJitter, Random.Shared.NextDouble)
+        : this(
+            options.ReconnectInitialDelay,
+            options.ReconnectMaxDelay,
+            options.ReconnectJitter,
+            Random.Shared.NextDouble)
     {
     }
 

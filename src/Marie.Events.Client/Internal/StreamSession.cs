@@ -27,7 +27,8 @@ internal sealed class StreamSession : IDisposable
     private readonly SessionTimings _timings;
     private readonly Func<ClientMessage> _heartbeat;
     private readonly ClientCounters _counters;
-    private readonly Channel<Outbound> _outbound = Channel.CreateUnbounded<Outbound>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<Outbound> _outbound = Channel.CreateUnbounded<Outbound>(
+        new UnboundedChannelOptions { SingleReader = true });
     private readonly AckBatcher _acks;
     private readonly CancellationTokenSource _cts = new();
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -41,7 +42,13 @@ internal sealed class StreamSession : IDisposable
     private Exception? _abortReason;
     private volatile bool _established;
 
-    public StreamSession(IStreamConnection connection, Uri address, TimeProvider time, SessionTimings timings, Func<ClientMessage> heartbeat, ClientCounters counters)
+    public StreamSession(
+        IStreamConnection connection,
+        Uri address,
+        TimeProvider time,
+        SessionTimings timings,
+        Func<ClientMessage> heartbeat,
+        ClientCounters counters)
     {
         Id = Interlocked.Increment(ref s_nextId);
         Address = address;
@@ -51,7 +58,11 @@ internal sealed class StreamSession : IDisposable
         _heartbeat = heartbeat;
         _counters = counters;
         _acks = new AckBatcher(timings.AckBatchSize);
-        _flushTimer = time.CreateTimer(static s => ((StreamSession)s!).RequestFlush(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _flushTimer = time.CreateTimer(
+            static s => ((StreamSession)s!).RequestFlush(),
+            this,
+            Timeout.InfiniteTimeSpan,
+            Timeout.InfiniteTimeSpan);
         _lastReceived = time.GetTimestamp();
     }
 
@@ -63,7 +74,8 @@ internal sealed class StreamSession : IDisposable
     /// <summary>True once the gateway sent anything on this stream.</summary>
     public bool Established => _established;
 
-    /// <summary>Why the stream was aborted by the client (silent gateway, write failure, fatal error), if it was.</summary>
+    /// <summary>Why the stream was aborted by the client (silent gateway, write failure, fatal error), if it
+    /// was.</summary>
     public Exception? AbortReason => Volatile.Read(ref _abortReason);
 
     /// <summary>Cancelled when the session ends.</summary>
@@ -86,12 +98,20 @@ internal sealed class StreamSession : IDisposable
         var firstLimit = expectConfirm ? _timings.ConnectTimeout : _timings.SilenceLimit;
         if (firstLimit != Timeout.InfiniteTimeSpan)
         {
-            _livenessTimer = _time.CreateTimer(static s => ((StreamSession)s!).CheckLiveness(), this, firstLimit, Timeout.InfiniteTimeSpan);
+            _livenessTimer = _time.CreateTimer(
+                static s => ((StreamSession)s!).CheckLiveness(),
+                this,
+                firstLimit,
+                Timeout.InfiniteTimeSpan);
         }
 
         if (_timings.HeartbeatInterval != Timeout.InfiniteTimeSpan)
         {
-            _heartbeatTimer = _time.CreateTimer(static s => ((StreamSession)s!).SendHeartbeat(), this, _timings.HeartbeatInterval, _timings.HeartbeatInterval);
+            _heartbeatTimer = _time.CreateTimer(
+                static s => ((StreamSession)s!).SendHeartbeat(),
+                this,
+                _timings.HeartbeatInterval,
+                _timings.HeartbeatInterval);
         }
     }
 
@@ -127,7 +147,8 @@ internal sealed class StreamSession : IDisposable
         }
     }
 
-    /// <summary>Sends the ack batch and everything queued before it; completes once written, or when the session ends.</summary>
+    /// <summary>Sends the ack batch and everything queued before it; completes once written, or when the session
+    /// ends.</summary>
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -151,7 +172,11 @@ internal sealed class StreamSession : IDisposable
                 _established = true;
                 if (_timings.SilenceLimit != Timeout.InfiniteTimeSpan)
                 {
-                    _livenessTimer ??= _time.CreateTimer(static s => ((StreamSession)s!).CheckLiveness(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                    _livenessTimer ??= _time.CreateTimer(
+                        static s => ((StreamSession)s!).CheckLiveness(),
+                        this,
+                        Timeout.InfiniteTimeSpan,
+                        Timeout.InfiniteTimeSpan);
                     _livenessTimer.Change(_timings.SilenceLimit, Timeout.InfiniteTimeSpan);
                 }
                 else

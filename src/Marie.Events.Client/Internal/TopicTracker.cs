@@ -22,16 +22,23 @@ internal enum DeliveryKind
     /// <summary>First sight: hand it to the consumer.</summary>
     New,
 
-    /// <summary>Seen before and processed or being processed: drop it (and send <see cref="DeliveryDecision.Ack"/> if any).</summary>
+    /// <summary>Seen before and processed or being processed: drop it (and send <see cref="DeliveryDecision.Ack"/> if
+    /// any).</summary>
     Duplicate,
 
-    /// <summary>Seen before, but the consumer gave it up (or, in manual mode, never acked it): hand it over again.</summary>
+    /// <summary>Seen before, but the consumer gave it up (or, in manual mode, never acked it): hand it over
+    /// again.</summary>
     Again,
 }
 
 /// <summary>An acknowledgement to send on stream <see cref="SessionId"/>: cumulative up to
 /// <see cref="CumulativeUpTo"/> when it is positive, else the individual <see cref="AckId"/>.</summary>
-internal readonly record struct AckAction(long SessionId, string Topic, long Sequence, long CumulativeUpTo, string? AckId)
+internal readonly record struct AckAction(
+    long SessionId,
+    string Topic,
+    long Sequence,
+    long CumulativeUpTo,
+    string? AckId)
 {
     public static AckAction None => default;
 
@@ -84,7 +91,7 @@ internal sealed class TopicTracker
     /// <summary>Highest sequence number delivered in this epoch.</summary>
     public long HighestDelivered { get; private set; }
 
-    /// <summary>Incremented by each epoch reset: events of an older generation no longer touch this state.</summary>
+    /// <summary>Incremented by each epoch reset: events of an older generation leave this state untouched.</summary>
     public int Generation { get; private set; }
 
     /// <summary>True once the tracker has a starting point (a confirm or a delivery).</summary>
@@ -96,13 +103,14 @@ internal sealed class TopicTracker
     /// <summary>Processed events above the watermark (out-of-order processing).</summary>
     public int ProcessedAboveCount => _processedAbove.Count;
 
-    /// <summary>The epoch for which the last reset was made (so that the confirm and the error of one epoch change reset once).</summary>
+    /// <summary>The epoch for which the last reset was made (so that the confirm and the error of one epoch change
+    /// reset once).</summary>
     private string? _resetForEpoch;
 
     /// <summary>
     /// A <c>SubscriptionConfirm</c> for this topic. The first one sets the starting point (just before the first
-    /// replayed event, or the head when nothing is replayed). A later one with another epoch than the one recorded means
-    /// the log was reset: the state is reset. Returns true when it reset.
+    /// replayed event, or the head when nothing is replayed). A later one with another epoch than the one recorded
+    /// means the log was reset: the state is reset. Returns true when it reset.
     /// </summary>
     public bool ApplyConfirm(string epoch, long replayFrom, long head)
     {
@@ -260,7 +268,8 @@ internal sealed class TopicTracker
     }
 
     /// <summary>The state of a pending event (null: not pending).</summary>
-    public PendingState? StateOf(long sequence) => _pending.TryGetValue(sequence, out var pending) ? pending.State : null;
+    public PendingState? StateOf(long sequence) =>
+        _pending.TryGetValue(sequence, out var pending) ? pending.State : null;
 
     /// <summary>True when the event is still waiting for the consumer (not processed, not of an older epoch).</summary>
     public bool IsPending(long sequence, int generation) => generation == Generation && _pending.ContainsKey(sequence);

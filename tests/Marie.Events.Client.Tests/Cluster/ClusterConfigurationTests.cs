@@ -9,7 +9,11 @@ public sealed class ClusterConfigurationTests
     [InlineData("postgres", null, null, "toast.grpc.broker.backend must be memory, file or redis")]
     [InlineData("redis", null, null, "toast.grpc.broker.redis.connection is required")]
     [InlineData("redis", "127.0.0.1:1", "has space", "toast.grpc.broker.redis.key_prefix must be 1 to 64 characters")]
-    public async Task Start_InvalidClusterSetting_FailsNamingTheKey(string backend, string? connection, string? prefix, string expected)
+    public async Task Start_InvalidClusterSetting_FailsNamingTheKey(
+        string backend,
+        string? connection,
+        string? prefix,
+        string expected)
     {
         var settings = new GatewaySettings();
         settings.Config["toast:grpc:broker:backend"] = backend;

@@ -3,7 +3,8 @@ using Marie.Events.FunctionalTests.Infrastructure;
 
 namespace Marie.Events.Client.Tests.Cluster;
 
-/// <summary>Gateways of one cluster on one test Redis: shared keys, a key prefix of the test's own, short timings.</summary>
+/// <summary>Gateways of one cluster on one test Redis: shared keys, a key prefix of the test's own, short
+/// timings.</summary>
 public sealed class ClusterKit(RedisServer redis)
 {
     public RedisServer Redis { get; } = redis;
@@ -21,7 +22,8 @@ public sealed class ClusterKit(RedisServer redis)
         ["heartbeat_interval_s"] = "1",
     };
 
-    /// <summary>An in-process cluster gateway named <paramref name="name"/>; <paramref name="grpcPort"/> 0 = any port.</summary>
+    /// <summary>An in-process cluster gateway named <paramref name="name"/>; <paramref name="grpcPort"/> 0 = any
+    /// port.</summary>
     public Task<GatewayFixture> StartAsync(string name, int grpcPort = 0) =>
         GatewayFixture.StartAsync(s =>
         {
@@ -42,7 +44,8 @@ public sealed class ClusterKit(RedisServer redis)
         });
 
     /// <summary>A gateway of the kit in its own process.</summary>
-    public Task<GatewayProcess> StartProcessAsync(string name) => GatewayProcess.StartAsync(Redis, KeyPrefix, Keys, name, Broker);
+    public Task<GatewayProcess> StartProcessAsync(string name) =>
+        GatewayProcess.StartAsync(Redis, KeyPrefix, Keys, name, Broker);
 
     /// <summary>A client of the given addresses (failing over in order), with test timings.</summary>
     public static EventStreamClient Client(string key, params Uri[] addresses) =>

@@ -56,6 +56,7 @@ public sealed class ClusterLatencyTests(ITestOutputHelper output)
 
         samples.Sort();
         return string.Create(CultureInfo.InvariantCulture,
-            $"p50 {samples[samples.Count / 2]:F2} ms, p90 {samples[samples.Count * 9 / 10]:F2} ms, p99 {samples[samples.Count * 99 / 100]:F2} ms ({Samples} events)");
+            $"p50 {samples[samples.Count / 2]:F2} ms, p90 {samples[samples.Count * 9 / 10]:F2} ms, p99 "
+                + $"{samples[samples.Count * 99 / 100]:F2} ms ({Samples} events)");
     }
 }

@@ -39,7 +39,9 @@ public sealed class ClusterTests(ITestOutputHelper output)
 
         foreach (var topic in topics)
         {
-            Assert.Equal(Enumerable.Range(1, perTopic).Select(i => (long)i), responses.Where(r => r.Topic == topic).Select(r => r.SequenceNum).Order());
+            Assert.Equal(
+                Enumerable.Range(1, perTopic).Select(i => (long)i),
+                responses.Where(r => r.Topic == topic).Select(r => r.SequenceNum).Order());
         }
 
         foreach (var reading in new[] { readB, readC })
@@ -47,7 +49,9 @@ public sealed class ClusterTests(ITestOutputHelper output)
             var received = await reading;
             foreach (var topic in topics)
             {
-                Assert.Equal(Enumerable.Range(1, perTopic).Select(i => (long)i), received.Where(e => e.Topic == topic).Select(e => e.SequenceNum));
+                Assert.Equal(
+                    Enumerable.Range(1, perTopic).Select(i => (long)i),
+                    received.Where(e => e.Topic == topic).Select(e => e.SequenceNum));
             }
 
             Assert.Equal(responses.Select(r => r.Id).Order(), received.Select(e => e.Event.Id).Order());
@@ -59,7 +63,9 @@ public sealed class ClusterTests(ITestOutputHelper output)
         Assert.Equal("gw-c", json.RootElement.GetProperty("gateway").GetString());
         Assert.Equal("redis", json.RootElement.GetProperty("backend").GetString());
         Assert.Equal("redis", json.RootElement.GetProperty("topic_stats_from").GetString());
-        Assert.Equal(perTopic, json.RootElement.GetProperty("topic_stats").GetProperty("orders").GetProperty("head").GetInt64());
+        Assert.Equal(
+            perTopic,
+            json.RootElement.GetProperty("topic_stats").GetProperty("orders").GetProperty("head").GetInt64());
     }
 
     [Fact]
@@ -119,7 +125,8 @@ public sealed class ClusterTests(ITestOutputHelper output)
 
         await publishing;
         var statistics = subscriber.Statistics;
-        output.WriteLine($"{topics.Length * perTopic} events, gateway process killed after {killedAt}: {stopwatch.ElapsedMilliseconds} ms, " +
+        output.WriteLine($"{topics.Length * perTopic} events, gateway process killed after {killedAt}: " +
+            $"{stopwatch.ElapsedMilliseconds} ms, " +
             $"{duplicates} duplicates reached the application, {statistics.DuplicatesDropped} dropped by the client, " +
             $"{statistics.Connections} connections, now on {subscriber.ConnectedAddress}");
         Assert.Equal(ClusterKit.AddressOf(c), subscriber.ConnectedAddress);
@@ -206,7 +213,10 @@ public sealed class ClusterTests(ITestOutputHelper output)
         var portB = RedisServer.FreePort();
         var a = await kit.StartAsync("gw-a", portA);
         var b = await kit.StartAsync("gw-b", portB);
-        await using var subscriber = ClusterKit.Client(kit.Keys.Subscriber, ClusterKit.AddressOf(a), ClusterKit.AddressOf(b));
+        await using var subscriber = ClusterKit.Client(
+            kit.Keys.Subscriber,
+            ClusterKit.AddressOf(a),
+            ClusterKit.AddressOf(b));
         var options = new SubscriptionOptions();
         options.Topics.Add("resume");
         await using var subscription = await subscriber.SubscribeAsync(options);
@@ -269,7 +279,9 @@ public sealed class ClusterTests(ITestOutputHelper output)
         Assert.Equal(Drain(1, 5), after.Select(r => r.SequenceNum));
         Assert.Equal(after.Select(r => r.Id), received.Select(e => e.Event.Id));
         Assert.Equal(Drain(1, 10), before.Select(e => e.SequenceNum));
-        Assert.NotEqual(oldEpoch, b.App.Services.GetRequiredService<GrpcEventBroker>().GetTopicPosition("volatile")!.Value.Epoch);
+        Assert.NotEqual(
+            oldEpoch,
+            b.App.Services.GetRequiredService<GrpcEventBroker>().GetTopicPosition("volatile")!.Value.Epoch);
         Assert.True(subscriber.Statistics.EpochChanges >= 1);
 
         static IEnumerable<long> Drain(int first, int count) => Enumerable.Range(first, count).Select(i => (long)i);

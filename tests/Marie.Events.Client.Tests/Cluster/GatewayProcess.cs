@@ -56,15 +56,27 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     /// <summary>Starts a cluster gateway on <paramref name="redis"/> with <paramref name="keys"/> and waits until its
     /// gRPC port accepts connections.</summary>
-    public static Task<GatewayProcess> StartAsync(RedisServer redis, string keyPrefix, TestKeys keys, string name, IReadOnlyDictionary<string, string> broker) =>
+    public static Task<GatewayProcess> StartAsync(
+        RedisServer redis,
+        string keyPrefix,
+        TestKeys keys,
+        string name,
+        IReadOnlyDictionary<string, string> broker) =>
         StartAsync(keys, name, broker,
-            $"      backend: redis\n      redis:\n        connection: \"{redis.Connection}\"\n        key_prefix: \"{keyPrefix}\"\n        node_name: {name}");
+            $"      backend: redis\n      redis:\n        connection: \"{redis.Connection}\"\n        key_prefix: "
+                + $"\"{keyPrefix}\"\n        node_name: {name}");
 
-    /// <summary>Starts a gateway with <paramref name="keys"/>, <c>toast.grpc.broker.*</c> from <paramref name="broker"/>
-    /// followed by the YAML lines <paramref name="backendYaml"/> (indented under <c>broker:</c>), and waits until its
-    /// gRPC port accepts connections. <paramref name="stateDir"/>: its <c>gateway.state_dir</c>, kept on dispose
-    /// (default: a temporary folder of its own, deleted on dispose).</summary>
-    public static async Task<GatewayProcess> StartAsync(TestKeys keys, string name, IReadOnlyDictionary<string, string> broker, string backendYaml, string? stateDir = null)
+    /// <summary>Starts a gateway with <paramref name="keys"/>, <c>toast.grpc.broker.*</c> from
+    /// <paramref name="broker"/> followed by the YAML lines <paramref name="backendYaml"/> (indented under
+    /// <c>broker:</c>), and waits until its gRPC port accepts connections. <paramref name="stateDir"/>: its
+    /// <c>gateway.state_dir</c>, kept on dispose (default: a temporary folder of its own, deleted on
+    /// dispose).</summary>
+    public static async Task<GatewayProcess> StartAsync(
+        TestKeys keys,
+        string name,
+        IReadOnlyDictionary<string, string> broker,
+        string backendYaml,
+        string? stateDir = null)
     {
         var gateway = await LaunchAsync(keys, broker, backendYaml, stateDir);
         try
@@ -73,7 +85,8 @@ public sealed class GatewayProcess : IAsyncDisposable
             {
                 if (gateway._process.HasExited)
                 {
-                    throw new InvalidOperationException($"the gateway process exited ({gateway._process.ExitCode}): {gateway.Output}");
+                    throw new InvalidOperationException(
+                        $"the gateway process exited ({gateway._process.ExitCode}): {gateway.Output}");
                 }
 
                 try
@@ -97,19 +110,34 @@ public sealed class GatewayProcess : IAsyncDisposable
         return gateway;
     }
 
-    /// <summary>Starts the process as <see cref="StartAsync(TestKeys, string, IReadOnlyDictionary{string, string}, string, string?)"/>
-    /// does, without waiting for anything (for a gateway that is expected not to start).</summary>
-    public static async Task<GatewayProcess> LaunchAsync(TestKeys keys, IReadOnlyDictionary<string, string> broker, string backendYaml, string? stateDir = null)
+    /// <summary>Starts the process as
+    /// <see cref="StartAsync(TestKeys, string, IReadOnlyDictionary{string, string}, string, string?)"/> does, without
+    /// waiting for anything (for a gateway that is expected not to start).</summary>
+    public static async Task<GatewayProcess> LaunchAsync(
+        TestKeys keys,
+        IReadOnlyDictionary<string, string> broker,
+        string backendYaml,
+        string? stateDir = null)
     {
         var dir = GatewayFixture.NewTempDir();
         var grpcPort = RedisServer.FreePort();
         var adminPort = RedisServer.FreePort();
         var yaml = new StringBuilder();
-        yaml.AppendLine(CultureInfo.InvariantCulture, $"gateway:\n  host: 127.0.0.1\n  port: {grpcPort}\n  admin_port: {adminPort}\n  state_dir: {stateDir ?? dir}");
+        yaml.AppendLine(
+            CultureInfo.InvariantCulture,
+            $"gateway:\n  host: 127.0.0.1\n  port: {grpcPort}\n  admin_port: {adminPort}\n  "
+                + $"state_dir: {stateDir ?? dir}");
         yaml.AppendLine("auth:\n  keys:");
-        foreach (var (keyName, key, role) in new[] { ("test-admin", keys.Admin, "admin"), ("test-publisher", keys.Publisher, "publisher"), ("test-subscriber", keys.Subscriber, "subscriber") })
+        foreach (var (keyName, key, role) in new[]
         {
-            yaml.AppendLine(CultureInfo.InvariantCulture, $"    - name: {keyName}\n      api_key: {key}\n      roles: [{role}]\n      topics: [\"*\"]");
+            ("test-admin", keys.Admin, "admin"),
+            ("test-publisher", keys.Publisher, "publisher"),
+            ("test-subscriber", keys.Subscriber, "subscriber"),
+        })
+        {
+            yaml.AppendLine(
+                CultureInfo.InvariantCulture,
+                $"    - name: {keyName}\n      api_key: {key}\n      roles: [{role}]\n      topics: [\"*\"]");
         }
 
         yaml.AppendLine("toast:\n  native:\n    enabled: false\n  grpc:\n    broker:");
@@ -143,7 +171,8 @@ public sealed class GatewayProcess : IAsyncDisposable
         return gateway;
     }
 
-    /// <summary>Waits up to <paramref name="timeout"/> for the process to end by itself and returns its exit code.</summary>
+    /// <summary>Waits up to <paramref name="timeout"/> for the process to end by itself and returns its exit
+    /// code.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
@@ -153,7 +182,8 @@ public sealed class GatewayProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
-    /// <summary>Stops the process the normal way (SIGTERM: the host's graceful shutdown) and returns its exit code.</summary>
+    /// <summary>Stops the process the normal way (SIGTERM: the host's graceful shutdown) and returns its exit
+    /// code.</summary>
     public async Task<int> StopAsync(TimeSpan timeout)
     {
         using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]))

@@ -38,7 +38,8 @@ public sealed class RedisServer : IAsyncDisposable
         return server;
     }
 
-    /// <summary>A free TCP port on loopback (bound and released; the tests start their servers on it at once).</summary>
+    /// <summary>A free TCP port on loopback (bound and released; the tests start their servers on it at
+    /// once).</summary>
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

@@ -10,7 +10,8 @@ using Xunit.Abstractions;
 namespace Marie.Events.Client.Tests.Durability;
 
 /// <summary>The file backend (docs/delivery.md, "What survives what"): the gateway in its own process on
-/// <c>toast.grpc.broker.backend: file</c>, killed (<c>kill -9</c>) or stopped and started again on the same state dir.</summary>
+/// <c>toast.grpc.broker.backend: file</c>, killed (<c>kill -9</c>) or stopped and started again on the same state
+/// dir.</summary>
 public sealed class FileBackendDurabilityTests(ITestOutputHelper output)
 {
     private const int ReplayPage = 1_000;
@@ -42,11 +43,23 @@ public sealed class FileBackendDurabilityTests(ITestOutputHelper output)
                 // The replay client is connected (and warm) before the run, so reading the epochs is quick.
                 using var replayChannel = GrpcChannel.ForAddress(first.Address);
                 var replay = new EventStreamService.EventStreamServiceClient(replayChannel);
-                Assert.Equal(0, (await replay.GetReplayBufferAsync(new ReplayRequest { Topic = topics[0] }, Auth(keys.Admin))).TopicHead);
+                Assert.Equal(
+                    0,
+                    (await replay.GetReplayBufferAsync(
+                        new ReplayRequest { Topic = topics[0] },
+                        Auth(keys.Admin))).TopicHead);
 
                 using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
                 var publishing = Enumerable.Range(0, producers)
-                    .Select(p => Task.Run(() => ProduceAsync(first.Address, keys.Publisher, p, events / producers, topics, sent, acknowledged, stop.Token)))
+                    .Select(p => Task.Run(() => ProduceAsync(
+                        first.Address,
+                        keys.Publisher,
+                        p,
+                        events / producers,
+                        topics,
+                        sent,
+                        acknowledged,
+                        stop.Token)))
                     .ToArray();
 
                 // Every topic has events once the subscriber has its point (the producers go round the topics):
@@ -56,23 +69,32 @@ public sealed class FileBackendDurabilityTests(ITestOutputHelper output)
                 var atPoint = Count(acknowledged);
                 foreach (var topic in topics)
                 {
-                    epochsBefore[topic] = (await replay.GetReplayBufferAsync(new ReplayRequest { Topic = topic, MaxEvents = 1 }, Auth(keys.Admin))).Epoch;
+                    epochsBefore[topic] = (await replay.GetReplayBufferAsync(
+                        new ReplayRequest { Topic = topic, MaxEvents = 1 },
+                        Auth(keys.Admin))).Epoch;
                     Assert.NotEmpty(epochsBefore[topic]);
                 }
 
                 var atEpochs = Count(acknowledged);
-                await Wait.UntilAsync(() => Count(acknowledged) >= events / 3, "a third of the events acknowledged", TimeSpan.FromSeconds(20));
-                output.WriteLine($"acknowledged: {atPoint} at the subscriber's point, {atEpochs} after reading the epochs, {Count(acknowledged)} at the kill signal");
+                await Wait.UntilAsync(
+                    () => Count(acknowledged) >= events / 3,
+                    "a third of the events acknowledged",
+                    TimeSpan.FromSeconds(20));
+                output.WriteLine($"acknowledged: {atPoint} at the subscriber's point, {atEpochs} after reading the "
+                    + $"epochs, {Count(acknowledged)} at the kill signal");
                 await first.KillAsync();
                 var atKill = Count(acknowledged);
                 await Task.WhenAll(publishing);
-                output.WriteLine($"killed with {atKill} acknowledged; {Count(acknowledged)} acknowledged in all, {sent.Count} sent");
+                output.WriteLine(
+                    $"killed with {atKill} acknowledged; {Count(acknowledged)} acknowledged in all, {sent.Count} sent");
                 Assert.True(Count(acknowledged) < events, "the kill came before the producers were done");
             }
 
             Assert.Equal(subscriberPoint, resume.SequenceNum);
             Assert.Equal(epochsBefore[topics[0]], resume.Epoch);
-            Assert.Equal(Enumerable.Range(1, subscriberPoint).Select(i => (long)i), seenBefore.Select(e => e.SequenceNum));
+            Assert.Equal(
+                Enumerable.Range(1, subscriberPoint).Select(i => (long)i),
+                seenBefore.Select(e => e.SequenceNum));
 
             await using var second = await StartFileGatewayAsync(keys, stateDir, events);
             var stored = new Dictionary<string, (string Topic, long Sequence)>(StringComparer.Ordinal);
@@ -83,10 +105,14 @@ public sealed class FileBackendDurabilityTests(ITestOutputHelper output)
                 Assert.Equal(epochsBefore[topic], epoch);
                 // One contiguous run 1..head.
                 Assert.Equal(head, envelopes.Count);
-                Assert.Equal(Enumerable.Range(1, envelopes.Count).Select(i => (long)i), envelopes.Select(e => e.SequenceNum));
+                Assert.Equal(
+                    Enumerable.Range(1, envelopes.Count).Select(i => (long)i),
+                    envelopes.Select(e => e.SequenceNum));
                 foreach (var envelope in envelopes)
                 {
-                    Assert.True(stored.TryAdd(envelope.Event.Id, (topic, envelope.SequenceNum)), $"{envelope.Event.Id} stored twice");
+                    Assert.True(
+                        stored.TryAdd(envelope.Event.Id, (topic, envelope.SequenceNum)),
+                        $"{envelope.Event.Id} stored twice");
                     Assert.Contains(envelope.Event.Id, sent);
                 }
 
@@ -119,7 +145,9 @@ public sealed class FileBackendDurabilityTests(ITestOutputHelper output)
             var publisher = new EventPublisherService.EventPublisherServiceClient(channel);
             foreach (var topic in topics)
             {
-                var response = await publisher.PublishAsync(new PublishRequest { Event = Gateways.Event(topic, id: $"after-{topic}") }, Auth(keys.Publisher));
+                var response = await publisher.PublishAsync(
+                    new PublishRequest { Event = Gateways.Event(topic, id: $"after-{topic}") },
+                    Auth(keys.Publisher));
                 Assert.Equal(heads[topic] + 1, response.SequenceNum);
             }
 
@@ -144,7 +172,9 @@ public sealed class FileBackendDurabilityTests(ITestOutputHelper output)
             // A folder under a regular file cannot be created, root or not.
             var file = Path.Combine(dir, "afile");
             await File.WriteAllTextAsync(file, "not a folder");
-            await using var gateway = await GatewayProcess.LaunchAsync(new TestKeys(), new Dictionary<string, string>(StringComparer.Ordinal),
+            await using var gateway = await GatewayProcess.LaunchAsync(
+                new TestKeys(),
+                new Dictionary<string, string>(StringComparer.Ordinal),
                 FileBackendYaml(Path.Combine(file, "log")));
 
             var exitCode = await gateway.WaitForExitAsync(TimeSpan.FromSeconds(20));
@@ -171,7 +201,10 @@ public sealed class FileBackendDurabilityTests(ITestOutputHelper output)
             {
                 using var channel = GrpcChannel.ForAddress(first.Address);
                 var publisher = new EventPublisherService.EventPublisherServiceClient(channel);
-                var responses = await PublishStreamAsync(publisher, keys.Publisher, Enumerable.Range(0, 100).Select(i => Gateways.Event(topic, id: $"clean-{i}")));
+                var responses = await PublishStreamAsync(
+                    publisher,
+                    keys.Publisher,
+                    Enumerable.Range(0, 100).Select(i => Gateways.Event(topic, id: $"clean-{i}")));
                 Assert.Equal(LongRange(1, 100), responses.Select(r => r.SequenceNum));
                 epoch = (await ReplayAsync(first.Address, keys.Admin, topic, 0, 1)).Epoch;
 
@@ -187,7 +220,9 @@ public sealed class FileBackendDurabilityTests(ITestOutputHelper output)
 
             using var channel2 = GrpcChannel.ForAddress(second.Address);
             var next = await new EventPublisherService.EventPublisherServiceClient(channel2)
-                .PublishAsync(new PublishRequest { Event = Gateways.Event(topic, id: "clean-100") }, Auth(keys.Publisher));
+                .PublishAsync(
+                    new PublishRequest { Event = Gateways.Event(topic, id: "clean-100") },
+                    Auth(keys.Publisher));
             Assert.Equal(101, next.SequenceNum);
             Assert.Equal(epoch, (await ReplayAsync(second.Address, keys.Admin, topic, 100, 1)).Epoch);
         }
@@ -244,7 +279,9 @@ public sealed class FileBackendDurabilityTests(ITestOutputHelper output)
                     sent.Add(id);
                 }
 
-                await call.RequestStream.WriteAsync(new PublishRequest { Event = Gateways.Event(topics[i % topics.Length], id: id) }, token);
+                await call.RequestStream.WriteAsync(
+                    new PublishRequest { Event = Gateways.Event(topics[i % topics.Length], id: id) },
+                    token);
             }
 
             await call.RequestStream.CompleteAsync();
@@ -257,7 +294,10 @@ public sealed class FileBackendDurabilityTests(ITestOutputHelper output)
         await reading;
     }
 
-    private static async Task<List<PublishResponse>> PublishStreamAsync(EventPublisherService.EventPublisherServiceClient client, string key, IEnumerable<EventData> events)
+    private static async Task<List<PublishResponse>> PublishStreamAsync(
+        EventPublisherService.EventPublisherServiceClient client,
+        string key,
+        IEnumerable<EventData> events)
     {
         using var call = client.PublishStream(Auth(key));
         var reading = Task.Run(async () =>
@@ -283,22 +323,36 @@ public sealed class FileBackendDurabilityTests(ITestOutputHelper output)
     {
         using var channel = GrpcChannel.ForAddress(address);
         var client = new EventStreamService.EventStreamServiceClient(channel);
-        return await client.GetReplayBufferAsync(new ReplayRequest { Topic = topic, FromSequenceNum = from, MaxEvents = max }, Auth(key));
+        return await client.GetReplayBufferAsync(
+            new ReplayRequest { Topic = topic, FromSequenceNum = from, MaxEvents = max },
+            Auth(key));
     }
 
     /// <summary>The whole ring of <paramref name="topic"/>, page by page (bounded by the head).</summary>
-    private static async Task<(List<EventEnvelope> Events, long Head, string Epoch)> ReadAllAsync(Uri address, string key, string topic)
+    private static async Task<(List<EventEnvelope> Events, long Head, string Epoch)> ReadAllAsync(
+        Uri address,
+        string key,
+        string topic)
     {
         using var channel = GrpcChannel.ForAddress(address);
         var client = new EventStreamService.EventStreamServiceClient(channel);
         var envelopes = new List<EventEnvelope>();
-        var response = await client.GetReplayBufferAsync(new ReplayRequest { Topic = topic, FromSequenceNum = 0, MaxEvents = ReplayPage }, Auth(key));
+        var response = await client.GetReplayBufferAsync(
+            new ReplayRequest { Topic = topic, FromSequenceNum = 0, MaxEvents = ReplayPage },
+            Auth(key));
         var head = response.TopicHead;
         var epoch = response.Epoch;
         envelopes.AddRange(response.Events);
         for (var page = 0; response.HasMore && response.Events.Count > 0 && page <= head / ReplayPage; page++)
         {
-            response = await client.GetReplayBufferAsync(new ReplayRequest { Topic = topic, FromSequenceNum = envelopes[^1].SequenceNum, MaxEvents = ReplayPage }, Auth(key));
+            response = await client.GetReplayBufferAsync(
+                new ReplayRequest
+                {
+                    Topic = topic,
+                    FromSequenceNum = envelopes[^1].SequenceNum,
+                    MaxEvents = ReplayPage,
+                },
+                Auth(key));
             Assert.Equal(head, response.TopicHead);
             Assert.Equal(epoch, response.Epoch);
             envelopes.AddRange(response.Events);

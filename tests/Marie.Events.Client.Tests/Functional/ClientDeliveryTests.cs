@@ -15,13 +15,17 @@ public sealed class ClientDeliveryTests
         var receipts = await client.PublishBatchAsync(Enumerable.Range(0, 500).Select(_ => Gateways.Event("batch")));
         var received = await Gateways.ReadAsync(subscription, 500);
         await subscription.FlushAcksAsync();
-        await Wait.UntilAsync(() => Gateways.Stats(gateway) is { InFlightEvents: 0, EventsAcked: 500 }, "the gateway's in-flight count drains");
+        await Wait.UntilAsync(
+            () => Gateways.Stats(gateway) is { InFlightEvents: 0, EventsAcked: 500 },
+            "the gateway's in-flight count drains");
 
         Assert.Equal(Enumerable.Range(1, 500).Select(i => (long)i), received.Select(e => e.SequenceNum));
         Assert.Equal(receipts.Select(r => r.Id), received.Select(e => e.Event.Id));
         var stats = client.Statistics;
         Assert.Equal(500, stats.EventsAcked);
-        Assert.True(stats.AckMessagesSent <= 500 / 2, $"acks are batched: {stats.AckMessagesSent} ack messages for 500 events");
+        Assert.True(
+            stats.AckMessagesSent <= 500 / 2,
+            $"acks are batched: {stats.AckMessagesSent} ack messages for 500 events");
         Assert.Equal(0, stats.DuplicatesDropped);
     }
 
@@ -30,7 +34,8 @@ public sealed class ClientDeliveryTests
     {
         await using var gateway = await Gateways.StartAsync();
         await using var client = Gateways.Client(gateway);
-        await using var subscription = await client.SubscribeAsync(new SubscriptionOptions { Topics = { "manual" }, AckMode = AckMode.Manual });
+        await using var subscription = await client.SubscribeAsync(
+            new SubscriptionOptions { Topics = { "manual" }, AckMode = AckMode.Manual });
         await client.PublishBatchAsync(Enumerable.Range(0, 10).Select(_ => Gateways.Event("manual")));
 
         var received = await Gateways.ReadManualAsync(subscription, 10);
@@ -60,7 +65,9 @@ public sealed class ClientDeliveryTests
         await using var client = Gateways.Client(gateway);
         var attempts = new List<(long Sequence, int Attempt)>();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var subscription = await client.SubscribeAsync(new SubscriptionOptions { Topics = { "redeliver" } }, (e, _) =>
+        await using var subscription = await client.SubscribeAsync(
+            new SubscriptionOptions { Topics = { "redeliver" } },
+            (e, _) =>
         {
             lock (attempts)
             {
@@ -78,7 +85,9 @@ public sealed class ClientDeliveryTests
 
         await client.PublishAsync(Gateways.Event("redeliver"));
         await done.Task.WaitAsync(Wait.Timeout);
-        await Wait.UntilAsync(() => Gateways.Stats(gateway) is { InFlightEvents: 0, EventsAcked: 1 }, "the redelivered event is acked");
+        await Wait.UntilAsync(
+            () => Gateways.Stats(gateway) is { InFlightEvents: 0, EventsAcked: 1 },
+            "the redelivered event is acked");
 
         lock (attempts)
         {
@@ -93,13 +102,16 @@ public sealed class ClientDeliveryTests
     {
         await using var gateway = await Gateways.StartAsync(("ack_timeout_s", "0.3"), ("redelivery_delay_s", "0.1"));
         await using var client = Gateways.Client(gateway);
-        await using var subscription = await client.SubscribeAsync(new SubscriptionOptions { Topics = { "lease" }, AckMode = AckMode.Manual });
+        await using var subscription = await client.SubscribeAsync(
+            new SubscriptionOptions { Topics = { "lease" }, AckMode = AckMode.Manual });
         await client.PublishAsync(Gateways.Event("lease"));
 
         var both = await Gateways.ReadManualAsync(subscription, 2);
         await both[1].AckAsync();
         await subscription.FlushAcksAsync();
-        await Wait.UntilAsync(() => Gateways.Stats(gateway).InFlightEvents == 0, "the second delivery's ack settles it");
+        await Wait.UntilAsync(
+            () => Gateways.Stats(gateway).InFlightEvents == 0,
+            "the second delivery's ack settles it");
 
         Assert.Equal((1L, 1), (both[0].SequenceNum, both[0].DeliveryAttempt));
         Assert.Equal((1L, 2), (both[1].SequenceNum, both[1].DeliveryAttempt));

@@ -16,11 +16,17 @@ public sealed class ClientResilienceTests(ITestOutputHelper output)
     {
         const int maxInFlight = 500;
         // The ring holds every event of a topic, so a consumer that reconnects late still finds what it missed.
-        await using var gateway = await Gateways.StartAsync(("max_in_flight", $"{maxInFlight}"), ("replay_size", $"{EventsPerTopic}"));
+        await using var gateway = await Gateways.StartAsync(
+            ("max_in_flight", $"{maxInFlight}"),
+            ("replay_size", $"{EventsPerTopic}"));
         await using var proxy = new TcpChaosProxy(gateway.Ports.Grpc);
         // Each connection through the proxy is reset after 20-150 KB (a few hundred events), mid-frame.
         proxy.CutRandomly(seed: 20240611, minBytes: 20_000, maxBytes: 150_000);
-        await using var subscriber = Gateways.Client(gateway, gateway.Keys.Subscriber, proxy.Address, o => o.AckBatchSize = 50);
+        await using var subscriber = Gateways.Client(
+            gateway,
+            gateway.Keys.Subscriber,
+            proxy.Address,
+            o => o.AckBatchSize = 50);
         await using var publisher = Gateways.Client(gateway);
         var topics = Enumerable.Range(0, Topics).Select(i => $"chaos-{i}").ToArray();
         var options = new SubscriptionOptions { BufferCapacity = 2_000 };
@@ -62,13 +68,16 @@ public sealed class ClientResilienceTests(ITestOutputHelper output)
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
-            Assert.Fail($"Timed out: {total} events seen; last per topic {string.Join(", ", last)}; stats {subscriber.Statistics}");
+            Assert.Fail($"Timed out: {total} events seen; last per topic {string.Join(", ", last)}; stats "
+                + $"{subscriber.Statistics}");
         }
 
         var receipts = await publishing;
         var stats = subscriber.Statistics;
-        output.WriteLine($"{total} events in {stopwatch.ElapsedMilliseconds} ms through {proxy.Accepted} connections, {proxy.Cuts} cut by the proxy; " +
-            $"consumer duplicates {duplicates}, wire duplicates dropped {stats.DuplicatesDropped}, reconnects {stats.Disconnections}, acks {stats.AckMessagesSent} messages");
+        output.WriteLine($"{total} events in {stopwatch.ElapsedMilliseconds} ms through {proxy.Accepted} " +
+            $"connections, {proxy.Cuts} cut by the proxy; " +
+            $"consumer duplicates {duplicates}, wire duplicates dropped {stats.DuplicatesDropped}, " +
+            $"reconnects {stats.Disconnections}, acks {stats.AckMessagesSent} messages");
 
         Assert.Equal(Topics * EventsPerTopic, receipts.Count);
         Assert.All(topics, t => Assert.Equal(EventsPerTopic, last[t]));
@@ -76,7 +85,9 @@ public sealed class ClientResilienceTests(ITestOutputHelper output)
         Assert.Equal(0, duplicates);
         Assert.True(proxy.Cuts >= 3, $"the proxy cut connections during the run ({proxy.Cuts})");
         // A replay after a cut re-sends at most what was delivered and not yet processed: bounded by the in-flight cap.
-        Assert.True(stats.DuplicatesDropped <= (long)proxy.Cuts * maxInFlight, $"{stats.DuplicatesDropped} duplicates for {proxy.Cuts} cuts");
+        Assert.True(
+            stats.DuplicatesDropped <= (long)proxy.Cuts * maxInFlight,
+            $"{stats.DuplicatesDropped} duplicates for {proxy.Cuts} cuts");
         Assert.Equal(0, stats.EventsLost);
     }
 
@@ -85,7 +96,11 @@ public sealed class ClientResilienceTests(ITestOutputHelper output)
     {
         await using var gateway = await Gateways.StartAsync(("heartbeat_interval_s", "0.2"));
         await using var proxy = new TcpChaosProxy(gateway.Ports.Grpc);
-        await using var client = Gateways.Client(gateway, gateway.Keys.Subscriber, proxy.Address, o => o.ServerHeartbeatInterval = TimeSpan.FromSeconds(0.2));
+        await using var client = Gateways.Client(
+            gateway,
+            gateway.Keys.Subscriber,
+            proxy.Address,
+            o => o.ServerHeartbeatInterval = TimeSpan.FromSeconds(0.2));
         await using var publisher = Gateways.Client(gateway);
         await using var subscription = await client.SubscribeAsync(new SubscriptionOptions { Topics = { "silent" } });
         await publisher.PublishAsync(Gateways.Event("silent", id: "before"));
@@ -109,7 +124,8 @@ public sealed class ClientResilienceTests(ITestOutputHelper output)
         var port = first.Ports.Grpc;
         var keys = first.Keys;
         await using var client = Gateways.Client(first);
-        var epochChanged = new TaskCompletionSource<EpochChangedException>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var epochChanged = new TaskCompletionSource<EpochChangedException>(
+            TaskCreationOptions.RunContinuationsAsynchronously);
         client.ErrorReceived += (_, e) =>
         {
             if (e.Error is EpochChangedException changed)
@@ -152,7 +168,8 @@ public sealed class ClientResilienceTests(ITestOutputHelper output)
         await using var gateway = await Gateways.StartAsync();
         await using var client = Gateways.Client(gateway, TestKeys.NewKey());
 
-        var error = await Assert.ThrowsAsync<EventStreamAuthenticationException>(() => client.SubscribeAsync(new SubscriptionOptions { Topics = { "t" } }));
+        var error = await Assert.ThrowsAsync<EventStreamAuthenticationException>(
+            () => client.SubscribeAsync(new SubscriptionOptions { Topics = { "t" } }));
 
         Assert.Equal(Grpc.Core.StatusCode.Unauthenticated, error.Status);
         Assert.Equal(EventStreamClientState.Failed, client.State);

@@ -28,10 +28,13 @@ public sealed class PublisherTests
         await using var gateway = await Gateways.StartAsync();
         await using var client = Gateways.Client(gateway, configure: o => o.PublishWindow = 8);
 
-        var receipts = await client.PublishBatchAsync(Enumerable.Range(0, 300).Select(i => Gateways.Event(i % 2 == 0 ? "even" : "odd")));
+        var receipts = await client.PublishBatchAsync(
+            Enumerable.Range(0, 300).Select(i => Gateways.Event(i % 2 == 0 ? "even" : "odd")));
 
         Assert.Equal(300, receipts.Count);
-        Assert.Equal(Enumerable.Range(1, 150).Select(i => (long)i), receipts.Where(r => r.Topic == "even").Select(r => r.SequenceNum));
+        Assert.Equal(
+            Enumerable.Range(1, 150).Select(i => (long)i),
+            receipts.Where(r => r.Topic == "even").Select(r => r.SequenceNum));
         Assert.Equal(300, Gateways.Stats(gateway).EventsPublished);
         Assert.Equal(300, client.Statistics.EventsPublished);
     }
@@ -41,7 +44,13 @@ public sealed class PublisherTests
     {
         await using var gateway = await Gateways.StartAsync();
         await using var client = Gateways.Client(gateway);
-        var events = new[] { Gateways.Event("s"), Gateways.Event("s"), new EventData { Event = "no.topic" }, Gateways.Event("s") };
+        var events = new[]
+        {
+            Gateways.Event("s"),
+            Gateways.Event("s"),
+            new EventData { Event = "no.topic" },
+            Gateways.Event("s"),
+        };
 
         var error = await Assert.ThrowsAsync<PublishException>(() => client.PublishBatchAsync(events));
 
@@ -56,7 +65,8 @@ public sealed class PublisherTests
         await using var gateway = await Gateways.StartAsync();
         await using var client = Gateways.Client(gateway, gateway.Keys.Subscriber);
 
-        var error = await Assert.ThrowsAsync<EventStreamAuthenticationException>(() => client.PublishAsync(Gateways.Event("x")));
+        var error = await Assert.ThrowsAsync<EventStreamAuthenticationException>(
+            () => client.PublishAsync(Gateways.Event("x")));
 
         Assert.Equal(Grpc.Core.StatusCode.PermissionDenied, error.Status);
     }

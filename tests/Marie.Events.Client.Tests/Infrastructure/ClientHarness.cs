@@ -42,7 +42,11 @@ internal sealed class ClientHarness : IAsyncDisposable
     /// <summary>Subscribes to <paramref name="topic"/> and confirms it (epoch <paramref name="epoch"/>, head
     /// <paramref name="head"/>); returns the subscription and the stream.</summary>
     public async Task<(EventSubscription Subscription, FakeConnection Connection)> SubscribeAsync(
-        string id = "s1", string topic = "t", string epoch = "epoch-1", long head = 0, Action<SubscriptionOptions>? configure = null)
+        string id = "s1",
+        string topic = "t",
+        string epoch = "epoch-1",
+        long head = 0,
+        Action<SubscriptionOptions>? configure = null)
     {
         var options = new SubscriptionOptions { SubscriptionId = id, Topics = { topic } };
         configure?.Invoke(options);
@@ -67,7 +71,12 @@ internal sealed class ClientHarness : IAsyncDisposable
         },
     };
 
-    public static ServerMessage Event(string subscriptionId, string topic, long sequence, string? ackId = null, int attempt = 1) => new()
+    public static ServerMessage Event(
+        string subscriptionId,
+        string topic,
+        long sequence,
+        string? ackId = null,
+        int attempt = 1) => new()
     {
         Event = new EventEnvelope
         {
@@ -76,11 +85,20 @@ internal sealed class ClientHarness : IAsyncDisposable
             SequenceNum = sequence,
             DeliveryAttempt = attempt,
             PublishedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UnixEpoch),
-            Event = new EventData { ApiKey = topic, Id = $"{topic}-{sequence}", Event = "extract.completed", Source = "unit" },
+            Event = new EventData
+            {
+                ApiKey = topic,
+                Id = $"{topic}-{sequence}",
+                Event = "extract.completed",
+                Source = "unit",
+            },
         },
     };
 
-    public static ServerMessage Error(ErrorCode code, string subscriptionId, params (string Key, string Value)[] details)
+    public static ServerMessage Error(
+        ErrorCode code,
+        string subscriptionId,
+        params (string Key, string Value)[] details)
     {
         var error = new ErrorMessage { Code = code, SubscriptionId = subscriptionId, Message = code.ToString() };
         foreach (var (key, value) in details)

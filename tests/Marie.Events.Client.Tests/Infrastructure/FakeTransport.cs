@@ -97,7 +97,8 @@ internal sealed class FakeConnection(Uri address) : IStreamConnection
     }
 
     /// <summary>The next message of a kind.</summary>
-    public Task<ClientMessage> NextSentAsync(ClientMessage.MessageOneofCase kind) => NextSentAsync(m => m.MessageCase == kind);
+    public Task<ClientMessage> NextSentAsync(ClientMessage.MessageOneofCase kind) =>
+        NextSentAsync(m => m.MessageCase == kind);
 
     /// <summary>Everything written and not read yet.</summary>
     public List<ClientMessage> DrainSent()

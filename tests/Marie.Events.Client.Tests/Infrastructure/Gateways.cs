@@ -9,7 +9,8 @@ namespace Marie.Events.Client.Tests.Infrastructure;
 /// <summary>The real gateway (GatewayFixture) and clients of it, with short test timings.</summary>
 internal static class Gateways
 {
-    /// <summary>Starts a gateway with <c>toast.grpc.broker.*</c> settings (e.g. <c>("max_in_flight", "500")</c>).</summary>
+    /// <summary>Starts a gateway with <c>toast.grpc.broker.*</c> settings
+    /// (e.g. <c>("max_in_flight", "500")</c>).</summary>
     public static Task<GatewayFixture> StartAsync(params (string Key, string Value)[] broker) =>
         GatewayFixture.StartAsync(s =>
         {
@@ -21,7 +22,11 @@ internal static class Gateways
 
     /// <summary>A client of <paramref name="address"/> (default: the gateway) with key <paramref name="key"/>
     /// (default: the admin key, which may publish and subscribe).</summary>
-    public static EventStreamClient Client(GatewayFixture gateway, string? key = null, Uri? address = null, Action<EventStreamClientOptions>? configure = null)
+    public static EventStreamClient Client(
+        GatewayFixture gateway,
+        string? key = null,
+        Uri? address = null,
+        Action<EventStreamClientOptions>? configure = null)
     {
         var options = new EventStreamClientOptions
         {
@@ -38,10 +43,16 @@ internal static class Gateways
         return new EventStreamClient(options);
     }
 
-    public static BrokerStats Stats(GatewayFixture gateway) => gateway.App.Services.GetRequiredService<GrpcEventBroker>().Stats();
+    public static BrokerStats Stats(GatewayFixture gateway) =>
+        gateway.App.Services.GetRequiredService<GrpcEventBroker>().Stats();
 
     /// <summary>An event of <paramref name="topic"/>; <paramref name="kind"/> goes to <c>payload.kind</c>.</summary>
-    public static EventData Event(string topic, string name = "extract.completed", string source = "job://extract/1", string? kind = null, string? id = null)
+    public static EventData Event(
+        string topic,
+        string name = "extract.completed",
+        string source = "job://extract/1",
+        string? kind = null,
+        string? id = null)
     {
         var evt = new EventData
         {
@@ -60,8 +71,12 @@ internal static class Gateways
         return evt;
     }
 
-    /// <summary>Reads <paramref name="count"/> events from the subscription (auto acks as it goes), failing after the timeout.</summary>
-    public static async Task<List<ReceivedEvent>> ReadAsync(EventSubscription subscription, int count, TimeSpan? timeout = null)
+    /// <summary>Reads <paramref name="count"/> events from the subscription (auto acks as it goes), failing after the
+    /// timeout.</summary>
+    public static async Task<List<ReceivedEvent>> ReadAsync(
+        EventSubscription subscription,
+        int count,
+        TimeSpan? timeout = null)
     {
         using var cts = new CancellationTokenSource(timeout ?? Wait.Timeout);
         var received = new List<ReceivedEvent>();
@@ -92,7 +107,10 @@ internal static class Gateways
     }
 
     /// <summary>Reads <paramref name="count"/> events without acknowledging any (manual mode).</summary>
-    public static async Task<List<ReceivedEvent>> ReadManualAsync(EventSubscription subscription, int count, TimeSpan? timeout = null)
+    public static async Task<List<ReceivedEvent>> ReadManualAsync(
+        EventSubscription subscription,
+        int count,
+        TimeSpan? timeout = null)
     {
         using var cts = new CancellationTokenSource(timeout ?? Wait.Timeout);
         var received = new List<ReceivedEvent>();

@@ -6,7 +6,8 @@ internal static class Wait
     /// <summary>The longest a test waits for something that should happen.</summary>
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
 
-    /// <summary>Polls <paramref name="condition"/> until it holds; fails with <paramref name="what"/> after the timeout.</summary>
+    /// <summary>Polls <paramref name="condition"/> until it holds; fails with <paramref name="what"/> after the
+    /// timeout.</summary>
     public static async Task UntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? Timeout);

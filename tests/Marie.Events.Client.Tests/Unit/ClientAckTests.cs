@@ -94,7 +94,9 @@ public sealed class ClientAckTests
     public async Task ManualAck_NeverAcked_NothingSentAndResumePointStays()
     {
         await using var harness = new ClientHarness();
-        var (subscription, connection) = await harness.SubscribeAsync(head: 10, configure: o => o.AckMode = AckMode.Manual);
+        var (subscription, connection) = await harness.SubscribeAsync(
+            head: 10,
+            configure: o => o.AckMode = AckMode.Manual);
         connection.Reply(ClientHarness.Event("s1", "t", 11));
         await using var reader = subscription.GetAsyncEnumerator();
         Assert.True(await reader.NextAsync());
@@ -137,7 +139,9 @@ public sealed class ClientAckTests
         connection.Reply(ClientHarness.Confirm("h1", "h", "e", 0));
         var handlerSubscription = await subscribing.WaitAsync(Wait.Timeout);
         connection.Reply(ClientHarness.Event("h1", "h", 1, attempt: 1));
-        await Wait.UntilAsync(() => handlerSubscription.StateOf("h", 1) == Internal.PendingState.Abandoned, "the failed event abandoned");
+        await Wait.UntilAsync(
+            () => handlerSubscription.StateOf("h", 1) == Internal.PendingState.Abandoned,
+            "the failed event abandoned");
         connection.Reply(ClientHarness.Event("h1", "h", 1, attempt: 2));
         await handled.Task.WaitAsync(Wait.Timeout);
         await Wait.UntilAsync(() => handlerSubscription.StateOf("h", 1) is null, "the event processed");

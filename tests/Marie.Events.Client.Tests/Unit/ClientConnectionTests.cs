@@ -115,7 +115,8 @@ public sealed class ClientConnectionTests
         Assert.False(resubscribe.HasReplayCount);
         Assert.Equal(new long[] { 1, 2, 3, 4 }, seen);
         Assert.Equal(1, harness.Client.Statistics.DuplicatesDropped);
-        // 3 was processed after the reconnect: acked (with 4 pending it is contiguous up to 3) with the new stream's ids.
+        // 3 was processed after the reconnect: acked (with 4 pending it is contiguous up to 3) with the new stream's
+        // ids.
         Assert.Equal(3, ack.Cumulative.UpToSequenceNum);
     }
 
@@ -138,7 +139,12 @@ public sealed class ClientConnectionTests
         var next = await harness.Transport.NextAsync();
         await next.NextSentAsync(MessageOneofCase.Subscribe);
         next.Reply(ClientHarness.Confirm("s1", "t", "epoch-2", head: 1, replayFrom: 1));
-        next.Reply(ClientHarness.Error(ErrorCode.ErrorEpochChanged, "s1", ("topic", "t"), ("expected_epoch", "epoch-1"), ("current_epoch", "epoch-2")));
+        next.Reply(ClientHarness.Error(
+            ErrorCode.ErrorEpochChanged,
+            "s1",
+            ("topic", "t"),
+            ("expected_epoch", "epoch-1"),
+            ("current_epoch", "epoch-2")));
         next.Reply(ClientHarness.Event("s1", "t", 1, "e2-1"));
         Assert.True(await reader.NextAsync());
 
@@ -158,20 +164,23 @@ public sealed class ClientConnectionTests
         var connection = await harness.Transport.NextAsync();
 
         connection.Fail(StatusCode.Unauthenticated, "invalid or missing token");
-        var error = await Assert.ThrowsAsync<EventStreamAuthenticationException>(() => subscribing.WaitAsync(Wait.Timeout));
+        var error = await Assert.ThrowsAsync<EventStreamAuthenticationException>(
+            () => subscribing.WaitAsync(Wait.Timeout));
         harness.Time.AdvanceInSteps(TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(50));
 
         Assert.Equal(StatusCode.Unauthenticated, error.Status);
         Assert.Equal(EventStreamClientState.Failed, harness.Client.State);
         Assert.False(harness.Transport.TryNext(out _), "a refused key is not retried");
-        await Assert.ThrowsAsync<EventStreamException>(() => harness.Client.SubscribeAsync(new SubscriptionOptions { Topics = { "t" } }));
+        await Assert.ThrowsAsync<EventStreamException>(
+            () => harness.Client.SubscribeAsync(new SubscriptionOptions { Topics = { "t" } }));
     }
 
     [Fact]
     public async Task ConnectTimeout_NoAnswer_CountsAsFailedAttemptAndTriesNextAddress()
     {
         await using var harness = new ClientHarness(o => o.ConnectTimeout = TimeSpan.FromSeconds(1));
-        var subscribing = harness.Client.SubscribeAsync(new SubscriptionOptions { SubscriptionId = "s1", Topics = { "t" } });
+        var subscribing = harness.Client.SubscribeAsync(
+            new SubscriptionOptions { SubscriptionId = "s1", Topics = { "t" } });
         var first = await harness.Transport.NextAsync();
         await first.NextSentAsync(MessageOneofCase.Subscribe);
 
@@ -203,7 +212,8 @@ public sealed class ClientConnectionTests
             (await harness.Transport.NextAsync()).Fail(StatusCode.Unavailable);
         }
 
-        var error = await Assert.ThrowsAsync<EventStreamException>(() => subscription.Completion.WaitAsync(Wait.Timeout));
+        var error = await Assert.ThrowsAsync<EventStreamException>(
+            () => subscription.Completion.WaitAsync(Wait.Timeout));
         Assert.Contains("2 failed connection attempts", error.Message, StringComparison.Ordinal);
         Assert.Equal(EventStreamClientState.Failed, harness.Client.State);
     }
@@ -212,7 +222,8 @@ public sealed class ClientConnectionTests
     public async Task Subscribe_LastSequenceNum_SentOnTheFirstSubscribeOnlyAndConfirmationKept()
     {
         await using var harness = new ClientHarness();
-        var subscribing = harness.Client.SubscribeAsync(new SubscriptionOptions { SubscriptionId = "s1", Topics = { "*" }, LastSequenceNum = 5 });
+        var subscribing = harness.Client.SubscribeAsync(
+            new SubscriptionOptions { SubscriptionId = "s1", Topics = { "*" }, LastSequenceNum = 5 });
         var connection = await harness.Transport.NextAsync();
         var first = (await connection.NextSentAsync(MessageOneofCase.Subscribe)).Subscribe;
         connection.Reply(ClientHarness.Confirm("s1", "t", "epoch-1", head: 9));

@@ -1,5 +1,6 @@
 using Marie.Events.Client.Tests.Infrastructure;
 using Marie.Events.Protocol;
+using Microsoft.Extensions.DependencyInjection;
 using static Marie.Events.Protocol.ClientMessage;
 
 namespace Marie.Events.Client.Tests.Unit;
@@ -12,12 +13,19 @@ public sealed class ClientNoticeTests
     {
         await using var harness = new ClientHarness();
         var (subscription, connection) = await harness.SubscribeAsync();
-        var onSubscription = new TaskCompletionSource<EventStreamException>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var onClient = new TaskCompletionSource<EventStreamException>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var onSubscription = new TaskCompletionSource<EventStreamException>(
+            TaskCreationOptions.RunContinuationsAsynchronously);
+        var onClient = new TaskCompletionSource<EventStreamException>(
+            TaskCreationOptions.RunContinuationsAsynchronously);
         subscription.ErrorReceived += (_, e) => onSubscription.TrySetResult(e.Error);
         harness.Client.ErrorReceived += (_, e) => onClient.TrySetResult(e.Error);
 
-        connection.Reply(ClientHarness.Error(ErrorCode.ErrorEventsLost, "s1", ("topic", "t"), ("first_missed", "3"), ("last_missed", "9")));
+        connection.Reply(ClientHarness.Error(
+            ErrorCode.ErrorEventsLost,
+            "s1",
+            ("topic", "t"),
+            ("first_missed", "3"),
+            ("last_missed", "9")));
 
         var lost = Assert.IsType<EventsLostException>(await onSubscription.Task.WaitAsync(Wait.Timeout));
         Assert.Same(lost, await onClient.Task.WaitAsync(Wait.Timeout));
@@ -48,7 +56,8 @@ public sealed class ClientNoticeTests
         await using var harness = new ClientHarness();
         var (_, connection) = await harness.SubscribeAsync();
 
-        var refused = harness.Client.SubscribeAsync(new SubscriptionOptions { SubscriptionId = "bad", Topics = { "t" } });
+        var refused = harness.Client.SubscribeAsync(
+            new SubscriptionOptions { SubscriptionId = "bad", Topics = { "t" } });
         await connection.NextSentAsync(m => m.Subscribe?.SubscriptionId == "bad");
         connection.Reply(ClientHarness.Error(ErrorCode.ErrorInvalidRequest, "bad", ("field", "topics")));
 
@@ -63,7 +72,8 @@ public sealed class ClientNoticeTests
     {
         await using var harness = new ClientHarness(o => o.AckFlushInterval = TimeSpan.FromHours(1));
         var (subscription, connection) = await harness.SubscribeAsync();
-        var signal = new TaskCompletionSource<BackpressureEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var signal = new TaskCompletionSource<BackpressureEventArgs>(
+            TaskCreationOptions.RunContinuationsAsynchronously);
         harness.Client.Backpressure += (_, e) => signal.TrySetResult(e);
         connection.Reply(ClientHarness.Event("s1", "t", 1));
         connection.Reply(ClientHarness.Event("s1", "t", 2));
@@ -71,7 +81,15 @@ public sealed class ClientNoticeTests
         Assert.True(await reader.NextAsync());
         Assert.True(await reader.NextAsync());
 
-        connection.Reply(new ServerMessage { Backpressure = new BackpressureSignal { SubscriptionId = "s1", RecommendedDelayMs = 550, PendingEvents = 90 } });
+        connection.Reply(new ServerMessage
+        {
+            Backpressure = new BackpressureSignal
+            {
+                SubscriptionId = "s1",
+                RecommendedDelayMs = 550,
+                PendingEvents = 90,
+            },
+        });
         var args = await signal.Task.WaitAsync(Wait.Timeout);
         var ack = (await connection.NextSentAsync(MessageOneofCase.Ack)).Ack;
 
@@ -97,7 +115,8 @@ public sealed class ClientNoticeTests
         var disposing = subscription.DisposeAsync().AsTask();
         var ack = await connection.NextSentAsync(MessageOneofCase.Ack);
         var unsubscribe = await connection.NextSentAsync(MessageOneofCase.Unsubscribe);
-        connection.Reply(new ServerMessage { UnsubscriptionConfirm = new UnsubscriptionConfirm { SubscriptionId = "s1" } });
+        connection.Reply(
+            new ServerMessage { UnsubscriptionConfirm = new UnsubscriptionConfirm { SubscriptionId = "s1" } });
         await disposing.WaitAsync(Wait.Timeout);
 
         Assert.Equal(1, ack.Ack.Cumulative.UpToSequenceNum);
@@ -113,39 +132,43 @@ public sealed class ClientNoticeTests
         var problems = options.Problems();
 
         Assert.Contains(problems, p => p.StartsWith("EventStreamClientOptions.AckBatchSize", StringComparison.Ordinal));
-        Assert.Contains(problems, p => p.StartsWith("EventStreamClientOptions.ReconnectJitter", StringComparison.Ordinal));
+        Assert.Contains(
+            problems,
+            p => p.StartsWith("EventStreamClientOptions.ReconnectJitter", StringComparison.Ordinal));
         Assert.Throws<ArgumentException>(() => new EventStreamClient(options));
     }
 
     [Fact]
     public async Task AddMarieEventsClient_ResolvesSingletonWithOptions()
     {
-        var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection();
+        var services = new ServiceCollection();
         services.AddMarieEventsClient(o =>
         {
             o.Address = new Uri("http://127.0.0.1:1");
             o.ApiKey = "mas_key";
         });
-        await using var provider = Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(services);
+        await using var provider = services.BuildServiceProvider();
 
-        var client = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<EventStreamClient>(provider);
+        var client = provider.GetRequiredService<EventStreamClient>();
 
-        Assert.Same(client, Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<EventStreamClient>(provider));
+        Assert.Same(client, provider.GetRequiredService<EventStreamClient>());
         Assert.Equal(EventStreamClientState.Idle, client.State);
     }
 
     [Fact]
     public async Task AddMarieEventsClient_InvalidOptions_ValidationNamesTheProperty()
     {
-        var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection();
+        var services = new ServiceCollection();
         services.AddMarieEventsClient(o => o.AckFlushInterval = TimeSpan.Zero);
-        await using var provider = Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(services);
+        await using var provider = services.BuildServiceProvider();
 
         var error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(
-            () => Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<EventStreamClient>(provider));
+            () => provider.GetRequiredService<EventStreamClient>());
 
         Assert.Contains(error.Failures, f => f.StartsWith("EventStreamClientOptions.ApiKey", StringComparison.Ordinal));
-        Assert.Contains(error.Failures, f => f.StartsWith("EventStreamClientOptions.AckFlushInterval", StringComparison.Ordinal));
+        Assert.Contains(
+            error.Failures,
+            f => f.StartsWith("EventStreamClientOptions.AckFlushInterval", StringComparison.Ordinal));
     }
 
     [Fact]

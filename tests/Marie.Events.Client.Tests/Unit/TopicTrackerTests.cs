@@ -94,7 +94,9 @@ public sealed class TopicTrackerTests
             if (index < arrival.Count && (unprocessed.Count == 0 || random.Next(2) == 0))
             {
                 var sequence = arrival[index++];
-                Assert.Equal(DeliveryKind.New, tracker.OnDelivery(sequence, $"a{sequence}", Session1, manual: false).Kind);
+                Assert.Equal(
+                    DeliveryKind.New,
+                    tracker.OnDelivery(sequence, $"a{sequence}", Session1, manual: false).Kind);
                 unprocessed.Add(sequence);
                 continue;
             }
