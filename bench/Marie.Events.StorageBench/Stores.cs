@@ -10,7 +10,7 @@ internal static class StoreFactories
 {
     public static readonly StoreFactory[] All =
     [
-        new("sqlite", "Microsoft.Data.Sqlite 10.0.15", d => new SqliteStore(d)),
+        new("sqlite", "Microsoft.Data.Sqlite 10.0.5", d => new SqliteStore(d)),
         new("rocksdb", "RocksDB 11.12.0.7641", d => new RocksStore(d)),
         new("lmdb", "LightningDB 0.23.1", d => new LmdbStore(d)),
         new("fasterlog", "Microsoft.FASTER.Core 2.6.5", d => new FasterLogStore(d)),
