@@ -16,7 +16,10 @@ try
 {
     for (var round = 1; round <= opts.Rounds; round++)
     {
-        foreach (var factory in StoreFactories.All.Where(f => opts.Only.Count == 0 || opts.Only.Contains(f.Name)))
+        var chosen = StoreFactories.All.Where(f => opts.Only.Count == 0 || opts.Only.Contains(f.Name)).ToArray();
+        // Each round starts one candidate later, so no candidate always runs first (or last) while the load changes.
+        var shift = (round - 1) % chosen.Length;
+        foreach (var factory in chosen.Skip(shift).Concat(chosen.Take(shift)))
         {
             var line = Runner.RunCandidate(factory, root, opts, round);
             results.Add(line);
