@@ -12,8 +12,11 @@ internal sealed class BenchOptions
 
           --quick              about 35 s, to check the harness: 1-second rounds, no warm-up, 1,000 idle streams,
                                rings of 2,000
-          --only W1,W4         run only these workloads (W1..W5; WC: the cluster run on redis-server, docs/cluster.md,
-                               in the default run when redis-server is installed)
+          --only W1,W4         run only these workloads (W1..W5; WP: publish only; WC: the cluster run on
+                               redis-server, docs/cluster.md, in the default run when redis-server is installed)
+          --backend NAME       our gateway's toast.grpc.broker.backend: memory (default) or file (fsync: always, in the
+                               run's temporary folder); ours-base (--baseline-gateway) stays on memory, so the same
+                               build given as baseline compares file with memory in one run
           --targets LIST       ours,client,raw,jetstream (default: all four; client = our gateway through the client
                                library, in W1, W2 and W4)
           --baseline-gateway DIR   also run a gateway build from DIR (a copy of src/Marie.Events.Gateway/bin/Release/
@@ -33,13 +36,16 @@ internal sealed class BenchOptions
 
     public bool Quick { get; private set; }
 
-    public HashSet<string> Workloads { get; private set; } = ["W1", "W2", "W3", "W4", "W5", "WC"];
+    public HashSet<string> Workloads { get; private set; } = ["W1", "W2", "W3", "W4", "W5", "WP", "WC"];
+
+    /// <summary>Our gateway's backend (--backend): memory or file.</summary>
+    public string Backend { get; private set; } = "memory";
 
     /// <summary>--only was given: a workload that cannot run is an error, not skipped.</summary>
     public bool OnlyGiven { get; private set; }
 
     /// <summary>A workload of the side-by-side comparison (W1..W5) runs: the three servers are needed.</summary>
-    public bool RunsComparison => Workloads.Overlaps(["W1", "W2", "W3", "W4", "W5"]);
+    public bool RunsComparison => Workloads.Overlaps(["W1", "W2", "W3", "W4", "W5", "WP"]);
 
     public HashSet<string> Targets { get; private set; } = ["ours", "client", "raw", "jetstream"];
 
@@ -88,6 +94,12 @@ internal sealed class BenchOptions
                     break;
                 case "--targets":
                     options.Targets = [.. Next().ToLowerInvariant().Split(',', StringSplitOptions.RemoveEmptyEntries)];
+                    break;
+                case "--backend":
+                    var backend = Next().ToLowerInvariant();
+                    options.Backend = backend is "memory" or "file"
+                        ? backend
+                        : throw new ArgumentException("--backend must be memory or file");
                     break;
                 case "--out":
                     options.OutDir = Next();
@@ -138,7 +150,7 @@ internal sealed class BenchOptions
             }
         }
 
-        var unknown = options.Workloads.Except(["W1", "W2", "W3", "W4", "W5", "WC"]).ToArray();
+        var unknown = options.Workloads.Except(["W1", "W2", "W3", "W4", "W5", "WP", "WC"]).ToArray();
         if (unknown.Length > 0)
         {
             throw new ArgumentException($"--only: unknown workload {string.Join(",", unknown)}");

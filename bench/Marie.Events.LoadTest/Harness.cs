@@ -111,6 +111,13 @@ internal sealed partial class Harness : IAsyncDisposable
         return code;
     }
 
+    /// <summary>The file backend with fsync always (the default, written out), in the gateway's state folder.</summary>
+    private const string FileBackendLines = """
+        backend: file
+              file:
+                fsync: always
+        """;
+
     private async Task StartServersAsync(string? natsServer)
     {
         var settings = new ServerSettings(
@@ -121,7 +128,10 @@ internal sealed partial class Harness : IAsyncDisposable
         // "client" drives the same gateway through the client library: it is started for either target.
         if (_options.Targets.Contains("ours") || _options.Targets.Contains("client"))
         {
-            _ours = await Launchers.StartOursAsync(settings, SubscriberDrivers.Stubs);
+            _ours = await Launchers.StartOursAsync(
+                settings,
+                SubscriberDrivers.Stubs,
+                brokerBackend: _options.Backend == "file" ? FileBackendLines : "backend: memory");
             Console.WriteLine($"ours: gateway pid {_ours.Server.Pid}");
             if (_options.Targets.Contains("client"))
             {
@@ -184,6 +194,11 @@ internal sealed partial class Harness : IAsyncDisposable
         if (_options.Workloads.Contains("W5"))
         {
             await RunW5Async();
+        }
+
+        if (_options.Workloads.Contains("WP"))
+        {
+            await RunWPAsync();
         }
 
         if (_options.Workloads.Contains("WC"))

@@ -8,9 +8,12 @@ using Marie.Events.StorageBench;
 var opts = BenchOptions.Parse(args);
 var root = Path.Combine(Path.GetTempPath(), "marie-storagebench-" + Environment.ProcessId);
 Directory.CreateDirectory(root);
-Console.WriteLine($"options: events<={opts.Events} seconds<={opts.Seconds} start-up {opts.Topics} x {opts.PerTopic}, rounds {opts.Rounds}");
-Console.WriteLine($"workload: {BenchOptions.Producers} producers, {BenchOptions.PublishTopics} topics, {BenchOptions.PayloadSize}-byte events, " +
-                  $"{BenchOptions.InFlight} in flight per producer, group commit of up to {BenchOptions.MaxBatch}, retain {BenchOptions.Retain} per topic");
+Console.WriteLine($"options: events<={opts.Events} seconds<={opts.Seconds} " +
+                  $"start-up {opts.Topics} x {opts.PerTopic}, rounds {opts.Rounds}");
+Console.WriteLine($"workload: {BenchOptions.Producers} producers, {BenchOptions.PublishTopics} topics, " +
+                  $"{BenchOptions.PayloadSize}-byte events, " +
+                  $"{BenchOptions.InFlight} in flight per producer, " +
+                  $"group commit of up to {BenchOptions.MaxBatch}, retain {BenchOptions.Retain} per topic");
 var results = new List<string>();
 try
 {
@@ -32,7 +35,8 @@ finally
     Directory.Delete(root, recursive: true);
 }
 Console.WriteLine();
-Console.WriteLine("| round | candidate | events/s acked (fsync) | p50 ms | p99 ms | commits/s | events/commit | bytes/event live | bytes/event after checkpoint | start-up s | start-up dir MB |");
+Console.WriteLine("| round | candidate | events/s acked (fsync) | p50 ms | p99 ms | commits/s | events/commit | " +
+                  "bytes/event live | bytes/event after checkpoint | start-up s | start-up dir MB |");
 Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
 foreach (var r in results)
 {
@@ -41,7 +45,13 @@ foreach (var r in results)
 
 namespace Marie.Events.StorageBench
 {
-    internal sealed record BenchOptions(int Events, double Seconds, int Topics, int PerTopic, HashSet<string> Only, int Rounds)
+    internal sealed record BenchOptions(
+        int Events,
+        double Seconds,
+        int Topics,
+        int PerTopic,
+        HashSet<string> Only,
+        int Rounds)
     {
         /// <summary>Topics the publish run spreads its events over.</summary>
         public const int PublishTopics = 10;
@@ -69,8 +79,15 @@ namespace Marie.Events.StorageBench
 
         public static BenchOptions Parse(string[] args)
         {
-            // Defaults: at most 2,000,000 events or 10 s of publishing, start-up with 10,000 topics x 200 events, one round.
-            var o = new BenchOptions(2_000_000, 10, 10_000, 200, new HashSet<string>(StringComparer.OrdinalIgnoreCase), 1);
+            // Defaults: at most 2,000,000 events or 10 s of publishing, start-up with 10,000 topics x 200 events,
+            // one round.
+            var o = new BenchOptions(
+                2_000_000,
+                10,
+                10_000,
+                200,
+                new HashSet<string>(StringComparer.OrdinalIgnoreCase),
+                1);
             for (var i = 0; i + 1 < args.Length; i += 2)
             {
                 var v = args[i + 1];
@@ -97,13 +114,20 @@ namespace Marie.Events.StorageBench
     /// </summary>
     internal interface IEventStore : IDisposable
     {
-        /// <summary>Writes the batch and the range deletes (seq &lt; bound per topic) in one transaction and makes it durable before returning.</summary>
+        /// <summary>
+        /// Writes the batch and the range deletes (seq &lt; bound per topic) in one transaction and makes it durable
+        /// before returning.
+        /// </summary>
         void WriteDurable(IReadOnlyList<StoredEvent> batch, IReadOnlyList<(int Topic, long DeleteBelow)> deletes);
 
-        /// <summary>Writes the batch in one transaction without requiring an fsync (used for the untimed start-up prefill).</summary>
+        /// <summary>
+        /// Writes the batch in one transaction without requiring an fsync (used for the untimed start-up prefill).
+        /// </summary>
         void WriteBulk(IReadOnlyList<StoredEvent> batch);
 
-        /// <summary>Folds logs into the main files where the engine has such a step (what it is: <see cref="CheckpointKind"/>).</summary>
+        /// <summary>
+        /// Folds logs into the main files where the engine has such a step (what it is: <see cref="CheckpointKind"/>).
+        /// </summary>
         void Checkpoint();
 
         /// <summary>What <see cref="Checkpoint"/> does, for the report.</summary>
@@ -117,7 +141,9 @@ namespace Marie.Events.StorageBench
 
     internal static class Keys
     {
-        /// <summary>Key length: big-endian int32 topic then big-endian int64 seq, so byte order is (topic, seq) order.</summary>
+        /// <summary>
+        /// Key length: big-endian int32 topic then big-endian int64 seq, so byte order is (topic, seq) order.
+        /// </summary>
         public const int Length = 12;
 
         public static byte[] Make(int topic, long seq)
@@ -181,7 +207,10 @@ namespace Marie.Events.StorageBench
             return $"| {round} | {factory.Name} {factory.Version} | {pubPart} | {startPart} |";
         }
 
-        /// <summary>The exception's type and first message line (native loader messages run to a dozen lines), pipes escaped for the table.</summary>
+        /// <summary>
+        /// The exception's type and first message line (native loader messages run to a dozen lines), pipes escaped
+        /// for the table.
+        /// </summary>
         private static string Describe(Exception e)
         {
             var inner = e is AggregateException { InnerException: { } i } ? i : e;
@@ -203,11 +232,12 @@ namespace Marie.Events.StorageBench
 
         private static string Publish(StoreFactory factory, string dir, BenchOptions o)
         {
-            var channel = Channel.CreateBounded<Pending>(new BoundedChannelOptions(BenchOptions.Producers * BenchOptions.InFlight)
-            {
-                SingleReader = true,
-                FullMode = BoundedChannelFullMode.Wait,
-            });
+            var channel = Channel.CreateBounded<Pending>(
+                new BoundedChannelOptions(BenchOptions.Producers * BenchOptions.InFlight)
+                {
+                    SingleReader = true,
+                    FullMode = BoundedChannelFullMode.Wait,
+                });
             var latencies = new long[o.Events];
             var acked = 0;
             var commits = 0;
@@ -270,7 +300,9 @@ namespace Marie.Events.StorageBench
                             }
                             batch.Clear();
                         }
-                        retained = Enumerable.Range(0, BenchOptions.PublishTopics).Sum(t => seqs[t] - Math.Max(deletedBelow[t], 1) + 1);
+                        retained = Enumerable
+                            .Range(0, BenchOptions.PublishTopics)
+                            .Sum(t => seqs[t] - Math.Max(deletedBelow[t], 1) + 1);
                     }
                     catch (Exception e)
                     {
@@ -344,7 +376,9 @@ namespace Marie.Events.StorageBench
             var p99 = Ms(latencies[Math.Min(n - 1, (int)(n * 0.99))]);
             var secs = sw.Elapsed.TotalSeconds;
             Console.WriteLine($"  publish: {acked} events in {secs:F1} s, {commits} commits, {retained} retained, " +
-                              $"dir {liveBytes / 1e6:F1} MB live, {checkpointedBytes / 1e6:F1} MB after checkpoint ({checkpointKind}), p50 {p50:F1} ms p99 {p99:F1} ms");
+                              $"dir {liveBytes / 1e6:F1} MB live, " +
+                              $"{checkpointedBytes / 1e6:F1} MB after checkpoint ({checkpointKind}), " +
+                              $"p50 {p50:F1} ms p99 {p99:F1} ms");
             return $"{acked / secs:F0} | {p50:F1} | {p99:F1} | {commits / secs:F0} | {(double)acked / commits:F0} | " +
                    $"{(double)liveBytes / retained:F0} | {(double)checkpointedBytes / retained:F0}";
         }
@@ -356,8 +390,8 @@ namespace Marie.Events.StorageBench
             using (var store = factory.Open(dir))
             {
                 var batch = new List<StoredEvent>(BenchOptions.PrefillBatch);
-                // Topic-major order, committed in batches of 100 topics: the same final layout as interleaved publishing
-                // for key-ordered engines, and for the log it keeps each topic's records contiguous.
+                // Topic-major order, committed in batches of 100 topics: the same final layout as interleaved
+                // publishing for key-ordered engines, and for the log it keeps each topic's records contiguous.
                 for (var t = 0; t < o.Topics; t++)
                 {
                     for (var s = 1; s <= o.PerTopic; s++)
@@ -374,7 +408,8 @@ namespace Marie.Events.StorageBench
                 }
             }
             var dirBytes = DirSize(dir);
-            Console.WriteLine($"  prefill {o.Topics} x {o.PerTopic}: {prefill.Elapsed.TotalSeconds:F1} s, dir {dirBytes / 1e6:F0} MB");
+            Console.WriteLine($"  prefill {o.Topics} x {o.PerTopic}: {prefill.Elapsed.TotalSeconds:F1} s, " +
+                              $"dir {dirBytes / 1e6:F0} MB");
             GC.Collect();
             var sw = Stopwatch.StartNew();
             Dictionary<int, List<byte[]>> loaded;

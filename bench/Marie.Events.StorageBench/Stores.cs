@@ -19,7 +19,9 @@ internal static class StoreFactories
     ];
 }
 
-/// <summary>One WITHOUT ROWID table keyed by (topic, seq); WAL journal with synchronous=FULL, so each commit fsyncs the WAL.</summary>
+/// <summary>
+/// One WITHOUT ROWID table keyed by (topic, seq); WAL journal with synchronous=FULL, so each commit fsyncs the WAL.
+/// </summary>
 internal sealed class SqliteStore : IEventStore
 {
     private readonly SqliteConnection _conn;
@@ -31,7 +33,8 @@ internal sealed class SqliteStore : IEventStore
         _conn = new SqliteConnection($"Data Source={Path.Combine(dir, "events.db")};Pooling=False");
         _conn.Open();
         Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;" +
-             "CREATE TABLE IF NOT EXISTS events(topic INTEGER NOT NULL, seq INTEGER NOT NULL, payload BLOB NOT NULL, PRIMARY KEY(topic, seq)) WITHOUT ROWID;");
+             "CREATE TABLE IF NOT EXISTS events(topic INTEGER NOT NULL, seq INTEGER NOT NULL, " +
+             "payload BLOB NOT NULL, PRIMARY KEY(topic, seq)) WITHOUT ROWID;");
         _insert = _conn.CreateCommand();
         _insert.CommandText = "INSERT INTO events(topic, seq, payload) VALUES ($t, $s, $p)";
         _insert.Parameters.Add("$t", SqliteType.Integer);
@@ -107,7 +110,9 @@ internal sealed class SqliteStore : IEventStore
     }
 }
 
-/// <summary>Default column family keyed by big-endian (topic, seq); sync=true write batches, DeleteRange for retention.</summary>
+/// <summary>
+/// Default column family keyed by big-endian (topic, seq); sync=true write batches, DeleteRange for retention.
+/// </summary>
 internal sealed class RocksStore : IEventStore
 {
     private readonly RocksDb _db;
@@ -127,7 +132,10 @@ internal sealed class RocksStore : IEventStore
 
     public void WriteBulk(IReadOnlyList<StoredEvent> batch) => Write(batch, [], _nosync);
 
-    private void Write(IReadOnlyList<StoredEvent> batch, IReadOnlyList<(int Topic, long DeleteBelow)> deletes, WriteOptions wo)
+    private void Write(
+        IReadOnlyList<StoredEvent> batch,
+        IReadOnlyList<(int Topic, long DeleteBelow)> deletes,
+        WriteOptions wo)
     {
         using var wb = new WriteBatch();
         foreach (var e in batch)
@@ -188,7 +196,10 @@ internal static class LmdbNative
 
     private static readonly Lazy<string> Loaded = new(Load);
 
-    /// <summary>Which library was loaded ("bundled" or the system one); throws, before any LightningDB object exists, if none loads.</summary>
+    /// <summary>
+    /// Which library was loaded ("bundled" or the system one); throws, before any LightningDB object exists, if none
+    /// loads.
+    /// </summary>
     public static string EnsureLoaded() => Loaded.Value;
 
     private static IntPtr _handle;
@@ -197,7 +208,11 @@ internal static class LmdbNative
     {
         var assembly = typeof(LightningEnvironment).Assembly;
         string which;
-        if (NativeLibrary.TryLoad(LibraryName, assembly, DllImportSearchPath.AssemblyDirectory | DllImportSearchPath.SafeDirectories, out _handle))
+        if (NativeLibrary.TryLoad(
+                LibraryName,
+                assembly,
+                DllImportSearchPath.AssemblyDirectory | DllImportSearchPath.SafeDirectories,
+                out _handle))
         {
             which = "bundled liblmdb.so";
         }
@@ -206,16 +221,24 @@ internal static class LmdbNative
             string bundledError;
             try
             {
-                NativeLibrary.Load(LibraryName, assembly, DllImportSearchPath.AssemblyDirectory | DllImportSearchPath.SafeDirectories);
+                NativeLibrary.Load(
+                    LibraryName,
+                    assembly,
+                    DllImportSearchPath.AssemblyDirectory | DllImportSearchPath.SafeDirectories);
                 bundledError = "loaded on retry";
             }
             catch (DllNotFoundException e)
             {
-                bundledError = e.Message.Split('\n').FirstOrDefault(l => l.Contains("GLIBC", StringComparison.Ordinal)) ?? e.Message;
+                bundledError = e.Message
+                    .Split('\n')
+                    .FirstOrDefault(l => l.Contains("GLIBC", StringComparison.Ordinal))
+                    ?? e.Message;
             }
             if (!NativeLibrary.TryLoad(SystemLibrary, out _handle))
             {
-                throw new DllNotFoundException($"LMDB native library: bundled one failed ({bundledError.Trim()}) and {SystemLibrary} is not installed (apt-get install liblmdb0)");
+                throw new DllNotFoundException(
+                    $"LMDB native library: bundled one failed ({bundledError.Trim()}) and " +
+                    $"{SystemLibrary} is not installed (apt-get install liblmdb0)");
             }
             which = $"{SystemLibrary} (bundled one failed: {bundledError.Trim()})";
         }
@@ -234,7 +257,10 @@ internal static class LmdbNative
 /// </summary>
 internal sealed class LmdbStore : IEventStore
 {
-    /// <summary>Map size 8 GiB: the 10,000 x 200 start-up set is about 0.6 GB of pages; the map is only address space, the file grows as used.</summary>
+    /// <summary>
+    /// Map size 8 GiB: the 10,000 x 200 start-up set is about 0.6 GB of pages; the map is only address space, the
+    /// file grows as used.
+    /// </summary>
     private const long MapSize = 8L << 30;
 
     private readonly LightningEnvironment _env;
@@ -354,7 +380,10 @@ internal sealed class FasterLogStore : IEventStore
     /// <summary>32 MiB of in-memory log (8 pages): one 20,000-event prefill batch (5.4 MB) fits with room.</summary>
     private const int MemorySizeBits = 25;
 
-    /// <summary>4 MiB segment files (one page each), so head truncation frees disk in 4 MiB steps rather than the default 1 GiB.</summary>
+    /// <summary>
+    /// 4 MiB segment files (one page each), so head truncation frees disk in 4 MiB steps rather than the default
+    /// 1 GiB.
+    /// </summary>
     private const int SegmentSizeBits = 22;
 
     private readonly IDevice _device;
@@ -402,7 +431,11 @@ internal sealed class FasterLogStore : IEventStore
                 }
             }
             // Every topic's oldest kept record bounds the head; topics not seen yet keep nothing.
-            var head = _addresses.Values.Where(q => q.Count > 0).Select(q => q.Peek().Address).DefaultIfEmpty(_log.TailAddress).Min();
+            var head = _addresses.Values
+                .Where(q => q.Count > 0)
+                .Select(q => q.Peek().Address)
+                .DefaultIfEmpty(_log.TailAddress)
+                .Min();
             if (head > _log.BeginAddress)
             {
                 _log.TruncateUntil(head);

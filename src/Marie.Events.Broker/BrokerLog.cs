@@ -42,7 +42,7 @@ internal static partial class BrokerLog
         string code,
         string reason);
 
-    [LoggerMessage(EventId = 1106, Level = LogLevel.Information, Message = "Topic created: {Topic} epoch={Epoch}")]
+    [LoggerMessage(EventId = 1106, Level = LogLevel.Debug, Message = "Topic created: {Topic} epoch={Epoch}")]
     public static partial void TopicCreated(this ILogger logger, string topic, string epoch);
 
     [LoggerMessage(EventId = 1107, Level = LogLevel.Debug,

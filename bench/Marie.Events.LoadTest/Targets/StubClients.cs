@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Grpc.Core;
 using Marie.Events.LoadTest.Infra;
 using Marie.Events.Protocol;
@@ -145,7 +146,22 @@ internal sealed class StubPublisher : IBenchPublisher
     private readonly AsyncDuplexStreamingCall<PublishRequest, PublishResponse> _call;
     private readonly CancellationTokenSource _stop;
     private readonly SemaphoreSlim _slots = new(ClientSettings.PublishWindow, ClientSettings.PublishWindow);
+
+    /// <summary>When each unanswered publish was written, oldest first (the gateway answers in order).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentQueue<long> _written = new();
     private Task _responses = Task.CompletedTask;
+    private long _answered;
+    private LatencyHistogram? _ackLatency;
+
+    /// <summary>Publishes answered so far.</summary>
+    public long Answered => Interlocked.Read(ref _answered);
+
+    /// <summary>Where each answer's latency (write to answer) is recorded; null: not recorded.</summary>
+    public LatencyHistogram? AckLatency
+    {
+        get => Volatile.Read(ref _ackLatency);
+        set => Volatile.Write(ref _ackLatency, value);
+    }
 
     private StubPublisher(AsyncDuplexStreamingCall<PublishRequest, PublishResponse> call, CancellationTokenSource stop)
     {
@@ -170,6 +186,12 @@ internal sealed class StubPublisher : IBenchPublisher
         {
             while (await _call.ResponseStream.MoveNext(token))
             {
+                if (_written.TryDequeue(out var written) && AckLatency is { } latency)
+                {
+                    latency.Record(Stopwatch.GetElapsedTime(written).TotalMicroseconds);
+                }
+
+                Interlocked.Increment(ref _answered);
                 _slots.Release();
             }
         }
@@ -189,6 +211,7 @@ internal sealed class StubPublisher : IBenchPublisher
             throw new InvalidOperationException("the publish stream ended");
         }
 
+        _written.Enqueue(Stopwatch.GetTimestamp());
         await _call.RequestStream.WriteAsync(new PublishRequest { Event = evt }, cancellationToken);
     }
 
