@@ -89,7 +89,8 @@ internal sealed partial class Harness
                 }
             }
             catch (Exception e) when (stop.IsCancellationRequested
-                && e is OperationCanceledException or Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.Cancelled })
+                && e is OperationCanceledException
+                    or Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.Cancelled })
             {
                 // The round is over.
             }
