@@ -72,7 +72,8 @@ public interface IEventBackend : IAsyncDisposable
     ValueTask<IReadOnlyList<string>> ListTopicsAsync(CancellationToken cancellationToken);
 }
 
-/// <summary>The broker as a backend sees it: where events and resets go.</summary>
+/// <summary>The broker as a backend sees it: where events and resets go. Thread-safe: calls for different topics
+/// may run at once; a topic's events must be applied in order.</summary>
 public interface IEventBackendListener
 {
     /// <summary>
