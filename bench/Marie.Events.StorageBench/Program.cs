@@ -5,15 +5,16 @@ using System.Threading.Channels;
 using Marie.Events.StorageBench;
 
 // Usage: [--events N] [--seconds S] [--topics T] [--per-topic P] [--only name,name] [--rounds R]
-var opts = BenchOptions.Parse(args);
+var opts = StorageBenchOptions.Parse(args);
 var root = Path.Combine(Path.GetTempPath(), "marie-storagebench-" + Environment.ProcessId);
 Directory.CreateDirectory(root);
 Console.WriteLine($"options: events<={opts.Events} seconds<={opts.Seconds} " +
                   $"start-up {opts.Topics} x {opts.PerTopic}, rounds {opts.Rounds}");
-Console.WriteLine($"workload: {BenchOptions.Producers} producers, {BenchOptions.PublishTopics} topics, " +
-                  $"{BenchOptions.PayloadSize}-byte events, " +
-                  $"{BenchOptions.InFlight} in flight per producer, " +
-                  $"group commit of up to {BenchOptions.MaxBatch}, retain {BenchOptions.Retain} per topic");
+Console.WriteLine($"workload: {StorageBenchOptions.Producers} producers, {StorageBenchOptions.PublishTopics} topics, " +
+                  $"{StorageBenchOptions.PayloadSize}-byte events, " +
+                  $"{StorageBenchOptions.InFlight} in flight per producer, " +
+                  $"group commit of up to {StorageBenchOptions.MaxBatch}, " +
+                  $"retain {StorageBenchOptions.Retain} per topic");
 var results = new List<string>();
 try
 {
@@ -45,7 +46,7 @@ foreach (var r in results)
 
 namespace Marie.Events.StorageBench
 {
-    internal sealed record BenchOptions(
+    internal sealed record StorageBenchOptions(
         int Events,
         double Seconds,
         int Topics,
@@ -77,11 +78,11 @@ namespace Marie.Events.StorageBench
         /// <summary>Prefill events per bulk transaction in the start-up test.</summary>
         public const int PrefillBatch = 20_000;
 
-        public static BenchOptions Parse(string[] args)
+        public static StorageBenchOptions Parse(string[] args)
         {
             // Defaults: at most 2,000,000 events or 10 s of publishing, start-up with 10,000 topics x 200 events,
             // one round.
-            var o = new BenchOptions(
+            var o = new StorageBenchOptions(
                 2_000_000,
                 10,
                 10_000,
@@ -167,7 +168,7 @@ namespace Marie.Events.StorageBench
 
     internal static class Runner
     {
-        public static string RunCandidate(StoreFactory factory, string root, BenchOptions o, int round)
+        public static string RunCandidate(StoreFactory factory, string root, StorageBenchOptions o, int round)
         {
             Console.WriteLine($"[{factory.Name} {factory.Version}] round {round}, load {Load()}");
             var dir = Path.Combine(root, factory.Name + "-pub-" + round);
@@ -230,10 +231,10 @@ namespace Marie.Events.StorageBench
             }
         }
 
-        private static string Publish(StoreFactory factory, string dir, BenchOptions o)
+        private static string Publish(StoreFactory factory, string dir, StorageBenchOptions o)
         {
             var channel = Channel.CreateBounded<Pending>(
-                new BoundedChannelOptions(BenchOptions.Producers * BenchOptions.InFlight)
+                new BoundedChannelOptions(StorageBenchOptions.Producers * StorageBenchOptions.InFlight)
                 {
                     SingleReader = true,
                     FullMode = BoundedChannelFullMode.Wait,
@@ -256,11 +257,11 @@ namespace Marie.Events.StorageBench
                 // thread; a thread-pool continuation could move between threads).
                 var writer = new Thread(() =>
                 {
-                    var seqs = new long[BenchOptions.PublishTopics];
-                    var deletedBelow = new long[BenchOptions.PublishTopics];
-                    var sinceRetention = new int[BenchOptions.PublishTopics];
-                    var batch = new List<Pending>(BenchOptions.MaxBatch);
-                    var events = new List<StoredEvent>(BenchOptions.MaxBatch);
+                    var seqs = new long[StorageBenchOptions.PublishTopics];
+                    var deletedBelow = new long[StorageBenchOptions.PublishTopics];
+                    var sinceRetention = new int[StorageBenchOptions.PublishTopics];
+                    var batch = new List<Pending>(StorageBenchOptions.MaxBatch);
+                    var events = new List<StoredEvent>(StorageBenchOptions.MaxBatch);
                     var deletes = new List<(int, long)>();
                     var reader = channel.Reader;
                     try
@@ -270,15 +271,15 @@ namespace Marie.Events.StorageBench
                             batch.Clear();
                             events.Clear();
                             deletes.Clear();
-                            while (batch.Count < BenchOptions.MaxBatch && reader.TryRead(out var p))
+                            while (batch.Count < StorageBenchOptions.MaxBatch && reader.TryRead(out var p))
                             {
                                 batch.Add(p);
                                 var seq = ++seqs[p.Topic];
                                 events.Add(new StoredEvent(p.Topic, seq, p.Payload));
-                                if (++sinceRetention[p.Topic] >= BenchOptions.RetentionEvery)
+                                if (++sinceRetention[p.Topic] >= StorageBenchOptions.RetentionEvery)
                                 {
                                     sinceRetention[p.Topic] = 0;
-                                    var below = seq - BenchOptions.Retain + 1;
+                                    var below = seq - StorageBenchOptions.Retain + 1;
                                     if (below > 1)
                                     {
                                         deletes.Add((p.Topic, below));
@@ -301,7 +302,7 @@ namespace Marie.Events.StorageBench
                             batch.Clear();
                         }
                         retained = Enumerable
-                            .Range(0, BenchOptions.PublishTopics)
+                            .Range(0, StorageBenchOptions.PublishTopics)
                             .Sum(t => seqs[t] - Math.Max(deletedBelow[t], 1) + 1);
                     }
                     catch (Exception e)
@@ -322,18 +323,18 @@ namespace Marie.Events.StorageBench
                 { IsBackground = true, Name = "storagebench-writer" };
                 writer.Start();
 
-                var producers = Enumerable.Range(0, BenchOptions.Producers).Select(id => Task.Run(async () =>
+                var producers = Enumerable.Range(0, StorageBenchOptions.Producers).Select(id => Task.Run(async () =>
                 {
                     var rng = new Random(id);
-                    var inflight = new Queue<Task>(BenchOptions.InFlight);
+                    var inflight = new Queue<Task>(StorageBenchOptions.InFlight);
                     while (sw.Elapsed < deadline && Interlocked.Increment(ref issued) <= o.Events)
                     {
-                        var payload = new byte[BenchOptions.PayloadSize];
+                        var payload = new byte[StorageBenchOptions.PayloadSize];
                         rng.NextBytes(payload);
-                        var p = new Pending(rng.Next(BenchOptions.PublishTopics), payload);
+                        var p = new Pending(rng.Next(StorageBenchOptions.PublishTopics), payload);
                         await channel.Writer.WriteAsync(p);
                         inflight.Enqueue(p.Done.Task);
-                        if (inflight.Count >= BenchOptions.InFlight)
+                        if (inflight.Count >= StorageBenchOptions.InFlight)
                         {
                             await inflight.Dequeue();
                         }
@@ -383,24 +384,24 @@ namespace Marie.Events.StorageBench
                    $"{(double)liveBytes / retained:F0} | {(double)checkpointedBytes / retained:F0}";
         }
 
-        private static string StartUp(StoreFactory factory, string dir, BenchOptions o)
+        private static string StartUp(StoreFactory factory, string dir, StorageBenchOptions o)
         {
             var rng = new Random(42);
             var prefill = Stopwatch.StartNew();
             using (var store = factory.Open(dir))
             {
-                var batch = new List<StoredEvent>(BenchOptions.PrefillBatch);
+                var batch = new List<StoredEvent>(StorageBenchOptions.PrefillBatch);
                 // Topic-major order, committed in batches of 100 topics: the same final layout as interleaved
                 // publishing for key-ordered engines, and for the log it keeps each topic's records contiguous.
                 for (var t = 0; t < o.Topics; t++)
                 {
                     for (var s = 1; s <= o.PerTopic; s++)
                     {
-                        var payload = new byte[BenchOptions.PayloadSize];
+                        var payload = new byte[StorageBenchOptions.PayloadSize];
                         rng.NextBytes(payload);
                         batch.Add(new StoredEvent(t, s, payload));
                     }
-                    if (batch.Count >= BenchOptions.PrefillBatch || t == o.Topics - 1)
+                    if (batch.Count >= StorageBenchOptions.PrefillBatch || t == o.Topics - 1)
                     {
                         store.WriteBulk(batch);
                         batch.Clear();

@@ -454,7 +454,7 @@ internal sealed class FasterLogStore : IEventStore
 
     private void Append(IReadOnlyList<StoredEvent> batch, bool track)
     {
-        var record = new byte[Header + BenchOptions.PayloadSize];
+        var record = new byte[Header + StorageBenchOptions.PayloadSize];
         foreach (var e in batch)
         {
             if (record.Length != Header + e.Payload.Length)

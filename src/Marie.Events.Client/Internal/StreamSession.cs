@@ -27,7 +27,7 @@ internal sealed class StreamSession : IDisposable
     private readonly SessionTimings _timings;
     private readonly Func<ClientMessage> _heartbeat;
     private readonly ClientCounters _counters;
-    private readonly Channel<Outbound> _outbound = Channel.CreateUnbounded<Outbound>(
+    private readonly Channel<OutgoingItem> _outbound = Channel.CreateUnbounded<OutgoingItem>(
         new UnboundedChannelOptions { SingleReader = true });
     private readonly AckBatcher _acks;
     private readonly CancellationTokenSource _cts = new();
@@ -116,7 +116,7 @@ internal sealed class StreamSession : IDisposable
     }
 
     /// <summary>Queues a message for the writer loop.</summary>
-    public void Send(ClientMessage message) => _outbound.Writer.TryWrite(new Outbound(message, null));
+    public void Send(ClientMessage message) => _outbound.Writer.TryWrite(new OutgoingItem(message, null));
 
     /// <summary>Adds an ack to the batch if its ack id belongs to this stream; sends the batch when it is full, else
     /// makes sure the flush timer runs.</summary>
@@ -143,7 +143,7 @@ internal sealed class StreamSession : IDisposable
     {
         if (Interlocked.Exchange(ref _flushRequested, 1) == 0)
         {
-            _outbound.Writer.TryWrite(new Outbound(null, null));
+            _outbound.Writer.TryWrite(new OutgoingItem(null, null));
         }
     }
 
@@ -152,7 +152,7 @@ internal sealed class StreamSession : IDisposable
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_outbound.Writer.TryWrite(new Outbound(null, done)))
+        if (!_outbound.Writer.TryWrite(new OutgoingItem(null, done)))
         {
             return;
         }
@@ -329,7 +329,7 @@ internal sealed class StreamSession : IDisposable
     }
 
     /// <summary>A queued write: a message, or (Message null) a request to send the ack batch.</summary>
-    private readonly record struct Outbound(ClientMessage? Message, TaskCompletionSource? Done);
+    private readonly record struct OutgoingItem(ClientMessage? Message, TaskCompletionSource? Done);
 }
 
 /// <summary>The gateway sent nothing for too long: the stream is taken as dead and replaced.</summary>
