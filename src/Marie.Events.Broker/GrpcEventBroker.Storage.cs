@@ -42,10 +42,9 @@ public sealed partial class GrpcEventBroker : IEventBackendListener
                     break;
                 }
 
-                var publishedAt = Timestamp.FromDateTimeOffset(evt.PublishedAt);
                 var stored = evt.IsEncoded
-                    ? local.Log.AppendAt(evt.Sequence, evt.EncodedEvent.Span, publishedAt)
-                    : local.Log.AppendAt(evt.Sequence, evt.Event, publishedAt);
+                    ? local.Log.AppendAt(evt.Sequence, evt.EncodedEvent.Span, evt.PublishedAt)
+                    : local.Log.AppendAt(evt.Sequence, evt.Event, evt.PublishedAt);
                 local.Dispatch(stored);
                 stored.Dispatched();
                 applied++;

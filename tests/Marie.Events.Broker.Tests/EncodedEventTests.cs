@@ -30,8 +30,8 @@ public sealed class EncodedEventTests
         var at = Timestamp.FromDateTimeOffset(DateTimeOffset.UnixEpoch.AddSeconds(5));
         for (var i = 1; i <= 5; i++)
         {
-            parsed.AppendAt(i, Event(i), at);
-            encoded.AppendAt(i, Event(i).ToByteArray(), at);
+            parsed.AppendAt(i, Event(i), at.ToDateTimeOffset());
+            encoded.AppendAt(i, Event(i).ToByteArray(), at.ToDateTimeOffset());
         }
 
         for (var i = 1; i <= 5; i++)
@@ -49,8 +49,8 @@ public sealed class EncodedEventTests
     public void AppendAt_EncodedEventsRepeatingStrings_ShareOneStringPerValue()
     {
         var log = new MemoryTopicLog("t", capacity: 10);
-        log.AppendAt(1, Event(1).ToByteArray(), new Timestamp());
-        log.AppendAt(2, Event(4).ToByteArray(), new Timestamp());
+        log.AppendAt(1, Event(1).ToByteArray(), DateTimeOffset.UnixEpoch);
+        log.AppendAt(2, Event(4).ToByteArray(), DateTimeOffset.UnixEpoch);
         log.TryRead(1, out var first);
         log.TryRead(2, out var second);
 
@@ -63,7 +63,7 @@ public sealed class EncodedEventTests
     public void AppendAt_EventWithoutTheKeptFields_ReadsThemAsEmpty()
     {
         var log = new MemoryTopicLog("t", capacity: 10);
-        var stored = log.AppendAt(1, new EventData { Id = "only-id" }.ToByteArray(), new Timestamp());
+        var stored = log.AppendAt(1, new EventData { Id = "only-id" }.ToByteArray(), DateTimeOffset.UnixEpoch);
 
         Assert.Equal(("", "", ""), (stored.Name, stored.Source, stored.JobId));
         Assert.Equal("only-id", stored.Data.Id);
@@ -78,7 +78,7 @@ public sealed class EncodedEventTests
     {
         var log = new MemoryTopicLog("t", capacity: 10);
 
-        Assert.Throws<InvalidDataException>(() => log.AppendAt(1, bytes, new Timestamp()));
+        Assert.Throws<InvalidDataException>(() => log.AppendAt(1, bytes, DateTimeOffset.UnixEpoch));
         Assert.Equal(0, log.Head);
     }
 
@@ -110,5 +110,24 @@ public sealed class EncodedEventTests
         Assert.Equal(ApplyOutcome.Applied, t.Broker.Apply("a", epoch, batch, allowGap: false));
 
         Assert.Equal(Drain.Range(1, 2), connection.All().Events().Seqs());
+    }
+
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(1L)]
+    [InlineData(621_355_968_000_000_000L)]
+    [InlineData(621_355_968_000_000_001L)]
+    [InlineData(638_000_000_000_000_000L)]
+    [InlineData(638_000_000_009_999_999L)]
+    [InlineData(3_155_378_975_999_999_999L)]
+    public void TimestampBytes_AnyTime_AreTheBytesOfTheProtobufTimestamp(long ticks)
+    {
+        var time = new DateTimeOffset(ticks, TimeSpan.Zero);
+        var expected = Timestamp.FromDateTimeOffset(time).ToByteArray();
+        var written = new byte[TimestampBytes.Size(time)];
+
+        TimestampBytes.Write(time, written);
+
+        Assert.Equal(expected, written);
     }
 }

@@ -32,7 +32,7 @@ public sealed class EventStorageTests
             var data = Event(i);
             var at = Timestamp.FromDateTimeOffset(DateTimeOffset.UnixEpoch.AddSeconds(i).AddTicks(i));
             published.Add((data.Clone(), at));
-            log.AppendAt(log.Head + 1, data, at);
+            log.AppendAt(log.Head + 1, data, at.ToDateTimeOffset());
         }
 
         for (var i = 0; i < published.Count; i++)
@@ -49,7 +49,7 @@ public sealed class EventStorageTests
     {
         var log = new MemoryTopicLog("t", capacity: 10);
         var data = Event(7);
-        var stored = log.AppendAt(log.Head + 1, data, Timestamp.FromDateTimeOffset(DateTimeOffset.UnixEpoch));
+        var stored = log.AppendAt(log.Head + 1, data, DateTimeOffset.UnixEpoch);
 
         stored.Dispatched();
 
@@ -62,8 +62,8 @@ public sealed class EventStorageTests
     {
         var log = new MemoryTopicLog("t", capacity: 10);
         // Parsed from bytes, as the gateway receives them: every event has its own string objects.
-        var first = log.AppendAt(log.Head + 1, EventData.Parser.ParseFrom(Event(0).ToByteArray()), new Timestamp());
-        var second = log.AppendAt(log.Head + 1, EventData.Parser.ParseFrom(Event(3).ToByteArray()), new Timestamp());
+        var first = log.AppendAt(log.Head + 1, EventData.Parser.ParseFrom(Event(0).ToByteArray()), DateTimeOffset.UnixEpoch);
+        var second = log.AppendAt(log.Head + 1, EventData.Parser.ParseFrom(Event(3).ToByteArray()), DateTimeOffset.UnixEpoch);
 
         Assert.Same(first.Name, second.Name);
         Assert.Same(first.Source, second.Source);

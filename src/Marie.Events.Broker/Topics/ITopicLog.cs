@@ -40,11 +40,11 @@ internal interface ITopicLog
     /// <summary>Stores an event at the sequence number its backend assigned.
     /// <paramref name="sequence"/> must be greater than <see cref="Head"/>; numbers skipped over read as
     /// <see cref="ReadOutcome.Overwritten"/> (lost). Callers serialize appends.</summary>
-    StoredEvent AppendAt(long sequence, EventData data, Timestamp publishedAt);
+    StoredEvent AppendAt(long sequence, EventData data, DateTimeOffset publishedAt);
 
     /// <summary>Appends the serialized event <paramref name="data"/> (copied) as <paramref name="sequence"/>, like
-    /// <see cref="AppendAt(long, EventData, Timestamp)"/>.</summary>
-    StoredEvent AppendAt(long sequence, ReadOnlySpan<byte> data, Timestamp publishedAt);
+    /// <see cref="AppendAt(long, EventData, DateTimeOffset)"/>.</summary>
+    StoredEvent AppendAt(long sequence, ReadOnlySpan<byte> data, DateTimeOffset publishedAt);
 
     /// <summary>Takes <paramref name="epoch"/> as this log's epoch if the log has never held an event (a topic
     /// created here, e.g. by a subscription, before its backend's first event reached it). False when it

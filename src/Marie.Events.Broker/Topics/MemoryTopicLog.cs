@@ -54,13 +54,13 @@ internal sealed class MemoryTopicLog : ITopicLog
 
     public int Count => (int)(Head - FirstAvailable + 1);
 
-    public StoredEvent AppendAt(long sequence, EventData data, Timestamp publishedAt)
+    public StoredEvent AppendAt(long sequence, EventData data, DateTimeOffset publishedAt)
     {
         CheckNext(sequence);
         return Store(new StoredEvent(Topic, sequence, data, publishedAt, _slab, _strings));
     }
 
-    public StoredEvent AppendAt(long sequence, ReadOnlySpan<byte> data, Timestamp publishedAt)
+    public StoredEvent AppendAt(long sequence, ReadOnlySpan<byte> data, DateTimeOffset publishedAt)
     {
         CheckNext(sequence);
         return Store(new StoredEvent(Topic, sequence, data, publishedAt, _slab, _strings));

@@ -25,7 +25,7 @@ internal sealed class StoredEvent
 
     /// <summary>An event with bytes of its own (benchmarks, tests).</summary>
     public StoredEvent(string topic, long sequence, EventData data, Timestamp publishedAt)
-        : this(topic, sequence, data, publishedAt, new EventSlab(), null)
+        : this(topic, sequence, data, publishedAt.ToDateTimeOffset(), new EventSlab(), null)
     {
     }
 
@@ -35,17 +35,17 @@ internal sealed class StoredEvent
         string topic,
         long sequence,
         EventData data,
-        Timestamp publishedAt,
+        DateTimeOffset publishedAt,
         EventSlab slab,
         StringPool? strings)
     {
         Topic = topic;
         Sequence = sequence;
         _dataLength = data.CalculateSize();
-        _publishedAtLength = publishedAt.CalculateSize();
+        _publishedAtLength = TimestampBytes.Size(publishedAt);
         _buffer = slab.Reserve(_dataLength + _publishedAtLength, out _offset);
         data.WriteTo(_buffer.AsSpan(_offset, _dataLength));
-        publishedAt.WriteTo(_buffer.AsSpan(_offset + _dataLength, _publishedAtLength));
+        TimestampBytes.Write(publishedAt, _buffer.AsSpan(_offset + _dataLength, _publishedAtLength));
         Name = strings?.Intern(data.Event) ?? data.Event;
         Source = strings?.Intern(data.Source) ?? data.Source;
         JobId = strings?.Intern(data.Jobid) ?? data.Jobid;
@@ -60,7 +60,7 @@ internal sealed class StoredEvent
         string topic,
         long sequence,
         ReadOnlySpan<byte> data,
-        Timestamp publishedAt,
+        DateTimeOffset publishedAt,
         EventSlab slab,
         StringPool strings)
     {
@@ -68,10 +68,10 @@ internal sealed class StoredEvent
         Topic = topic;
         Sequence = sequence;
         _dataLength = data.Length;
-        _publishedAtLength = publishedAt.CalculateSize();
+        _publishedAtLength = TimestampBytes.Size(publishedAt);
         _buffer = slab.Reserve(_dataLength + _publishedAtLength, out _offset);
         data.CopyTo(_buffer.AsSpan(_offset, _dataLength));
-        publishedAt.WriteTo(_buffer.AsSpan(_offset + _dataLength, _publishedAtLength));
+        TimestampBytes.Write(publishedAt, _buffer.AsSpan(_offset + _dataLength, _publishedAtLength));
         Name = name;
         Source = source;
         JobId = jobId;
