@@ -62,8 +62,9 @@ public sealed class EventStorageTests
     {
         var log = new MemoryTopicLog("t", capacity: 10);
         // Parsed from bytes, as the gateway receives them: every event has its own string objects.
-        var first = log.AppendAt(log.Head + 1, EventData.Parser.ParseFrom(Event(0).ToByteArray()), DateTimeOffset.UnixEpoch);
-        var second = log.AppendAt(log.Head + 1, EventData.Parser.ParseFrom(Event(3).ToByteArray()), DateTimeOffset.UnixEpoch);
+        var at = DateTimeOffset.UnixEpoch;
+        var first = log.AppendAt(log.Head + 1, EventData.Parser.ParseFrom(Event(0).ToByteArray()), at);
+        var second = log.AppendAt(log.Head + 1, EventData.Parser.ParseFrom(Event(3).ToByteArray()), at);
 
         Assert.Same(first.Name, second.Name);
         Assert.Same(first.Source, second.Source);
