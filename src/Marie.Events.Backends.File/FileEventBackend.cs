@@ -233,15 +233,9 @@ public sealed class FileEventBackend : IEventBackend
         CancellationToken cancellationToken)
     {
         long loaded = 0;
-        string? current = null;
         store.LoadRecent(topics, _options.ReplaySize, LoadChunk, (topic, events) =>
         {
-            if (!ReferenceEquals(topic.Topic, current))
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                current = topic.Topic;
-            }
-
+            cancellationToken.ThrowIfCancellationRequested();
             var state = _topics[topic.Topic];
             var last = events[^1].Sequence;
             if (last > state.Head)
