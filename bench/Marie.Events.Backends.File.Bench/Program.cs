@@ -60,6 +60,7 @@ async Task<(
     var topics = Enumerable.Range(0, 10).Select(i => $"topic-{i}").ToArray();
     var duration = TimeSpan.FromSeconds(args.Length > 2 ? double.Parse(args[2], CultureInfo.InvariantCulture) : 10);
     var clock = Stopwatch.StartNew();
+    var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
     long acknowledged = 0;
     await Task.WhenAll(Enumerable.Range(0, 4).Select(p => Task.Run(async () =>
     {
@@ -75,9 +76,11 @@ async Task<(
         }
     })));
     var seconds = clock.Elapsed.TotalSeconds;
+    var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
     Console.WriteLine($"appends: fsync=always producers=4 topics=10 batch={batch}: {acknowledged:N0} events in "
         + $"{seconds:F1} s = {acknowledged / seconds:N0} events/s acknowledged; {backend.Commits:N0} commits "
-        + $"({backend.Commits / seconds:N0}/s); writer in transactions {backend.WriteTime.TotalSeconds:F1} s");
+        + $"({backend.Commits / seconds:N0}/s); writer in transactions {backend.WriteTime.TotalSeconds:F1} s; "
+        + $"process CPU {cpu / acknowledged * 1e6:F1} µs per event");
     broker.Dispose();
     await backend.DisposeAsync();
 }

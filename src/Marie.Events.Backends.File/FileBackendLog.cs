@@ -49,6 +49,12 @@ internal static partial class FileBackendLog
         Message = "File backend: periodic fsync (checkpoint) of {File} failed")]
     public static partial void SyncFailed(this ILogger logger, Exception exception, string file);
 
+    [LoggerMessage(
+        EventId = 8106,
+        Level = LogLevel.Information,
+        Message = "File backend: moved {Events} events of {File} from one row per event to one row per append")]
+    public static partial void Upgraded(this ILogger logger, long events, string file);
+
     [LoggerMessage(EventId = 8105, Level = LogLevel.Information, Message = "File backend closed {File}")]
     public static partial void Closed(this ILogger logger, string file);
 }

@@ -9,39 +9,11 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Marie.Events.Backends.File;
 
-/// <summary>One append waiting for the writer.</summary>
-internal sealed class PendingAppend(
-    string topic,
-    string epoch,
-    long firstSequence,
-    long generation,
-    byte[][] data,
-    BackendEvent[] events,
-    long publishedMs)
-{
-    public string Topic { get; } = topic;
-
-    public string Epoch { get; } = epoch;
-
-    public long FirstSequence { get; } = firstSequence;
-
-    /// <summary>The topic's numbering generation when the numbers were given (a failed write starts a new
-    /// one).</summary>
-    public long Generation { get; } = generation;
-
-    public byte[][] Data { get; } = data;
-
-    public BackendEvent[] Events { get; } = events;
-
-    public long PublishedMs { get; } = publishedMs;
-
-    public TaskCompletionSource<AppendResult> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-}
-
 /// <summary>
 /// The durable backend (<c>toast.grpc.broker.backend: file</c>): one SQLite database, <c>events.db</c> in
 /// <see cref="FileBackendOptions.Path"/>, in WAL mode. Tables <c>topics(topic, epoch, head)</c> and
-/// <c>events(topic, seq, published_ms, data)</c>; each topic keeps at least its last
+/// <c>blocks(topic, first_seq, last_seq, published_ms, data)</c>, one row per append (<see cref="EventBlock"/>); each
+/// topic keeps at least its last
 /// <see cref="FileBackendOptions.ReplaySize"/> events, and they are loaded into the broker's rings at start-up, so
 /// sequence numbers and epochs continue across restarts.
 /// </summary>
@@ -157,6 +129,11 @@ public sealed class FileEventBackend : IEventBackend
         var folder = System.IO.Path.GetDirectoryName(DatabaseFile)!;
         EnsureWritableFolder(folder);
         var store = SqliteEventStore.Open(DatabaseFile, _options.Fsync);
+        if (store.Upgraded > 0)
+        {
+            _log.Upgraded(store.Upgraded, DatabaseFile);
+        }
+
         long loaded;
         List<StoredTopic> topics;
         try
@@ -285,10 +262,9 @@ public sealed class FileEventBackend : IEventBackend
                 "the file backend is not started: start its broker (GrpcEventBroker.StartAsync) first");
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var count = events.Count;
-        var data = new byte[count][];
-        for (var i = 0; i < count; i++)
+        if (count == 0)
         {
-            data[i] = events[i].ToByteArray();
+            throw new ArgumentException("an append holds at least one event", nameof(events));
         }
 
         await _room.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -300,18 +276,14 @@ public sealed class FileEventBackend : IEventBackend
             {
                 state.Epoch ??= listener.GetTopicPosition(topic)?.Epoch ?? NewEpoch();
                 var first = state.Head + 1;
-                var stored = new BackendEvent[count];
-                for (var i = 0; i < count; i++)
-                {
-                    stored[i] = new BackendEvent(first + i, events[i], publishedAt);
-                }
-
+                // The block the store writes holds the bytes the rings copy: each event is serialized once.
+                var block = EventBlock.Encode(events, first, publishedAt, out var stored);
                 append = new PendingAppend(
                     topic,
                     state.Epoch,
                     first,
                     state.Generation,
-                    data,
+                    block,
                     stored,
                     publishedAt.ToUnixTimeMilliseconds());
                 lock (_queueGate)
@@ -441,7 +413,7 @@ public sealed class FileEventBackend : IEventBackend
             }
 
             live.Add(append);
-            var last = append.FirstSequence + append.Data.Length - 1;
+            var last = append.LastSequence;
             if (writes.TryGetValue(append.Topic, out var write))
             {
                 write.Head = last;

@@ -1,5 +1,4 @@
 using Marie.Events.Broker.Storage;
-using Marie.Events.Protocol;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
@@ -35,9 +34,9 @@ internal sealed class SqliteEventStore : IDisposable
     private readonly SqliteConnection _writer;
     private readonly SqliteConnection _reader;
     private readonly Lock _readGate = new();
-    /// <summary>The event INSERT, bound and stepped through SQLite's own API: a third of the ADO.NET command's cost
-    /// per row, which is most of the writer's time in a large commit (docs/performance.md).</summary>
-    private readonly sqlite3_stmt _insertEvent;
+    /// <summary>The block INSERT (one row per append), bound and stepped through SQLite's own API: a third of the
+    /// ADO.NET command's cost per row (docs/performance.md).</summary>
+    private readonly sqlite3_stmt _insertBlock;
     private readonly SqliteCommand _upsertTopic;
     private readonly SqliteParameter _upTopic;
     private readonly SqliteParameter _upEpoch;
@@ -55,8 +54,8 @@ internal sealed class SqliteEventStore : IDisposable
         Check(
             raw.sqlite3_prepare_v2(
                 writer.Handle,
-                "INSERT INTO events(topic, seq, published_ms, data) VALUES (?1, ?2, ?3, ?4)",
-                out _insertEvent),
+                "INSERT INTO blocks(topic, first_seq, last_seq, published_ms, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+                out _insertBlock),
             writer);
         _upsertTopic = writer.CreateCommand();
         _upsertTopic.CommandText = "INSERT INTO topics(topic, epoch, head) VALUES ($t, $e, $h) "
@@ -65,13 +64,16 @@ internal sealed class SqliteEventStore : IDisposable
         _upEpoch = _upsertTopic.Parameters.Add("$e", SqliteType.Text);
         _upHead = _upsertTopic.Parameters.Add("$h", SqliteType.Integer);
         _trim = writer.CreateCommand();
-        _trim.CommandText = "DELETE FROM events WHERE topic = $t AND seq <= $c";
+        _trim.CommandText = "DELETE FROM blocks WHERE topic = $t AND last_seq <= $c";
         _trimTopic = _trim.Parameters.Add("$t", SqliteType.Text);
         _trimCut = _trim.Parameters.Add("$c", SqliteType.Integer);
     }
 
     /// <summary>The database file.</summary>
     public string File { get; }
+
+    /// <summary>Events moved from the one-row-per-event layout when the database was opened (0: none).</summary>
+    public long Upgraded { get; private init; }
 
     /// <summary>Test seam: called inside every write transaction before it commits; throwing fails the write.</summary>
     internal Action? BeforeCommit { get; set; }
@@ -105,13 +107,17 @@ internal sealed class SqliteEventStore : IDisposable
                 writer,
                 "CREATE TABLE IF NOT EXISTS topics(topic TEXT PRIMARY KEY, epoch TEXT NOT NULL, head INTEGER NOT NULL) "
                     + "WITHOUT ROWID");
+            // One row per append (EventBlock): a rowid table, as SQLite advises for rows of kilobytes, and a unique
+            // index by topic and last number, which every read, trim and load seeks on.
             Execute(
                 writer,
-                "CREATE TABLE IF NOT EXISTS events(topic TEXT NOT NULL, seq INTEGER NOT NULL, "
-                    + "published_ms INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY(topic, seq)) WITHOUT ROWID");
+                "CREATE TABLE IF NOT EXISTS blocks(topic TEXT NOT NULL, first_seq INTEGER NOT NULL, "
+                    + "last_seq INTEGER NOT NULL, published_ms INTEGER NOT NULL, data BLOB NOT NULL)");
+            Execute(writer, "CREATE UNIQUE INDEX IF NOT EXISTS blocks_by_topic ON blocks(topic, last_seq)");
+            var upgraded = UpgradeRowPerEvent(writer);
             reader = new SqliteConnection(connectionString);
             reader.Open();
-            return new SqliteEventStore(file, connectionString, writer, reader);
+            return new SqliteEventStore(file, connectionString, writer, reader) { Upgraded = upgraded };
         }
         catch (SqliteException e)
         {
@@ -128,6 +134,29 @@ internal sealed class SqliteEventStore : IDisposable
             reader?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Moves the events of a database written before blocks (table <c>events</c>, one row per event) into
+    /// <c>blocks</c>, one block of one event per row, in one transaction, and drops the old table. Returns how many
+    /// events moved.</summary>
+    private static long UpgradeRowPerEvent(SqliteConnection writer)
+    {
+        if (Scalar(writer, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'events'") is not 1L)
+        {
+            return 0;
+        }
+
+        writer.CreateFunction<byte[], byte[]>("marie_block_of_one", EventBlock.EncodeOne, isDeterministic: true);
+        using var transaction = writer.BeginTransaction();
+        using var move = writer.CreateCommand();
+        move.Transaction = transaction;
+        move.CommandText = "INSERT INTO blocks(topic, first_seq, last_seq, published_ms, data) "
+            + "SELECT topic, seq, seq, published_ms, marie_block_of_one(data) FROM events ORDER BY topic, seq";
+        var moved = move.ExecuteNonQuery();
+        move.CommandText = "DROP TABLE events";
+        move.ExecuteNonQuery();
+        transaction.Commit();
+        return moved;
     }
 
     /// <summary>Every stored topic with its epoch and head.</summary>
@@ -159,11 +188,14 @@ internal sealed class SqliteEventStore : IDisposable
         using var connection = new SqliteConnection(_connectionString);
         connection.Open();
         // The head of the events, not the topics row, bounds what to load (they are one transaction; see the
-        // backend), hence max() over both.
+        // backend), hence max() over both; column 3 is the number at or below which nothing is loaded (a block may
+        // start below it).
         const string Sql = """
-            SELECT seq, published_ms, data FROM events
-            WHERE topic = ?1 AND seq > max(?2, (SELECT coalesce(max(seq), 0) FROM events WHERE topic = ?1)) - ?3
-            ORDER BY seq
+            WITH bound AS (
+                SELECT max(?2, (SELECT coalesce(max(last_seq), 0) FROM blocks WHERE topic = ?1)) - ?3 AS floor)
+            SELECT first_seq, published_ms, data, bound.floor FROM blocks, bound
+            WHERE topic = ?1 AND last_seq > bound.floor
+            ORDER BY last_seq
             """;
         Check(raw.sqlite3_prepare_v2(connection.Handle, Sql, out var statement), connection);
         using (statement)
@@ -182,27 +214,35 @@ internal sealed class SqliteEventStore : IDisposable
                 int step;
                 while ((step = raw.sqlite3_step(statement)) == raw.SQLITE_ROW)
                 {
-                    var data = raw.sqlite3_column_blob(statement, 2);
-                    if (held == chunkSize || used + data.Length > bytes.Length)
+                    var sequence = raw.sqlite3_column_int64(statement, 0);
+                    var publishedAt = DateTimeOffset.FromUnixTimeMilliseconds(raw.sqlite3_column_int64(statement, 1));
+                    var block = raw.sqlite3_column_blob(statement, 2);
+                    var floor = raw.sqlite3_column_int64(statement, 3);
+                    for (; EventBlock.TryReadNext(ref block, out var data); sequence++)
                     {
-                        if (held > 0)
+                        if (sequence <= floor)
                         {
-                            onChunk(stored, events.AsSpan(0, held));
+                            continue;
                         }
 
-                        held = used = 0;
-                        if (data.Length > bytes.Length)
+                        if (held == chunkSize || used + data.Length > bytes.Length)
                         {
-                            bytes = new byte[data.Length];
+                            if (held > 0)
+                            {
+                                onChunk(stored, events.AsSpan(0, held));
+                            }
+
+                            held = used = 0;
+                            if (data.Length > bytes.Length)
+                            {
+                                bytes = new byte[data.Length];
+                            }
                         }
+
+                        data.CopyTo(bytes.AsSpan(used));
+                        events[held++] = new BackendEvent(sequence, bytes.AsMemory(used, data.Length), publishedAt);
+                        used += data.Length;
                     }
-
-                    data.CopyTo(bytes.AsSpan(used));
-                    events[held++] = new BackendEvent(
-                        raw.sqlite3_column_int64(statement, 0),
-                        bytes.AsMemory(used, data.Length),
-                        DateTimeOffset.FromUnixTimeMilliseconds(raw.sqlite3_column_int64(statement, 1)));
-                    used += data.Length;
                 }
 
                 if (step != raw.SQLITE_DONE)
@@ -236,18 +276,16 @@ internal sealed class SqliteEventStore : IDisposable
             _trim.Transaction = transaction;
             foreach (var append in appends)
             {
-                Check(raw.sqlite3_bind_text(_insertEvent, 1, append.Topic), _writer);
-                Check(raw.sqlite3_bind_int64(_insertEvent, 3, append.PublishedMs), _writer);
-                for (var i = 0; i < append.Data.Length; i++)
+                Check(raw.sqlite3_bind_text(_insertBlock, 1, append.Topic), _writer);
+                Check(raw.sqlite3_bind_int64(_insertBlock, 2, append.FirstSequence), _writer);
+                Check(raw.sqlite3_bind_int64(_insertBlock, 3, append.LastSequence), _writer);
+                Check(raw.sqlite3_bind_int64(_insertBlock, 4, append.PublishedMs), _writer);
+                Check(raw.sqlite3_bind_blob(_insertBlock, 5, append.Block), _writer);
+                var step = raw.sqlite3_step(_insertBlock);
+                raw.sqlite3_reset(_insertBlock);
+                if (step != raw.SQLITE_DONE)
                 {
-                    Check(raw.sqlite3_bind_int64(_insertEvent, 2, append.FirstSequence + i), _writer);
-                    Check(raw.sqlite3_bind_blob(_insertEvent, 4, append.Data[i]), _writer);
-                    var step = raw.sqlite3_step(_insertEvent);
-                    raw.sqlite3_reset(_insertEvent);
-                    if (step != raw.SQLITE_DONE)
-                    {
-                        Check(step, _writer);
-                    }
+                    Check(step, _writer);
                 }
             }
 
@@ -287,8 +325,8 @@ internal sealed class SqliteEventStore : IDisposable
         }
         finally
         {
-            // The statement holds no copy of the last event past the write.
-            raw.sqlite3_clear_bindings(_insertEvent);
+            // The statement holds no copy of the last block past the write.
+            raw.sqlite3_clear_bindings(_insertBlock);
         }
     }
 
@@ -302,15 +340,27 @@ internal sealed class SqliteEventStore : IDisposable
         lock (_readGate)
         {
             using var command = _reader.CreateCommand();
-            command.CommandText =
-                "SELECT seq, published_ms, data FROM events WHERE topic = $t AND seq BETWEEN $a AND $b ORDER BY seq";
+            command.CommandText = "SELECT first_seq, published_ms, data FROM blocks "
+                + "WHERE topic = $t AND last_seq >= $a AND first_seq <= $b ORDER BY last_seq";
             command.Parameters.AddWithValue("$t", topic);
             command.Parameters.AddWithValue("$a", first);
             command.Parameters.AddWithValue("$b", last);
             using var rows = command.ExecuteReader();
             while (rows.Read())
             {
-                events.Add(ReadEvent(rows));
+                var sequence = rows.GetInt64(0);
+                var publishedAt = DateTimeOffset.FromUnixTimeMilliseconds(rows.GetInt64(1));
+                // The events are slices of the row's own array (a fresh one per row): they stay valid.
+                var block = (byte[])rows.GetValue(2);
+                var rest = (ReadOnlySpan<byte>)block;
+                for (; EventBlock.TryReadNext(ref rest, out var data); sequence++)
+                {
+                    if (sequence >= first && sequence <= last)
+                    {
+                        var offset = block.Length - rest.Length - data.Length;
+                        events.Add(new BackendEvent(sequence, block.AsMemory(offset, data.Length), publishedAt));
+                    }
+                }
             }
         }
 
@@ -323,7 +373,8 @@ internal sealed class SqliteEventStore : IDisposable
         lock (_readGate)
         {
             using var command = _reader.CreateCommand();
-            command.CommandText = "SELECT t.epoch, t.head, (SELECT min(seq) FROM events e WHERE e.topic = t.topic) "
+            command.CommandText = "SELECT t.epoch, t.head, "
+                + "(SELECT b.first_seq FROM blocks b WHERE b.topic = t.topic ORDER BY b.last_seq LIMIT 1) "
                 + "FROM topics t WHERE t.topic = $t";
             command.Parameters.AddWithValue("$t", topic);
             using var rows = command.ExecuteReader();
@@ -359,7 +410,7 @@ internal sealed class SqliteEventStore : IDisposable
     /// <summary>Closes both connections; the last close checkpoints the WAL into the database.</summary>
     public void Dispose()
     {
-        _insertEvent.Dispose();
+        _insertBlock.Dispose();
         _upsertTopic.Dispose();
         _trim.Dispose();
         lock (_readGate)
@@ -368,17 +419,6 @@ internal sealed class SqliteEventStore : IDisposable
         }
 
         _writer.Dispose();
-    }
-
-    private static BackendEvent ReadEvent(SqliteDataReader rows)
-    {
-        var sequence = rows.GetInt64(0);
-        var publishedMs = rows.GetInt64(1);
-        var data = (byte[])rows.GetValue(2);
-        return new BackendEvent(
-            sequence,
-            EventData.Parser.ParseFrom(data),
-            DateTimeOffset.FromUnixTimeMilliseconds(publishedMs));
     }
 
     private static void Execute(SqliteConnection connection, string sql)
