@@ -81,4 +81,33 @@ internal static partial class BrokerLog
         string oldEpoch,
         string newEpoch,
         int connections);
+
+    [LoggerMessage(EventId = 1112, Level = LogLevel.Warning,
+        Message = "Event {AckId} dead-lettered as {DeadLetterId} (key {Key}, reason {ReasonCode}, "
+            + "dead-lettered {Count} times): list it with marie-events dead-letters show {DeadLetterId}")]
+    public static partial void EventDeadLettered(
+        this ILogger logger,
+        string ackId,
+        string deadLetterId,
+        string key,
+        string reasonCode,
+        int count);
+
+    [LoggerMessage(EventId = 1113, Level = LogLevel.Information,
+        Message = "Dead letter {DeadLetterId} of key {Key} replayed to subscription {SubscriptionId} "
+            + "on connection {ConnectionId}")]
+    public static partial void DeadLetterReplayed(
+        this ILogger logger,
+        string deadLetterId,
+        string key,
+        string subscriptionId,
+        string connectionId);
+
+    [LoggerMessage(EventId = 1114, Level = LogLevel.Information,
+        Message = "Dead letter {DeadLetterId} of key {Key} not replayed: {Code}")]
+    public static partial void DeadLetterReplayRefused(this ILogger logger, string deadLetterId, string key,
+        string code);
+
+    [LoggerMessage(EventId = 1115, Level = LogLevel.Information, Message = "{Count} dead letters of key {Key} purged")]
+    public static partial void DeadLettersPurged(this ILogger logger, int count, string key);
 }

@@ -45,6 +45,15 @@ public sealed class BrokerOptions
     /// <summary>Default <c>max_events</c> for <c>GetReplayBuffer</c> when the request gives 0 (default 100).</summary>
     public int DefaultReplayMaxEvents { get; set; } = 100;
 
+    /// <summary>
+    /// Longest wait one <c>extend</c> or <c>nack</c> may ask for, and longest <c>redelivery_backoff_ms</c> entry
+    /// (<c>max_ack_extension_s</c>, default 300).
+    /// </summary>
+    public double MaxAckExtensionSeconds { get; set; } = 300.0;
+
+    /// <summary>Dead-letter retention and replay (<c>dead_letters.*</c>).</summary>
+    public DeadLetterOptions DeadLetters { get; set; } = new();
+
     /// <summary>Bounds on what one client may ask (the gateway's <c>gateway.limits.*</c>).</summary>
     public BrokerLimits Limits { get; set; } = new();
 
@@ -66,6 +75,10 @@ public sealed class BrokerOptions
             return ("max_queued_control_messages", $"must be at least 1 (got {MaxQueuedControlMessages})");
         if (DefaultReplayMaxEvents < 1)
             return ("default_replay_max_events", $"must be at least 1 (got {DefaultReplayMaxEvents})");
+        if (!(MaxAckExtensionSeconds > 0))
+            return ("max_ack_extension_s", $"must be greater than 0 (got {MaxAckExtensionSeconds})");
+        if (DeadLetters is null) return ("dead_letters", "must be set");
+        if (DeadLetters.Validate() is { } deadLetters) return deadLetters;
         return Limits is null ? ("limits", "must be set") : Limits.Validate();
     }
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using Marie.Events.Broker.Access;
 using Marie.Events.Broker.Connections;
+using Marie.Events.Broker.DeadLetters;
 using Marie.Events.Broker.Limits;
 using Marie.Events.Broker.Storage;
 using Marie.Events.Broker.Subscriptions;
@@ -37,6 +38,24 @@ public sealed partial class GrpcEventBroker : IDisposable
         TimeProvider? timeProvider = null,
         ILoggerFactory? loggerFactory = null,
         IEventBackend? backend = null)
+        : this(options, timeProvider, loggerFactory, backend, null)
+    {
+    }
+
+    /// <summary>Creates a broker with a dead-letter store of the caller's.</summary>
+    /// <param name="options">Settings; validated here.</param>
+    /// <param name="timeProvider">Clock and timers (a fake one in tests); the system clock by default.</param>
+    /// <param name="loggerFactory">Where log lines go; nowhere by default.</param>
+    /// <param name="backend">Where events are kept; the memory backend (the rings themselves) by default.</param>
+    /// <param name="deadLetters">Where dead letters are kept; in memory (bounded by <c>dead_letters.*</c>) by
+    /// default.</param>
+    /// <exception cref="ArgumentException">An option is out of range (the message names its key).</exception>
+    public GrpcEventBroker(
+        BrokerOptions options,
+        TimeProvider? timeProvider,
+        ILoggerFactory? loggerFactory,
+        IEventBackend? backend,
+        IDeadLetterStore? deadLetters)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.Validate() is { } problem)
@@ -50,7 +69,16 @@ public sealed partial class GrpcEventBroker : IDisposable
         Heartbeats = new HeartbeatScheduler(Time, Settings.HeartbeatInterval);
         Log = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Marie.Events.Broker");
         Backend = backend ?? new MemoryEventBackend(this);
+        DefaultPolicy = RedeliveryPolicy.Default(Settings, Time);
+        DeadLetterOffice = new DeadLetterOffice(
+            this,
+            deadLetters ?? new MemoryDeadLetterStore(options.DeadLetters, Time));
     }
+
+    /// <summary>The redelivery policy of a subscription that asks for none of its own.</summary>
+    internal RedeliveryPolicy DefaultPolicy { get; }
+
+    internal DeadLetterOffice DeadLetterOffice { get; }
 
     /// <summary>Where the broker keeps its events.</summary>
     public IEventBackend Backend { get; }
@@ -95,16 +123,25 @@ public sealed partial class GrpcEventBroker : IDisposable
 
     /// <summary>Opens a connection that sees only the topics <paramref name="access"/> allows.</summary>
     /// <param name="connectionId">The id logged for it; a new one when null.</param>
+    /// <param name="access">The topics it may see.</param>
+    public BrokerConnection Connect(string? connectionId, ConnectionAccess access) => Connect(connectionId, access, "");
+
+    /// <summary>Opens a connection of the key <paramref name="owner"/> that sees only the topics
+    /// <paramref name="access"/> allows. Its dead letters are filed under <paramref name="owner"/>.</summary>
+    /// <param name="connectionId">The id logged for it; a new one when null.</param>
     /// <param name="access">The topics it may see; change them later with
     /// <see cref="BrokerConnection.UpdateAccess"/>.</param>
-    public BrokerConnection Connect(string? connectionId, ConnectionAccess access)
+    /// <param name="owner">The API key name the connection belongs to ("" when keys are not used).</param>
+    public BrokerConnection Connect(string? connectionId, ConnectionAccess access, string owner)
     {
         ArgumentNullException.ThrowIfNull(access);
+        ArgumentNullException.ThrowIfNull(owner);
         var number = Interlocked.Increment(ref _nextConnectionNumber);
         var connection = new BrokerConnection(
             this,
             connectionId ?? number.ToString(CultureInfo.InvariantCulture),
-            access);
+            access,
+            owner);
         _connections.TryAdd(connection, 0);
         Counters.ConnectionOpened();
         return connection;

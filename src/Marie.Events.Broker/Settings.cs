@@ -26,7 +26,22 @@ internal sealed class Settings
         MaxQueuedControl = options.MaxQueuedControlMessages;
         DefaultReplayMaxEvents = options.DefaultReplayMaxEvents;
         Limits = options.Limits;
+        MaxAckExtension = TimeSpan.FromSeconds(options.MaxAckExtensionSeconds);
+        DeadLetters = options.DeadLetters;
     }
+
+    /// <summary>Reasons a client gives with nack or terminate are at most this many UTF-8 bytes (1 KiB, the
+    /// issue's bound: enough for an exception message, small enough that a full dead-letter store stays
+    /// bounded).</summary>
+    public const int MaxReasonBytes = 1024;
+
+    /// <summary>Entries a subscription's <c>redelivery_backoff_ms</c> may have (JetStream's BackOff lists are a few
+    /// entries; 32 leaves room and bounds a subscription's memory).</summary>
+    public const int MaxBackoffEntries = 32;
+
+    public TimeSpan MaxAckExtension { get; }
+
+    public DeadLetterOptions DeadLetters { get; }
 
     public int ReplaySize { get; }
 

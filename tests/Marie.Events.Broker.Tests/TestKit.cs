@@ -61,6 +61,14 @@ public sealed class TestBroker : IDisposable
         return connection;
     }
 
+    /// <summary>Connects as the API key <paramref name="owner"/> (its dead letters are that key's).</summary>
+    public BrokerConnection ConnectAs(string owner, string? id = null)
+    {
+        var connection = Broker.Connect(id, Access.ConnectionAccess.All, owner);
+        _connections.Add(connection);
+        return connection;
+    }
+
     /// <summary>Connects and subscribes; the confirm (and any replay) is left in the connection for the test.</summary>
     public async Task<BrokerConnection> ConnectAndSubscribeAsync(SubscribeRequest request)
     {
@@ -163,6 +171,27 @@ public static class Msg
         var individual = new IndividualAck();
         individual.AckIds.AddRange(ackIds);
         return new() { Ack = new AckMessage { SubscriptionId = subscriptionId, Individual = individual } };
+    }
+
+    public static ClientMessage Nack(long delayMs, string reason, params string[] ackIds)
+    {
+        var nack = new Nack { DelayMs = delayMs, Reason = reason };
+        nack.AckIds.AddRange(ackIds);
+        return new() { Ack = new AckMessage { Nack = nack } };
+    }
+
+    public static ClientMessage Terminate(string reason, params string[] ackIds)
+    {
+        var terminate = new Terminate { Reason = reason };
+        terminate.AckIds.AddRange(ackIds);
+        return new() { Ack = new AckMessage { Terminate = terminate } };
+    }
+
+    public static ClientMessage Extend(long extendMs, params string[] ackIds)
+    {
+        var extend = new Extend { ExtendMs = extendMs };
+        extend.AckIds.AddRange(ackIds);
+        return new() { Ack = new AckMessage { Extend = extend } };
     }
 
     public static ClientMessage AckUpTo(string subscriptionId, string topic, long upToSequenceNum)

@@ -4,7 +4,8 @@ using Marie.Events.Protocol;
 
 namespace Marie.Events.Broker.Connections;
 
-/// <summary>The connection's acks: each settles in-flight events of its own subscriptions only.</summary>
+/// <summary>The connection's acks: each settles in-flight events of its own subscriptions only (the settle verbs
+/// nack, terminate and extend are in <c>BrokerConnection.Settle.cs</c>).</summary>
 public sealed partial class BrokerConnection
 {
     private void Ack(AckMessage ack)
@@ -32,11 +33,16 @@ public sealed partial class BrokerConnection
             case AckMessage.AckModeOneofCase.Cumulative:
                 AckCumulative(ack.SubscriptionId, named, ack.Cumulative);
                 break;
+            case AckMessage.AckModeOneofCase.Nack:
+            case AckMessage.AckModeOneofCase.Terminate:
+            case AckMessage.AckModeOneofCase.Extend:
+                SettleVerb(ack);
+                break;
             default:
                 EnqueueError(
                     ack.SubscriptionId,
                     ErrorCode.ErrorInvalidRequest,
-                    "ack needs individual or cumulative",
+                    "ack needs individual, cumulative, nack, terminate or extend",
                     ("field", "ack_mode"));
                 break;
         }

@@ -91,6 +91,14 @@ public sealed partial class BrokerConnection
             return;
         }
 
+        var (policy, policyField, policyProblem) =
+            RedeliveryPolicy.For(request, Broker.DefaultPolicy, Broker.Settings, Broker.Time);
+        if (policy is null)
+        {
+            EnqueueError(id, ErrorCode.ErrorInvalidRequest, policyProblem!, ("field", policyField!));
+            return;
+        }
+
         var requested = request.Topics.Distinct(StringComparer.Ordinal).ToArray();
         var wildcard = requested.Contains("*");
         var named = requested.Where(t => t != "*").ToArray();
@@ -109,7 +117,7 @@ public sealed partial class BrokerConnection
             }
 
             var number = ++_nextSubscriptionNumber;
-            subscription = new Subscription(this, number, id, filter, wildcard, requested);
+            subscription = new Subscription(this, number, id, filter, wildcard, requested, policy);
             _subscriptions.Add(id, subscription);
             if (_byNumber is not null)
             {

@@ -31,10 +31,11 @@ public sealed partial class BrokerConnection : IDisposable
     private int _disposed;
     private ConnectionAccess _access;
 
-    internal BrokerConnection(GrpcEventBroker broker, string id, ConnectionAccess access)
+    internal BrokerConnection(GrpcEventBroker broker, string id, ConnectionAccess access, string owner)
     {
         Broker = broker;
         Id = id;
+        Owner = owner;
         _access = access;
         _limits = new ConnectionLimits(this, broker.Time, broker.Settings.Limits);
         _redelivery = new RedeliveryTimer(this);
@@ -44,6 +45,9 @@ public sealed partial class BrokerConnection : IDisposable
 
     /// <summary>The connection's id (as logged).</summary>
     public string Id { get; }
+
+    /// <summary>The API key name it belongs to: its dead letters are that key's.</summary>
+    public string Owner { get; }
 
     /// <summary>Random per connection: ack ids carry it, so an ack id of another stream settles nothing here.</summary>
     internal string Tag { get; }
@@ -131,6 +135,9 @@ public sealed partial class BrokerConnection : IDisposable
 
         return false;
     }
+
+    /// <summary>The subscription open under <paramref name="id"/>, or null.</summary>
+    internal Subscription? FindSubscription(string id) => Find(id);
 
     private Subscription? Find(string id)
     {

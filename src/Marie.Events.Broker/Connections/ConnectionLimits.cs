@@ -183,16 +183,24 @@ internal sealed class ConnectionLimits
             return idProblem;
         }
 
-        if (ack.AckModeCase == AckMessage.AckModeOneofCase.Individual)
+        var (ids, field) = ack.AckModeCase switch
         {
-            var ids = ack.Individual.AckIds;
+            AckMessage.AckModeOneofCase.Individual => (ack.Individual.AckIds, "individual.ack_ids"),
+            AckMessage.AckModeOneofCase.Nack => (ack.Nack.AckIds, "nack.ack_ids"),
+            AckMessage.AckModeOneofCase.Terminate => (ack.Terminate.AckIds, "terminate.ack_ids"),
+            AckMessage.AckModeOneofCase.Extend => (ack.Extend.AckIds, "extend.ack_ids"),
+            _ => (null, ""),
+        };
+
+        if (ids is not null)
+        {
             if (ids.Count > _limits.MaxAckIdsPerMessage)
             {
                 return new(LimitNames.MaxAckIdsPerMessage, _limits.MaxAckIdsPerMessage,
-                    "the ack names too many ack ids: send several", "individual.ack_ids");
+                    "the ack names too many ack ids: send several", field);
             }
 
-            return CheckStrings(ids, "individual.ack_ids");
+            return CheckStrings(ids, field);
         }
 
         return ack.AckModeCase == AckMessage.AckModeOneofCase.Cumulative

@@ -63,6 +63,16 @@ internal static class SubscribeReplies
 
         confirm.ReplayFrom = replayFrom;
         confirm.CurrentHead = head;
+        var policy = subscription.Policy;
+        var settings = subscription.Connection.Broker.Settings;
+        confirm.MaxRedeliveryAttempts = policy.MaxAttempts;
+        if (policy.HasBackoff)
+        {
+            confirm.RedeliveryBackoffMs.AddRange(policy.Waits.Select(w => (long)w.TotalMilliseconds));
+        }
+
+        confirm.AckTimeoutMs = (long)settings.AckTimeout.TotalMilliseconds;
+        confirm.MaxAckExtensionMs = (long)settings.MaxAckExtension.TotalMilliseconds;
         return confirm;
     }
 }

@@ -30,6 +30,19 @@ internal sealed class InFlightEntry(SubscriptionTopic position)
     /// <summary>Timestamp (TimeProvider) of the last send.</summary>
     public long SentAt { get; set; }
 
+    /// <summary>Timestamp of the first send of this round (a replayed dead letter starts a new round).</summary>
+    public long FirstSentAt { get; private set; }
+
+    /// <summary>Timestamp from which a redelivery (or, with no attempt left, the dead letter) is due: the ack
+    /// timeout or backoff entry after a send, moved by nack and extend.</summary>
+    public long DueAt { get; set; }
+
+    /// <summary>The client's reason of its last nack (kept with a dead letter), or null.</summary>
+    public string? Reason { get; set; }
+
+    /// <summary>The dead letter this delivery replays (its id and history carry over), or null.</summary>
+    public DeadLetters.DeadLetter? Replayed { get; set; }
+
     /// <summary>True while a send of it waits in the connection's queue: no redelivery is due then.</summary>
     public bool Queued => (Volatile.Read(ref _state) & 1) != 0;
 
@@ -37,12 +50,16 @@ internal sealed class InFlightEntry(SubscriptionTopic position)
     public long Generation => Volatile.Read(ref _state) >> 1;
 
     /// <summary>A new delivery, queued. Caller holds the subscription's lock.</summary>
-    public void Reset(StoredEvent stored, long sentAt)
+    public void Reset(StoredEvent stored, long sentAt, long dueAt)
     {
         Sequence = stored.Sequence;
         Event = stored;
         Attempts = 1;
         SentAt = sentAt;
+        FirstSentAt = sentAt;
+        DueAt = dueAt;
+        Reason = null;
+        Replayed = null;
         Volatile.Write(ref _state, ((Generation + 1) << 1) | 1);
     }
 
@@ -54,6 +71,8 @@ internal sealed class InFlightEntry(SubscriptionTopic position)
     public void Release()
     {
         Event = null!;
+        Reason = null;
+        Replayed = null;
         Volatile.Write(ref _state, (Generation + 1) << 1);
     }
 

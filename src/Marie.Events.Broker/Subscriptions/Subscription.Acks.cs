@@ -39,10 +39,10 @@ internal sealed partial class Subscription
     public void AfterAcks() => AfterSettle();
 
     /// <summary>
-    /// Sends again every in-flight event whose last send is at least the ack timeout ago, or drops it once it has
-    /// had its <c>max_redelivery_attempts</c> deliveries. An in-flight event the ring has overwritten gets bytes of its
-    /// own here, so a slow subscriber pins no ring chunk for longer than <c>redelivery_delay_s</c>. Caller holds
-    /// <see cref="Gate"/>.
+    /// Sends again every in-flight event whose wait is over (the ack timeout or backoff entry after its last send,
+    /// as moved by nack and extend), or dead-letters it once it has had its <see cref="RedeliveryPolicy.MaxAttempts"/>
+    /// deliveries. An in-flight event the ring has overwritten gets bytes of its own here, so a slow subscriber pins no
+    /// ring chunk for longer than <c>redelivery_delay_s</c>. Caller holds <see cref="Gate"/>.
     /// </summary>
     public void CheckRedelivery(long now)
     {
@@ -51,9 +51,7 @@ internal sealed partial class Subscription
             return;
         }
 
-        var settings = Settings;
-        var time = Connection.Broker.Time;
-        var dropped = false;
+        var settled = false;
         foreach (var subscriptionTopic in _positions)
         {
             var inFlight = subscriptionTopic.InFlight;
@@ -67,37 +65,37 @@ internal sealed partial class Subscription
                     entry.DetachEvent();
                 }
 
-                if (entry.Queued || time.GetElapsedTime(entry.SentAt, now) < settings.AckTimeout)
+                if (entry.Queued || now < entry.DueAt)
                 {
                     continue;
                 }
 
-                if (entry.Attempts >= settings.MaxAttempts)
+                if (entry.Attempts >= Policy.MaxAttempts)
                 {
-                    Connection.Broker.Log.EventDropped(
-                        entry.AckId,
-                        entry.Attempts,
-                        Id,
-                        subscriptionTopic.Topic.Name,
-                        entry.Sequence);
-                    Connection.Broker.Counters.DroppedOne();
-                    Settle(subscriptionTopic, i);
+                    DeadLetter(subscriptionTopic, i, DeadLetters.DeadLetterReason.MaxAttempts, entry.Reason, now);
                     i--;
-                    dropped = true;
+                    settled = true;
                     continue;
                 }
 
-                entry.Attempts++;
-                entry.SentAt = now;
-                entry.MarkQueued();
-                Connection.Broker.Counters.RedeliveredOne();
-                Connection.EnqueueEvent(this, entry, entry.Event, entry.Attempts);
+                Redeliver(entry, now);
             }
         }
 
-        if (dropped)
+        if (settled)
         {
             AfterSettle();
         }
+    }
+
+    /// <summary>Sends an in-flight event again now (it is not queued). Caller holds <see cref="Gate"/>.</summary>
+    private void Redeliver(InFlightEntry entry, long now)
+    {
+        entry.Attempts++;
+        entry.SentAt = now;
+        entry.DueAt = now + Policy.WaitTicksAfter(entry.Attempts);
+        entry.MarkQueued();
+        Connection.Broker.Counters.RedeliveredOne();
+        Connection.EnqueueEvent(this, entry, entry.Event, entry.Attempts);
     }
 }

@@ -29,8 +29,10 @@ internal sealed partial class Subscription
         string id,
         EventFilter filter,
         bool wildcard,
-        IReadOnlyList<string> topics)
+        IReadOnlyList<string> topics,
+        RedeliveryPolicy policy)
     {
+        Policy = policy;
         Connection = connection;
         Number = number;
         Id = id;
@@ -61,6 +63,9 @@ internal sealed partial class Subscription
     public IReadOnlyList<string> RequestedTopics { get; }
 
     public int InFlightCount { get; private set; }
+
+    /// <summary>Deliveries in all and the waits between them (fixed at subscribe).</summary>
+    public RedeliveryPolicy Policy { get; }
 
     public bool Closed { get; private set; }
 
@@ -217,7 +222,8 @@ internal sealed partial class Subscription
     private void Deliver(SubscriptionTopic subscriptionTopic, StoredEvent stored)
     {
         var entry = subscriptionTopic.Rent();
-        entry.Reset(stored, Connection.Broker.Time.GetTimestamp());
+        var now = Connection.Broker.Time.GetTimestamp();
+        entry.Reset(stored, now, now + Policy.WaitTicksAfter(1));
         subscriptionTopic.InFlight.Add(entry);
         InFlightCount++;
         Connection.Broker.Counters.InFlightChanged(1);

@@ -92,6 +92,45 @@ internal sealed class StoredEvent
         _publishedAtLength = source._publishedAtLength;
     }
 
+    /// <summary>An event with an array of exactly its size (a replayed dead letter): the serialized
+    /// <paramref name="data"/> and <paramref name="publishedAt"/>, the name, source and job id read from the bytes.
+    /// </summary>
+    /// <exception cref="InvalidDataException"><paramref name="data"/> is not a well-formed message.</exception>
+    public static StoredEvent FromBytes(
+        string topic,
+        long sequence,
+        ReadOnlySpan<byte> data,
+        DateTimeOffset publishedAt,
+        StringPool strings)
+    {
+        var whole = new byte[data.Length + TimestampBytes.Size(publishedAt)];
+        return new StoredEvent(topic, sequence, data, publishedAt, whole, strings);
+    }
+
+    /// <summary>See <see cref="FromBytes"/>: the bytes go into <paramref name="buffer"/>, of exactly their size.
+    /// </summary>
+    private StoredEvent(
+        string topic,
+        long sequence,
+        ReadOnlySpan<byte> data,
+        DateTimeOffset publishedAt,
+        byte[] buffer,
+        StringPool strings)
+    {
+        EventDataFields.Read(data, strings, out var name, out var source, out var jobId);
+        Topic = topic;
+        Sequence = sequence;
+        _dataLength = data.Length;
+        _publishedAtLength = TimestampBytes.Size(publishedAt);
+        _buffer = buffer;
+        _offset = 0;
+        data.CopyTo(_buffer.AsSpan(0, _dataLength));
+        TimestampBytes.Write(publishedAt, _buffer.AsSpan(_dataLength, _publishedAtLength));
+        Name = name;
+        Source = source;
+        JobId = jobId;
+    }
+
     public string Topic { get; }
 
     public long Sequence { get; }

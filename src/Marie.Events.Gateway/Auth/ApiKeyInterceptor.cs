@@ -7,10 +7,10 @@ using PublisherService = Marie.Events.Protocol.EventPublisherService;
 namespace Marie.Events.Gateway.Auth;
 
 /// <summary>
-/// Authenticates calls to EventStreamService, EventPublisherService and AdminService (installed per service, so
+/// Authenticates calls to EventStreamService, EventPublisherService, DeadLetterService and AdminService (installed per service, so
 /// health and reflection stay open): <c>authorization: Bearer &lt;key&gt;</c> metadata; a missing, malformed, unknown
 /// or disabled key gets <see cref="StatusCode.Unauthenticated"/>. Publisher methods also need role publisher or admin,
-/// stream methods role subscriber or admin, admin methods role admin (<see cref="StatusCode.PermissionDenied"/>). The
+/// stream and dead-letter methods role subscriber or admin, admin methods role admin (<see cref="StatusCode.PermissionDenied"/>). The
 /// caller's identity is left in <see cref="ServerCallContext.UserState"/>. Failure lines are throttled
 /// (<see cref="AuthFailureLogs"/>).
 /// </summary>
@@ -31,6 +31,9 @@ internal sealed class ApiKeyInterceptor(
 
     private static readonly string StreamMethodPrefix = "/"
         + Marie.Events.Protocol.EventStreamService.Descriptor.FullName + "/";
+
+    private static readonly string DeadLetterMethodPrefix = "/"
+        + Marie.Events.Protocol.DeadLetterService.Descriptor.FullName + "/";
 
     /// <summary>The identity the interceptor stored for this call.</summary>
     public static ApiKeyIdentity? GetIdentity(ServerCallContext context) =>
@@ -115,6 +118,13 @@ internal sealed class ApiKeyInterceptor(
                 new Status(
                     StatusCode.PermissionDenied,
                     "streaming and replay need a key with role subscriber or admin"));
+        }
+
+        if (context.Method.StartsWith(DeadLetterMethodPrefix, StringComparison.Ordinal) && !identity.CanSubscribe)
+        {
+            SecurityLog.SubscribePermissionDenied(logger, identity.Name, context.Method);
+            throw new RpcException(
+                new Status(StatusCode.PermissionDenied, "dead letters need a key with role subscriber or admin"));
         }
 
         if (context.Method.StartsWith(AdminMethodPrefix, StringComparison.Ordinal) && !identity.IsAdmin)

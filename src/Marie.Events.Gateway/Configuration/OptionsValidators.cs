@@ -61,6 +61,8 @@ internal sealed class ToastOptionsValidator : IValidateOptions<ToastOptions>
         CheckFinite(errors, BrokerPrefix + "ack_timeout_s", broker.AckTimeoutSeconds);
         CheckFinite(errors, BrokerPrefix + "heartbeat_interval_s", broker.HeartbeatIntervalSeconds);
         CheckFinite(errors, BrokerPrefix + "redelivery_delay_s", broker.RedeliveryDelaySeconds);
+        CheckFinite(errors, BrokerPrefix + "max_ack_extension_s", broker.MaxAckExtensionSeconds);
+        CheckFinite(errors, BrokerPrefix + "dead_letters.max_age_s", broker.DeadLetters.MaxAgeSeconds);
         if (broker.ToBrokerOptions().Validate() is { } invalid)
         {
             errors.Add($"{BrokerPrefix}{invalid.Key} {invalid.Message}");

@@ -123,9 +123,24 @@ internal sealed class BrokerSection
     [ConfigurationKeyName("default_replay_max_events")]
     public int DefaultReplayMaxEvents { get; set; } = Defaults.DefaultReplayMaxEvents;
 
+    /// <summary>Addition: longest extend or nack delay, and longest backoff entry, in seconds.</summary>
+    [ConfigurationKeyName("max_ack_extension_s")]
+    public double MaxAckExtensionSeconds { get; set; } = Defaults.MaxAckExtensionSeconds;
+
+    /// <summary>Addition: <c>toast.grpc.broker.dead_letters.*</c>.</summary>
+    [ConfigurationKeyName("dead_letters")]
+    public DeadLettersSection DeadLetters { get; set; } = new();
+
     /// <summary>A new <see cref="BrokerOptions"/> with these values.</summary>
     public BrokerOptions ToBrokerOptions() => new()
     {
+        MaxAckExtensionSeconds = MaxAckExtensionSeconds,
+        DeadLetters = new DeadLetterOptions
+        {
+            MaxCount = DeadLetters.MaxCount,
+            MaxAgeSeconds = DeadLetters.MaxAgeSeconds,
+            ReplayPerSecond = DeadLetters.ReplayPerSecond,
+        },
         ReplaySize = ReplaySize,
         MaxInFlight = MaxInFlight,
         AckTimeoutSeconds = AckTimeoutSeconds,
@@ -136,6 +151,22 @@ internal sealed class BrokerSection
         MaxQueuedControlMessages = MaxQueuedControlMessages,
         DefaultReplayMaxEvents = DefaultReplayMaxEvents,
     };
+}
+
+/// <summary><c>toast.grpc.broker.dead_letters.*</c>: retention per key and replay pace (docs/dead-letters.md);
+/// defaults from <see cref="DeadLetterOptions"/>.</summary>
+internal sealed class DeadLettersSection
+{
+    private static readonly DeadLetterOptions Defaults = new();
+
+    [ConfigurationKeyName("max_count")]
+    public int MaxCount { get; set; } = Defaults.MaxCount;
+
+    [ConfigurationKeyName("max_age_s")]
+    public double MaxAgeSeconds { get; set; } = Defaults.MaxAgeSeconds;
+
+    [ConfigurationKeyName("replay_per_second")]
+    public int ReplayPerSecond { get; set; } = Defaults.ReplayPerSecond;
 }
 
 /// <summary><c>toast.grpc.broker.file.*</c>: the durable log on local disk (docs/configuration.md).</summary>

@@ -49,6 +49,7 @@ internal static class AdminStatsEndpoint
             Gateway = shared?.NodeName ?? LocalNodeName,
             Backend = backend.Name,
             TopicStatsFrom = "gateway",
+            DeadLetters = DeadLetterStatsResponse.From(broker.DeadLetterStats()),
         };
         if (shared is not null)
         {
@@ -120,6 +121,9 @@ internal sealed record StatsResponse(
     /// gateway's rings: the memory backend, or Redis unreachable at the time).</summary>
     public string? TopicStatsFrom { get; init; }
 
+    /// <summary>Addition: the dead letters of every key on this gateway.</summary>
+    public DeadLetterStatsResponse? DeadLetters { get; init; }
+
     public static StatsResponse From(BrokerStats s) => new(
         s.Connections,
         s.Subscriptions,
@@ -137,6 +141,30 @@ internal sealed record StatsResponse(
         s.BackpressureSignals,
         s.EventsAcked,
         s.QueuedReplies);
+}
+
+/// <summary><c>dead_letters</c> in the stats: held now (<c>depth</c>, <c>oldest_age_s</c>), dead-lettered since start
+/// by reason (<c>by_reason</c>: <c>max_attempts</c>, <c>terminated</c>), replayed, purged and removed by retention
+/// (<c>evicted</c>) since start.</summary>
+internal sealed record DeadLetterStatsResponse(
+    long Depth,
+    double OldestAgeS,
+    IReadOnlyDictionary<string, long> ByReason,
+    long Replayed,
+    long Purged,
+    long Evicted)
+{
+    public static DeadLetterStatsResponse From(Broker.DeadLetters.DeadLetterStats s) => new(
+        s.Depth,
+        s.OldestAge.TotalSeconds,
+        new Dictionary<string, long>(StringComparer.Ordinal)
+        {
+            [Broker.DeadLetters.DeadLetterReasons.MaxAttempts] = s.MaxAttempts,
+            [Broker.DeadLetters.DeadLetterReasons.Terminated] = s.Terminated,
+        },
+        s.Replayed,
+        s.Purged,
+        s.Evicted);
 }
 
 /// <summary>One topic in <c>topic_stats</c>: <c>{head, buffered}</c>, as Marie-AI's <c>stats()</c> has it.</summary>

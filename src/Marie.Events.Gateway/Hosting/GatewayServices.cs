@@ -69,7 +69,8 @@ internal static class GatewayServices
                 o.Interceptors.Add<ApiKeyInterceptor>();
                 o.Interceptors.Add<PublishGuardInterceptor>();
             })
-            .AddServiceOptions<AdminGrpcService>(o => o.Interceptors.Add<ApiKeyInterceptor>());
+            .AddServiceOptions<AdminGrpcService>(o => o.Interceptors.Add<ApiKeyInterceptor>())
+            .AddServiceOptions<DeadLetterGrpcService>(o => o.Interceptors.Add<ApiKeyInterceptor>());
         services.AddGrpcReflection();
         return services;
     }
@@ -86,11 +87,13 @@ internal static class GatewayServices
         // Served either way: without the stream service it still feeds the other toast handlers.
         app.MapGrpcService<EventPublisherService>();
         app.MapGrpcService<AdminGrpcService>();
+        app.MapGrpcService<DeadLetterGrpcService>();
 
         app.MapGet(AdminStatsEndpoint.Path, (Delegate)AdminStatsEndpoint.Handle);
         app.MapGet(AdminKeysEndpoint.ListPath, AdminKeysEndpoint.List);
         app.MapPost(AdminKeysEndpoint.DisablePath, AdminKeysEndpoint.Disable);
         app.MapPost(AdminKeysEndpoint.EnablePath, AdminKeysEndpoint.Enable);
+        AdminDeadLettersEndpoint.Map(app);
         return app;
     }
 

@@ -42,7 +42,7 @@ internal sealed class EventStreamService(
             context.CancellationToken,
             lifetime.ApplicationStopping);
         using var stream = streams.Open(CallerOf(context), StreamKind.Events, id, stop);
-        using var conn = broker.Connect(id, stream.Identity.Access);
+        using var conn = broker.Connect(id, stream.Identity.Access, stream.Identity.Name);
         stream.Attach(conn);
         GatewayLog.StreamOpened(logger, id);
         if (logger.IsEnabled(LogLevel.Debug))

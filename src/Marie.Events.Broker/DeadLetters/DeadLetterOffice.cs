@@ -1,0 +1,217 @@
+using System.Collections.Concurrent;
+using Marie.Events.Broker.Limits;
+using Marie.Events.Broker.Subscriptions;
+using Marie.Events.Broker.Topics;
+
+namespace Marie.Events.Broker.DeadLetters;
+
+/// <summary>
+/// Files failed events in the broker's <see cref="IDeadLetterStore"/> and replays them to the subscription that
+/// failed them. Filing runs under the subscription's lock (subscription, then store: the lock order); replay finds
+/// the subscription, takes its lock, removes the dead letter from the store and delivers it in one hold, so a dead
+/// letter is never both in the store and in flight. Replays are paced per key (<c>replay_per_second</c>) and one at a
+/// time per key.
+/// </summary>
+internal sealed class DeadLetterOffice(GrpcEventBroker broker, IDeadLetterStore store)
+{
+    /// <summary>A replay call sends at most this many (KurrentDB users replayed 380k parked events by accident):
+    /// replaying more takes more calls, each after its own dry run.</summary>
+    public const int MaxReplayPerCall = 1000;
+
+    /// <summary>The default of a call that gives no maximum.</summary>
+    public const int DefaultReplayPerCall = 100;
+
+    private readonly ConcurrentDictionary<string, ReplayPacer> _pacers = new(StringComparer.Ordinal);
+    private readonly Lock _strings = new();
+    private readonly StringPool _stringPool = new();
+    private long _maxAttempts;
+    private long _terminated;
+    private long _replayed;
+    private long _purged;
+
+    public IDeadLetterStore Store => store;
+
+    /// <summary>Files <paramref name="entry"/> (about to be settled) as a dead letter. Caller holds the
+    /// subscription's lock.</summary>
+    public void File(Subscription subscription, SubscriptionTopic position, InFlightEntry entry,
+        DeadLetterReason reason, string? clientReason, long now)
+    {
+        var time = broker.Time;
+        var wallNow = time.GetUtcNow();
+        var previous = entry.Replayed;
+        var round = new DeadLetterRound(
+            reason,
+            clientReason ?? "",
+            entry.Attempts,
+            wallNow - time.GetElapsedTime(entry.FirstSentAt, now),
+            wallNow - time.GetElapsedTime(entry.SentAt, now),
+            wallNow);
+        var stored = entry.Event;
+        var letter = new DeadLetter(
+            previous?.Id ?? Guid.NewGuid().ToString("N"),
+            subscription.Connection.Owner,
+            position.Topic.Name,
+            entry.Sequence,
+            stored.DataBytes.ToArray(),
+            stored.PublishedAt.ToDateTimeOffset(),
+            previous?.Subscription ?? new DeadLetterSubscription(subscription.Id, subscription.Connection.Id),
+            round,
+            previous is null ? [] : [.. previous.History, previous.Last]);
+        if (reason == DeadLetterReason.MaxAttempts)
+        {
+            broker.Log.EventDropped(entry.AckId, entry.Attempts, subscription.Id, letter.Topic, letter.Sequence);
+            broker.Counters.DroppedOne();
+            Interlocked.Increment(ref _maxAttempts);
+        }
+        else
+        {
+            Interlocked.Increment(ref _terminated);
+        }
+
+        store.Add(letter);
+        broker.Log.EventDeadLettered(entry.AckId, letter.Id, letter.Key, DeadLetterReasons.Code(reason), letter.Count);
+    }
+
+    public async Task<DeadLetterReplayResult> ReplayAsync(string key, DeadLetterQuery query, bool dryRun, int max,
+        CancellationToken cancellationToken)
+    {
+        var limit = max == 0 ? DefaultReplayPerCall : max;
+        if (limit is < 1 or > MaxReplayPerCall)
+        {
+            throw BrokerLimitException.Create(
+                "dead_letters.max_replay_per_call", MaxReplayPerCall, "a replay may send at most this many at once");
+        }
+
+        var pacer = _pacers.GetOrAdd(key, _ => new ReplayPacer(broker.Time, broker.Settings.DeadLetters));
+        await pacer.Turn.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var (letters, matched) = store.Find(key, query, limit);
+            if (dryRun)
+            {
+                return new DeadLetterReplayResult(matched, letters.Count, 0, [], true);
+            }
+
+            var failures = new List<DeadLetterReplayFailure>();
+            var replayed = 0;
+            foreach (var letter in letters)
+            {
+                await pacer.WaitForTokenAsync(cancellationToken).ConfigureAwait(false);
+                if (ReplayOne(key, letter) is { } failure)
+                {
+                    failures.Add(failure);
+                    broker.Log.DeadLetterReplayRefused(letter.Id, key, failure.Code);
+                }
+                else
+                {
+                    replayed++;
+                }
+            }
+
+            Interlocked.Add(ref _replayed, replayed);
+            return new DeadLetterReplayResult(matched, letters.Count, replayed, failures, false);
+        }
+        finally
+        {
+            pacer.Turn.Release();
+        }
+    }
+
+    private DeadLetterReplayFailure? ReplayOne(string key, DeadLetter letter)
+    {
+        var target = letter.Subscription;
+        var subscription = broker.FindSubscription(key, target.ConnectionId, target.SubscriptionId);
+        if (subscription is null)
+        {
+            return new DeadLetterReplayFailure(letter.Id, DeadLetterReplayFailure.SubscriptionGone,
+                $"subscription '{target.SubscriptionId}' of stream {target.ConnectionId} is no longer open: "
+                + "a plain subscription ends with its stream, and a replay goes to no other");
+        }
+
+        var stored = ToStored(letter);
+        lock (subscription.Gate)
+        {
+            if (subscription.CannotReplay(letter) is { } code)
+            {
+                return new DeadLetterReplayFailure(letter.Id, code, code switch
+                {
+                    DeadLetterReplayFailure.SubscriptionBusy =>
+                        "the subscription has max_in_flight events unacknowledged: replay again later",
+                    DeadLetterReplayFailure.AlreadyInFlight => "the subscription has this event in flight already",
+                    DeadLetterReplayFailure.TopicGone => $"the subscription no longer covers topic '{letter.Topic}'",
+                    _ => $"subscription '{target.SubscriptionId}' was closed",
+                });
+            }
+
+            if (!store.Remove(key, letter.Id))
+            {
+                // Purged or replayed by another call meanwhile: nothing to send.
+                return new DeadLetterReplayFailure(letter.Id, "not_found", "the dead letter was removed meanwhile");
+            }
+
+            subscription.Replay(letter, stored, broker.Time.GetTimestamp());
+        }
+
+        broker.Log.DeadLetterReplayed(letter.Id, key, target.SubscriptionId, target.ConnectionId);
+        return null;
+    }
+
+    public int Purge(string key, DeadLetterQuery query, bool dryRun)
+    {
+        if (dryRun)
+        {
+            return store.Find(key, query, 0).Matched;
+        }
+
+        var purged = store.Purge(key, query);
+        Interlocked.Add(ref _purged, purged);
+        if (purged > 0)
+        {
+            broker.Log.DeadLettersPurged(purged, key);
+        }
+
+        return purged;
+    }
+
+    public DeadLetterStats Stats()
+    {
+        var (depth, oldest, evicted) = store.Measure();
+        var age = oldest is { } at ? broker.Time.GetUtcNow() - at : TimeSpan.Zero;
+        return new DeadLetterStats(
+            depth,
+            age < TimeSpan.Zero ? TimeSpan.Zero : age,
+            Interlocked.Read(ref _maxAttempts),
+            Interlocked.Read(ref _terminated),
+            Interlocked.Read(ref _replayed),
+            Interlocked.Read(ref _purged),
+            evicted);
+    }
+
+    /// <summary>The dead letter's event as a delivery holds it: bytes of its own.</summary>
+    private StoredEvent ToStored(DeadLetter letter)
+    {
+        lock (_strings)
+        {
+            return StoredEvent.FromBytes(letter.Topic, letter.Sequence, letter.EventBytes.Span, letter.PublishedAt,
+                _stringPool);
+        }
+    }
+
+    /// <summary>One key's replays: one at a time, at most <c>replay_per_second</c> dead letters a second.</summary>
+    private sealed class ReplayPacer(TimeProvider time, DeadLetterOptions options)
+    {
+        private readonly TokenBucket _bucket = new(time, options.ReplayPerSecond, options.ReplayPerSecond);
+
+        public SemaphoreSlim Turn { get; } = new(1, 1);
+
+        /// <summary>Waits for a token (called holding <see cref="Turn"/>, so the bucket has one user).</summary>
+        public async Task WaitForTokenAsync(CancellationToken cancellationToken)
+        {
+            while (!_bucket.TryTake())
+            {
+                var wait = TimeSpan.FromMilliseconds(_bucket.MillisecondsUntilNext());
+                await Task.Delay(wait, time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+using Marie.Events.Broker.DeadLetters;
+using Marie.Events.Broker.Subscriptions;
+
+namespace Marie.Events.Broker;
+
+/// <summary>The broker's dead letters: per key, kept by the <see cref="IDeadLetterStore"/> given at creation (memory
+/// by default). Every call names its key and sees only that key's dead letters.</summary>
+public sealed partial class GrpcEventBroker
+{
+    /// <summary>Largest page <see cref="ListDeadLetters"/> gives.</summary>
+    public const int MaxDeadLetterPageSize = 500;
+
+    /// <summary>A page of <paramref name="key"/>'s dead letters, oldest first.</summary>
+    /// <param name="key">The API key name.</param>
+    /// <param name="query">Which ones.</param>
+    /// <param name="pageToken">The previous page's <see cref="DeadLetterPage.NextPageToken"/>; null for the first.
+    /// </param>
+    /// <param name="pageSize">1 to <see cref="MaxDeadLetterPageSize"/>.</param>
+    /// <exception cref="ArgumentException">A page size out of range, or a token this broker did not give.</exception>
+    public DeadLetterPage ListDeadLetters(string key, DeadLetterQuery query, string? pageToken, int pageSize)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(query);
+        if (pageSize is < 1 or > MaxDeadLetterPageSize)
+        {
+            throw new ArgumentException(
+                $"page_size must be 1 to {MaxDeadLetterPageSize} (got {pageSize})", nameof(pageSize));
+        }
+
+        return DeadLetterOffice.Store.List(key, query, pageToken, pageSize);
+    }
+
+    /// <summary>One of <paramref name="key"/>'s dead letters, or null.</summary>
+    public DeadLetter? GetDeadLetter(string key, string id)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentException.ThrowIfNullOrEmpty(id);
+        return DeadLetterOffice.Store.Find(key, id);
+    }
+
+    /// <summary>
+    /// Sends <paramref name="key"/>'s dead letters matching <paramref name="query"/> again, each to the subscription
+    /// that failed it and to no other, oldest first, at most <paramref name="maxEvents"/> (0: 100; at most 1000),
+    /// paced at <c>dead_letters.replay_per_second</c> per key. A replayed event keeps its dead-letter id and history
+    /// and starts a new round of attempts; if it fails again it is dead-lettered again with its count raised. One that
+    /// cannot be sent (its subscription ended with its stream: <c>subscription_gone</c>; or it is at
+    /// <c>max_in_flight</c>) stays a dead letter and is listed in <see cref="DeadLetterReplayResult.Failures"/>.
+    /// With <paramref name="dryRun"/> nothing is sent: the result counts what would be.
+    /// </summary>
+    /// <exception cref="Limits.BrokerLimitException"><paramref name="maxEvents"/> over 1000 or negative.</exception>
+    public Task<DeadLetterReplayResult> ReplayDeadLettersAsync(
+        string key,
+        DeadLetterQuery query,
+        bool dryRun,
+        int maxEvents,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(query);
+        return DeadLetterOffice.ReplayAsync(key, query, dryRun, maxEvents, cancellationToken);
+    }
+
+    /// <summary>Removes <paramref name="key"/>'s dead letters matching <paramref name="query"/> (with
+    /// <paramref name="dryRun"/>, only counts them); returns how many.</summary>
+    public int PurgeDeadLetters(string key, DeadLetterQuery query, bool dryRun = false)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(query);
+        return DeadLetterOffice.Purge(key, query, dryRun);
+    }
+
+    /// <summary>The dead-letter figures over every key: depth and oldest age now, counts by reason, replays, purges
+    /// and retention removals since start (for <c>/internal/stats</c> and the metrics).</summary>
+    public DeadLetterStats DeadLetterStats() => DeadLetterOffice.Stats();
+
+    /// <summary>The open subscription <paramref name="subscriptionId"/> of the connection
+    /// <paramref name="connectionId"/> of key <paramref name="key"/>, or null.</summary>
+    internal Subscription? FindSubscription(string key, string connectionId, string subscriptionId)
+    {
+        foreach (var connection in _connections.Keys)
+        {
+            if (connection.Id == connectionId && connection.Owner == key && !connection.IsDisposed)
+            {
+                return connection.FindSubscription(subscriptionId);
+            }
+        }
+
+        return null;
+    }
+}

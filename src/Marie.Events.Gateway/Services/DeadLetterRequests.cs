@@ -1,0 +1,145 @@
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Marie.Events.Broker;
+using Marie.Events.Broker.DeadLetters;
+using Marie.Events.Gateway.Auth;
+using Proto = Marie.Events.Protocol;
+
+namespace Marie.Events.Gateway.Services;
+
+/// <summary>
+/// The one translation between the dead-letter messages (<c>dead_letters.proto</c>) and the broker's dead-letter
+/// calls, used by <see cref="DeadLetterGrpcService"/> and the admin HTTP API alike: whose dead letters a call means,
+/// the filter, and the answers.
+/// </summary>
+internal static class DeadLetterRequests
+{
+    /// <summary>The page size of a list that gives none.</summary>
+    public const int DefaultPageSize = 50;
+
+    /// <summary>The key a call acts on: the caller's own, or (admin keys only) the one it names.</summary>
+    /// <exception cref="RpcException">PERMISSION_DENIED: a non-admin key named another key.</exception>
+    public static string KeyFor(ApiKeyIdentity caller, string requested)
+    {
+        if (string.IsNullOrEmpty(requested) || requested == caller.Name)
+        {
+            return caller.Name;
+        }
+
+        return caller.IsAdmin
+            ? requested
+            : throw GrpcStatusMapper.Refuse(StatusCode.PermissionDenied,
+                "only an admin key may act on another key's dead letters");
+    }
+
+    /// <summary>The broker query of a filter.</summary>
+    /// <exception cref="ArgumentException">An unknown reason code.</exception>
+    public static DeadLetterQuery ToQuery(Proto.DeadLetterFilter? filter)
+    {
+        if (filter is null)
+        {
+            return DeadLetterQuery.All;
+        }
+
+        DeadLetterReason? reason = null;
+        if (!string.IsNullOrEmpty(filter.ReasonCode))
+        {
+            reason = DeadLetterReasons.TryParse(filter.ReasonCode, out var parsed)
+                ? parsed
+                : throw new ArgumentException(
+                    $"reason_code must be {DeadLetterReasons.MaxAttempts} or {DeadLetterReasons.Terminated} "
+                    + $"(got '{filter.ReasonCode}')");
+        }
+
+        return new DeadLetterQuery(
+            filter.Topic,
+            filter.Subscription,
+            reason,
+            filter.Ids.Count == 0 ? null : filter.Ids.ToHashSet(StringComparer.Ordinal));
+    }
+
+    public static Proto.ListDeadLettersResponse List(GrpcEventBroker broker, string key,
+        Proto.ListDeadLettersRequest request)
+    {
+        var size = request.PageSize == 0 ? DefaultPageSize : request.PageSize;
+        var page = broker.ListDeadLetters(key, ToQuery(request.Filter),
+            string.IsNullOrEmpty(request.PageToken) ? null : request.PageToken, size);
+        var response = new Proto.ListDeadLettersResponse { NextPageToken = page.NextPageToken ?? "", Total = page.Total };
+        response.DeadLetters.AddRange(page.Items.Select(ToProto));
+        return response;
+    }
+
+    /// <exception cref="RpcException">NOT_FOUND: the key has no dead letter with that id.</exception>
+    public static Proto.DeadLetter Get(GrpcEventBroker broker, string key, string id)
+    {
+        if (string.IsNullOrEmpty(id))
+        {
+            throw new ArgumentException("id is required");
+        }
+
+        return broker.GetDeadLetter(key, id) is { } letter
+            ? ToProto(letter)
+            : throw GrpcStatusMapper.Refuse(StatusCode.NotFound, $"no dead letter '{id}'");
+    }
+
+    public static async Task<Proto.ReplayDeadLettersResponse> ReplayAsync(GrpcEventBroker broker, string key,
+        Proto.ReplayDeadLettersRequest request, CancellationToken cancellationToken)
+    {
+        var result = await broker.ReplayDeadLettersAsync(key, ToQuery(request.Filter), request.DryRun,
+            request.MaxEvents, cancellationToken).ConfigureAwait(false);
+        var response = new Proto.ReplayDeadLettersResponse
+        {
+            Matched = result.Matched,
+            Selected = result.Selected,
+            Replayed = result.Replayed,
+            DryRun = result.DryRun,
+        };
+        response.Failures.AddRange(result.Failures.Select(f =>
+            new Proto.ReplayFailure { Id = f.Id, Code = f.Code, Message = f.Message }));
+        return response;
+    }
+
+    public static Proto.PurgeDeadLettersResponse Purge(GrpcEventBroker broker, string key,
+        Proto.PurgeDeadLettersRequest request) => new()
+    {
+        Purged = broker.PurgeDeadLetters(key, ToQuery(request.Filter), request.DryRun),
+        DryRun = request.DryRun,
+    };
+
+    public static Proto.DeadLetter ToProto(DeadLetter letter)
+    {
+        var proto = new Proto.DeadLetter
+        {
+            Id = letter.Id,
+            Key = letter.Key,
+            Topic = letter.Topic,
+            SequenceNum = letter.Sequence,
+            Event = letter.Event,
+            PublishedAt = Timestamp.FromDateTimeOffset(letter.PublishedAt),
+            Subscription = new Proto.DeadLetterSubscription
+            {
+                SubscriptionId = letter.Subscription.SubscriptionId,
+                ConnectionId = letter.Subscription.ConnectionId,
+                DurableName = letter.Subscription.DurableName ?? "",
+                Group = letter.Subscription.Group ?? "",
+            },
+            ReasonCode = DeadLetterReasons.Code(letter.Last.Reason),
+            Reason = letter.Last.ClientReason,
+            Attempts = letter.Last.Attempts,
+            FirstDeliveredAt = Timestamp.FromDateTimeOffset(letter.Last.FirstDeliveredAt),
+            LastDeliveredAt = Timestamp.FromDateTimeOffset(letter.Last.LastDeliveredAt),
+            DeadLetteredAt = Timestamp.FromDateTimeOffset(letter.Last.DeadLetteredAt),
+            DeadLetterCount = letter.Count,
+        };
+        proto.History.AddRange(letter.History.Select(r => new Proto.DeadLetterRound
+        {
+            ReasonCode = DeadLetterReasons.Code(r.Reason),
+            Reason = r.ClientReason,
+            Attempts = r.Attempts,
+            FirstDeliveredAt = Timestamp.FromDateTimeOffset(r.FirstDeliveredAt),
+            LastDeliveredAt = Timestamp.FromDateTimeOffset(r.LastDeliveredAt),
+            DeadLetteredAt = Timestamp.FromDateTimeOffset(r.DeadLetteredAt),
+        }));
+        return proto;
+    }
+}
