@@ -84,7 +84,7 @@ internal static partial class BrokerLog
 
     [LoggerMessage(EventId = 1112, Level = LogLevel.Warning,
         Message = "Event {AckId} dead-lettered as {DeadLetterId} (key {Key}, reason {ReasonCode}, "
-            + "dead-lettered {Count} times): list it with marie-events dead-letters show {DeadLetterId}")]
+            + "dead-lettered {Count} times): see it at GET /internal/dead-letters/{DeadLetterId} on the admin port")]
     public static partial void EventDeadLettered(
         this ILogger logger,
         string ackId,

@@ -44,9 +44,12 @@ public sealed class DeadLetterTests
 
         var letter = Assert.Single(t.Broker.ListDeadLetters("k1", DeadLetterQuery.All, null, 10).Items);
         var warnings = t.Logs.AtLevel(LogLevel.Warning).Select(e => e.Message).ToList();
-        var dropped = warnings.FindIndex(m => m.StartsWith($"Event {ackId} dropped after 2 attempts", StringComparison.Ordinal));
+        var dropped = warnings.FindIndex(
+            m => m.StartsWith($"Event {ackId} dropped after 2 attempts", StringComparison.Ordinal));
         Assert.True(dropped >= 0);
-        Assert.StartsWith($"Event {ackId} dead-lettered as {letter.Id} (key k1, reason max_attempts", warnings[dropped + 1]);
+        Assert.StartsWith(
+            $"Event {ackId} dead-lettered as {letter.Id} (key k1, reason max_attempts",
+            warnings[dropped + 1]);
         Assert.Equal(DeadLetterReason.MaxAttempts, letter.Last.Reason);
         Assert.Equal(2, letter.Last.Attempts);
         Assert.Equal(TestBroker.StartTime, letter.Last.FirstDeliveredAt);

@@ -27,7 +27,8 @@ internal sealed class RedeliveryPolicy
     /// <summary>True when the waits are the client's backoff list (not the ack timeout).</summary>
     public bool HasBackoff { get; private init; }
 
-    /// <summary>The broker's policy: <c>max_redelivery_attempts</c>, <c>ack_timeout_s</c> after every delivery.</summary>
+    /// <summary>The broker's policy: <c>max_redelivery_attempts</c>, <c>ack_timeout_s</c> after every
+    /// delivery.</summary>
     public static RedeliveryPolicy Default(Settings settings, TimeProvider time) =>
         new(settings.MaxAttempts, [settings.AckTimeout], time);
 

@@ -70,7 +70,10 @@ internal static class AdminDeadLettersEndpoint
     });
 
     private static Task<IResult> Purge(HttpContext http) => RunAsync(http, async (broker, key) =>
-        DeadLetterRequests.Purge(broker, key, await ReadAsync<Proto.PurgeDeadLettersRequest>(http).ConfigureAwait(false)));
+        DeadLetterRequests.Purge(
+            broker,
+            key,
+            await ReadAsync<Proto.PurgeDeadLettersRequest>(http).ConfigureAwait(false)));
 
     /// <summary>Checks the admin key, runs the call for the key it names, maps failures to HTTP statuses.</summary>
     private static async Task<IResult> RunAsync(HttpContext http, Func<GrpcEventBroker, string, Task<IMessage>> call)

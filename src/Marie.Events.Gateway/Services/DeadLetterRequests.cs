@@ -64,7 +64,11 @@ internal static class DeadLetterRequests
         var size = request.PageSize == 0 ? DefaultPageSize : request.PageSize;
         var page = broker.ListDeadLetters(key, ToQuery(request.Filter),
             string.IsNullOrEmpty(request.PageToken) ? null : request.PageToken, size);
-        var response = new Proto.ListDeadLettersResponse { NextPageToken = page.NextPageToken ?? "", Total = page.Total };
+        var response = new Proto.ListDeadLettersResponse
+        {
+            NextPageToken = page.NextPageToken ?? "",
+            Total = page.Total,
+        };
         response.DeadLetters.AddRange(page.Items.Select(ToProto));
         return response;
     }
