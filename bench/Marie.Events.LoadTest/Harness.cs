@@ -196,6 +196,11 @@ internal sealed partial class Harness : IAsyncDisposable
             await RunW5Async();
         }
 
+        if (_options.Workloads.Contains("W6"))
+        {
+            await RunW6Async();
+        }
+
         if (_options.Workloads.Contains("WP"))
         {
             await RunWPAsync();
