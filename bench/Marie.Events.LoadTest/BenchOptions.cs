@@ -28,6 +28,8 @@ internal sealed class BenchOptions
           --rounds N           measured rounds per target in W1, W2, W4 and WC (default 2; --quick 1)
           --ring N             replay ring per topic: our replay_size, JetStream's messages per subject
                                (default 10,000; --quick 2,000)
+          --native-toast       our gateways keep their default native event log (toast.native, one JSON line per
+                               event); without it the harness turns it off, to measure the broker
           --gateway-env K=V    an environment variable for our gateway's process only (repeatable; experiments,
                                e.g. DOTNET_gcServer=0); recorded in the results
           --chart FILE.json    draw the chart of a results file again (FILE.png), run nothing
@@ -50,6 +52,9 @@ internal sealed class BenchOptions
     public HashSet<string> Targets { get; private set; } = ["ours", "client", "raw", "jetstream"];
 
     public string? BaselineGateway { get; private set; }
+
+    /// <summary>--native-toast: our gateways keep the native event log on, as its default configuration has it.</summary>
+    public bool NativeToast { get; private set; }
 
     public string? OutDir { get; private set; }
 
@@ -123,6 +128,9 @@ internal sealed class BenchOptions
                     break;
                 case "--ring":
                     options.Ring = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--native-toast":
+                    options.NativeToast = true;
                     break;
                 case "--gateway-env":
                     var pair = Next().Split('=', 2);
