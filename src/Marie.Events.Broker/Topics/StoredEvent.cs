@@ -23,6 +23,10 @@ internal sealed class StoredEvent
     private readonly int _dataLength;
     private readonly int _publishedAtLength;
 
+    /// <summary>The trace context's bytes after the publish time (<see cref="TraceContextBytes"/>), 0 when none.
+    /// </summary>
+    private readonly int _traceLength;
+
     /// <summary>An event with bytes of its own (benchmarks, tests).</summary>
     public StoredEvent(string topic, long sequence, EventData data, Timestamp publishedAt)
         : this(topic, sequence, data, publishedAt.ToDateTimeOffset(), new EventSlab(), null)
@@ -41,10 +45,23 @@ internal sealed class StoredEvent
     {
         Topic = topic;
         Sequence = sequence;
-        _dataLength = data.CalculateSize();
         _publishedAtLength = TimestampBytes.Size(publishedAt);
-        _buffer = slab.Reserve(_dataLength + _publishedAtLength, out _offset);
-        data.WriteTo(_buffer.AsSpan(_offset, _dataLength));
+        if (data.TraceContext.Count == 0)
+        {
+            _dataLength = data.CalculateSize();
+            _buffer = slab.Reserve(_dataLength + _publishedAtLength, out _offset);
+            data.WriteTo(_buffer.AsSpan(_offset, _dataLength));
+        }
+        else
+        {
+            // Only an event with a trace context pays for the extra copy that takes it out of the event's bytes.
+            var whole = data.ToByteArray();
+            _traceLength = Topics.TraceContextBytes.Measure(whole);
+            _dataLength = whole.Length - _traceLength;
+            _buffer = slab.Reserve(whole.Length + _publishedAtLength, out _offset);
+            Topics.TraceContextBytes.Split(whole, _buffer.AsSpan(_offset, _dataLength), TraceSpan());
+        }
+
         TimestampBytes.Write(publishedAt, _buffer.AsSpan(_offset + _dataLength, _publishedAtLength));
         Name = strings?.Intern(data.Event) ?? data.Event;
         Source = strings?.Intern(data.Source) ?? data.Source;
@@ -64,13 +81,13 @@ internal sealed class StoredEvent
         EventSlab slab,
         StringPool strings)
     {
-        EventDataFields.Read(data, strings, out var name, out var source, out var jobId);
+        EventDataFields.Read(data, strings, out var name, out var source, out var jobId, out _traceLength);
         Topic = topic;
         Sequence = sequence;
-        _dataLength = data.Length;
+        _dataLength = data.Length - _traceLength;
         _publishedAtLength = TimestampBytes.Size(publishedAt);
-        _buffer = slab.Reserve(_dataLength + _publishedAtLength, out _offset);
-        data.CopyTo(_buffer.AsSpan(_offset, _dataLength));
+        _buffer = slab.Reserve(data.Length + _publishedAtLength, out _offset);
+        CopyData(data);
         TimestampBytes.Write(publishedAt, _buffer.AsSpan(_offset + _dataLength, _publishedAtLength));
         Name = name;
         Source = source;
@@ -90,6 +107,7 @@ internal sealed class StoredEvent
         _buffer = buffer;
         _dataLength = source._dataLength;
         _publishedAtLength = source._publishedAtLength;
+        _traceLength = source._traceLength;
     }
 
     /// <summary>An event with an array of exactly its size (a replayed dead letter): the serialized
@@ -117,19 +135,35 @@ internal sealed class StoredEvent
         byte[] buffer,
         StringPool strings)
     {
-        EventDataFields.Read(data, strings, out var name, out var source, out var jobId);
+        EventDataFields.Read(data, strings, out var name, out var source, out var jobId, out _traceLength);
         Topic = topic;
         Sequence = sequence;
-        _dataLength = data.Length;
+        _dataLength = data.Length - _traceLength;
         _publishedAtLength = TimestampBytes.Size(publishedAt);
         _buffer = buffer;
         _offset = 0;
-        data.CopyTo(_buffer.AsSpan(0, _dataLength));
+        CopyData(data);
         TimestampBytes.Write(publishedAt, _buffer.AsSpan(_dataLength, _publishedAtLength));
         Name = name;
         Source = source;
         JobId = jobId;
     }
+
+    /// <summary>Copies the serialized event into the buffer: as it is, or without its trace context, which goes
+    /// after the publish time.</summary>
+    private void CopyData(ReadOnlySpan<byte> data)
+    {
+        if (_traceLength == 0)
+        {
+            data.CopyTo(_buffer.AsSpan(_offset, _dataLength));
+        }
+        else
+        {
+            Topics.TraceContextBytes.Split(data, _buffer.AsSpan(_offset, _dataLength), TraceSpan());
+        }
+    }
+
+    private Span<byte> TraceSpan() => _buffer.AsSpan(_offset + _dataLength + _publishedAtLength, _traceLength);
 
     public string Topic { get; }
 
@@ -150,22 +184,47 @@ internal sealed class StoredEvent
     /// <summary>The publish time serialized (a <c>google.protobuf.Timestamp</c>).</summary>
     public ReadOnlySpan<byte> PublishedAtBytes => new(_buffer, _offset + _dataLength, _publishedAtLength);
 
+    /// <summary>The trace context as <c>EventEnvelope.trace_context</c> entries (field 7, tags included), ready to
+    /// copy into an envelope; empty for an event published without one.</summary>
+    public ReadOnlySpan<byte> TraceContextBytes =>
+        new(_buffer, _offset + _dataLength + _publishedAtLength, _traceLength);
+
+    /// <summary>Whether the event was published with a trace context.</summary>
+    public bool HasTraceContext => _traceLength != 0;
+
     /// <summary>The event: the published object while it is dispatched, else parsed from <see cref="DataBytes"/> (a new
-    /// object each call: callers must not change it, and should not call this on a hot path).</summary>
-    public EventData Data => Volatile.Read(ref _published) ?? EventData.Parser.ParseFrom(_buffer, _offset, _dataLength);
+    /// object each call: callers must not change it, and should not call this on a hot path), its trace context
+    /// included.</summary>
+    public EventData Data => Volatile.Read(ref _published) ?? Parse();
+
+    /// <summary>The event's bytes as published, its trace context included (what a dead letter keeps).</summary>
+    public byte[] EncodeData() => _traceLength == 0
+        ? DataBytes.ToArray()
+        : Topics.TraceContextBytes.Join(DataBytes, TraceContextBytes);
+
+    private EventData Parse()
+    {
+        var data = EventData.Parser.ParseFrom(_buffer, _offset, _dataLength);
+        if (_traceLength != 0)
+        {
+            Topics.TraceContextBytes.AddTo(TraceContextBytes, data.TraceContext);
+        }
+
+        return data;
+    }
 
     /// <summary>The publish time (parsed from <see cref="PublishedAtBytes"/>).</summary>
     public Timestamp PublishedAt => Timestamp.Parser.ParseFrom(_buffer, _offset + _dataLength, _publishedAtLength);
 
     /// <summary>Whether the bytes sit in a chunk shared with other events (an event larger than a quarter of its
     /// chunk, or a detached one, has an array of exactly its size).</summary>
-    public bool SharesChunk => _buffer.Length != _dataLength + _publishedAtLength;
+    public bool SharesChunk => _buffer.Length != _dataLength + _publishedAtLength + _traceLength;
 
     /// <summary>The same event with an array of its own: a delivery still in flight after the ring overwrote its
     /// event holds this instead, so it no longer keeps the whole chunk (up to 64 KiB) alive.</summary>
     public StoredEvent Detach()
     {
-        var bytes = new byte[_dataLength + _publishedAtLength];
+        var bytes = new byte[_dataLength + _publishedAtLength + _traceLength];
         _buffer.AsSpan(_offset, bytes.Length).CopyTo(bytes);
         return new StoredEvent(this, bytes);
     }
