@@ -16,7 +16,8 @@ public sealed class SpanCollector : IDisposable
         _listener = new ActivityListener
         {
             ShouldListenTo = source => source.Name == MarieTelemetry.Name,
-            Sample = static (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            Sample = static (ref ActivityCreationOptions<ActivityContext> _) =>
+                ActivitySamplingResult.AllDataAndRecorded,
             ActivityStopped = _spans.Enqueue,
         };
         ActivitySource.AddActivityListener(_listener);
