@@ -24,12 +24,7 @@ public sealed class TracingTests
     private static EventData Traced(string topic, ProducerContext producer, string? state = State)
     {
         var evt = Ev.Make(topic);
-        evt.TraceContext[TraceHeaders.TraceParent] = producer.TraceParent;
-        if (state is not null)
-        {
-            evt.TraceContext[TraceHeaders.TraceState] = state;
-        }
-
+        evt.TraceContext = new TraceContext { Traceparent = producer.TraceParent, Tracestate = state ?? "" };
         return evt;
     }
 
@@ -63,7 +58,7 @@ public sealed class TracingTests
 
         Assert.Equal(producer.TraceParent, envelope.TraceContext[TraceHeaders.TraceParent]);
         Assert.Equal(State, envelope.TraceContext[TraceHeaders.TraceState]);
-        Assert.Empty(envelope.Event.TraceContext);
+        Assert.Null(envelope.Event.TraceContext);
         Assert.Equal(Ev.DefaultName, envelope.Event.Event);
     }
 
@@ -105,12 +100,24 @@ public sealed class TracingTests
         var stored = new StoredEvent("a", 1, bytes, TestBroker.StartTime, new EventSlab(), new StringPool());
 
         Assert.True(stored.HasTraceContext);
-        Assert.Empty(EventData.Parser.ParseFrom(stored.DataBytes).TraceContext);
-        Assert.Equal(bytes.Length, stored.DataBytes.Length + stored.TraceContextBytes.Length);
+        Assert.Null(EventData.Parser.ParseFrom(stored.DataBytes).TraceContext);
+        // Field 10 out: its tag, its one-byte length (under 128) and the message.
+        Assert.Equal(bytes.Length - evt.TraceContext.CalculateSize() - 2, stored.DataBytes.Length);
         Assert.Equal(evt, stored.Data);
         Assert.Equal(evt, EventData.Parser.ParseFrom(stored.EncodeData()));
         Assert.Equal(Ev.DefaultName, stored.Name);
         Assert.Equal("e1", EventDataFields.ReadId(stored.DataBytes));
+    }
+
+    [Fact]
+    public void StoredEvent_FromBytesOfExactSize_TraceContextKept()
+    {
+        var evt = Traced("a", ProducerContext.New());
+
+        var stored = StoredEvent.FromBytes("a", 1, evt.ToByteArray(), TestBroker.StartTime, new StringPool());
+
+        Assert.False(stored.SharesChunk);
+        Assert.Equal(evt, stored.Data);
     }
 
     [Fact]
@@ -225,7 +232,7 @@ public sealed class TracingTests
         await connection.HandleAsync(Msg.Terminate("bad", first.AckId));
 
         var letter = Assert.Single(t.Broker.ListDeadLetters("k1", DeadLetterQuery.All, null, 10).Items);
-        Assert.Equal(producer.TraceParent, letter.Event.TraceContext[TraceHeaders.TraceParent]);
+        Assert.Equal(producer.TraceParent, letter.Event.TraceContext.Traceparent);
     }
 
     [Fact]
@@ -259,6 +266,6 @@ public sealed class TracingTests
         var replay = t.Broker.GetReplayBuffer(new ReplayRequest { Topic = "a" });
         var envelope = Assert.Single(replay.Events);
         Assert.Equal(producer.TraceParent, envelope.TraceContext[TraceHeaders.TraceParent]);
-        Assert.Empty(envelope.Event.TraceContext);
+        Assert.Null(envelope.Event.TraceContext);
     }
 }

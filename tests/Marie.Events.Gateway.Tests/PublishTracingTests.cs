@@ -16,7 +16,7 @@ public sealed class PublishTracingTests
         var evt = new EventData { ApiKey = "tenant-a", Id = "e1", Event = "x" };
         if (ownParent is not null)
         {
-            evt.TraceContext[TraceHeaders.TraceParent] = ownParent;
+            evt.TraceContext = new TraceContext { Traceparent = ownParent };
         }
 
         return evt;
@@ -29,8 +29,8 @@ public sealed class PublishTracingTests
 
         new PublishTraceContext(Parent, "v=1").ApplyTo(evt);
 
-        Assert.Equal(Parent, evt.TraceContext[TraceHeaders.TraceParent]);
-        Assert.Equal("v=1", evt.TraceContext[TraceHeaders.TraceState]);
+        Assert.Equal(Parent, evt.TraceContext.Traceparent);
+        Assert.Equal("v=1", evt.TraceContext.Tracestate);
     }
 
     [Fact]
@@ -41,8 +41,8 @@ public sealed class PublishTracingTests
 
         new PublishTraceContext(Parent, "v=1").ApplyTo(evt);
 
-        Assert.Equal(own, evt.TraceContext[TraceHeaders.TraceParent]);
-        Assert.False(evt.TraceContext.ContainsKey(TraceHeaders.TraceState));
+        Assert.Equal(own, evt.TraceContext.Traceparent);
+        Assert.Equal("", evt.TraceContext.Tracestate);
     }
 
     [Theory]
@@ -55,19 +55,18 @@ public sealed class PublishTracingTests
 
         new PublishTraceContext(traceParent, "v=1").ApplyTo(evt);
 
-        Assert.Empty(evt.TraceContext);
+        Assert.Null(evt.TraceContext);
     }
 
     [Fact]
-    public void ApplyTo_LongTracestateAndOtherKeys_OnlyTraceparentKept()
+    public void ApplyTo_LongTracestate_OnlyTraceparentKept()
     {
         var evt = Event(Parent);
-        evt.TraceContext[TraceHeaders.TraceState] = new string('a', TraceHeaders.MaxTraceStateLength + 1);
-        evt.TraceContext["baggage"] = "k=v";
+        evt.TraceContext.Tracestate = new string('a', TraceHeaders.MaxTraceStateLength + 1);
 
         default(PublishTraceContext).ApplyTo(evt);
 
-        Assert.Equal(Parent, Assert.Single(evt.TraceContext).Value);
+        Assert.Equal(new TraceContext { Traceparent = Parent }, evt.TraceContext);
     }
 
     [Fact]
@@ -77,7 +76,7 @@ public sealed class PublishTracingTests
 
         default(PublishTraceContext).ApplyTo(evt);
 
-        Assert.Empty(evt.TraceContext);
+        Assert.Null(evt.TraceContext);
     }
 
     [Fact]
@@ -96,7 +95,7 @@ public sealed class PublishTracingTests
         };
         ActivitySource.AddActivityListener(listener);
         var evt = Event(Parent);
-        evt.TraceContext[TraceHeaders.TraceState] = "v=1";
+        evt.TraceContext.Tracestate = "v=1";
 
         var span = PublishTracing.Start(evt);
         PublishTracing.Filed(span, 7);
@@ -109,8 +108,8 @@ public sealed class PublishTracingTests
         Assert.Equal(producer.SpanId, recorded.ParentSpanId);
         Assert.Equal(7L, recorded.GetTagItem("messaging.marie.sequence_num"));
         Assert.Equal("e1", recorded.GetTagItem("messaging.message.id"));
-        Assert.Equal($"00-{producer.TraceId}-{recorded.SpanId}-01", evt.TraceContext[TraceHeaders.TraceParent]);
-        Assert.Equal("v=1", evt.TraceContext[TraceHeaders.TraceState]);
+        Assert.Equal($"00-{producer.TraceId}-{recorded.SpanId}-01", evt.TraceContext.Traceparent);
+        Assert.Equal("v=1", evt.TraceContext.Tracestate);
     }
 
     [Fact]
@@ -127,6 +126,6 @@ public sealed class PublishTracingTests
         var span = PublishTracing.Start(evt);
 
         Assert.Null(span);
-        Assert.Equal(Parent, evt.TraceContext[TraceHeaders.TraceParent]);
+        Assert.Equal(Parent, evt.TraceContext.Traceparent);
     }
 }

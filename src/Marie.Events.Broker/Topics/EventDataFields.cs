@@ -17,7 +17,7 @@ internal static class EventDataFields
 
     /// <summary>Finds the <c>source</c>, <c>jobid</c> and <c>event</c> strings of <paramref name="data"/>; a field
     /// given twice takes its last value, as a protobuf parse does. <paramref name="traceLength"/> gets the bytes of
-    /// the <c>trace_context</c> entries, tags included (0 for an event without one), which the ring keeps apart
+    /// the <c>trace_context</c> field, tag included (0 for an event without one), which the ring keeps apart
     /// (<see cref="TraceContextBytes"/>).</summary>
     /// <exception cref="InvalidDataException">The bytes are not a well-formed message.</exception>
     public static void Read(

@@ -46,7 +46,7 @@ internal sealed class StoredEvent
         Topic = topic;
         Sequence = sequence;
         _publishedAtLength = TimestampBytes.Size(publishedAt);
-        if (data.TraceContext.Count == 0)
+        if (data.TraceContext is null)
         {
             _dataLength = data.CalculateSize();
             _buffer = slab.Reserve(_dataLength + _publishedAtLength, out _offset);
@@ -56,10 +56,15 @@ internal sealed class StoredEvent
         {
             // Only an event with a trace context pays for the extra copy that takes it out of the event's bytes.
             var whole = data.ToByteArray();
-            _traceLength = Topics.TraceContextBytes.Measure(whole);
-            _dataLength = whole.Length - _traceLength;
-            _buffer = slab.Reserve(whole.Length + _publishedAtLength, out _offset);
-            Topics.TraceContextBytes.Split(whole, _buffer.AsSpan(_offset, _dataLength), TraceSpan());
+            var context = data.TraceContext;
+            var size = context.CalculateSize();
+            // Field 10's tag (one byte), its length and the message.
+            var trace = TraceLayout.Of(1 + CodedOutputStream.ComputeLengthSize(size) + size, context.Traceparent,
+                context.Tracestate);
+            _dataLength = whole.Length - trace.Raw;
+            _traceLength = trace.Length;
+            _buffer = slab.Reserve(_dataLength + _publishedAtLength + _traceLength, out _offset);
+            CopyData(whole, trace);
         }
 
         TimestampBytes.Write(publishedAt, _buffer.AsSpan(_offset + _dataLength, _publishedAtLength));
@@ -81,13 +86,15 @@ internal sealed class StoredEvent
         EventSlab slab,
         StringPool strings)
     {
-        EventDataFields.Read(data, strings, out var name, out var source, out var jobId, out _traceLength);
+        EventDataFields.Read(data, strings, out var name, out var source, out var jobId, out var traceRaw);
+        var trace = TraceLayout.Of(data, traceRaw);
         Topic = topic;
         Sequence = sequence;
-        _dataLength = data.Length - _traceLength;
+        _dataLength = data.Length - traceRaw;
+        _traceLength = trace.Length;
         _publishedAtLength = TimestampBytes.Size(publishedAt);
-        _buffer = slab.Reserve(data.Length + _publishedAtLength, out _offset);
-        CopyData(data);
+        _buffer = slab.Reserve(_dataLength + _publishedAtLength + _traceLength, out _offset);
+        CopyData(data, trace);
         TimestampBytes.Write(publishedAt, _buffer.AsSpan(_offset + _dataLength, _publishedAtLength));
         Name = name;
         Source = source;
@@ -121,7 +128,9 @@ internal sealed class StoredEvent
         DateTimeOffset publishedAt,
         StringPool strings)
     {
-        var whole = new byte[data.Length + TimestampBytes.Size(publishedAt)];
+        Topics.TraceContextBytes.Extract(data, out var traceParent, out var traceState, out var traceRaw);
+        var whole = new byte[data.Length - traceRaw + TimestampBytes.Size(publishedAt)
+            + Topics.TraceContextBytes.EntriesSize(traceParent, traceState)];
         return new StoredEvent(topic, sequence, data, publishedAt, whole, strings);
     }
 
@@ -135,31 +144,52 @@ internal sealed class StoredEvent
         byte[] buffer,
         StringPool strings)
     {
-        EventDataFields.Read(data, strings, out var name, out var source, out var jobId, out _traceLength);
+        EventDataFields.Read(data, strings, out var name, out var source, out var jobId, out var traceRaw);
+        var trace = TraceLayout.Of(data, traceRaw);
         Topic = topic;
         Sequence = sequence;
-        _dataLength = data.Length - _traceLength;
+        _dataLength = data.Length - traceRaw;
+        _traceLength = trace.Length;
         _publishedAtLength = TimestampBytes.Size(publishedAt);
         _buffer = buffer;
         _offset = 0;
-        CopyData(data);
+        CopyData(data, trace);
         TimestampBytes.Write(publishedAt, _buffer.AsSpan(_dataLength, _publishedAtLength));
         Name = name;
         Source = source;
         JobId = jobId;
     }
 
-    /// <summary>Copies the serialized event into the buffer: as it is, or without its trace context, which goes
-    /// after the publish time.</summary>
-    private void CopyData(ReadOnlySpan<byte> data)
+    /// <summary>Copies the serialized event into the buffer: as it is, or without its trace context, whose
+    /// envelope entries go after the publish time.</summary>
+    private void CopyData(ReadOnlySpan<byte> data, TraceLayout trace)
     {
-        if (_traceLength == 0)
+        if (trace.Raw == 0)
         {
             data.CopyTo(_buffer.AsSpan(_offset, _dataLength));
+            return;
         }
-        else
+
+        Topics.TraceContextBytes.Strip(data, _buffer.AsSpan(_offset, _dataLength));
+        Topics.TraceContextBytes.WriteEntries(trace.Parent, trace.State, TraceSpan());
+    }
+
+    /// <summary>Where an event's trace context is: <see cref="Raw"/> bytes of <c>EventData.trace_context</c> in
+    /// its serialized form (0: none), <see cref="Length"/> bytes of envelope entries in the ring.</summary>
+    private readonly record struct TraceLayout(int Raw, string Parent, string State, int Length)
+    {
+        public static TraceLayout Of(int raw, string parent, string state) =>
+            new(raw, parent, state, Topics.TraceContextBytes.EntriesSize(parent, state));
+
+        public static TraceLayout Of(ReadOnlySpan<byte> data, int raw)
         {
-            Topics.TraceContextBytes.Split(data, _buffer.AsSpan(_offset, _dataLength), TraceSpan());
+            if (raw == 0)
+            {
+                return default;
+            }
+
+            Topics.TraceContextBytes.Extract(data, out var parent, out var state, out _);
+            return Of(raw, parent, state);
         }
     }
 
@@ -207,7 +237,7 @@ internal sealed class StoredEvent
         var data = EventData.Parser.ParseFrom(_buffer, _offset, _dataLength);
         if (_traceLength != 0)
         {
-            Topics.TraceContextBytes.AddTo(TraceContextBytes, data.TraceContext);
+            data.TraceContext = Topics.TraceContextBytes.ToMessage(TraceContextBytes);
         }
 
         return data;

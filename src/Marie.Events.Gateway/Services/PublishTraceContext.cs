@@ -10,8 +10,8 @@ namespace Marie.Events.Gateway.Services;
 /// per call; and the normalisation of an event's <c>trace_context</c> that <see cref="PublishAdmission"/> applies:
 /// the event's own entries win over the call's, only a well-formed <c>traceparent</c> is kept (W3C: a receiver
 /// ignores one it cannot parse, it does not fail the request), a <c>tracestate</c> only with it and only up to
-/// <see cref="TraceHeaders.MaxTraceStateLength"/> characters, and no other key. An event and a call without a
-/// context are left as they are, at no cost.
+/// <see cref="TraceHeaders.MaxTraceStateLength"/> characters. An event and a call without a context are left as
+/// they are, at no cost.
 /// </summary>
 /// <param name="TraceParent">The call's <c>traceparent</c> metadata, or null.</param>
 /// <param name="TraceState">The call's <c>tracestate</c> metadata, or null.</param>
@@ -35,44 +35,24 @@ internal readonly record struct PublishTraceContext(string? TraceParent, string?
     /// is well-formed.</summary>
     public void ApplyTo(EventData evt)
     {
-        var map = evt.TraceContext;
-        if (map.Count == 0)
+        if (evt.TraceContext is null)
         {
             if (TraceParent is null)
             {
                 return;
             }
 
-            map[TraceHeaders.TraceParent] = TraceParent;
-            if (TraceState is not null)
-            {
-                map[TraceHeaders.TraceState] = TraceState;
-            }
+            evt.TraceContext = new TraceContext { Traceparent = TraceParent, Tracestate = TraceState ?? "" };
         }
 
-        Normalise(evt);
-    }
-
-    private static void Normalise(EventData evt)
-    {
-        var map = evt.TraceContext;
-        map.TryGetValue(TraceHeaders.TraceParent, out var parent);
-        map.TryGetValue(TraceHeaders.TraceState, out var state);
-        var valid = parent is not null && ActivityContext.TryParse(parent, null, out _);
-        var keepState = valid && !string.IsNullOrEmpty(state) && state.Length <= TraceHeaders.MaxTraceStateLength;
-        if (map.Count == (keepState ? 2 : 1) && valid)
+        var context = evt.TraceContext;
+        if (!ActivityContext.TryParse(context.Traceparent, null, out _))
         {
-            return;
+            evt.TraceContext = null;
         }
-
-        map.Clear();
-        if (valid)
+        else if (context.Tracestate.Length > TraceHeaders.MaxTraceStateLength)
         {
-            map[TraceHeaders.TraceParent] = parent!;
-            if (keepState)
-            {
-                map[TraceHeaders.TraceState] = state!;
-            }
+            context.Tracestate = "";
         }
     }
 }

@@ -26,10 +26,9 @@ internal static class PublishTracing
         var current = Activity.Current;
         // default: the flow's current activity (the host's request span) is the parent, when there is one.
         var parent = default(ActivityContext);
-        if (evt.TraceContext.TryGetValue(TraceHeaders.TraceParent, out var traceParent))
+        if (evt.TraceContext is { } context)
         {
-            evt.TraceContext.TryGetValue(TraceHeaders.TraceState, out var traceState);
-            ActivityContext.TryParse(traceParent, traceState, isRemote: true, out var producer);
+            ActivityContext.TryParse(context.Traceparent, context.Tracestate, isRemote: true, out var producer);
             if (current is null || current.TraceId != producer.TraceId)
             {
                 parent = producer;
@@ -56,17 +55,13 @@ internal static class PublishTracing
 
         if (activity.Recorded)
         {
-            evt.TraceContext[TraceHeaders.TraceParent] = string.Create(
-                CultureInfo.InvariantCulture,
-                $"00-{activity.TraceId}-{activity.SpanId}-01");
-            if (string.IsNullOrEmpty(activity.TraceStateString))
+            evt.TraceContext = new TraceContext
             {
-                evt.TraceContext.Remove(TraceHeaders.TraceState);
-            }
-            else
-            {
-                evt.TraceContext[TraceHeaders.TraceState] = activity.TraceStateString;
-            }
+                Traceparent = string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"00-{activity.TraceId}-{activity.SpanId}-01"),
+                Tracestate = activity.TraceStateString ?? "",
+            };
         }
 
         // Started on the caller's flow: the span is ended explicitly, and must not become the flow's current one.

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Marie.Events.Client.Tests.Infrastructure;
+using Marie.Events.Protocol;
 
 namespace Marie.Events.Client.Tests.Cluster;
 
@@ -19,8 +20,7 @@ public sealed class ClusterTracingTests
         await using var subscription = await onB.SubscribeAsync(new SubscriptionOptions { Topics = { "fan-t" } });
         var traceParent = $"00-{ActivityTraceId.CreateRandom()}-{ActivitySpanId.CreateRandom()}-01";
         var traced = Gateways.Event("fan-t");
-        traced.TraceContext["traceparent"] = traceParent;
-        traced.TraceContext["tracestate"] = "c=1";
+        traced.TraceContext = new TraceContext { Traceparent = traceParent, Tracestate = "c=1" };
 
         await publisher.PublishAsync(traced);
         await publisher.PublishAsync(Gateways.Event("fan-t"));
@@ -29,6 +29,6 @@ public sealed class ClusterTracingTests
         Assert.Equal(traceParent, received[0].TraceContext["traceparent"]);
         Assert.Equal("c=1", received[0].TraceContext["tracestate"]);
         Assert.Empty(received[1].TraceContext);
-        Assert.Empty(received[0].Event.TraceContext);
+        Assert.Null(received[0].Event.TraceContext);
     }
 }
