@@ -88,10 +88,27 @@ internal sealed class EventPublisherService(
         accepted.Writer.TryComplete();
         // The answers of everything accepted before an error go out first; a failed answer wins over the reader's
         // (then cancelled) wait.
-        await answering.ConfigureAwait(false);
+        try
+        {
+            await answering.ConfigureAwait(false);
+        }
+        finally
+        {
+            EndUnansweredSpans(accepted.Reader);
+        }
+
         if (readError is not null)
         {
             ExceptionDispatchInfo.Throw(readError);
+        }
+    }
+
+    /// <summary>Ends the publish spans of events the call accepted and never answered (it broke first).</summary>
+    private static void EndUnansweredSpans(ChannelReader<(ToastDispatch Dispatch, int Index, Activity? Span)> left)
+    {
+        while (left.TryRead(out var item))
+        {
+            PublishTracing.Failed(item.Span, "the call ended before the event was answered");
         }
     }
 

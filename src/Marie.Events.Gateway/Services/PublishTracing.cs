@@ -82,14 +82,17 @@ internal static class PublishTracing
     }
 
     /// <summary>Ends the span as failed.</summary>
-    public static void Failed(Activity? activity, Exception error)
+    public static void Failed(Activity? activity, Exception error) => Failed(activity, error.Message);
+
+    /// <summary>Ends the span as failed, with <paramref name="description"/>.</summary>
+    public static void Failed(Activity? activity, string description)
     {
         if (activity is null)
         {
             return;
         }
 
-        activity.SetStatus(ActivityStatusCode.Error, error.Message);
+        activity.SetStatus(ActivityStatusCode.Error, description);
         activity.Stop();
     }
 }
