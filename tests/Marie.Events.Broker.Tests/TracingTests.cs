@@ -236,6 +236,27 @@ public sealed class TracingTests
     }
 
     [Fact]
+    public async Task DeadLetterReplay_OfTracedEvent_EnvelopeCarriesContextAndSpanSaysDeadLetterReplay()
+    {
+        using var spans = new SpanCollector();
+        using var t = NewBroker();
+        var connection = t.ConnectAs("k1");
+        await connection.HandleAsync(Msg.Subscribe("s1", "a"));
+        var producer = ProducerContext.New();
+        t.Publish(Traced("a", producer));
+        await connection.HandleAsync(Msg.Terminate("bad", Assert.Single(connection.All().Events()).AckId));
+
+        var result = await t.Broker.ReplayDeadLettersAsync("k1", DeadLetterQuery.All, dryRun: false, 0);
+
+        Assert.Equal(1, result.Replayed);
+        var again = Assert.Single(connection.All().Events());
+        Assert.Equal(producer.TraceParent, again.TraceContext[TraceHeaders.TraceParent]);
+        var replayed = spans.Of(producer.TraceId).Last();
+        Assert.Equal("deliver a", replayed.DisplayName);
+        Assert.Equal("dead_letter_replay", replayed.GetTagItem("messaging.marie.delivery.reason"));
+    }
+
+    [Fact]
     public async Task Spans_EventWithoutTraceContext_NoSpanEvenWithAListener()
     {
         using var spans = new SpanCollector();
