@@ -33,7 +33,7 @@ public sealed partial class EventStreamClient
                 var client = new EventPublisherService.EventPublisherServiceClient(PublishChannel(address));
                 var response = await client.PublishAsync(
                     request,
-                    ChannelFactory.AuthHeaders(_options),
+                    ClientTracing.WithTraceContext(ChannelFactory.AuthHeaders(_options)),
                     deadline: DateTime.UtcNow + _options.PublishTimeout,
                     cancellationToken: cancellationToken).ConfigureAwait(false);
                 Counters.Published(1);
@@ -168,7 +168,9 @@ public sealed partial class EventStreamClient
     {
         var client = new EventPublisherService.EventPublisherServiceClient(PublishChannel(address));
         using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var call = client.PublishStream(ChannelFactory.AuthHeaders(_options), cancellationToken: attempt.Token);
+        using var call = client.PublishStream(
+            ClientTracing.WithTraceContext(ChannelFactory.AuthHeaders(_options)),
+            cancellationToken: attempt.Token);
         using var window = new SemaphoreSlim(_options.PublishWindow);
         var writer = WriteRequestsAsync(call.RequestStream, state, window, attempt.Token);
         try

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Marie.Events.Client.Internal;
@@ -157,12 +158,17 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
     {
         BeginReading();
         ReceivedEvent? current = null;
+        Activity? span = null;
         try
         {
             while (await TakeAsync(cancellationToken).ConfigureAwait(false) is { } next)
             {
                 current = next;
+                // From hand-over until the loop asks for the next event (not Activity.Current in the loop's body).
+                span = ClientTracing.StartProcess(next);
                 yield return next;
+                ClientTracing.EndProcess(span);
+                span = null;
                 if (AckMode == AckMode.Auto)
                 {
                     Complete(next);
@@ -173,6 +179,7 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
         }
         finally
         {
+            ClientTracing.EndProcess(span);
             if (current is not null && AckMode == AckMode.Auto)
             {
                 Abandon(current, null);
@@ -216,14 +223,18 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
         {
             while (await TakeAsync(cancellationToken).ConfigureAwait(false) is { } next)
             {
+                // Activity.Current while the handler runs, so the application's spans nest in it.
+                var span = ClientTracing.StartProcess(next);
                 try
                 {
                     await handler(next, cancellationToken).ConfigureAwait(false);
+                    ClientTracing.EndProcess(span);
                 }
 #pragma warning disable CA1031 // A consumer's failure on one event must not end the subscription.
                 catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
 #pragma warning restore CA1031
                 {
+                    ClientTracing.EndProcess(span, ex);
                     Abandon(next, ex);
                     continue;
                 }

@@ -16,6 +16,7 @@ public sealed class ReceivedEvent
         DeliveryAttempt = envelope.DeliveryAttempt;
         PublishedAt = envelope.PublishedAt?.ToDateTimeOffset() ?? default;
         AckId = envelope.AckId;
+        TraceContext = Internal.ClientTracing.Of(envelope);
         Generation = generation;
     }
 
@@ -40,6 +41,11 @@ public sealed class ReceivedEvent
 
     /// <summary>The gateway's ack id of this delivery (opaque; bound to the stream it came on).</summary>
     public string AckId { get; }
+
+    /// <summary>The W3C trace context the event was published with (<c>traceparent</c>, and <c>tracestate</c> when
+    /// it had one), from the envelope; empty when it had none. The client's <c>process</c> span is parented to
+    /// it (docs/client.md, "Traces").</summary>
+    public IReadOnlyDictionary<string, string> TraceContext { get; }
 
     /// <summary>The tracker generation (epoch resets) this event belongs to.</summary>
     internal int Generation { get; }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Marie.Events.Broker.Subscriptions;
+using Marie.Events.Broker.Telemetry;
 using Marie.Events.Broker.Topics;
 using Marie.Events.Protocol;
 
@@ -81,6 +82,11 @@ public sealed partial class BrokerConnection
         }
 
         frame.Set(item.Event!, entry.Position.AckPrefixBytes, item.Subscription!.IdBytes, item.Attempt);
+        if (BrokerTracing.Enabled(item.Event!))
+        {
+            BrokerTracing.Delivered(item.Event!, entry, item.Subscription.Id, item.Attempt);
+        }
+
         return true;
     }
 

@@ -92,18 +92,25 @@ public sealed class OutboundFrame
         }
 
         var stored = Stored;
-        return new ServerMessage
+        var message = new ServerMessage
         {
             Event = new EventEnvelope
             {
                 AckId = Encoding.UTF8.GetString(_ackPrefix!) + stored.Sequence.ToString(CultureInfo.InvariantCulture),
                 SubscriptionId = Encoding.UTF8.GetString(_subscriptionId!),
                 SequenceNum = stored.Sequence,
-                Event = stored.Data,
+                // The envelope's event, as the frame writes it: its trace context is in the envelope's field 7.
+                Event = stored.HasTraceContext ? EventData.Parser.ParseFrom(stored.DataBytes) : stored.Data,
                 PublishedAt = stored.PublishedAt,
                 DeliveryAttempt = _attempt,
             },
         };
+        if (stored.HasTraceContext)
+        {
+            TraceContextBytes.AddTo(stored.TraceContextBytes, message.Event.TraceContext);
+        }
+
+        return message;
     }
 
     /// <summary>The serialized size in bytes.</summary>
@@ -174,6 +181,8 @@ public sealed class OutboundFrame
             size += 1 + VarintSize((ulong)(long)_attempt);
         }
 
+        // The trace context's entries are stored with their tags and lengths (empty when none).
+        size += _event.TraceContextBytes.Length;
         return size;
     }
 
@@ -209,7 +218,9 @@ public sealed class OutboundFrame
             position += WriteVarint(span[position..], (ulong)(long)_attempt);
         }
 
-        return position;
+        var trace = _event.TraceContextBytes;
+        trace.CopyTo(span[position..]);
+        return position + trace.Length;
     }
 
     /// <summary>The ack id's length in bytes: its prefix and the sequence number's decimal digits.</summary>

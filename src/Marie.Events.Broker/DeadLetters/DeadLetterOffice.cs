@@ -52,7 +52,7 @@ internal sealed class DeadLetterOffice(GrpcEventBroker broker, IDeadLetterStore 
             subscription.Connection.Owner,
             position.Topic.Name,
             entry.Sequence,
-            stored.DataBytes.ToArray(),
+            stored.EncodeData(),
             stored.PublishedAt.ToDateTimeOffset(),
             previous?.Subscription ?? new DeadLetterSubscription(subscription.Id, subscription.Connection.Id),
             round,

@@ -37,6 +37,10 @@ internal sealed class InFlightEntry(SubscriptionTopic position)
     /// timeout or backoff entry after a send, moved by nack and extend.</summary>
     public long DueAt { get; set; }
 
+    /// <summary>Whether the first delivery was read from the ring (replay or catch-up) rather than offered live (the
+    /// delivery span's reason).</summary>
+    public bool FromRing { get; set; }
+
     /// <summary>The client's reason of its last nack (kept with a dead letter), or null.</summary>
     public string? Reason { get; set; }
 
@@ -60,6 +64,7 @@ internal sealed class InFlightEntry(SubscriptionTopic position)
         DueAt = dueAt;
         Reason = null;
         Replayed = null;
+        FromRing = false;
         Volatile.Write(ref _state, ((Generation + 1) << 1) | 1);
     }
 

@@ -1,3 +1,5 @@
+using Marie.Events.Broker.Telemetry;
+
 namespace Marie.Events.Broker.Subscriptions;
 
 internal sealed partial class Subscription
@@ -13,6 +15,12 @@ internal sealed partial class Subscription
             return false;
         }
 
+        var entry = subscriptionTopic.InFlight[index];
+        if (BrokerTracing.Enabled(entry.Event))
+        {
+            BrokerTracing.Settled(entry, Id, "ack");
+        }
+
         Settle(subscriptionTopic, index);
         Connection.Broker.Counters.Acked(1);
         return true;
@@ -26,11 +34,28 @@ internal sealed partial class Subscription
         var count = index >= 0 ? index + 1 : ~index;
         if (count > 0)
         {
+            if (MarieTracing.Source.HasListeners())
+            {
+                TraceAcks(subscriptionTopic, count);
+            }
+
             SettleFirst(subscriptionTopic, count);
         }
 
         Connection.Broker.Counters.Acked(count);
         return count;
+    }
+
+    private void TraceAcks(SubscriptionTopic subscriptionTopic, int count)
+    {
+        var inFlight = subscriptionTopic.InFlight;
+        for (var i = 0; i < count; i++)
+        {
+            if (inFlight[i].Event.HasTraceContext)
+            {
+                BrokerTracing.Settled(inFlight[i], Id, "ack");
+            }
+        }
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using Marie.Events.Broker.DeadLetters;
+using Marie.Events.Broker.Telemetry;
 using Marie.Events.Broker.Topics;
 
 namespace Marie.Events.Broker.Subscriptions;
@@ -43,6 +44,11 @@ internal sealed partial class Subscription
             return SettleOutcome.Unknown;
         }
 
+        if (BrokerTracing.Enabled(entry.Event))
+        {
+            BrokerTracing.Settled(entry, Id, "nack");
+        }
+
         entry.Reason = string.IsNullOrEmpty(reason) ? entry.Reason : reason;
         if (entry.Attempts >= Policy.MaxAttempts)
         {
@@ -67,6 +73,11 @@ internal sealed partial class Subscription
         if (entry is null)
         {
             return SettleOutcome.Unknown;
+        }
+
+        if (BrokerTracing.Enabled(entry.Event))
+        {
+            BrokerTracing.Settled(entry, Id, "terminate");
         }
 
         DeadLetter(position!, index, DeadLetterReason.Terminated, reason, now);

@@ -164,7 +164,7 @@ internal sealed partial class Subscription
             }
 
             subscriptionTopic.Watermark = stored.Sequence;
-            Deliver(subscriptionTopic, stored);
+            Deliver(subscriptionTopic, stored, fromRing: false);
         }
     }
 
@@ -214,16 +214,17 @@ internal sealed partial class Subscription
             subscriptionTopic.Watermark = next;
             if (Filter.Matches(stored!))
             {
-                Deliver(subscriptionTopic, stored!);
+                Deliver(subscriptionTopic, stored!, fromRing: true);
             }
         }
     }
 
-    private void Deliver(SubscriptionTopic subscriptionTopic, StoredEvent stored)
+    private void Deliver(SubscriptionTopic subscriptionTopic, StoredEvent stored, bool fromRing)
     {
         var entry = subscriptionTopic.Rent();
         var now = Connection.Broker.Time.GetTimestamp();
         entry.Reset(stored, now, now + Policy.WaitTicksAfter(1));
+        entry.FromRing = fromRing;
         subscriptionTopic.InFlight.Add(entry);
         InFlightCount++;
         Connection.Broker.Counters.InFlightChanged(1);

@@ -23,6 +23,10 @@ internal sealed class StoredEvent
     private readonly int _dataLength;
     private readonly int _publishedAtLength;
 
+    /// <summary>The trace context's bytes after the publish time (<see cref="TraceContextBytes"/>), 0 when none.
+    /// </summary>
+    private readonly int _traceLength;
+
     /// <summary>An event with bytes of its own (benchmarks, tests).</summary>
     public StoredEvent(string topic, long sequence, EventData data, Timestamp publishedAt)
         : this(topic, sequence, data, publishedAt.ToDateTimeOffset(), new EventSlab(), null)
@@ -41,10 +45,28 @@ internal sealed class StoredEvent
     {
         Topic = topic;
         Sequence = sequence;
-        _dataLength = data.CalculateSize();
         _publishedAtLength = TimestampBytes.Size(publishedAt);
-        _buffer = slab.Reserve(_dataLength + _publishedAtLength, out _offset);
-        data.WriteTo(_buffer.AsSpan(_offset, _dataLength));
+        if (data.TraceContext is null)
+        {
+            _dataLength = data.CalculateSize();
+            _buffer = slab.Reserve(_dataLength + _publishedAtLength, out _offset);
+            data.WriteTo(_buffer.AsSpan(_offset, _dataLength));
+        }
+        else
+        {
+            // Only an event with a trace context pays for the extra copy that takes it out of the event's bytes.
+            var whole = data.ToByteArray();
+            var context = data.TraceContext;
+            var size = context.CalculateSize();
+            // Field 10's tag (one byte), its length and the message.
+            var trace = TraceLayout.Of(1 + CodedOutputStream.ComputeLengthSize(size) + size, context.Traceparent,
+                context.Tracestate);
+            _dataLength = whole.Length - trace.Raw;
+            _traceLength = trace.Length;
+            _buffer = slab.Reserve(_dataLength + _publishedAtLength + _traceLength, out _offset);
+            CopyData(whole, trace);
+        }
+
         TimestampBytes.Write(publishedAt, _buffer.AsSpan(_offset + _dataLength, _publishedAtLength));
         Name = strings?.Intern(data.Event) ?? data.Event;
         Source = strings?.Intern(data.Source) ?? data.Source;
@@ -64,13 +86,15 @@ internal sealed class StoredEvent
         EventSlab slab,
         StringPool strings)
     {
-        EventDataFields.Read(data, strings, out var name, out var source, out var jobId);
+        EventDataFields.Read(data, strings, out var name, out var source, out var jobId, out var traceRaw);
+        var trace = TraceLayout.Of(data, traceRaw);
         Topic = topic;
         Sequence = sequence;
-        _dataLength = data.Length;
+        _dataLength = data.Length - traceRaw;
+        _traceLength = trace.Length;
         _publishedAtLength = TimestampBytes.Size(publishedAt);
-        _buffer = slab.Reserve(_dataLength + _publishedAtLength, out _offset);
-        data.CopyTo(_buffer.AsSpan(_offset, _dataLength));
+        _buffer = slab.Reserve(_dataLength + _publishedAtLength + _traceLength, out _offset);
+        CopyData(data, trace);
         TimestampBytes.Write(publishedAt, _buffer.AsSpan(_offset + _dataLength, _publishedAtLength));
         Name = name;
         Source = source;
@@ -90,6 +114,7 @@ internal sealed class StoredEvent
         _buffer = buffer;
         _dataLength = source._dataLength;
         _publishedAtLength = source._publishedAtLength;
+        _traceLength = source._traceLength;
     }
 
     /// <summary>An event with an array of exactly its size (a replayed dead letter): the serialized
@@ -103,7 +128,9 @@ internal sealed class StoredEvent
         DateTimeOffset publishedAt,
         StringPool strings)
     {
-        var whole = new byte[data.Length + TimestampBytes.Size(publishedAt)];
+        Topics.TraceContextBytes.Extract(data, out var traceParent, out var traceState, out var traceRaw);
+        var whole = new byte[data.Length - traceRaw + TimestampBytes.Size(publishedAt)
+            + Topics.TraceContextBytes.EntriesSize(traceParent, traceState)];
         return new StoredEvent(topic, sequence, data, publishedAt, whole, strings);
     }
 
@@ -117,19 +144,56 @@ internal sealed class StoredEvent
         byte[] buffer,
         StringPool strings)
     {
-        EventDataFields.Read(data, strings, out var name, out var source, out var jobId);
+        EventDataFields.Read(data, strings, out var name, out var source, out var jobId, out var traceRaw);
+        var trace = TraceLayout.Of(data, traceRaw);
         Topic = topic;
         Sequence = sequence;
-        _dataLength = data.Length;
+        _dataLength = data.Length - traceRaw;
+        _traceLength = trace.Length;
         _publishedAtLength = TimestampBytes.Size(publishedAt);
         _buffer = buffer;
         _offset = 0;
-        data.CopyTo(_buffer.AsSpan(0, _dataLength));
+        CopyData(data, trace);
         TimestampBytes.Write(publishedAt, _buffer.AsSpan(_dataLength, _publishedAtLength));
         Name = name;
         Source = source;
         JobId = jobId;
     }
+
+    /// <summary>Copies the serialized event into the buffer: as it is, or without its trace context, whose
+    /// envelope entries go after the publish time.</summary>
+    private void CopyData(ReadOnlySpan<byte> data, TraceLayout trace)
+    {
+        if (trace.Raw == 0)
+        {
+            data.CopyTo(_buffer.AsSpan(_offset, _dataLength));
+            return;
+        }
+
+        Topics.TraceContextBytes.Strip(data, _buffer.AsSpan(_offset, _dataLength));
+        Topics.TraceContextBytes.WriteEntries(trace.Parent, trace.State, TraceSpan());
+    }
+
+    /// <summary>Where an event's trace context is: <see cref="Raw"/> bytes of <c>EventData.trace_context</c> in
+    /// its serialized form (0: none), <see cref="Length"/> bytes of envelope entries in the ring.</summary>
+    private readonly record struct TraceLayout(int Raw, string Parent, string State, int Length)
+    {
+        public static TraceLayout Of(int raw, string parent, string state) =>
+            new(raw, parent, state, Topics.TraceContextBytes.EntriesSize(parent, state));
+
+        public static TraceLayout Of(ReadOnlySpan<byte> data, int raw)
+        {
+            if (raw == 0)
+            {
+                return default;
+            }
+
+            Topics.TraceContextBytes.Extract(data, out var parent, out var state, out _);
+            return Of(raw, parent, state);
+        }
+    }
+
+    private Span<byte> TraceSpan() => _buffer.AsSpan(_offset + _dataLength + _publishedAtLength, _traceLength);
 
     public string Topic { get; }
 
@@ -150,22 +214,47 @@ internal sealed class StoredEvent
     /// <summary>The publish time serialized (a <c>google.protobuf.Timestamp</c>).</summary>
     public ReadOnlySpan<byte> PublishedAtBytes => new(_buffer, _offset + _dataLength, _publishedAtLength);
 
+    /// <summary>The trace context as <c>EventEnvelope.trace_context</c> entries (field 7, tags included), ready to
+    /// copy into an envelope; empty for an event published without one.</summary>
+    public ReadOnlySpan<byte> TraceContextBytes =>
+        new(_buffer, _offset + _dataLength + _publishedAtLength, _traceLength);
+
+    /// <summary>Whether the event was published with a trace context.</summary>
+    public bool HasTraceContext => _traceLength != 0;
+
     /// <summary>The event: the published object while it is dispatched, else parsed from <see cref="DataBytes"/> (a new
-    /// object each call: callers must not change it, and should not call this on a hot path).</summary>
-    public EventData Data => Volatile.Read(ref _published) ?? EventData.Parser.ParseFrom(_buffer, _offset, _dataLength);
+    /// object each call: callers must not change it, and should not call this on a hot path), its trace context
+    /// included.</summary>
+    public EventData Data => Volatile.Read(ref _published) ?? Parse();
+
+    /// <summary>The event's bytes as published, its trace context included (what a dead letter keeps).</summary>
+    public byte[] EncodeData() => _traceLength == 0
+        ? DataBytes.ToArray()
+        : Topics.TraceContextBytes.Join(DataBytes, TraceContextBytes);
+
+    private EventData Parse()
+    {
+        var data = EventData.Parser.ParseFrom(_buffer, _offset, _dataLength);
+        if (_traceLength != 0)
+        {
+            data.TraceContext = Topics.TraceContextBytes.ToMessage(TraceContextBytes);
+        }
+
+        return data;
+    }
 
     /// <summary>The publish time (parsed from <see cref="PublishedAtBytes"/>).</summary>
     public Timestamp PublishedAt => Timestamp.Parser.ParseFrom(_buffer, _offset + _dataLength, _publishedAtLength);
 
     /// <summary>Whether the bytes sit in a chunk shared with other events (an event larger than a quarter of its
     /// chunk, or a detached one, has an array of exactly its size).</summary>
-    public bool SharesChunk => _buffer.Length != _dataLength + _publishedAtLength;
+    public bool SharesChunk => _buffer.Length != _dataLength + _publishedAtLength + _traceLength;
 
     /// <summary>The same event with an array of its own: a delivery still in flight after the ring overwrote its
     /// event holds this instead, so it no longer keeps the whole chunk (up to 64 KiB) alive.</summary>
     public StoredEvent Detach()
     {
-        var bytes = new byte[_dataLength + _publishedAtLength];
+        var bytes = new byte[_dataLength + _publishedAtLength + _traceLength];
         _buffer.AsSpan(_offset, bytes.Length).CopyTo(bytes);
         return new StoredEvent(this, bytes);
     }

@@ -56,12 +56,23 @@ internal static class TopicReplay
                 continue;
             }
 
-            response.Events.Add(new EventEnvelope
+            var envelope = new EventEnvelope
             {
                 SequenceNum = stored!.Sequence,
-                Event = stored.Data,
                 PublishedAt = stored.PublishedAt,
-            });
+            };
+            if (stored.HasTraceContext)
+            {
+                // As on the stream: the trace context in the envelope, not in its event.
+                envelope.Event = EventData.Parser.ParseFrom(stored.DataBytes);
+                TraceContextBytes.AddTo(stored.TraceContextBytes, envelope.TraceContext);
+            }
+            else
+            {
+                envelope.Event = stored.Data;
+            }
+
+            response.Events.Add(envelope);
             sequence++;
         }
 

@@ -26,7 +26,7 @@ internal sealed class PublishGuardInterceptor(
     {
         if (request is PublishRequest publish)
         {
-            Prepare(publish, Caller(context), index: null);
+            Prepare(publish, Caller(context), index: null, PublishTraceContext.Of(context));
         }
 
         return await continuation(request, context).ConfigureAwait(false);
@@ -42,7 +42,12 @@ internal sealed class PublishGuardInterceptor(
             context.CancellationToken,
             lifetime.ApplicationStopping);
         using var stream = streams.Open(Caller(context), StreamKind.Publish, Guid.NewGuid().ToString("N"), stop);
-        using var reader = new GuardedReader<TRequest>(requestStream, this, stream, stop.Token);
+        using var reader = new GuardedReader<TRequest>(
+            requestStream,
+            this,
+            stream,
+            PublishTraceContext.Of(context),
+            stop.Token);
         try
         {
             await continuation(reader, responseStream, context).ConfigureAwait(false);
@@ -60,13 +65,14 @@ internal sealed class PublishGuardInterceptor(
             new Status(StatusCode.Unauthenticated, "invalid or missing token"));
 
     /// <summary>Turns a raw key topic into its name and checks the caller may publish there.</summary>
-    private void Prepare(PublishRequest request, ApiKeyIdentity caller, int? index) =>
-        admission.Admit(request, caller, index);
+    private void Prepare(PublishRequest request, ApiKeyIdentity caller, int? index, PublishTraceContext trace) =>
+        admission.Admit(request, caller, index, trace);
 
     private sealed class GuardedReader<T>(
         IAsyncStreamReader<T> inner,
         PublishGuardInterceptor guard,
         RegisteredStream stream,
+        PublishTraceContext trace,
         CancellationToken stop)
         : IAsyncStreamReader<T>, IDisposable
     {
@@ -89,7 +95,7 @@ internal sealed class PublishGuardInterceptor(
             stream.ThrowIfRevoked();
             if (inner.Current is PublishRequest request)
             {
-                guard.Prepare(request, stream.Identity, _index);
+                guard.Prepare(request, stream.Identity, _index, trace);
             }
 
             _index++;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 using Grpc.Core;
@@ -26,8 +27,20 @@ internal sealed class EventPublisherService(
 
     public override async Task<PublishResponse> Publish(PublishRequest request, ServerCallContext context)
     {
-        var dispatch = await AcceptAsync(request, index: null, context.CancellationToken).ConfigureAwait(false);
-        return await AnswerAsync(dispatch, context, index: null, context.CancellationToken).ConfigureAwait(false);
+        var span = PublishTracing.Start(request.Event);
+        try
+        {
+            var dispatch = await AcceptAsync(request, index: null, context.CancellationToken).ConfigureAwait(false);
+            var response = await AnswerAsync(dispatch, context, index: null, context.CancellationToken)
+                .ConfigureAwait(false);
+            PublishTracing.Filed(span, response.SequenceNum);
+            return response;
+        }
+        catch (Exception ex) when (span is not null)
+        {
+            PublishTracing.Failed(span, ex);
+            throw;
+        }
     }
 
     /// <summary>Accepts requests in order and answers them in order. Flow control: reading the next request waits
@@ -40,7 +53,7 @@ internal sealed class EventPublisherService(
         ServerCallContext context)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
-        var accepted = Channel.CreateBounded<(ToastDispatch Dispatch, int Index)>(
+        var accepted = Channel.CreateBounded<(ToastDispatch Dispatch, int Index, Activity? Span)>(
             new BoundedChannelOptions(MaxUnansweredPerStream) { SingleReader = true, SingleWriter = true });
         var answering = AnswerLoopAsync(accepted.Reader, responseStream, context, stop);
 
@@ -50,8 +63,20 @@ internal sealed class EventPublisherService(
             var index = 0;
             while (await requestStream.MoveNext(stop.Token).ConfigureAwait(false))
             {
-                var dispatch = await AcceptAsync(requestStream.Current, index, stop.Token).ConfigureAwait(false);
-                await accepted.Writer.WriteAsync((dispatch, index), stop.Token).ConfigureAwait(false);
+                var request = requestStream.Current;
+                var span = PublishTracing.Start(request.Event);
+                ToastDispatch dispatch;
+                try
+                {
+                    dispatch = await AcceptAsync(request, index, stop.Token).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (span is not null)
+                {
+                    PublishTracing.Failed(span, ex);
+                    throw;
+                }
+
+                await accepted.Writer.WriteAsync((dispatch, index, span), stop.Token).ConfigureAwait(false);
                 index++;
             }
         }
@@ -63,24 +88,52 @@ internal sealed class EventPublisherService(
         accepted.Writer.TryComplete();
         // The answers of everything accepted before an error go out first; a failed answer wins over the reader's
         // (then cancelled) wait.
-        await answering.ConfigureAwait(false);
+        try
+        {
+            await answering.ConfigureAwait(false);
+        }
+        finally
+        {
+            EndUnansweredSpans(accepted.Reader);
+        }
+
         if (readError is not null)
         {
             ExceptionDispatchInfo.Throw(readError);
         }
     }
 
+    /// <summary>Ends the publish spans of events the call accepted and never answered (it broke first).</summary>
+    private static void EndUnansweredSpans(ChannelReader<(ToastDispatch Dispatch, int Index, Activity? Span)> left)
+    {
+        while (left.TryRead(out var item))
+        {
+            PublishTracing.Failed(item.Span, "the call ended before the event was answered");
+        }
+    }
+
     private async Task AnswerLoopAsync(
-        ChannelReader<(ToastDispatch Dispatch, int Index)> accepted,
+        ChannelReader<(ToastDispatch Dispatch, int Index, Activity? Span)> accepted,
         IServerStreamWriter<PublishResponse> responseStream,
         ServerCallContext context,
         CancellationTokenSource stop)
     {
         try
         {
-            await foreach (var (dispatch, index) in accepted.ReadAllAsync(stop.Token).ConfigureAwait(false))
+            await foreach (var (dispatch, index, span) in accepted.ReadAllAsync(stop.Token).ConfigureAwait(false))
             {
-                var response = await AnswerAsync(dispatch, context, index, stop.Token).ConfigureAwait(false);
+                PublishResponse response;
+                try
+                {
+                    response = await AnswerAsync(dispatch, context, index, stop.Token).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (span is not null)
+                {
+                    PublishTracing.Failed(span, ex);
+                    throw;
+                }
+
+                PublishTracing.Filed(span, response.SequenceNum);
                 await responseStream.WriteAsync(response, stop.Token).ConfigureAwait(false);
             }
         }

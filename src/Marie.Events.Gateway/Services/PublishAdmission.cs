@@ -13,7 +13,8 @@ namespace Marie.Events.Gateway.Services;
 /// The one place an incoming event is validated and normalised, before anything else sees it: an event and a topic
 /// are required; a raw API key in <c>api_key</c> becomes its key's name (an unknown key-shaped value is refused,
 /// so a key never becomes a topic); the caller must be allowed to publish to the topic; the topic and id fit
-/// <c>gateway.limits.*</c>; an empty id gets a new one and a zero timestamp the current unix second. The Toast
+/// <c>gateway.limits.*</c>; an empty id gets a new one and a zero timestamp the current unix second; the trace context
+/// is the event's own or the call's metadata, kept only when well-formed (<see cref="PublishTraceContext"/>). The Toast
 /// registry, its handlers and the broker take the event as it leaves here.
 /// </summary>
 internal sealed class PublishAdmission(
@@ -30,8 +31,9 @@ internal sealed class PublishAdmission(
     /// <param name="request">The request.</param>
     /// <param name="caller">Who sent it.</param>
     /// <param name="index">Its index in a <c>PublishStream</c> (named in the refusal), or null.</param>
+    /// <param name="trace">The call's trace context metadata (none: default).</param>
     /// <exception cref="RpcException">INVALID_ARGUMENT, PERMISSION_DENIED or RESOURCE_EXHAUSTED (a limit).</exception>
-    public void Admit(PublishRequest request, ApiKeyIdentity caller, int? index)
+    public void Admit(PublishRequest request, ApiKeyIdentity caller, int? index, PublishTraceContext trace = default)
     {
         var evt = request.Event ?? throw GrpcStatusMapper.Refuse(
             StatusCode.InvalidArgument,
@@ -88,5 +90,7 @@ internal sealed class PublishAdmission(
         {
             evt.Timestamp = time.GetUtcNow().ToUnixTimeSeconds();
         }
+
+        trace.ApplyTo(evt);
     }
 }
