@@ -53,7 +53,8 @@ internal sealed class BenchOptions
 
     public string? BaselineGateway { get; private set; }
 
-    /// <summary>--native-toast: our gateways keep the native event log on, as its default configuration has it.</summary>
+    /// <summary>--native-toast: our gateways keep the native event log on, as their default configuration
+    /// has it.</summary>
     public bool NativeToast { get; private set; }
 
     public string? OutDir { get; private set; }

@@ -81,7 +81,8 @@ internal sealed partial class Harness
             + "close) per delivery; 'delivery only' in the log excludes opening and closing the streams; lost = "
             + "deliveries missing at the deadline; the ring is --ring (the issue's shape: --ring 5000)");
         workload.Notes.Add("rounds' CPU per delivery: " + string.Join("; ", targets.Select(t => $"{t.Name} "
-            + string.Join(" / ", results[t].Select(r => r.CpuPerMillion.ToString("F2", CultureInfo.InvariantCulture))))));
+            + string.Join(" / ", results[t].Select(r =>
+                r.CpuPerMillion.ToString("F2", CultureInfo.InvariantCulture))))));
         AddSpreadNote(workload);
         Print(workload);
     }
