@@ -5,8 +5,9 @@ namespace Marie.Events.Broker.Topics;
 /// <summary>
 /// A small, lossy cache of the names, sources and job ids a topic's events repeat, so that the ring's events share
 /// one string per value instead of each keeping the copy its parse made (three fewer objects per ring event for the
-/// collector to copy). Direct-mapped by hash: a value that collides replaces the older one; nothing grows. Not
-/// thread-safe: the topic's append lock guards it.
+/// collector to copy). Each value has two candidate slots (two parts of its hash), so that an event's name, source
+/// and job id rarely evict each other; a value whose two slots are both taken by others replaces the one in its
+/// first; nothing grows. Not thread-safe: the topic's append lock guards it.
 /// </summary>
 internal sealed class StringPool
 {
@@ -32,11 +33,10 @@ internal sealed class StringPool
             return value;
         }
 
-        _slots ??= new string?[Slots];
-        ref var slot = ref _slots[string.GetHashCode(value.AsSpan()) & (Slots - 1)];
-        if (slot is not null && string.Equals(slot, value, StringComparison.Ordinal))
+        ref var slot = ref Find(value, out var found);
+        if (found)
         {
-            return slot;
+            return slot!;
         }
 
         slot = value;
@@ -61,14 +61,42 @@ internal sealed class StringPool
         Span<char> chars = stackalloc char[MaxLength];
         var length = Encoding.UTF8.GetChars(utf8, chars);
         var value = chars[..length];
-        _slots ??= new string?[Slots];
-        ref var slot = ref _slots[string.GetHashCode(value) & (Slots - 1)];
-        if (slot is not null && value.SequenceEqual(slot))
+        ref var slot = ref Find(value, out var found);
+        if (!found)
         {
-            return slot;
+            slot = new string(value);
         }
 
-        slot = new string(value);
-        return slot;
+        return slot!;
+    }
+
+    /// <summary>The slot holding <paramref name="value"/> (<paramref name="found"/>), else the slot it should
+    /// take: the first of its two that is empty, or its first.</summary>
+    private ref string? Find(ReadOnlySpan<char> value, out bool found)
+    {
+        var slots = _slots ??= new string?[Slots];
+        var hash = string.GetHashCode(value);
+        ref var first = ref slots[hash & (Slots - 1)];
+        // The second candidate comes from the hash's next 8 bits, independent of the first's.
+        ref var second = ref slots[(hash >> 8) & (Slots - 1)];
+        if (first is not null && value.SequenceEqual(first))
+        {
+            found = true;
+            return ref first;
+        }
+
+        if (second is not null && value.SequenceEqual(second))
+        {
+            found = true;
+            return ref second;
+        }
+
+        found = false;
+        if (first is null || second is not null)
+        {
+            return ref first;
+        }
+
+        return ref second;
     }
 }
