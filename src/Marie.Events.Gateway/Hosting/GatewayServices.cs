@@ -96,6 +96,7 @@ internal static class GatewayServices
         app.MapPost(AdminKeysEndpoint.DisablePath, AdminKeysEndpoint.Disable);
         app.MapPost(AdminKeysEndpoint.EnablePath, AdminKeysEndpoint.Enable);
         AdminDeadLettersEndpoint.Map(app);
+        Dashboard.DashboardEndpoint.Map(app);
         return app;
     }
 
