@@ -24,7 +24,6 @@ internal static class DashboardEndpoint
     private static readonly FrozenDictionary<string, Asset> Assets = new Dictionary<string, Asset>
     {
         [Path] = Asset.Load("index.html", "text/html; charset=utf-8"),
-        [Path + "/"] = Asset.Load("index.html", "text/html; charset=utf-8"),
         [Path + "/dashboard.js"] = Asset.Load("dashboard.js", "text/javascript; charset=utf-8"),
         [Path + "/dashboard.css"] = Asset.Load("dashboard.css", "text/css; charset=utf-8"),
     }.ToFrozenDictionary(StringComparer.Ordinal);
