@@ -27,11 +27,11 @@ internal static class DashboardScreenshot
     public static async Task TakeAsync(GatewayFixture gateway, DashboardBrowser browser, string path)
     {
         using var cts = new CancellationTokenSource();
-        using var consumer = gateway.Streams.StreamEvents(GatewayFixture.Auth(gateway.Keys.Subscriber));
+        using var consumer = gateway.Streams.StreamEvents(LongCall(gateway.Keys.Subscriber, cts.Token));
         await consumer.RequestStream.WriteAsync(Streams.Subscribe("invoices", Topics));
         await Streams.NextAsync(consumer.ResponseStream, MessageOneofCase.SubscriptionConfirm);
         var acking = AckAllAsync(consumer, cts.Token);
-        using var laggard = gateway.Streams.StreamEvents(GatewayFixture.Auth(gateway.Keys.Admin));
+        using var laggard = gateway.Streams.StreamEvents(LongCall(gateway.Keys.Admin, cts.Token));
         await laggard.RequestStream.WriteAsync(Streams.Subscribe("audit-export", "billing"));
 
         using var timer = new PeriodicTimer(Tick);
@@ -53,11 +53,13 @@ internal static class DashboardScreenshot
             }
         }
 
+        // The whole page in one picture, at the laptop width the browser was started with: the window is the page's
+        // height plus whatever the window has around its viewport.
         var height = Convert.ToInt32(
-            browser.Driver.ExecuteScript("return document.documentElement.scrollHeight;"),
+            browser.Driver.ExecuteScript(
+                "return document.documentElement.scrollHeight + (window.outerHeight - window.innerHeight);"),
             System.Globalization.CultureInfo.InvariantCulture);
-        // The whole page in one picture, at the laptop width the browser was started with.
-        browser.Driver.Manage().Window.Size = new Size(browser.Driver.Manage().Window.Size.Width, height + 20);
+        browser.Driver.Manage().Window.Size = new Size(browser.Driver.Manage().Window.Size.Width, height);
         browser.WaitUntil(
             _ => browser.CellText("tr[data-subscription='invoices']", "key") == "test-subscriber",
             TimeSpan.FromSeconds(10),
@@ -73,6 +75,13 @@ internal static class DashboardScreenshot
             // The consumer's loop ends with the test.
         }
     }
+
+    /// <summary>A stream outliving the traffic (<see cref="GatewayFixture.Auth"/> gives calls a 10 s deadline).
+    /// </summary>
+    private static CallOptions LongCall(string key, CancellationToken cancellationToken) => new(
+        headers: new Metadata { { "authorization", $"Bearer {key}" } },
+        deadline: DateTime.UtcNow.Add(TrafficFor * 3),
+        cancellationToken: cancellationToken);
 
     private static async Task AckAllAsync(
         AsyncDuplexStreamingCall<ClientMessage, ServerMessage> call,

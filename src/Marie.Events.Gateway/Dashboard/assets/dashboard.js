@@ -400,6 +400,8 @@
     const step = plotWidth / (CHART_POINTS - 1);
     for (let minutes = 0; minutes <= CHART_POINTS / 60; minutes++) {
       const x = left + plotWidth - minutes * 60 * step;
+      // The outermost labels are aligned inwards so they are not cut at the canvas's edges.
+      ctx.textAlign = minutes === 0 ? "right" : minutes === CHART_POINTS / 60 ? "left" : "center";
       ctx.fillText(minutes === 0 ? "now" : "-" + minutes + " min", x, top + plotHeight + 4);
     }
 
