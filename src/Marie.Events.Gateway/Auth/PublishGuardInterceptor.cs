@@ -41,7 +41,12 @@ internal sealed class PublishGuardInterceptor(
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(
             context.CancellationToken,
             lifetime.ApplicationStopping);
-        using var stream = streams.Open(Caller(context), StreamKind.Publish, Guid.NewGuid().ToString("N"), stop);
+        using var stream = streams.Open(
+            Caller(context),
+            StreamKind.Publish,
+            Guid.NewGuid().ToString("N"),
+            stop,
+            context.Peer);
         using var reader = new GuardedReader<TRequest>(
             requestStream,
             this,

@@ -174,6 +174,8 @@ internal sealed record TopicStatsResponse(long Head, int Buffered);
 /// are).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(StatsResponse))]
+[JsonSerializable(typeof(SubscriptionsResponse))]
+[JsonSerializable(typeof(ConnectionsResponse))]
 [JsonSerializable(typeof(AdminError))]
 [JsonSerializable(typeof(List<KeyInfo>))]
 [JsonSerializable(typeof(KeyStateChange))]

@@ -90,10 +90,13 @@ internal static class GatewayServices
         app.MapGrpcService<DeadLetterGrpcService>();
 
         app.MapGet(AdminStatsEndpoint.Path, (Delegate)AdminStatsEndpoint.Handle);
+        app.MapGet(AdminSubscriptionsEndpoint.Path, (Delegate)AdminSubscriptionsEndpoint.Handle);
+        app.MapGet(AdminConnectionsEndpoint.Path, (Delegate)AdminConnectionsEndpoint.Handle);
         app.MapGet(AdminKeysEndpoint.ListPath, AdminKeysEndpoint.List);
         app.MapPost(AdminKeysEndpoint.DisablePath, AdminKeysEndpoint.Disable);
         app.MapPost(AdminKeysEndpoint.EnablePath, AdminKeysEndpoint.Enable);
         AdminDeadLettersEndpoint.Map(app);
+        Dashboard.DashboardEndpoint.Map(app);
         return app;
     }
 

@@ -41,7 +41,7 @@ internal sealed class EventStreamService(
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(
             context.CancellationToken,
             lifetime.ApplicationStopping);
-        using var stream = streams.Open(CallerOf(context), StreamKind.Events, id, stop);
+        using var stream = streams.Open(CallerOf(context), StreamKind.Events, id, stop, context.Peer);
         using var conn = broker.Connect(id, stream.Identity.Access, stream.Identity.Name);
         stream.Attach(conn);
         GatewayLog.StreamOpened(logger, id);

@@ -25,11 +25,15 @@ internal sealed class RegisteredStream : IDisposable
         string id,
         StreamKind kind,
         ApiKeyIdentity identity,
-        CancellationTokenSource stop)
+        CancellationTokenSource stop,
+        string peer,
+        DateTimeOffset openedAt)
     {
         _registry = registry;
         Id = id;
         Kind = kind;
+        Peer = peer;
+        OpenedAt = openedAt;
         _identity = identity;
         _stop = stop;
         KeyId = ApiKeyHash.Hex(identity.Hash);
@@ -39,6 +43,12 @@ internal sealed class RegisteredStream : IDisposable
     public string Id { get; }
 
     public StreamKind Kind { get; }
+
+    /// <summary>The client's address as gRPC reports it (<c>ipv4:127.0.0.1:50312</c>), or <c>unknown</c>.</summary>
+    public string Peer { get; }
+
+    /// <summary>When the stream was opened.</summary>
+    public DateTimeOffset OpenedAt { get; }
 
     /// <summary>The key's hash as hex: what streams are counted by.</summary>
     public string KeyId { get; }

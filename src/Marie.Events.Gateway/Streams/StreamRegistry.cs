@@ -22,10 +22,16 @@ internal sealed class StreamRegistry
     private readonly APIKeyManager _keys;
     private readonly int _maxPerKey;
     private readonly ILogger<StreamRegistry> _logger;
+    private readonly TimeProvider _time;
 
-    public StreamRegistry(APIKeyManager keys, IOptions<LimitsOptions> limits, ILogger<StreamRegistry> logger)
+    public StreamRegistry(
+        APIKeyManager keys,
+        IOptions<LimitsOptions> limits,
+        ILogger<StreamRegistry> logger,
+        TimeProvider time)
     {
         _keys = keys;
+        _time = time;
         _maxPerKey = limits.Value.MaxStreamsPerKey;
         _logger = logger;
         keys.Changed += Review;
@@ -33,9 +39,19 @@ internal sealed class StreamRegistry
 
     /// <summary>Registers a new stream of <paramref name="identity"/>'s key, checked against the key table as it is
     /// now (a reload may have happened since the call was authenticated).</summary>
+    /// <param name="identity">The caller's key as authenticated.</param>
+    /// <param name="kind">What the stream needs of the key.</param>
+    /// <param name="id">The stream's id (as logged).</param>
+    /// <param name="stop">Cancelled when the stream is revoked.</param>
+    /// <param name="peer">The client's address (<c>ServerCallContext.Peer</c>), shown by the admin API.</param>
     /// <exception cref="RpcException">UNAUTHENTICATED or PERMISSION_DENIED (the key changed meanwhile), or
     /// RESOURCE_EXHAUSTED: the key has <c>max_streams_per_key</c> streams open.</exception>
-    public RegisteredStream Open(ApiKeyIdentity identity, StreamKind kind, string id, CancellationTokenSource stop)
+    public RegisteredStream Open(
+        ApiKeyIdentity identity,
+        StreamKind kind,
+        string id,
+        CancellationTokenSource stop,
+        string? peer = null)
     {
         lock (_gate)
         {
@@ -45,7 +61,14 @@ internal sealed class StreamRegistry
                 throw new RpcException(status);
             }
 
-            var stream = new RegisteredStream(this, id, kind, current!, stop);
+            var stream = new RegisteredStream(
+                this,
+                id,
+                kind,
+                current!,
+                stop,
+                string.IsNullOrEmpty(peer) ? "unknown" : peer,
+                _time.GetUtcNow());
             if (!_byKey.TryGetValue(stream.KeyId, out var open))
             {
                 open = [];
@@ -74,6 +97,25 @@ internal sealed class StreamRegistry
         {
             return _byKey.Values.Sum(set => set.Count(s => s.Identity.Name == name && s.ClosedWith is null));
         }
+    }
+
+    /// <summary>Every open stream (revoked ones whose calls are still finishing excluded), oldest first.</summary>
+    public IReadOnlyList<OpenStreamSnapshot> Snapshot()
+    {
+        RegisteredStream[] streams;
+        lock (_gate)
+        {
+            streams = [.. _byKey.Values.SelectMany(s => s)];
+        }
+
+        return
+        [
+            .. streams
+                .Where(s => s.ClosedWith is null)
+                .Select(s => new OpenStreamSnapshot(s.Id, s.Kind, s.Identity.Name, s.Peer, s.OpenedAt))
+                .OrderBy(s => s.OpenedAt)
+                .ThenBy(s => s.Id, StringComparer.Ordinal),
+        ];
     }
 
     internal void Remove(RegisteredStream stream)
