@@ -12,6 +12,10 @@ internal sealed class AckLease : IDisposable
     /// <summary>The longest margin before a deadline: a few seconds cover a slow write and a busy machine.</summary>
     private static readonly TimeSpan MaxMargin = TimeSpan.FromSeconds(5);
 
+    /// <summary>The margin a wait gets when half of it allows: a timer and a write late by most of a second on a
+    /// loaded machine still arrive in time.</summary>
+    private static readonly TimeSpan PreferredMargin = TimeSpan.FromSeconds(1);
+
     private readonly Lock _gate = new();
     private readonly EventSubscription _subscription;
     private readonly ReceivedEvent _received;
@@ -70,9 +74,14 @@ internal sealed class AckLease : IDisposable
         _timer.Dispose();
     }
 
-    /// <summary>A fifth of the wait, at most <see cref="MaxMargin"/>: early enough that the extend arrives first, late
-    /// enough that a short wait is not extended many times a second.</summary>
-    private static TimeSpan Margin(TimeSpan wait) => wait / 5 < MaxMargin ? wait / 5 : MaxMargin;
+    /// <summary>How long before a deadline the extend goes out: a fifth of the wait, but at least
+    /// <see cref="PreferredMargin"/> and at most <see cref="MaxMargin"/>, and never more than half the wait (so that
+    /// a short wait is extended twice per wait, not continuously).</summary>
+    private static TimeSpan Margin(TimeSpan wait)
+    {
+        var margin = TimeSpan.FromTicks(Math.Clamp((wait / 5).Ticks, PreferredMargin.Ticks, MaxMargin.Ticks));
+        return margin < wait / 2 ? margin : wait / 2;
+    }
 
     private void Tick()
     {

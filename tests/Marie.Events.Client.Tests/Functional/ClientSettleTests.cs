@@ -10,8 +10,8 @@ public sealed class ClientSettleFunctionalTests
     [Fact]
     public async Task AutoExtend_HandlerSlowerThanAckTimeout_NotRedelivered()
     {
-        // A 0.5 s ack timeout checked every 50 ms: without extension the event would be back within 0.55 s.
-        await using var gateway = await Gateways.StartAsync(("ack_timeout_s", "0.5"), ("redelivery_delay_s", "0.05"));
+        // A 1 s ack timeout checked every 50 ms: without extension the event would be back within 1.05 s.
+        await using var gateway = await Gateways.StartAsync(("ack_timeout_s", "1"), ("redelivery_delay_s", "0.05"));
         var logs = new LogCapture();
         using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Debug));
         await using var client = Gateways.Client(gateway, configure: o => o.LoggerFactory = loggerFactory);
@@ -26,13 +26,13 @@ public sealed class ClientSettleFunctionalTests
                     attempts.Add(e.DeliveryAttempt);
                 }
 
-                // The slow work: it ends once the client has extended the deadline three times (1.2 s, more than
-                // two ack timeouts).
+                // The slow work: it ends once the client has extended the deadline three times (at 0.5, 1 and
+                // 1.5 s: longer than the ack timeout).
                 await Wait.UntilAsync(() => logs.Entries.Count(l => l.EventId.Id == 7015) >= 3,
                     "three automatic extensions");
                 done.TrySetResult();
             });
-        Assert.Equal(TimeSpan.FromMilliseconds(500), subscription.Limits?.AckTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(1), subscription.Limits?.AckTimeout);
 
         await client.PublishAsync(Gateways.Event("slow"));
         await done.Task.WaitAsync(Wait.Timeout);

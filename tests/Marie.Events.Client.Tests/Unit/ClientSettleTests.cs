@@ -11,8 +11,8 @@ public sealed class ClientSettleTests
     /// <summary>The ack timeout the fake gateway reports, in ms.</summary>
     private const long AckTimeoutMs = 1000;
 
-    /// <summary>The margin before a 1 s deadline: a fifth of it.</summary>
-    private static readonly TimeSpan FirstExtensionDue = TimeSpan.FromMilliseconds(800);
+    /// <summary>The first extension of a 1 s deadline: the margin is half of so short a wait.</summary>
+    private static readonly TimeSpan FirstExtensionDue = TimeSpan.FromMilliseconds(500);
 
     private static ServerMessage ConfirmWithLimits(string id, string topic, long maxExtensionMs = 300_000,
         params long[] backoff)
@@ -268,7 +268,7 @@ public sealed class ClientSettleTests
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var (subscription, connection) = await SubscribeAsync(harness,
-            o => o.MaxAutoExtension = TimeSpan.FromMilliseconds(2500),
+            o => o.MaxAutoExtension = TimeSpan.FromMilliseconds(2200),
             async (_, _) =>
             {
                 started.TrySetResult();
@@ -278,14 +278,15 @@ public sealed class ClientSettleTests
         await started.Task.WaitAsync(Wait.Timeout);
         await harness.Time.WaitForTimerAsync(FirstExtensionDue);
 
-        // Deadlines 1 s, then 1.8 s, then 2.5 s (clipped): two extensions, then none however long the handler runs.
+        // Deadlines 1 s, then 1.5 s, 2 s, and 2.2 s (clipped): three extensions, then none however long the
+        // handler runs.
         harness.Time.AdvanceInSteps(TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(20));
         await subscription.FlushAcksAsync();
         var extends = connection.DrainSent().Where(m => m.Ack?.Extend is not null).Select(m => m.Ack.Extend.ExtendMs)
             .ToList();
         release.SetResult();
 
-        Assert.Equal([1000L, 900L], extends);
+        Assert.Equal([1000L, 1000L, 700L], extends);
     }
 
     [Fact]
