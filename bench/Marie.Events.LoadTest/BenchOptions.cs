@@ -12,7 +12,7 @@ internal sealed class BenchOptions
 
           --quick              about 35 s, to check the harness: 1-second rounds, no warm-up, 1,000 idle streams,
                                rings of 2,000
-          --only W1,W4         run only these workloads (W1..W5; WP: publish only; WC: the cluster run on
+          --only W1,W4         run only these workloads (W1..W6, W6 = burst; WP: publish only; WC: the cluster run on
                                redis-server, docs/cluster.md, in the default run when redis-server is installed)
           --backend NAME       our gateway's toast.grpc.broker.backend: memory (default) or file (fsync: always, in the
                                run's temporary folder); ours-base (--baseline-gateway) stays on memory, so the same
@@ -28,6 +28,8 @@ internal sealed class BenchOptions
           --rounds N           measured rounds per target in W1, W2, W4 and WC (default 2; --quick 1)
           --ring N             replay ring per topic: our replay_size, JetStream's messages per subject
                                (default 10,000; --quick 2,000)
+          --native-toast       our gateways keep their default native event log (toast.native, one JSON line per
+                               event); without it the harness turns it off, to measure the broker
           --gateway-env K=V    an environment variable for our gateway's process only (repeatable; experiments,
                                e.g. DOTNET_gcServer=0); recorded in the results
           --chart FILE.json    draw the chart of a results file again (FILE.png), run nothing
@@ -36,7 +38,7 @@ internal sealed class BenchOptions
 
     public bool Quick { get; private set; }
 
-    public HashSet<string> Workloads { get; private set; } = ["W1", "W2", "W3", "W4", "W5", "WP", "WC"];
+    public HashSet<string> Workloads { get; private set; } = ["W1", "W2", "W3", "W4", "W5", "W6", "WP", "WC"];
 
     /// <summary>Our gateway's backend (--backend): memory or file.</summary>
     public string Backend { get; private set; } = "memory";
@@ -45,11 +47,14 @@ internal sealed class BenchOptions
     public bool OnlyGiven { get; private set; }
 
     /// <summary>A workload of the side-by-side comparison (W1..W5) runs: the three servers are needed.</summary>
-    public bool RunsComparison => Workloads.Overlaps(["W1", "W2", "W3", "W4", "W5", "WP"]);
+    public bool RunsComparison => Workloads.Overlaps(["W1", "W2", "W3", "W4", "W5", "W6", "WP"]);
 
     public HashSet<string> Targets { get; private set; } = ["ours", "client", "raw", "jetstream"];
 
     public string? BaselineGateway { get; private set; }
+
+    /// <summary>--native-toast: our gateways keep the native event log on, as its default configuration has it.</summary>
+    public bool NativeToast { get; private set; }
 
     public string? OutDir { get; private set; }
 
@@ -124,6 +129,9 @@ internal sealed class BenchOptions
                 case "--ring":
                     options.Ring = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
+                case "--native-toast":
+                    options.NativeToast = true;
+                    break;
                 case "--gateway-env":
                     var pair = Next().Split('=', 2);
                     options.GatewayEnvironment[pair[0]] = pair.Length == 2
@@ -150,7 +158,7 @@ internal sealed class BenchOptions
             }
         }
 
-        var unknown = options.Workloads.Except(["W1", "W2", "W3", "W4", "W5", "WP", "WC"]).ToArray();
+        var unknown = options.Workloads.Except(["W1", "W2", "W3", "W4", "W5", "W6", "WP", "WC"]).ToArray();
         if (unknown.Length > 0)
         {
             throw new ArgumentException($"--only: unknown workload {string.Join(",", unknown)}");

@@ -60,6 +60,9 @@ internal sealed partial class Harness : IAsyncDisposable
         report.Notes.Add($"replay ring per topic: {plan.ReplayRing:N0} events (our replay_size; JetStream max messages "
             + $"per subject); max_in_flight / MaxAckPending {ClientSettings.MaxInFlight:N0}; heartbeats every "
             + $"{options.HeartbeatSeconds:F0} s");
+        report.Notes.Add(options.NativeToast
+            ? "our gateways kept the native event log on (toast.native.enabled, the default: --native-toast)"
+            : "our gateways ran with toast.native.enabled: false (the broker alone; --native-toast keeps it)");
         foreach (var (key, value) in options.GatewayEnvironment)
         {
             report.Notes.Add($"our gateway ran with {key}={value}");
@@ -124,7 +127,8 @@ internal sealed partial class Harness : IAsyncDisposable
             _workDir,
             _plan.ReplayRing,
             _options.HeartbeatSeconds,
-            _options.GatewayEnvironment);
+            _options.GatewayEnvironment,
+            _options.NativeToast);
         // "client" drives the same gateway through the client library: it is started for either target.
         if (_options.Targets.Contains("ours") || _options.Targets.Contains("client"))
         {
@@ -194,6 +198,11 @@ internal sealed partial class Harness : IAsyncDisposable
         if (_options.Workloads.Contains("W5"))
         {
             await RunW5Async();
+        }
+
+        if (_options.Workloads.Contains("W6"))
+        {
+            await RunW6Async();
         }
 
         if (_options.Workloads.Contains("WP"))

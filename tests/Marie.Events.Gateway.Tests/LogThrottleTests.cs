@@ -1,3 +1,4 @@
+using Marie.Events.Gateway.Logging;
 using Marie.Events.Gateway.Auth;
 using Microsoft.Extensions.Time.Testing;
 

@@ -39,7 +39,7 @@ public sealed class NativeToastHandlerTests : IDisposable
         Waiting.Until(() => handler.Stats().EventsWritten == 2, "two lines written");
         var lines = ReadLines(FilePath);
         Assert.Equal(2, lines.Length);
-        Assert.Contains("\"api_key\": \"tenant-b\"", lines[1], StringComparison.Ordinal);
+        Assert.Contains("\"api_key\":\"tenant-b\"", lines[1], StringComparison.Ordinal);
         Assert.Equal(events, lines.Select(l => JsonParser.Default.Parse<EventData>(l)));
     }
 
@@ -118,6 +118,30 @@ public sealed class NativeToastHandlerTests : IDisposable
 
         Assert.Equal(["old-line-1", "new-line-1"], ReadLines(FilePath + ".1"));
         Assert.Equal(["new-line-2"], ReadLines(FilePath));
+    }
+
+    [Fact]
+    public async Task HandleAsync_QueueFullFlood_TenLinesASecondThenOneCountOfTheRest()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        using var handler = new NativeToastHandler(
+            new NativeToastSettings(FilePath, NativeToastSettings.DefaultMaxBytes, 5, 1, ["*"]),
+            _logs.CreateLogger<NativeToastHandler>(),
+            time);
+        // The writer is not started: one event fills the queue of 1, the next 25 are dropped.
+        for (var i = 0; i < 26; i++)
+        {
+            await handler.HandleAsync(TestEvents.Make(id: $"e{i}"), CancellationToken.None);
+        }
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        await handler.HandleAsync(TestEvents.Make(id: "after"), CancellationToken.None);
+
+        Assert.Equal(26, handler.Stats().EventsDropped);
+        Assert.Equal(11, _logs.Entries.Count(e => e.EventId.Id == 5010));
+        var summary = Assert.Single(_logs.Entries, e => e.EventId.Id == 5018);
+        Assert.Contains(": 15 more events dropped", summary.Message, StringComparison.Ordinal);
+        Assert.Contains("after", _logs.Entries[^1].Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -46,5 +46,14 @@ internal sealed class EventFactory
         Payload = _payload,
     };
 
+    /// <summary>W6's events: a job id and a source of their own each (as long as <see cref="Create"/>'s, so the size
+    /// stays about <see cref="TargetSize"/>): no string repeats from one event to the next.</summary>
+    public EventData CreateDistinct(string topic)
+    {
+        var evt = Create(topic, string.Create(CultureInfo.InvariantCulture, $"job-{_counter % 1_000_000:D6}"));
+        evt.Source = string.Create(CultureInfo.InvariantCulture, $"job://b{_idPrefix[^2..]}{_counter:x8}");
+        return evt;
+    }
+
     public static int SerializedSize() => new EventFactory(0).Create("w1-t0", "job-000000").ToByteArray().Length;
 }

@@ -30,7 +30,7 @@ internal sealed class ClientLibrarySubscriberDriver : ISubscriberDriver
                 o.DisposeHttpClient = false;
                 o.MaxReceiveMessageSize = null;
             },
-            AckBatchSize = ClientSettings.AckEvery,
+            AckBatchSize = spec.AckEvery,
             // A lost stream is a failed run here, not something to ride out.
             MaxReconnectAttempts = 1,
         });

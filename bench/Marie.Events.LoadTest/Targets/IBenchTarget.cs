@@ -14,13 +14,16 @@ internal sealed record WorkloadShape(string Workload, int Topics, int RetainPerS
 }
 
 /// <summary>One subscription a workload opens.</summary>
+/// <param name="AckEvery">The subscriber acknowledges cumulatively (JetStream AckAll: the last message) after this
+/// many events.</param>
 internal sealed record SubscribeSpec(
     string SubscriptionId,
     WorkloadShape Shape,
     int Topic,
     int Connection,
     string? JobId = null,
-    bool FromStart = false);
+    bool FromStart = false,
+    int AckEvery = ClientSettings.AckEvery);
 
 /// <summary>A server under test, driven by the load generator.</summary>
 internal interface IBenchTarget

@@ -217,7 +217,7 @@ internal sealed class NatsSubscription : IAsyncDisposable
             {
                 var evt = EventData.Parser.ParseFrom(msg.Data);
                 flow.OnReceived(spec.Topic, evt.Jobtag);
-                if (!ackAll || ++unacked >= ClientSettings.AckEvery)
+                if (!ackAll || ++unacked >= spec.AckEvery)
                 {
                     unacked = 0;
                     await msg.AckAsync(cancellationToken: token);

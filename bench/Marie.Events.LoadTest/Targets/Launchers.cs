@@ -11,11 +11,14 @@ namespace Marie.Events.LoadTest.Targets;
 /// <param name="HeartbeatSeconds">Our heartbeat_interval_s; the raw server's heartbeat; JetStream's idle
 /// heartbeat.</param>
 /// <param name="GatewayEnvironment">Extra environment variables for our gateway's process (experiments).</param>
+/// <param name="NativeToast">Our gateway keeps its default native event log (<c>toast.native.enabled</c>, a JSON
+/// line per event in the run's folder); false: turned off, so the figures are the broker's.</param>
 internal sealed record ServerSettings(
     string WorkDir,
     int ReplaySize,
     double HeartbeatSeconds,
-    IReadOnlyDictionary<string, string> GatewayEnvironment);
+    IReadOnlyDictionary<string, string> GatewayEnvironment,
+    bool NativeToast = false);
 
 /// <summary>Starts the three servers, each in its own process on a free loopback port.</summary>
 internal static class Launchers
@@ -70,7 +73,8 @@ internal static class Launchers
                 max_streams_per_key: 1000000
             toast:
               native:
-                enabled: false
+                enabled: {(settings.NativeToast ? "true" : "false")}
+                path: {dir}/native-events.jsonl
               grpc:
                 enabled: true
                 broker:

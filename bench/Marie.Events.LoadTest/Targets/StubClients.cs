@@ -76,7 +76,7 @@ internal sealed class StubSubscription : IAsyncDisposable
                     case ServerMessage.MessageOneofCase.Event:
                         var envelope = message.Event;
                         flow.OnReceived(spec.Topic, envelope.Event.Jobtag);
-                        if (sendAcks && ++unacked >= ClientSettings.AckEvery)
+                        if (sendAcks && ++unacked >= spec.AckEvery)
                         {
                             unacked = 0;
                             await _call.RequestStream.WriteAsync(new ClientMessage

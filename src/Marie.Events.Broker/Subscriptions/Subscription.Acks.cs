@@ -95,6 +95,7 @@ internal sealed partial class Subscription
         entry.SentAt = now;
         entry.DueAt = now + Policy.WaitTicksAfter(entry.Attempts);
         entry.MarkQueued();
+        _redelivered++;
         Connection.Broker.Counters.RedeliveredOne();
         Connection.EnqueueEvent(this, entry, entry.Event, entry.Attempts);
     }

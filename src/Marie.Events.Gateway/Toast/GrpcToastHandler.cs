@@ -26,6 +26,7 @@ internal sealed partial class GrpcToastHandler : IToastHandler, IDisposable
     private readonly GrpcEventBroker _broker;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly QueueFullLog _queueFull;
     private readonly SemaphoreSlim _slots;
     private readonly ConcurrentDictionary<string, TopicLane> _lanes = new(StringComparer.Ordinal);
 
@@ -61,6 +62,7 @@ internal sealed partial class GrpcToastHandler : IToastHandler, IDisposable
         Settings = settings;
         _time = time;
         _logger = logger;
+        _queueFull = new QueueFullLog(logger, HandlerName, time);
         _slots = new SemaphoreSlim(settings.MaxSize, settings.MaxSize);
         _abort = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
     }
@@ -94,7 +96,7 @@ internal sealed partial class GrpcToastHandler : IToastHandler, IDisposable
         if (Settings.DropIfFull)
         {
             Interlocked.Increment(ref _dropped);
-            ToastLog.QueueFullDropped(_logger, HandlerName, evt.Id, evt.ApiKey);
+            _queueFull.Dropped(evt);
             throw new ToastRejectedException(
                 ToastRejection.Dropped,
                 $"Queue full for toast handler {HandlerName}, event dropped (id {evt.Id})");

@@ -1,6 +1,4 @@
-using System.Text;
 using System.Threading.Channels;
-using Google.Protobuf;
 using Marie.Events.Protocol;
 using Microsoft.Extensions.Logging;
 
@@ -18,12 +16,10 @@ internal sealed partial class NativeToastHandler : IToastHandler, IDisposable
 {
     public const string HandlerName = "native";
 
-    private static readonly JsonFormatter Formatter = new(
-        JsonFormatter.Settings.Default.WithPreserveProtoFieldNames(true));
-
     private readonly Channel<byte[]> _lines;
     private readonly NativeEventLog _log;
     private readonly ILogger _logger;
+    private readonly QueueFullLog _queueFull;
     private Task _writer = Task.CompletedTask;
     private int _queued;
     private long _written;
@@ -32,11 +28,15 @@ internal sealed partial class NativeToastHandler : IToastHandler, IDisposable
     private long _notWritten;
     private bool _failing;
 
-    public NativeToastHandler(NativeToastSettings settings, ILogger<NativeToastHandler> logger)
+    public NativeToastHandler(
+        NativeToastSettings settings,
+        ILogger<NativeToastHandler> logger,
+        TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         Settings = settings;
         _logger = logger;
+        _queueFull = new QueueFullLog(logger, HandlerName, time ?? TimeProvider.System);
         _log = new NativeEventLog(settings.Path, settings.MaxBytes, settings.MaxFiles);
         _lines = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(settings.QueueMaxSize)
         {
@@ -52,7 +52,7 @@ internal sealed partial class NativeToastHandler : IToastHandler, IDisposable
     public ValueTask<ToastReceipt> HandleAsync(EventData evt, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(evt);
-        var line = Encoding.UTF8.GetBytes(Formatter.Format(evt) + "\n");
+        var line = NativeEventJson.Line(evt);
         if (_lines.Writer.TryWrite(line))
         {
             Interlocked.Increment(ref _queued);
@@ -60,7 +60,7 @@ internal sealed partial class NativeToastHandler : IToastHandler, IDisposable
         else
         {
             Interlocked.Increment(ref _dropped);
-            ToastLog.QueueFullDropped(_logger, HandlerName, evt.Id, evt.ApiKey);
+            _queueFull.Dropped(evt);
         }
 
         return ValueTask.FromResult(ToastReceipt.Accepted);

@@ -77,6 +77,13 @@ internal static partial class ToastLog
     public static partial void QueueFullDropped(ILogger logger, string handler, string eventId, string topic);
 
     [LoggerMessage(
+        EventId = 5018,
+        Level = LogLevel.Warning,
+        Message = "Queue full for toast handler {Handler}: {Count} more events dropped without a line of their own "
+            + "(at most {PerSecond} lines a second)")]
+    public static partial void QueueFullSuppressed(ILogger logger, string handler, long count, int perSecond);
+
+    [LoggerMessage(
         EventId = 5011,
         Level = LogLevel.Debug,
         Message = "Queue full for toast handler {Handler}: event {EventId} not accepted within {Seconds} s " +

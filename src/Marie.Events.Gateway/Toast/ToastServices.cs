@@ -57,7 +57,8 @@ internal static class ToastServices
         var native = toast.Native.Enabled
             ? new NativeToastHandler(
                 NativeToastSettings.From(toast.Native, gateway.StateDir),
-                loggers.CreateLogger<NativeToastHandler>())
+                loggers.CreateLogger<NativeToastHandler>(),
+                time)
             : null;
         return new ToastPipeline(
             new ToastRegistry(loggers.CreateLogger<ToastRegistry>()),
