@@ -192,6 +192,26 @@ public sealed class DeadLetterServiceTests
     }
 
     [Fact]
+    public async Task ReplayDeadLetters_UnknownIds_NothingMatchedAndOthersUntouched()
+    {
+        await using var gateway = await StartAsync();
+        var client = DeadLetterClient.For(gateway);
+        using var stream = SettleStream.Open(gateway, gateway.Keys.Subscriber);
+        await stream.SubscribeAsync("w", "dl-unknown");
+        await DeadLetterAsync(gateway, stream, "w", "dl-unknown", 1);
+
+        var replay = await client.ReplayDeadLettersAsync(
+            new ReplayDeadLettersRequest { Filter = new DeadLetterFilter { Ids = { "no-such-letter" } } },
+            GatewayFixture.Auth(gateway.Keys.Subscriber));
+
+        Assert.Equal(0, replay.Matched);
+        Assert.Equal(0, replay.Replayed);
+        Assert.Empty(replay.Failures);
+        Assert.Equal(1, (await client.ListDeadLettersAsync(new ListDeadLettersRequest(),
+            GatewayFixture.Auth(gateway.Keys.Subscriber))).Total);
+    }
+
+    [Fact]
     public async Task PurgeDeadLetters_DryRunThenPurge_CountsThenRemovesOnlyMatching()
     {
         await using var gateway = await StartAsync();
