@@ -4,50 +4,10 @@ using static Marie.Events.Protocol.ClientMessage;
 
 namespace Marie.Events.Client.Tests.Unit;
 
-/// <summary>The settle verbs of <see cref="ReceivedEvent"/>, the settle options and limits, and automatic extension,
-/// on the in-memory transport with fake time.</summary>
+/// <summary>The settle verbs of <see cref="ReceivedEvent"/> and the settle options and limits, on the in-memory
+/// transport with fake time.</summary>
 public sealed class ClientSettleTests
 {
-    /// <summary>The ack timeout the fake gateway reports, in ms.</summary>
-    private const long AckTimeoutMs = 1000;
-
-    /// <summary>The first extension of a 1 s deadline: the margin is half of so short a wait.</summary>
-    private static readonly TimeSpan FirstExtensionDue = TimeSpan.FromMilliseconds(500);
-
-    private static ServerMessage ConfirmWithLimits(string id, string topic, long maxExtensionMs = 300_000,
-        params long[] backoff)
-    {
-        var confirm = ClientHarness.Confirm(id, topic, "epoch-1", 0);
-        confirm.SubscriptionConfirm.MaxRedeliveryAttempts = 3;
-        confirm.SubscriptionConfirm.AckTimeoutMs = AckTimeoutMs;
-        confirm.SubscriptionConfirm.MaxAckExtensionMs = maxExtensionMs;
-        confirm.SubscriptionConfirm.RedeliveryBackoffMs.AddRange(backoff);
-        return confirm;
-    }
-
-    private static async Task<(EventSubscription Subscription, FakeConnection Connection)> SubscribeAsync(
-        ClientHarness harness,
-        Action<SubscriptionOptions>? configure = null,
-        Func<ReceivedEvent, CancellationToken, ValueTask>? handler = null,
-        ServerMessage? confirm = null)
-    {
-        var options = new SubscriptionOptions { SubscriptionId = "s1", Topics = { "t" } };
-        configure?.Invoke(options);
-        var subscribing = handler is null
-            ? harness.Client.SubscribeAsync(options)
-            : harness.Client.SubscribeAsync(options, handler);
-        var connection = await harness.Transport.NextAsync();
-        await connection.NextSentAsync(MessageOneofCase.Subscribe);
-        connection.Reply(confirm ?? ConfirmWithLimits("s1", "t"));
-        return (await subscribing.WaitAsync(Wait.Timeout), connection);
-    }
-
-    private static async Task<ReceivedEvent> NextAsync(IAsyncEnumerator<ReceivedEvent> reader)
-    {
-        Assert.True(await reader.MoveNextAsync().AsTask().WaitAsync(Wait.Timeout));
-        return reader.Current;
-    }
-
     [Fact]
     public async Task SubscribeAsync_BackoffAndMaxAttempts_SentAndEffectiveLimitsExposed()
     {
@@ -62,7 +22,7 @@ public sealed class ClientSettleTests
         var subscribing = harness.Client.SubscribeAsync(options);
         var connection = await harness.Transport.NextAsync();
         var request = (await connection.NextSentAsync(MessageOneofCase.Subscribe)).Subscribe;
-        connection.Reply(ConfirmWithLimits("s1", "t", 60_000, 100, 2000));
+        connection.Reply(SettleHarness.ConfirmWithLimits("s1", "t", 60_000, 100, 2000));
         var subscription = await subscribing.WaitAsync(Wait.Timeout);
 
         Assert.Equal([100L, 2000L], request.RedeliveryBackoffMs);
@@ -110,15 +70,15 @@ public sealed class ClientSettleTests
     public async Task NackAsync_AutoMode_NackSentNoAckAndRedeliveryHandedOverAgain()
     {
         await using var harness = new ClientHarness();
-        var (subscription, connection) = await SubscribeAsync(harness);
+        var (subscription, connection) = await SettleHarness.SubscribeAsync(harness);
         connection.Reply(ClientHarness.Event("s1", "t", 1));
         await using var reader = subscription.GetAsyncEnumerator();
-        var first = await NextAsync(reader);
+        var first = await SettleHarness.NextAsync(reader);
 
         Assert.True(await first.NackAsync(TimeSpan.FromMilliseconds(250), "busy"));
         var nack = (await connection.NextSentAsync(MessageOneofCase.Ack)).Ack;
         connection.Reply(ClientHarness.Event("s1", "t", 1, attempt: 2));
-        var again = await NextAsync(reader);
+        var again = await SettleHarness.NextAsync(reader);
         harness.Time.AdvanceInSteps(harness.Options.AckFlushInterval);
         await subscription.FlushAcksAsync();
         var acks = connection.DrainSent().Where(m => m.MessageCase == MessageOneofCase.Ack).ToList();
@@ -136,12 +96,12 @@ public sealed class ClientSettleTests
     public async Task TerminateAsync_Event_TerminateWrittenBeforeTheAckThatCoversIt()
     {
         await using var harness = new ClientHarness();
-        var (subscription, connection) = await SubscribeAsync(harness, o => o.AckMode = AckMode.Manual);
+        var (subscription, connection) = await SettleHarness.SubscribeAsync(harness, o => o.AckMode = AckMode.Manual);
         connection.Reply(ClientHarness.Event("s1", "t", 1));
         connection.Reply(ClientHarness.Event("s1", "t", 2));
         await using var reader = subscription.GetAsyncEnumerator();
-        var first = await NextAsync(reader);
-        var second = await NextAsync(reader);
+        var first = await SettleHarness.NextAsync(reader);
+        var second = await SettleHarness.NextAsync(reader);
 
         await second.AckAsync();
         Assert.True(await first.TerminateAsync("poison"));
@@ -160,10 +120,10 @@ public sealed class ClientSettleTests
     public async Task SettleVerbs_AfterAck_NothingSentAndFalse()
     {
         await using var harness = new ClientHarness();
-        var (subscription, connection) = await SubscribeAsync(harness, o => o.AckMode = AckMode.Manual);
+        var (subscription, connection) = await SettleHarness.SubscribeAsync(harness, o => o.AckMode = AckMode.Manual);
         connection.Reply(ClientHarness.Event("s1", "t", 1));
         await using var reader = subscription.GetAsyncEnumerator();
-        var received = await NextAsync(reader);
+        var received = await SettleHarness.NextAsync(reader);
         await received.AckAsync();
 
         var nacked = await received.NackAsync();
@@ -182,11 +142,11 @@ public sealed class ClientSettleTests
     public async Task ExtendAsync_WithinMaximum_ExtendSentAndOverMaximumRefused()
     {
         await using var harness = new ClientHarness();
-        var (subscription, connection) = await SubscribeAsync(harness,
-            confirm: ConfirmWithLimits("s1", "t", maxExtensionMs: 10_000));
+        var (subscription, connection) = await SettleHarness.SubscribeAsync(harness,
+            confirm: SettleHarness.ConfirmWithLimits("s1", "t", maxExtensionMs: 10_000));
         connection.Reply(ClientHarness.Event("s1", "t", 1));
         await using var reader = subscription.GetAsyncEnumerator();
-        var received = await NextAsync(reader);
+        var received = await SettleHarness.NextAsync(reader);
 
         Assert.True(await received.ExtendAsync(TimeSpan.FromSeconds(10)));
         var extend = (await connection.NextSentAsync(MessageOneofCase.Ack)).Ack.Extend;
@@ -208,10 +168,10 @@ public sealed class ClientSettleTests
     public async Task NackAsync_StreamEnded_FalseAndResumedCopyHandedOverAgain()
     {
         await using var harness = new ClientHarness();
-        var (subscription, connection) = await SubscribeAsync(harness);
+        var (subscription, connection) = await SettleHarness.SubscribeAsync(harness);
         connection.Reply(ClientHarness.Event("s1", "t", 1));
         await using var reader = subscription.GetAsyncEnumerator();
-        var first = await NextAsync(reader);
+        var first = await SettleHarness.NextAsync(reader);
         connection.Fail(Grpc.Core.StatusCode.Unavailable);
         await harness.Time.WaitForTimerAsync(harness.Options.ReconnectInitialDelay);
         harness.Time.AdvanceInSteps(harness.Options.ReconnectInitialDelay);
@@ -219,96 +179,12 @@ public sealed class ClientSettleTests
 
         var sent = await first.NackAsync();
         await next.NextSentAsync(MessageOneofCase.Subscribe);
-        next.Reply(ConfirmWithLimits("s1", "t"));
+        next.Reply(SettleHarness.ConfirmWithLimits("s1", "t"));
         next.Reply(ClientHarness.Event("s1", "t", 1, ackId: "t-1-second-stream"));
-        var again = await NextAsync(reader);
+        var again = await SettleHarness.NextAsync(reader);
 
         Assert.False(sent);
         Assert.Equal("t-1-second-stream", again.AckId);
-    }
-
-    [Fact]
-    public async Task AutoExtend_HandlerSlowerThanDeadline_ExtendsUntilHandlerReturns()
-    {
-        await using var harness = new ClientHarness();
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var (subscription, connection) = await SubscribeAsync(harness, handler: async (_, _) =>
-        {
-            started.TrySetResult();
-            await release.Task;
-        });
-        connection.Reply(ClientHarness.Event("s1", "t", 1));
-        await started.Task.WaitAsync(Wait.Timeout);
-        await harness.Time.WaitForTimerAsync(FirstExtensionDue);
-
-        harness.Time.Advance(FirstExtensionDue);
-        var firstExtend = (await connection.NextSentAsync(MessageOneofCase.Ack)).Ack.Extend;
-        harness.Time.Advance(FirstExtensionDue);
-        var secondExtend = (await connection.NextSentAsync(MessageOneofCase.Ack)).Ack.Extend;
-        release.SetResult();
-        await Wait.UntilAsync(() => subscription.StateOf("t", 1) is null, "the handler returned");
-        await subscription.FlushAcksAsync();
-        var ack = (await connection.NextSentAsync(m => m.Ack?.Cumulative is not null)).Ack;
-        harness.Time.AdvanceInSteps(TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(100));
-        await subscription.FlushAcksAsync();
-        var later = connection.DrainSent().Where(m => m.Ack?.Extend is not null).ToList();
-
-        Assert.Equal(AckTimeoutMs, firstExtend.ExtendMs);
-        Assert.Equal(["t-1-ack"], firstExtend.AckIds);
-        Assert.Equal(AckTimeoutMs, secondExtend.ExtendMs);
-        Assert.Equal(1, ack.Cumulative.UpToSequenceNum);
-        Assert.Empty(later);
-    }
-
-    [Fact]
-    public async Task AutoExtend_MaxAutoExtensionReached_StopsExtending()
-    {
-        await using var harness = new ClientHarness();
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var (subscription, connection) = await SubscribeAsync(harness,
-            o => o.MaxAutoExtension = TimeSpan.FromMilliseconds(2200),
-            async (_, _) =>
-            {
-                started.TrySetResult();
-                await release.Task;
-            });
-        connection.Reply(ClientHarness.Event("s1", "t", 1));
-        await started.Task.WaitAsync(Wait.Timeout);
-        await harness.Time.WaitForTimerAsync(FirstExtensionDue);
-
-        // Deadlines 1 s, then 1.5 s, 2 s, and 2.2 s (clipped): three extensions, then none however long the
-        // handler runs.
-        harness.Time.AdvanceInSteps(TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(20));
-        await subscription.FlushAcksAsync();
-        var extends = connection.DrainSent().Where(m => m.Ack?.Extend is not null).Select(m => m.Ack.Extend.ExtendMs)
-            .ToList();
-        release.SetResult();
-
-        Assert.Equal([1000L, 1000L, 700L], extends);
-    }
-
-    [Fact]
-    public async Task AutoExtend_Off_NoExtendWhileHandlerRuns()
-    {
-        await using var harness = new ClientHarness();
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var (subscription, connection) = await SubscribeAsync(harness, o => o.AutoExtend = false, async (_, _) =>
-        {
-            started.TrySetResult();
-            await release.Task;
-        });
-        connection.Reply(ClientHarness.Event("s1", "t", 1));
-        await started.Task.WaitAsync(Wait.Timeout);
-
-        harness.Time.AdvanceInSteps(TimeSpan.FromSeconds(3), TimeSpan.FromMilliseconds(100));
-        await subscription.FlushAcksAsync();
-        var sent = connection.DrainSent();
-        release.SetResult();
-
-        Assert.DoesNotContain(sent, m => m.Ack?.Extend is not null);
     }
 
     [Fact]
@@ -317,7 +193,7 @@ public sealed class ClientSettleTests
         await using var harness = new ClientHarness();
         var attempts = new List<int>();
         var second = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var (subscription, connection) = await SubscribeAsync(harness, handler: async (e, ct) =>
+        var (subscription, connection) = await SettleHarness.SubscribeAsync(harness, handler: async (e, ct) =>
         {
             lock (attempts)
             {
