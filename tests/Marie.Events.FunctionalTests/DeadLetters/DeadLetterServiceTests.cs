@@ -22,7 +22,7 @@ public sealed class DeadLetterServiceTests
         var ids = new List<string>();
         for (var i = 0; i < count; i++)
         {
-            ids.Add((await SettleVerbTests.PublishAsync(gateway, topic)).Id);
+            ids.Add((await SettleVerbStreamTests.PublishAsync(gateway, topic)).Id);
             var delivered = await stream.NextEventAsync(subscription);
             await stream.TerminateAsync(subscription, delivered.AckId, reason);
         }
@@ -124,7 +124,7 @@ public sealed class DeadLetterServiceTests
         var first = await failing.NextEventAsync("worker");
         var second = await failing.NextEventAsync("worker");
         // A marker after the replay: the bystander's next event is the marker, not a replayed one.
-        var marker = await SettleVerbTests.PublishAsync(gateway, "dl-replay");
+        var marker = await SettleVerbStreamTests.PublishAsync(gateway, "dl-replay");
 
         Assert.True(dry.DryRun);
         Assert.Equal(2, dry.Matched);
@@ -245,7 +245,7 @@ public sealed class DeadLetterServiceTests
         using var user = SettleStream.Open(gateway, gateway.Keys.User);
         await subscriber.SubscribeAsync("s", "dl-keys");
         await user.SubscribeAsync("s", "dl-keys");
-        await SettleVerbTests.PublishAsync(gateway, "dl-keys");
+        await SettleVerbStreamTests.PublishAsync(gateway, "dl-keys");
         await subscriber.TerminateAsync("s", (await subscriber.NextEventAsync("s")).AckId, "subscriber's");
         await user.AckAsync("s", (await user.NextEventAsync("s")).AckId);
         await subscriber.BarrierAsync();

@@ -5,7 +5,7 @@ using Marie.Events.Protocol;
 namespace Marie.Events.FunctionalTests.DeadLetters;
 
 /// <summary>The settle verbs (nack, terminate, extend) over a real stream, with short configured intervals.</summary>
-public sealed class SettleVerbTests
+public sealed class SettleVerbStreamTests
 {
     /// <summary>Short enough that a redelivery comes quickly, long enough that a test sees it did not come
     /// early.</summary>
