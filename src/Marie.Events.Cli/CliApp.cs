@@ -57,7 +57,8 @@ internal static class CliApp
         var common = new CommonOptions(context);
         var root = new Command(
             Name,
-            "Run and use a Marie Event Stream gateway: serve, keys, publish, subscribe, replay, stats, health.")
+            "Run and use a Marie Event Stream gateway: serve, keys, publish, subscribe, replay, stats, health, "
+                + "dead-letters.")
         {
             ServeCommand.Create(),
             KeysCommand.Create(context, common),
@@ -66,6 +67,7 @@ internal static class CliApp
             ReplayCommand.Create(context, common),
             StatsCommand.Create(context, common),
             HealthCommand.Create(context, common),
+            DeadLettersCommand.Create(context, common),
         };
         root.WithExamples(
             "marie-events serve",

@@ -7,9 +7,9 @@ namespace Marie.Events.Cli;
 
 /// <summary>
 /// The CLI's small adapter over the generated gRPC stubs for the unary calls the client library does not offer
-/// (<c>replay</c>, <c>health</c>, and the admin calls of <c>stats</c> and <c>keys</c>): one channel to the gateway, the
-/// key as <c>authorization: Bearer</c> metadata. <c>subscribe</c> and <c>publish</c> use Marie.Events.Client
-/// (<see cref="CliClient"/>).
+/// (<c>replay</c>, <c>health</c>, <c>dead-letters</c>, and the admin calls of <c>stats</c> and <c>keys</c>): one
+/// channel to the gateway, the key as <c>authorization: Bearer</c> metadata. <c>subscribe</c> and <c>publish</c> use
+/// Marie.Events.Client (<see cref="CliClient"/>).
 /// </summary>
 internal sealed class GatewayConnection : IDisposable
 {
@@ -34,7 +34,12 @@ internal sealed class GatewayConnection : IDisposable
         Streams = new EventStreamService.EventStreamServiceClient(_channel);
         Health = new Health.HealthClient(_channel);
         Admin = new AdminService.AdminServiceClient(_channel);
+        DeadLetters = new DeadLetterService.DeadLetterServiceClient(_channel);
     }
+
+    /// <summary><c>marieai.events.DeadLetterService</c> (the key's own dead letters; an admin key may name
+    /// another).</summary>
+    public DeadLetterService.DeadLetterServiceClient DeadLetters { get; }
 
     /// <summary><c>marieai.events.AdminService</c> (an admin key).</summary>
     public AdminService.AdminServiceClient Admin { get; }

@@ -290,6 +290,11 @@ public sealed partial class EventStreamClient
     internal void QueueAck(string subscriptionId, AckAction ack) =>
         Volatile.Read(ref _session)?.QueueAck(subscriptionId, ack);
 
+    /// <summary>The open stream when it is the one numbered <paramref name="sessionId"/> (ack ids belong to the
+    /// stream they came on), else null.</summary>
+    internal StreamSession? SessionFor(long sessionId) =>
+        Volatile.Read(ref _session) is { } session && session.Id == sessionId ? session : null;
+
     /// <summary>Sends the waiting acks of the open stream; completes once written.</summary>
     internal Task FlushAcksAsync(CancellationToken cancellationToken) =>
         Volatile.Read(ref _session)?.FlushAsync(cancellationToken) ?? Task.CompletedTask;

@@ -22,9 +22,10 @@ public sealed partial class EventSubscription
     /// from its ring start (it appeared while the client was away).</summary>
     internal ClientMessage BuildSubscribe()
     {
-        var request = new SubscribeRequest { SubscriptionId = Id };
+        var request = new SubscribeRequest { SubscriptionId = Id, MaxRedeliveryAttempts = _maxRedeliveryAttempts };
         request.Topics.AddRange(Topics);
         request.Events.AddRange(_events);
+        request.RedeliveryBackoffMs.AddRange(_backoffMs);
         lock (_gate)
         {
             request.Filter = _filterProto;
@@ -104,6 +105,7 @@ public sealed partial class EventSubscription
             _everConfirmed = true;
             Volatile.Write(ref _confirmedSession, session.Id);
             Volatile.Write(ref _lastConfirmation, confirm);
+            Volatile.Write(ref _limits, SettleLimits.From(confirm));
         }
 
         foreach (var topic in reset ?? [])
@@ -155,7 +157,7 @@ public sealed partial class EventSubscription
             decision = tracker.OnDelivery(envelope.SequenceNum, envelope.AckId, session.Id, AckMode == AckMode.Manual);
             if (decision.Kind != DeliveryKind.Duplicate)
             {
-                handOver = new ReceivedEvent(this, envelope, topic, tracker.Generation);
+                handOver = new ReceivedEvent(this, envelope, topic, tracker.Generation, _client.Time.GetTimestamp());
             }
         }
 
@@ -191,7 +193,7 @@ public sealed partial class EventSubscription
     /// <summary>The consumer is done with the event (or acked it): update the state and queue the ack.</summary>
     internal void Complete(ReceivedEvent received)
     {
-        if (Closed)
+        if (Closed || !received.TrySettle())
         {
             return;
         }
@@ -213,8 +215,9 @@ public sealed partial class EventSubscription
     /// (acked and reported) after <see cref="SubscriptionOptions.MaxProcessingAttempts"/> handovers.</summary>
     internal void Abandon(ReceivedEvent received, Exception? failure)
     {
-        if (Closed)
+        if (Closed || received.IsSettled)
         {
+            // Settled (acked, nacked, terminated) before the consumer failed or left: that settle stands.
             return;
         }
 

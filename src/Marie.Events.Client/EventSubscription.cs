@@ -29,6 +29,11 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
     private readonly int? _initialReplayCount;
     private readonly long? _initialLastSequence;
     private readonly int _maxProcessingAttempts;
+    private readonly long[] _backoffMs;
+    private readonly int _maxRedeliveryAttempts;
+    private readonly bool _autoExtend;
+    private readonly TimeSpan _maxAutoExtension;
+    private SettleLimits? _limits;
     private SubscriptionFilter _filter;
     private FilterConfig _filterProto;
     private bool _everConfirmed;
@@ -53,6 +58,10 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
         _initialReplayCount = options.ReplayCount;
         _initialLastSequence = options.LastSequenceNum;
         _maxProcessingAttempts = options.MaxProcessingAttempts;
+        _backoffMs = [.. options.RedeliveryBackoff.Select(w => (long)w.TotalMilliseconds)];
+        _maxRedeliveryAttempts = options.MaxRedeliveryAttempts ?? 0;
+        _autoExtend = options.AutoExtend;
+        _maxAutoExtension = options.MaxAutoExtension;
         _buffer = Channel.CreateBounded<ReceivedEvent>(new BoundedChannelOptions(options.BufferCapacity)
         {
             SingleReader = true,
@@ -87,6 +96,11 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
     /// epoch when it took effect); it is replaced on each resubscribe after a reconnect. Set before
     /// <see cref="EventStreamClient.SubscribeAsync(SubscriptionOptions, CancellationToken)"/> returns.</summary>
     public SubscriptionConfirm? LastConfirmation => Volatile.Read(ref _lastConfirmation);
+
+    /// <summary>The effective settle limits from the gateway's last <c>SubscriptionConfirm</c>; null before the
+    /// first confirm, or when the gateway reports none (one without the settle verbs: then no automatic
+    /// extension).</summary>
+    public SettleLimits? Limits => Volatile.Read(ref _limits);
 
     /// <summary>Completes when the subscription ends: disposed (successfully), or failed (the client gave up:
     /// faulted with the <see cref="EventStreamException"/>). With a handler, also faulted when the handler loop
@@ -227,6 +241,9 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
                 var span = ClientTracing.StartProcess(next);
                 try
                 {
+                    using var lease = _autoExtend
+                        ? AckLease.Start(this, next, Limits, _maxAutoExtension, _client.Time)
+                        : null;
                     await handler(next, cancellationToken).ConfigureAwait(false);
                     ClientTracing.EndProcess(span);
                 }

@@ -72,6 +72,30 @@ public sealed class SubscriptionOptions
     /// <c>max_redelivery_attempts</c>).</summary>
     public int MaxProcessingAttempts { get; set; } = 5;
 
+    /// <summary>The wait after each delivery before the gateway delivers an unsettled event again, like JetStream's
+    /// BackOff: entry i after delivery i + 1, the last repeating (the wire's <c>redelivery_backoff_ms</c>). Each entry
+    /// is whole milliseconds, at least 1 ms and at most the gateway's <c>max_ack_extension_s</c>. Empty: the
+    /// gateway's <c>ack_timeout_s</c> each time. Default: empty.</summary>
+    public IList<TimeSpan> RedeliveryBackoff { get; } = [];
+
+    /// <summary>Deliveries of one event in all before the gateway dead-letters it (the wire's
+    /// <c>max_redelivery_attempts</c>); at most the gateway's own limit, which it uses when this is larger or
+    /// <c>null</c>. The effective value is in <see cref="EventSubscription.Limits"/>. Default: <c>null</c>.</summary>
+    public int? MaxRedeliveryAttempts { get; set; }
+
+    /// <summary>With a handler (<see cref="EventStreamClient.SubscribeAsync(SubscriptionOptions,
+    /// Func{ReceivedEvent, CancellationToken, ValueTask}, CancellationToken)"/>), extend each event's ack deadline
+    /// while its handler runs, shortly before the deadline passes, so that a slow handler's event is not redelivered
+    /// (using up its attempts); it stops when the handler returns or settles the event, and after
+    /// <see cref="MaxAutoExtension"/>. Needs a gateway that reports its limits
+    /// (<see cref="EventSubscription.Limits"/>). Default: <c>true</c>.</summary>
+    public bool AutoExtend { get; set; } = true;
+
+    /// <summary>The longest time, counted from its arrival, that automatic extension keeps one event from being
+    /// redelivered; after it, the gateway redelivers the event when its deadline passes (and dead-letters it after
+    /// the last attempt). Default: 60 minutes (as Pub/Sub's lease management).</summary>
+    public TimeSpan MaxAutoExtension { get; set; } = TimeSpan.FromMinutes(60);
+
     internal void Validate()
     {
         if (Topics.Count == 0)
@@ -113,6 +137,25 @@ public sealed class SubscriptionOptions
         if (MaxProcessingAttempts < 1)
         {
             throw new ArgumentException("SubscriptionOptions.MaxProcessingAttempts must be at least 1");
+        }
+
+        if (RedeliveryBackoff.Any(w =>
+                w < TimeSpan.FromMilliseconds(1) || w.Ticks % TimeSpan.TicksPerMillisecond != 0))
+        {
+            throw new ArgumentException(
+                "SubscriptionOptions.RedeliveryBackoff entries must be whole milliseconds, at least 1 ms");
+        }
+
+        if (MaxRedeliveryAttempts < 1)
+        {
+            throw new ArgumentException(
+                "SubscriptionOptions.MaxRedeliveryAttempts must be at least 1 (null: the gateway's)");
+        }
+
+        if (MaxAutoExtension <= TimeSpan.Zero)
+        {
+            throw new ArgumentException(
+                "SubscriptionOptions.MaxAutoExtension must be positive (AutoExtend = false turns extension off)");
         }
 
         ArgumentNullException.ThrowIfNull(Filter, "SubscriptionOptions.Filter");

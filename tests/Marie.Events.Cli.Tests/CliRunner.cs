@@ -43,8 +43,9 @@ public sealed class CliRunner
     public async Task<CliResult> RunAsync(string? key, CancellationToken cancellationToken, params string[] args)
     {
         var all = new List<string>(args);
-        var talksToGateway = args.Length > 0 && (args[0] is "publish" or "subscribe" or "replay" or "stats" or "health"
-            || (args[0] == "keys" && args.Length > 1 && args[1] != "create"));
+        var talksToGateway = args.Length > 0
+            && (args[0] is "publish" or "subscribe" or "replay" or "stats" or "health" or "dead-letters"
+                || (args[0] == "keys" && args.Length > 1 && args[1] != "create"));
         if (_gateway is not null && talksToGateway && !args.Contains("--address"))
         {
             all.AddRange(["--address", GrpcAddress]);

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Marie.Events.Client.Internal;
 
-/// <summary>The client's log lines (event ids 6001-6099; the broker and gateway use 1xxx-4xxx).</summary>
+/// <summary>The client's log lines (event ids 7001-7029).</summary>
 internal static partial class ClientLog
 {
     [LoggerMessage(EventId = 7001, Level = LogLevel.Information, Message = "Event stream connected to {Address}")]
@@ -102,4 +102,40 @@ internal static partial class ClientLog
 
     [LoggerMessage(EventId = 7014, Level = LogLevel.Debug, Message = "Subscription {SubscriptionId} unsubscribed")]
     public static partial void Unsubscribed(ILogger logger, string subscriptionId);
+
+    [LoggerMessage(
+        EventId = 7015,
+        Level = LogLevel.Debug,
+        Message = "Extended {Topic}#{SequenceNum} of subscription {SubscriptionId} by {ExtendMs} ms while its handler "
+            + "runs")]
+    public static partial void AutoExtended(
+        ILogger logger,
+        string topic,
+        long sequenceNum,
+        string subscriptionId,
+        long extendMs);
+
+    [LoggerMessage(
+        EventId = 7016,
+        Level = LogLevel.Warning,
+        Message = "Stopped extending {Topic}#{SequenceNum} of subscription {SubscriptionId} after {TotalMs} ms "
+            + "(MaxAutoExtension): the gateway redelivers it when its ack deadline passes")]
+    public static partial void AutoExtensionLimit(
+        ILogger logger,
+        string topic,
+        long sequenceNum,
+        string subscriptionId,
+        long totalMs);
+
+    [LoggerMessage(
+        EventId = 7017,
+        Level = LogLevel.Debug,
+        Message = "{Verb} of {Topic}#{SequenceNum} of subscription {SubscriptionId} not sent: the stream it came on "
+            + "has ended (the resumed stream's copy is handed over again)")]
+    public static partial void SettleNotSent(
+        ILogger logger,
+        string verb,
+        string topic,
+        long sequenceNum,
+        string subscriptionId);
 }

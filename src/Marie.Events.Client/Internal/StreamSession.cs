@@ -118,6 +118,20 @@ internal sealed class StreamSession : IDisposable
     /// <summary>Queues a message for the writer loop.</summary>
     public void Send(ClientMessage message) => _outbound.Writer.TryWrite(new OutgoingItem(message, null));
 
+    /// <summary>Queues a message for the writer loop and waits until it is written: true once written, false when
+    /// the session ended first (then it was not sent, or its fate is unknown when the write failed).</summary>
+    public async Task<bool> SendAsync(ClientMessage message, CancellationToken cancellationToken)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_outbound.Writer.TryWrite(new OutgoingItem(message, done)))
+        {
+            return false;
+        }
+
+        await Task.WhenAny(done.Task, _ended.Task).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return done.Task.IsCompletedSuccessfully;
+    }
+
     /// <summary>Adds an ack to the batch if its ack id belongs to this stream; sends the batch when it is full, else
     /// makes sure the flush timer runs.</summary>
     public void QueueAck(string subscriptionId, AckAction ack)
@@ -210,6 +224,7 @@ internal sealed class StreamSession : IDisposable
                     if (item.Message is { } message)
                     {
                         await _connection.WriteAsync(message, token).ConfigureAwait(false);
+                        item.Done?.TrySetResult();
                         continue;
                     }
 
@@ -270,7 +285,15 @@ internal sealed class StreamSession : IDisposable
         _outbound.Writer.TryComplete();
         while (_outbound.Reader.TryRead(out var item))
         {
-            item.Done?.TrySetResult();
+            // A flush waiter is released; a message's sender learns it was not written.
+            if (item.Message is null)
+            {
+                item.Done?.TrySetResult();
+            }
+            else
+            {
+                item.Done?.TrySetCanceled();
+            }
         }
 
         _connection.Dispose();
@@ -328,7 +351,8 @@ internal sealed class StreamSession : IDisposable
         public void Dispose() => session.ConsumerWaitEnded();
     }
 
-    /// <summary>A queued write: a message, or (Message null) a request to send the ack batch.</summary>
+    /// <summary>A queued write: a message, or (Message null) a request to send the ack batch; Done completes once
+    /// written.</summary>
     private readonly record struct OutgoingItem(ClientMessage? Message, TaskCompletionSource? Done);
 }
 

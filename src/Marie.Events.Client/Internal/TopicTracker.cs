@@ -267,6 +267,40 @@ internal sealed class TopicTracker
         return outcome with { GaveUp = true };
     }
 
+    /// <summary>The stream and ack id of a pending event's latest delivery; false when it is not pending (processed,
+    /// or of an older epoch).</summary>
+    public bool TryGetDelivery(long sequence, int generation, out long sessionId, out string ackId)
+    {
+        if (generation == Generation && _pending.TryGetValue(sequence, out var pending))
+        {
+            (sessionId, ackId) = (pending.SessionId, pending.AckId);
+            return true;
+        }
+
+        (sessionId, ackId) = (0, "");
+        return false;
+    }
+
+    /// <summary>The consumer gave the event back (nack): its redelivery is handed over again. Unlike
+    /// <see cref="OnAbandoned"/> the client never gives it up: the gateway counts the attempts and dead-letters it.
+    /// Returns false when it is not pending.</summary>
+    public bool OnGivenBack(long sequence, int generation)
+    {
+        if (generation != Generation)
+        {
+            return false;
+        }
+
+        ref var pending = ref CollectionsMarshal.GetValueRefOrNullRef(_pending, sequence);
+        if (Unsafe.IsNullRef(ref pending))
+        {
+            return false;
+        }
+
+        pending.State = PendingState.Abandoned;
+        return true;
+    }
+
     /// <summary>The state of a pending event (null: not pending).</summary>
     public PendingState? StateOf(long sequence) =>
         _pending.TryGetValue(sequence, out var pending) ? pending.State : null;

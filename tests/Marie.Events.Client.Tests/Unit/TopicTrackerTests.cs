@@ -219,6 +219,42 @@ public sealed class TopicTrackerTests
     }
 
     [Fact]
+    public void OnGivenBack_ManyTimes_NeverGivenUpAndEachRedeliveryHandedOverAgain()
+    {
+        var tracker = Started();
+        tracker.OnDelivery(1, "a1", Session1, false);
+        var kinds = new List<DeliveryKind>();
+        for (var i = 0; i < 10; i++)
+        {
+            tracker.OnHandedOut(1, tracker.Generation);
+            Assert.True(tracker.OnGivenBack(1, tracker.Generation));
+            kinds.Add(tracker.OnDelivery(1, "a1", Session1, false).Kind);
+        }
+
+        Assert.All(kinds, k => Assert.Equal(DeliveryKind.Again, k));
+        Assert.True(tracker.IsPending(1, tracker.Generation));
+        Assert.Equal(0, tracker.Watermark);
+    }
+
+    [Fact]
+    public void TryGetDelivery_PendingAndProcessed_LatestStreamAndAckIdThenFalse()
+    {
+        var tracker = Started();
+        tracker.OnDelivery(1, "a1", Session1, false);
+        tracker.OnDelivery(1, "a1-again", Session1 + 1, false);
+
+        var pending = tracker.TryGetDelivery(1, tracker.Generation, out var session, out var ackId);
+        tracker.OnProcessed(1, tracker.Generation);
+        var processed = tracker.TryGetDelivery(1, tracker.Generation, out _, out _);
+
+        Assert.True(pending);
+        Assert.Equal(Session1 + 1, session);
+        Assert.Equal("a1-again", ackId);
+        Assert.False(processed);
+        Assert.False(tracker.OnGivenBack(1, tracker.Generation));
+    }
+
+    [Fact]
     public void OnAbandoned_AtLimit_GivenUpAndAcked()
     {
         var tracker = Started();
