@@ -13,6 +13,12 @@ internal sealed partial class Subscription
             return false;
         }
 
+        if (Connection.Broker.Metrics?.AckLatency is { Enabled: true } latency)
+        {
+            latency.Record(Connection.Broker.Time.GetElapsedTime(subscriptionTopic.InFlight[index].SentAt)
+                .TotalSeconds);
+        }
+
         Settle(subscriptionTopic, index);
         Connection.Broker.Counters.Acked(1);
         return true;
@@ -26,11 +32,27 @@ internal sealed partial class Subscription
         var count = index >= 0 ? index + 1 : ~index;
         if (count > 0)
         {
+            RecordAckLatency(subscriptionTopic, count);
             SettleFirst(subscriptionTopic, count);
         }
 
         Connection.Broker.Counters.Acked(count);
         return count;
+    }
+
+    private void RecordAckLatency(SubscriptionTopic subscriptionTopic, int count)
+    {
+        if (Connection.Broker.Metrics?.AckLatency is not { Enabled: true } latency)
+        {
+            return;
+        }
+
+        var now = Connection.Broker.Time.GetTimestamp();
+        var inFlight = subscriptionTopic.InFlight;
+        for (var i = 0; i < count; i++)
+        {
+            latency.Record(Connection.Broker.Time.GetElapsedTime(inFlight[i].SentAt, now).TotalSeconds);
+        }
     }
 
     /// <summary>

@@ -214,12 +214,12 @@ internal sealed partial class Subscription
             subscriptionTopic.Watermark = next;
             if (Filter.Matches(stored!))
             {
-                Deliver(subscriptionTopic, stored!);
+                Deliver(subscriptionTopic, stored!, replay: true);
             }
         }
     }
 
-    private void Deliver(SubscriptionTopic subscriptionTopic, StoredEvent stored)
+    private void Deliver(SubscriptionTopic subscriptionTopic, StoredEvent stored, bool replay = false)
     {
         var entry = subscriptionTopic.Rent();
         var now = Connection.Broker.Time.GetTimestamp();
@@ -227,7 +227,7 @@ internal sealed partial class Subscription
         subscriptionTopic.InFlight.Add(entry);
         InFlightCount++;
         Connection.Broker.Counters.InFlightChanged(1);
-        Connection.EnqueueEvent(this, entry, stored, entry.Attempts);
+        Connection.EnqueueEvent(this, entry, stored, entry.Attempts, replay);
         CheckBackpressure();
     }
 
