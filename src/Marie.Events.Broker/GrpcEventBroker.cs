@@ -109,7 +109,7 @@ public sealed partial class GrpcEventBroker : IDisposable
     /// Without it the broker records nothing but its stats counters.
     /// </summary>
     /// <exception cref="InvalidOperationException">Called twice, or after a topic was created.</exception>
-    public void EnableMetrics(IMeterFactory meterFactory, int maxTopicLabels = TopicLabels.DefaultMax)
+    public void EnableMetrics(IMeterFactory meterFactory, int maxTopicLabels = MarieTelemetry.DefaultMaxTopicLabels)
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
         ArgumentOutOfRangeException.ThrowIfNegative(maxTopicLabels);

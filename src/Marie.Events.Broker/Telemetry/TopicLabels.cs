@@ -10,9 +10,8 @@ internal sealed class TopicLabels
     /// <summary>The label of every topic past <see cref="Max"/>.</summary>
     public const string Other = "_other";
 
-    /// <summary><c>gateway.telemetry.max_topic_labels</c>'s default: enough for a dashboard's topic list, few enough
-    /// that a scrape stays small (each labelled topic is some ten series).</summary>
-    public const int DefaultMax = 100;
+    /// <summary><c>gateway.telemetry.max_topic_labels</c>'s default.</summary>
+    public const int DefaultMax = MarieTelemetry.DefaultMaxTopicLabels;
 
     private readonly Lock _gate = new();
     private readonly Dictionary<string, TopicCounters> _byName = new(StringComparer.Ordinal);

@@ -16,6 +16,9 @@ internal sealed class AuthFailureLogs(TimeProvider time)
 
     /// <summary>Admin API requests.</summary>
     public LogThrottle Admin { get; } = new(time, PerSecond);
+
+    /// <summary>Failed authentications so far, gRPC and admin API (each one asks its throttle once).</summary>
+    public long Failures => Grpc.Calls + Admin.Calls;
 }
 
 /// <summary>At most N log lines per one-second window; counts the rest.</summary>
@@ -27,11 +30,16 @@ internal sealed class LogThrottle(TimeProvider time, int perSecond)
     private long _windowStart = time.GetTimestamp();
     private int _written;
     private long _suppressed;
+    private long _calls;
+
+    /// <summary>Times <see cref="TryEnter"/> was called, written or not.</summary>
+    public long Calls => Interlocked.Read(ref _calls);
 
     /// <summary>True when this line may be written; <paramref name="suppressedBefore"/> is then the count of lines
     /// dropped since the last one written (0 when none).</summary>
     public bool TryEnter(out long suppressedBefore)
     {
+        Interlocked.Increment(ref _calls);
         var now = time.GetTimestamp();
         lock (_gate)
         {

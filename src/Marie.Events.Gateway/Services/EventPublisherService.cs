@@ -4,6 +4,7 @@ using Grpc.Core;
 using Marie.Events.Broker;
 using Marie.Events.Gateway.Auth;
 using Marie.Events.Gateway.Logging;
+using Marie.Events.Gateway.Telemetry;
 using Marie.Events.Gateway.Toast;
 using Marie.Events.Protocol;
 using Microsoft.Extensions.Logging;
@@ -17,6 +18,7 @@ namespace Marie.Events.Gateway.Services;
 /// admin.</summary>
 internal sealed class EventPublisherService(
     ToastRegistry registry,
+    GatewayMetrics metrics,
     ILogger<EventPublisherService> logger) : Proto.EventPublisherService.EventPublisherServiceBase
 {
     /// <summary>Events of one <c>PublishStream</c> accepted and still waiting for their broker result: past this many
@@ -26,8 +28,12 @@ internal sealed class EventPublisherService(
 
     public override async Task<PublishResponse> Publish(PublishRequest request, ServerCallContext context)
     {
+        var started = metrics.PublishStarted();
         var dispatch = await AcceptAsync(request, index: null, context.CancellationToken).ConfigureAwait(false);
-        return await AnswerAsync(dispatch, context, index: null, context.CancellationToken).ConfigureAwait(false);
+        var response = await AnswerAsync(dispatch, context, index: null, context.CancellationToken)
+            .ConfigureAwait(false);
+        metrics.PublishAnswered(started);
+        return response;
     }
 
     /// <summary>Accepts requests in order and answers them in order. Flow control: reading the next request waits
@@ -40,7 +46,7 @@ internal sealed class EventPublisherService(
         ServerCallContext context)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
-        var accepted = Channel.CreateBounded<(ToastDispatch Dispatch, int Index)>(
+        var accepted = Channel.CreateBounded<(ToastDispatch Dispatch, int Index, long Started)>(
             new BoundedChannelOptions(MaxUnansweredPerStream) { SingleReader = true, SingleWriter = true });
         var answering = AnswerLoopAsync(accepted.Reader, responseStream, context, stop);
 
@@ -50,8 +56,9 @@ internal sealed class EventPublisherService(
             var index = 0;
             while (await requestStream.MoveNext(stop.Token).ConfigureAwait(false))
             {
+                var started = metrics.PublishStarted();
                 var dispatch = await AcceptAsync(requestStream.Current, index, stop.Token).ConfigureAwait(false);
-                await accepted.Writer.WriteAsync((dispatch, index), stop.Token).ConfigureAwait(false);
+                await accepted.Writer.WriteAsync((dispatch, index, started), stop.Token).ConfigureAwait(false);
                 index++;
             }
         }
@@ -71,17 +78,18 @@ internal sealed class EventPublisherService(
     }
 
     private async Task AnswerLoopAsync(
-        ChannelReader<(ToastDispatch Dispatch, int Index)> accepted,
+        ChannelReader<(ToastDispatch Dispatch, int Index, long Started)> accepted,
         IServerStreamWriter<PublishResponse> responseStream,
         ServerCallContext context,
         CancellationTokenSource stop)
     {
         try
         {
-            await foreach (var (dispatch, index) in accepted.ReadAllAsync(stop.Token).ConfigureAwait(false))
+            await foreach (var (dispatch, index, started) in accepted.ReadAllAsync(stop.Token).ConfigureAwait(false))
             {
                 var response = await AnswerAsync(dispatch, context, index, stop.Token).ConfigureAwait(false);
                 await responseStream.WriteAsync(response, stop.Token).ConfigureAwait(false);
+                metrics.PublishAnswered(started);
             }
         }
         catch

@@ -1,0 +1,194 @@
+using Marie.Events.Broker;
+using Marie.Events.Broker.Telemetry;
+using Marie.Events.Gateway.Auth;
+using Marie.Events.Gateway.Configuration;
+using Marie.Events.Gateway.Streams;
+using Marie.Events.Gateway.Toast;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using System.Diagnostics.Metrics;
+
+namespace Marie.Events.Gateway.Telemetry;
+
+/// <summary>
+/// The OpenTelemetry wiring (<c>gateway.telemetry.*</c>, docs/metrics.md): the <c>Marie.Events</c> meter with
+/// Kestrel's and ASP.NET Core's meters, exported at <c>GET /metrics</c> on the admin port (Prometheus text) and
+/// over OTLP when an endpoint is set; the <c>Marie.Events</c> activity source, parent-based ratio sampling,
+/// exported over OTLP. <c>gateway.telemetry.enabled: false</c> registers none of it.
+/// </summary>
+internal static class TelemetryServices
+{
+    /// <summary>The scrape path.</summary>
+    public const string MetricsPath = "/metrics";
+
+    /// <summary>The <c>service.name</c> resource attribute of everything exported.</summary>
+    public const string ServiceName = "marie-events-gateway";
+
+    /// <summary>ASP.NET Core's and Kestrel's own meters (requests, connections, TLS handshakes, routing, errors),
+    /// exported beside ours.</summary>
+    private static readonly string[] AspNetCoreMeters =
+    [
+        "Microsoft.AspNetCore.Hosting",
+        "Microsoft.AspNetCore.Server.Kestrel",
+        "Microsoft.AspNetCore.Routing",
+        "Microsoft.AspNetCore.Diagnostics",
+        "Microsoft.AspNetCore.Http.Connections",
+    ];
+
+    /// <summary>Registers the options, the gateway's instruments and, when enabled, OpenTelemetry. What is
+    /// registered depends on the configuration, so it is read here; a value that does not bind leaves the defaults
+    /// here and is reported by start-up validation, which runs before anything is exported.</summary>
+    public static IServiceCollection AddMarieTelemetry(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<TelemetryOptions>()
+            .Configure(o => SectionBinder.Bind(configuration, TelemetryOptions.Section, o))
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<TelemetryOptions>, TelemetryOptionsValidator>();
+
+        var options = ReadForRegistration(configuration);
+        services.AddSingleton(sp => new GatewayMetrics(
+            options.Enabled ? sp.GetRequiredService<IMeterFactory>() : null,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<StreamRegistry>(),
+            sp.GetRequiredService<ToastPipeline>(),
+            sp.GetRequiredService<AuthFailureLogs>()));
+        services.AddHostedService<TelemetryStartup>();
+        if (!options.Enabled)
+        {
+            return services;
+        }
+
+        // Our meter and ASP.NET Core's, as created by this host's meter factory only (MeterScope.Local): a process
+        // holding several gateways (the functional tests) exports each one's own figures, never another's.
+        services.AddMetrics(rules =>
+        {
+            foreach (var meter in (string[])[MarieTelemetry.Name, .. AspNetCoreMeters])
+            {
+                rules.EnableMetrics(meter, instrumentName: null, listenerName: null, MeterScope.Local);
+            }
+        });
+        var otlp = options.ResolveOtlpEndpoint(Environment.GetEnvironmentVariable) is not null;
+        services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(ServiceName))
+            .WithMetrics(metrics =>
+            {
+                metrics.AddPrometheusExporter();
+                if (otlp)
+                {
+                    metrics.AddOtlpExporter(o => SetEndpoint(o, options));
+                }
+            })
+            .WithTracing(tracing =>
+            {
+                tracing.AddSource(MarieTelemetry.Name)
+                    .SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(options.TraceSampleRatio)));
+                if (otlp)
+                {
+                    tracing.AddOtlpExporter(o => SetEndpoint(o, options));
+                }
+            });
+        return services;
+    }
+
+    /// <summary>Maps <c>GET /metrics</c> (admin port, admin key unless <c>metrics_anonymous</c>) when telemetry
+    /// is enabled.</summary>
+    public static WebApplication MapMarieMetrics(this WebApplication app, IConfiguration configuration)
+    {
+        var options = ReadForRegistration(configuration);
+        if (options.Enabled)
+        {
+            app.MapPrometheusScrapingEndpoint(
+                MetricsPath,
+                meterProvider: null,
+                configureBranchedPipeline: branch => branch.Use(next =>
+                    http => MetricsAccess.CheckAsync(http, next, options.MetricsAnonymous)),
+                optionsName: null);
+        }
+
+        return app;
+    }
+
+    /// <summary>Publishes the broker's instruments when telemetry is enabled: called where the broker is created,
+    /// before its backend loads any topic.</summary>
+    public static GrpcEventBroker WithMetrics(this GrpcEventBroker broker, IServiceProvider services)
+    {
+        TelemetryOptions options;
+        try
+        {
+            options = services.GetRequiredService<IOptions<TelemetryOptions>>().Value;
+        }
+        catch (OptionsValidationException)
+        {
+            // Reported by start-up validation.
+            return broker;
+        }
+
+        if (options.Enabled)
+        {
+            broker.EnableMetrics(services.GetRequiredService<IMeterFactory>(), options.MaxTopicLabels);
+        }
+
+        return broker;
+    }
+
+    private static TelemetryOptions ReadForRegistration(IConfiguration configuration)
+    {
+        var options = new TelemetryOptions();
+        try
+        {
+            SectionBinder.Bind(configuration, TelemetryOptions.Section, options);
+        }
+        catch (OptionsValidationException)
+        {
+            return new TelemetryOptions();
+        }
+
+        return options;
+    }
+
+    /// <summary>The key's endpoint when set (a bad one is reported by validation); without it the exporter reads
+    /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> (and <c>OTEL_EXPORTER_OTLP_PROTOCOL</c>) itself.</summary>
+    private static void SetEndpoint(OtlpExporterOptions exporter, TelemetryOptions options)
+    {
+        if (!string.IsNullOrWhiteSpace(options.OtlpEndpoint)
+            && Uri.TryCreate(options.OtlpEndpoint, UriKind.Absolute, out var endpoint))
+        {
+            exporter.Endpoint = endpoint;
+        }
+    }
+
+    /// <summary>Creates the gateway's instruments once the services they read exist, and says what telemetry
+    /// does.</summary>
+    private sealed class TelemetryStartup(
+        GatewayMetrics metrics,
+        IOptions<TelemetryOptions> options,
+        ILogger<TelemetryStartup> logger) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            _ = metrics;
+            var o = options.Value;
+            if (!o.Enabled)
+            {
+                TelemetryLog.Disabled(logger);
+                return Task.CompletedTask;
+            }
+
+            var access = o.MetricsAnonymous ? "anonymous" : "admin key required";
+            var otlp = o.ResolveOtlpEndpoint(Environment.GetEnvironmentVariable) ?? "off";
+            TelemetryLog.Enabled(logger, access, otlp, o.TraceSampleRatio, o.MaxTopicLabels);
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}
