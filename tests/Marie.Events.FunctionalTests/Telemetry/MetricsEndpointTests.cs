@@ -19,6 +19,8 @@ public sealed class MetricsEndpointTests
         Func<List<PrometheusSample>, bool> ready)
     {
         using var timeout = new CancellationTokenSource(GatewayFixture.Timeout);
+        // The condition is checked on each answer, one scrape every 50 ms, until the timeout above.
+        using var poll = new PeriodicTimer(TimeSpan.FromMilliseconds(50));
         var last = "";
         while (!timeout.IsCancellationRequested)
         {
@@ -31,8 +33,14 @@ public sealed class MetricsEndpointTests
                 return samples;
             }
 
-            // A new scrape only: the condition is re-checked on each answer, bounded by the timeout above.
-            await Task.Yield();
+            try
+            {
+                await poll.WaitForNextTickAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
         }
 
         throw new Xunit.Sdk.XunitException($"/metrics never showed the expected figures; last answer:\n{last}");
