@@ -44,7 +44,8 @@ internal static class BackendServices
             BrokerSection.RedisBackend =>
                 new RedisEventBackend(
                     broker.Redis.ToBackendOptions(broker.ReplaySize),
-                    loggers.CreateLogger<RedisEventBackend>()),
+                    loggers.CreateLogger<RedisEventBackend>(),
+                    TelemetryServices.MeterFactoryIfEnabled(sp)),
             BrokerSection.FileBackend =>
                 FileBackendSettings.Create(broker, sp.GetRequiredService<IOptions<GatewayOptions>>().Value, loggers),
             _ => new MemoryEventBackend(),

@@ -121,23 +121,29 @@ internal static class TelemetryServices
     /// before its backend loads any topic.</summary>
     public static GrpcEventBroker WithMetrics(this GrpcEventBroker broker, IServiceProvider services)
     {
-        TelemetryOptions options;
+        if (MeterFactoryIfEnabled(services) is { } meterFactory)
+        {
+            var maxTopicLabels = services.GetRequiredService<IOptions<TelemetryOptions>>().Value.MaxTopicLabels;
+            broker.EnableMetrics(meterFactory, maxTopicLabels);
+        }
+
+        return broker;
+    }
+
+    /// <summary>The host's meter factory when telemetry is enabled (and its options valid), else null.</summary>
+    public static IMeterFactory? MeterFactoryIfEnabled(IServiceProvider services)
+    {
         try
         {
-            options = services.GetRequiredService<IOptions<TelemetryOptions>>().Value;
+            return services.GetRequiredService<IOptions<TelemetryOptions>>().Value.Enabled
+                ? services.GetRequiredService<IMeterFactory>()
+                : null;
         }
         catch (OptionsValidationException)
         {
             // Reported by start-up validation.
-            return broker;
+            return null;
         }
-
-        if (options.Enabled)
-        {
-            broker.EnableMetrics(services.GetRequiredService<IMeterFactory>(), options.MaxTopicLabels);
-        }
-
-        return broker;
     }
 
     private static TelemetryOptions ReadForRegistration(IConfiguration configuration)
