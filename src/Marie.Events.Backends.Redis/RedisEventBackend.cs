@@ -57,7 +57,10 @@ public sealed class RedisEventBackend : IEventBackend
     /// <summary>A backend on the Redis <paramref name="options"/> name that records
     /// <c>marie.events.redis.duration</c> on the <see cref="Broker.Telemetry.MarieTelemetry.Name"/> meter of
     /// <paramref name="meterFactory"/> (none when null); connects in <see cref="StartAsync"/>.</summary>
-    public RedisEventBackend(RedisBackendOptions options, ILogger<RedisEventBackend> logger, IMeterFactory? meterFactory)
+    public RedisEventBackend(
+        RedisBackendOptions options,
+        ILogger<RedisEventBackend> logger,
+        IMeterFactory? meterFactory)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;

@@ -51,7 +51,8 @@ public sealed class PrometheusServer : IAsyncDisposable
         var binary = Find() ?? throw new Xunit.Sdk.XunitException(
             "Debian's prometheus is not installed (no " + DebianBinary + " and none on PATH): ./test.sh installs it "
             + "when run as root, or run: apt-get install -y prometheus");
-        var folder = Path.Combine(Path.GetTempPath(), "marie-events-tests", "prometheus-" + Guid.NewGuid().ToString("N"));
+        var folder = Path.Combine(
+            Path.GetTempPath(), "marie-events-tests", "prometheus-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
         var keyFile = Path.Combine(folder, "key");
         File.WriteAllText(keyFile, bearerKey);
