@@ -185,6 +185,20 @@ public sealed class GatewayMetricsTests : IDisposable
         Assert.Contains("gateway.telemetry.otlp_endpoint", result.FailureMessage, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("otlp_protocol")]
+    [InlineData("otlp_export_interval_s")]
+    public void Validate_OtlpProtocolOrInterval_NamesTheKey(string key)
+    {
+        var options = key == "otlp_protocol"
+            ? new TelemetryOptions { OtlpProtocol = "http/json" }
+            : new TelemetryOptions { OtlpExportIntervalSeconds = 0 };
+
+        var result = new TelemetryOptionsValidator().Validate(null, options);
+
+        Assert.Contains($"gateway.telemetry.{key}", result.FailureMessage, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Validate_Defaults_Succeed()
     {

@@ -20,6 +20,15 @@ internal sealed class TelemetryOptions
     /// followed (parent-based).</summary>
     public const double DefaultTraceSampleRatio = 0.1;
 
+    /// <summary><c>otlp_protocol: grpc</c>.</summary>
+    public const string GrpcProtocol = "grpc";
+
+    /// <summary><c>otlp_protocol: http/protobuf</c>.</summary>
+    public const string HttpProtobufProtocol = "http/protobuf";
+
+    /// <summary>OpenTelemetry's own default export interval.</summary>
+    public const double DefaultOtlpExportIntervalSeconds = 60;
+
     /// <summary>Largest <c>max_topic_labels</c>: each labelled topic is some ten series per scrape.</summary>
     public const int MaxTopicLabelsLimit = 10_000;
 
@@ -41,6 +50,16 @@ internal sealed class TelemetryOptions
     /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> environment variable, and without it no OTLP.</summary>
     [ConfigurationKeyName("otlp_endpoint")]
     public string? OtlpEndpoint { get; set; }
+
+    /// <summary>How <c>otlp_endpoint</c> is spoken: <c>grpc</c> (port 4317 by convention) or
+    /// <c>http/protobuf</c> (4318; the signal paths <c>/v1/metrics</c> and <c>/v1/traces</c> are appended). With the
+    /// environment variable instead of the key, <c>OTEL_EXPORTER_OTLP_PROTOCOL</c> decides.</summary>
+    [ConfigurationKeyName("otlp_protocol")]
+    public string OtlpProtocol { get; set; } = GrpcProtocol;
+
+    /// <summary>Seconds between two OTLP metric exports (OpenTelemetry's default, 60).</summary>
+    [ConfigurationKeyName("otlp_export_interval_s")]
+    public double OtlpExportIntervalSeconds { get; set; } = DefaultOtlpExportIntervalSeconds;
 
     /// <summary>The share of traces started here (no sampled parent) that are recorded, 0 to 1.</summary>
     [ConfigurationKeyName("trace_sample_ratio")]
@@ -85,6 +104,20 @@ internal sealed class TelemetryOptionsValidator : IValidateOptions<TelemetryOpti
         {
             errors.Add($"{TelemetryOptions.Prefix}otlp_endpoint must be an http:// or https:// URL "
                 + $"(got '{options.OtlpEndpoint}')");
+        }
+
+        if (options.OtlpProtocol is not (TelemetryOptions.GrpcProtocol or TelemetryOptions.HttpProtobufProtocol))
+        {
+            errors.Add($"{TelemetryOptions.Prefix}otlp_protocol must be \"grpc\" or \"http/protobuf\" "
+                + $"(got '{options.OtlpProtocol}')");
+        }
+
+        // At most a day: a longer interval is a configuration mistake, not a wish.
+        if (!(options.OtlpExportIntervalSeconds is > 0 and <= 86_400))
+        {
+            var got = options.OtlpExportIntervalSeconds;
+            errors.Add(GatewayOptionsValidator.Invariant(
+                $"{TelemetryOptions.Prefix}otlp_export_interval_s must be above 0 and at most 86400 (got {got})"));
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

@@ -84,7 +84,12 @@ internal static class TelemetryServices
                 metrics.AddPrometheusExporter();
                 if (otlp)
                 {
-                    metrics.AddOtlpExporter(o => SetEndpoint(o, options));
+                    metrics.AddOtlpExporter((exporter, reader) =>
+                    {
+                        SetEndpoint(exporter, options, "v1/metrics");
+                        reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds =
+                            (int)Math.Ceiling(options.OtlpExportIntervalSeconds * 1000);
+                    });
                 }
             })
             .WithTracing(tracing =>
@@ -93,7 +98,7 @@ internal static class TelemetryServices
                     .SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(options.TraceSampleRatio)));
                 if (otlp)
                 {
-                    tracing.AddOtlpExporter(o => SetEndpoint(o, options));
+                    tracing.AddOtlpExporter(o => SetEndpoint(o, options, "v1/traces"));
                 }
             });
         return services;
@@ -161,13 +166,26 @@ internal static class TelemetryServices
         return options;
     }
 
-    /// <summary>The key's endpoint when set (a bad one is reported by validation); without it the exporter reads
-    /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> (and <c>OTEL_EXPORTER_OTLP_PROTOCOL</c>) itself.</summary>
-    private static void SetEndpoint(OtlpExporterOptions exporter, TelemetryOptions options)
+    /// <summary>The key's endpoint and protocol when set (a bad one is reported by validation): over HTTP the
+    /// signal's path is appended, as OpenTelemetry does for the environment variable but not for an endpoint set in
+    /// code. Without the key the exporter reads <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> (and
+    /// <c>OTEL_EXPORTER_OTLP_PROTOCOL</c>) itself.</summary>
+    private static void SetEndpoint(OtlpExporterOptions exporter, TelemetryOptions options, string signalPath)
     {
-        if (!string.IsNullOrWhiteSpace(options.OtlpEndpoint)
-            && Uri.TryCreate(options.OtlpEndpoint, UriKind.Absolute, out var endpoint))
+        if (string.IsNullOrWhiteSpace(options.OtlpEndpoint)
+            || !Uri.TryCreate(options.OtlpEndpoint, UriKind.Absolute, out var endpoint))
         {
+            return;
+        }
+
+        if (options.OtlpProtocol == TelemetryOptions.HttpProtobufProtocol)
+        {
+            exporter.Protocol = OtlpExportProtocol.HttpProtobuf;
+            exporter.Endpoint = new Uri(options.OtlpEndpoint.TrimEnd('/') + "/" + signalPath);
+        }
+        else
+        {
+            exporter.Protocol = OtlpExportProtocol.Grpc;
             exporter.Endpoint = endpoint;
         }
     }
