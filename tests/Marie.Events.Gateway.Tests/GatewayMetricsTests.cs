@@ -199,6 +199,20 @@ public sealed class GatewayMetricsTests : IDisposable
         Assert.Contains($"gateway.telemetry.{key}", result.FailureMessage, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("true", false)]
+    [InlineData("TRUE", false)]
+    [InlineData("false", true)]
+    [InlineData(null, true)]
+    public void ApplyEnvironment_OtelSdkDisabled_TurnsTelemetryOff(string? value, bool enabled)
+    {
+        var options = new TelemetryOptions();
+
+        options.ApplyEnvironment(name => name == "OTEL_SDK_DISABLED" ? value : null);
+
+        Assert.Equal(enabled, options.Enabled);
+    }
+
     [Fact]
     public void Validate_Defaults_Succeed()
     {

@@ -73,6 +73,20 @@ internal sealed class TelemetryOptions
         return string.IsNullOrWhiteSpace(text) ? null : text;
     }
 
+    /// <summary>OpenTelemetry's switch: <c>OTEL_SDK_DISABLED=true</c> turns telemetry off like
+    /// <c>enabled: false</c> (handy for a process started with an environment of its own, as the load test's
+    /// <c>--gateway-env</c> does).</summary>
+    public const string SdkDisabledEnvironmentVariable = "OTEL_SDK_DISABLED";
+
+    /// <summary>Applies <see cref="SdkDisabledEnvironmentVariable"/>.</summary>
+    public void ApplyEnvironment(Func<string, string?> environment)
+    {
+        if (bool.TryParse(environment(SdkDisabledEnvironmentVariable), out var disabled) && disabled)
+        {
+            Enabled = false;
+        }
+    }
+
     /// <summary>OpenTelemetry's own variable, honoured when <c>otlp_endpoint</c> is empty.</summary>
     public const string OtlpEnvironmentVariable = "OTEL_EXPORTER_OTLP_ENDPOINT";
 }

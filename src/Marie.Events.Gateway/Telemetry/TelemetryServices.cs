@@ -50,7 +50,11 @@ internal static class TelemetryServices
     public static IServiceCollection AddMarieTelemetry(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<TelemetryOptions>()
-            .Configure(o => SectionBinder.Bind(configuration, TelemetryOptions.Section, o))
+            .Configure(o =>
+            {
+                SectionBinder.Bind(configuration, TelemetryOptions.Section, o);
+                o.ApplyEnvironment(Environment.GetEnvironmentVariable);
+            })
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<TelemetryOptions>, TelemetryOptionsValidator>();
 
@@ -95,7 +99,7 @@ internal static class TelemetryServices
             .WithTracing(tracing =>
             {
                 tracing.AddSource(MarieTelemetry.Name)
-                    .SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(options.TraceSampleRatio)));
+                    .SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(SampleRatio(options))));
                 if (otlp)
                 {
                     tracing.AddOtlpExporter(o => SetEndpoint(o, options, "v1/traces"));
@@ -135,6 +139,11 @@ internal static class TelemetryServices
         return broker;
     }
 
+    /// <summary>The ratio within 0..1: the sampler is built before start-up validation, which reports a value
+    /// outside (naming the key) before anything is sampled.</summary>
+    private static double SampleRatio(TelemetryOptions options) =>
+        options.TraceSampleRatio is >= 0 and <= 1 ? options.TraceSampleRatio : TelemetryOptions.DefaultTraceSampleRatio;
+
     /// <summary>The host's meter factory when telemetry is enabled (and its options valid), else null.</summary>
     public static IMeterFactory? MeterFactoryIfEnabled(IServiceProvider services)
     {
@@ -160,9 +169,10 @@ internal static class TelemetryServices
         }
         catch (OptionsValidationException)
         {
-            return new TelemetryOptions();
+            options = new TelemetryOptions();
         }
 
+        options.ApplyEnvironment(Environment.GetEnvironmentVariable);
         return options;
     }
 

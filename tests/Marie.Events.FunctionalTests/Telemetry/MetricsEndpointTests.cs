@@ -201,6 +201,22 @@ public sealed class MetricsEndpointTests
         Assert.Contains(gateway.Logs.Entries, e => e.EventId.Id == 9001);
     }
 
+    [Theory]
+    [InlineData("max_topic_labels", "-1")]
+    [InlineData("trace_sample_ratio", "2")]
+    [InlineData("otlp_endpoint", "collector:4317")]
+    [InlineData("enabled", "maybe")]
+    public async Task Start_BadTelemetryValue_FailsNamingTheKey(string key, string value)
+    {
+        var settings = new GatewaySettings();
+        settings.Config[$"gateway:telemetry:{key}"] = value;
+        await using var app = GatewayFixture.Build(settings);
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => app.StartAsync());
+
+        Assert.Contains($"gateway.telemetry.{key}", error.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Metrics_TwoGatewaysInOneProcess_EachExportsItsOwn()
     {
