@@ -92,7 +92,7 @@ internal static class TelemetryServices
                     {
                         SetEndpoint(exporter, options, "v1/metrics");
                         reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds =
-                            (int)Math.Ceiling(options.OtlpExportIntervalSeconds * 1000);
+                            ExportIntervalMilliseconds(options);
                     });
                 }
             })
@@ -143,6 +143,16 @@ internal static class TelemetryServices
     /// outside (naming the key) before anything is sampled.</summary>
     private static double SampleRatio(TelemetryOptions options) =>
         options.TraceSampleRatio is >= 0 and <= 1 ? options.TraceSampleRatio : TelemetryOptions.DefaultTraceSampleRatio;
+
+    /// <summary>The export interval in milliseconds; a value out of range (reported by validation, which runs after
+    /// the exporter's options are read) is replaced by the default.</summary>
+    private static int ExportIntervalMilliseconds(TelemetryOptions options)
+    {
+        var seconds = options.OtlpExportIntervalSeconds is > 0 and <= 86_400
+            ? options.OtlpExportIntervalSeconds
+            : TelemetryOptions.DefaultOtlpExportIntervalSeconds;
+        return (int)Math.Ceiling(seconds * 1000);
+    }
 
     /// <summary>The host's meter factory when telemetry is enabled (and its options valid), else null.</summary>
     public static IMeterFactory? MeterFactoryIfEnabled(IServiceProvider services)

@@ -206,6 +206,8 @@ public sealed class MetricsEndpointTests
     [InlineData("trace_sample_ratio", "2")]
     [InlineData("otlp_endpoint", "collector:4317")]
     [InlineData("enabled", "maybe")]
+    [InlineData("otlp_protocol", "http/json")]
+    [InlineData("otlp_export_interval_s", "0")]
     public async Task Start_BadTelemetryValue_FailsNamingTheKey(string key, string value)
     {
         var settings = new GatewaySettings();
