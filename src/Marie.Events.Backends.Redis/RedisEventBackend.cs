@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Threading.Channels;
@@ -44,14 +45,27 @@ public sealed class RedisEventBackend : IEventBackend
     private ConnectionMultiplexer? _redis;
     private ChannelMessageQueue? _fanout;
     private Task? _loop;
+    private readonly RedisMetrics _metrics;
     private int _disposed;
 
     /// <summary>A backend on the Redis <paramref name="options"/> name; connects in <see cref="StartAsync"/>.</summary>
     public RedisEventBackend(RedisBackendOptions options, ILogger<RedisEventBackend> logger)
+        : this(options, logger, null)
+    {
+    }
+
+    /// <summary>A backend on the Redis <paramref name="options"/> name that records
+    /// <c>marie.events.redis.duration</c> on the <see cref="Broker.Telemetry.MarieTelemetry.Name"/> meter of
+    /// <paramref name="meterFactory"/> (none when null); connects in <see cref="StartAsync"/>.</summary>
+    public RedisEventBackend(
+        RedisBackendOptions options,
+        ILogger<RedisEventBackend> logger,
+        IMeterFactory? meterFactory)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _logger = logger;
+        _metrics = new RedisMetrics(meterFactory);
         NodeName = options.NodeName ?? $"{Environment.MachineName}-{Environment.ProcessId}";
     }
 
@@ -88,6 +102,7 @@ public sealed class RedisEventBackend : IEventBackend
             data[i] = events[i].ToByteArray();
         }
 
+        var started = _metrics.Start();
         try
         {
             var (first, epoch) = await log.AppendAsync(
@@ -104,6 +119,10 @@ public sealed class RedisEventBackend : IEventBackend
         {
             throw new BackendException($"Redis did not take the append to topic {topic}: {ex.Message}", ex);
         }
+        finally
+        {
+            _metrics.Record(started, "append");
+        }
     }
 
     /// <inheritdoc />
@@ -113,7 +132,9 @@ public sealed class RedisEventBackend : IEventBackend
         long last,
         CancellationToken cancellationToken)
     {
+        var started = _metrics.Start();
         var events = await Connected.RangeAsync(topic, first, last).WaitAsync(cancellationToken).ConfigureAwait(false);
+        _metrics.Record(started, "read");
         return [.. events.Select(ToBackendEvent)];
     }
 
@@ -122,7 +143,9 @@ public sealed class RedisEventBackend : IEventBackend
         IReadOnlyCollection<string> topics,
         CancellationToken cancellationToken)
     {
+        var started = _metrics.Start();
         var figures = await Connected.TopicFiguresAsync(topics).WaitAsync(cancellationToken).ConfigureAwait(false);
+        _metrics.Record(started, "describe");
         var described = new Dictionary<string, BackendTopic>(StringComparer.Ordinal);
         foreach (var (name, (epoch, head, buffered)) in figures)
         {
@@ -314,7 +337,9 @@ public sealed class RedisEventBackend : IEventBackend
     {
         var head = _listener!.GetTopicPosition(topic)?.Head ?? 0;
         var from = Math.Max(head + 1, upTo - ReplaySize + 1);
+        var started = _metrics.Start();
         var events = await Log!.RangeAsync(topic, from, upTo).ConfigureAwait(false);
+        _metrics.Record(started, "read");
         var applied = 0;
         foreach (var shared in events)
         {

@@ -13,6 +13,7 @@ internal sealed class BrokerCounters
     private long _lost;
     private long _backpressureSignals;
     private long _acked;
+    private long _rateLimited;
 
     public int Connections => (int)Interlocked.Read(ref _connections);
     public int Subscriptions => (int)Interlocked.Read(ref _subscriptions);
@@ -24,6 +25,7 @@ internal sealed class BrokerCounters
     public long Lost => Interlocked.Read(ref _lost);
     public long BackpressureSignals => Interlocked.Read(ref _backpressureSignals);
     public long AckedCount => Interlocked.Read(ref _acked);
+    public long RateLimited => Interlocked.Read(ref _rateLimited);
 
     public void ConnectionOpened() => Interlocked.Increment(ref _connections);
     public void ConnectionClosed() => Interlocked.Decrement(ref _connections);
@@ -37,4 +39,5 @@ internal sealed class BrokerCounters
     public void LostEvents(long count) => Interlocked.Add(ref _lost, count);
     public void BackpressureSignal() => Interlocked.Increment(ref _backpressureSignals);
     public void Acked(int count) => Interlocked.Add(ref _acked, count);
+    public void RateLimitedOne() => Interlocked.Increment(ref _rateLimited);
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using Marie.Events.Broker.Access;
 using Marie.Events.Broker.Connections;
@@ -6,6 +7,7 @@ using Marie.Events.Broker.DeadLetters;
 using Marie.Events.Broker.Limits;
 using Marie.Events.Broker.Storage;
 using Marie.Events.Broker.Subscriptions;
+using Marie.Events.Broker.Telemetry;
 using Marie.Events.Broker.Topics;
 using Marie.Events.Protocol;
 using Microsoft.Extensions.Logging;
@@ -93,6 +95,35 @@ public sealed partial class GrpcEventBroker : IDisposable
     internal ILogger Log { get; }
 
     internal BrokerCounters Counters { get; } = new();
+
+    /// <summary>The metric topic label of each topic, and its delivery counters.</summary>
+    internal TopicLabels TopicLabels { get; } = new();
+
+    /// <summary>The broker's instruments, once <see cref="EnableMetrics"/> was called; null before.</summary>
+    internal BrokerMetrics? Metrics { get; private set; }
+
+    /// <summary>
+    /// Publishes the broker's instruments (docs/metrics.md) on the meter <see cref="MarieTelemetry.Name"/> of
+    /// <paramref name="meterFactory"/>. Call once, before <see cref="StartAsync"/>: topics get their metric label when
+    /// they are created, the first <paramref name="maxTopicLabels"/> their own name, the rest <c>_other</c>.
+    /// Without it the broker records nothing but its stats counters.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Called twice, or after a topic was created.</exception>
+    public void EnableMetrics(IMeterFactory meterFactory, int maxTopicLabels = MarieTelemetry.DefaultMaxTopicLabels)
+    {
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxTopicLabels);
+        lock (_topology)
+        {
+            if (Metrics is not null || !_topics.IsEmpty)
+            {
+                throw new InvalidOperationException("EnableMetrics is called once, before any topic exists.");
+            }
+
+            TopicLabels.Max = maxTopicLabels;
+            Metrics = new BrokerMetrics(this, meterFactory.Create(MarieTelemetry.Name));
+        }
+    }
 
     /// <summary>Every connection's heartbeats, on one timer.</summary>
     internal HeartbeatScheduler Heartbeats { get; }
@@ -262,7 +293,9 @@ public sealed partial class GrpcEventBroker : IDisposable
         }
 
         CheckRoomForTopics(1);
-        topic = new BrokerTopic(new MemoryTopicLog(name, Settings.ReplaySize, epoch ?? Backend.InitialEpoch(name)));
+        topic = new BrokerTopic(
+            new MemoryTopicLog(name, Settings.ReplaySize, epoch ?? Backend.InitialEpoch(name)),
+            TopicLabels.For(name));
         lock (topic.Gate)
         {
             foreach (var subscription in _wildcard)

@@ -72,7 +72,7 @@ public sealed partial class BrokerConnection
     /// <summary>Without the subscription's lock: the publisher holds it while it dispatches, and a writer waiting for
     /// it on every delivery cost more than the write itself. The entry's compare-and-swap says whether the delivery
     /// still stands (an ack, drop, unsubscribe or close releases the entry and bumps its generation).</summary>
-    private static bool TryBuildDelivery(in Outbound item, OutboundFrame frame)
+    private bool TryBuildDelivery(in Outbound item, OutboundFrame frame)
     {
         var entry = item.Entry!;
         if (!entry.TryTakeQueued(item.Generation))
@@ -87,13 +87,28 @@ public sealed partial class BrokerConnection
             BrokerTracing.Delivered(item.Event!, entry, item.Subscription.Id, item.Attempt);
         }
 
+        if (item.Attempt == 1 && Broker.Metrics?.DeliveryLatency is { Enabled: true } latency)
+        {
+            // Publish time is the stored wall-clock timestamp (another gateway's clock in cluster mode).
+            var published = TimestampBytes.ReadUtcTicks(item.Event!.PublishedAtBytes);
+            var elapsed = Broker.Time.GetUtcNow().UtcTicks - published;
+            latency.Record(Math.Max(0, elapsed) / (double)TimeSpan.TicksPerSecond);
+        }
+
         return true;
     }
 
-    internal void EnqueueEvent(Subscription subscription, InFlightEntry entry, StoredEvent stored, int attempt)
+    /// <param name="subscription">The subscription delivering.</param>
+    /// <param name="entry">Its in-flight entry.</param>
+    /// <param name="stored">The event.</param>
+    /// <param name="attempt">The delivery attempt (above 1: a redelivery).</param>
+    /// <param name="replay">A first delivery read back from the ring rather than offered as it was published.</param>
+    internal void EnqueueEvent(
+        Subscription subscription, InFlightEntry entry, StoredEvent stored, int attempt, bool replay = false)
     {
         _redelivery.EnsureStarted();
         Broker.Counters.DeliveredOne();
+        entry.Position.Topic.Counters.Delivered(replay, attempt);
         _queue.TryWrite(new Outbound(
             OutboundKind.Event,
             subscription,
@@ -122,6 +137,11 @@ public sealed partial class BrokerConnection
         foreach (var (key, value) in details)
         {
             error.Details[key] = value;
+        }
+
+        if (code == ErrorCode.ErrorRateLimited)
+        {
+            Broker.Counters.RateLimitedOne();
         }
 
         if (Broker.Log.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))

@@ -21,6 +21,11 @@ internal sealed partial class Subscription
             BrokerTracing.Settled(entry, Id, "ack");
         }
 
+        if (Connection.Broker.Metrics?.AckLatency is { Enabled: true } latency)
+        {
+            latency.Record(Connection.Broker.Time.GetElapsedTime(entry.SentAt).TotalSeconds);
+        }
+
         Settle(subscriptionTopic, index);
         Connection.Broker.Counters.Acked(1);
         return true;
@@ -39,6 +44,7 @@ internal sealed partial class Subscription
                 TraceAcks(subscriptionTopic, count);
             }
 
+            RecordAckLatency(subscriptionTopic, count);
             SettleFirst(subscriptionTopic, count);
         }
 
@@ -55,6 +61,21 @@ internal sealed partial class Subscription
             {
                 BrokerTracing.Settled(inFlight[i], Id, "ack");
             }
+        }
+    }
+
+    private void RecordAckLatency(SubscriptionTopic subscriptionTopic, int count)
+    {
+        if (Connection.Broker.Metrics?.AckLatency is not { Enabled: true } latency)
+        {
+            return;
+        }
+
+        var now = Connection.Broker.Time.GetTimestamp();
+        var inFlight = subscriptionTopic.InFlight;
+        for (var i = 0; i < count; i++)
+        {
+            latency.Record(Connection.Broker.Time.GetElapsedTime(inFlight[i].SentAt, now).TotalSeconds);
         }
     }
 

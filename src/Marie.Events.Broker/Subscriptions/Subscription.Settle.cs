@@ -144,7 +144,7 @@ internal sealed partial class Subscription
         position.InFlight.Insert(~index, entry);
         InFlightCount++;
         Connection.Broker.Counters.InFlightChanged(1);
-        Connection.EnqueueEvent(this, entry, stored, entry.Attempts);
+        Connection.EnqueueEvent(this, entry, stored, entry.Attempts, replay: true);
         CheckBackpressure();
     }
 }

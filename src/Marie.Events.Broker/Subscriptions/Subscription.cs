@@ -228,7 +228,7 @@ internal sealed partial class Subscription
         subscriptionTopic.InFlight.Add(entry);
         InFlightCount++;
         Connection.Broker.Counters.InFlightChanged(1);
-        Connection.EnqueueEvent(this, entry, stored, entry.Attempts);
+        Connection.EnqueueEvent(this, entry, stored, entry.Attempts, replay: fromRing);
         CheckBackpressure();
     }
 

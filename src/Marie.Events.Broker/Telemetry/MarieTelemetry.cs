@@ -7,4 +7,17 @@ public static class MarieTelemetry
 {
     /// <summary><c>Marie.Events</c>.</summary>
     public const string Name = "Marie.Events";
+
+    /// <summary>Topics that get a metric <c>topic</c> label of their own by default
+    /// (<c>gateway.telemetry.max_topic_labels</c>): enough for a dashboard's topic list, few enough that a scrape
+    /// stays small (each labelled topic is some ten series).</summary>
+    public const int DefaultMaxTopicLabels = 100;
+
+    /// <summary>The bucket boundaries, in seconds, of every duration histogram of the meter (publish, delivery, ack,
+    /// Redis): from 100 µs (a delivery on an idle gateway) to 10 s (an ack after a long processing step), about
+    /// three per decade. OpenTelemetry's default boundaries (0 to 10 000) are meant for milliseconds.</summary>
+    public static IReadOnlyList<double> DurationBuckets { get; } =
+    [
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+    ];
 }

@@ -1,4 +1,5 @@
 using Marie.Events.Broker.Subscriptions;
+using Marie.Events.Broker.Telemetry;
 
 namespace Marie.Events.Broker.Topics;
 
@@ -7,9 +8,12 @@ namespace Marie.Events.Broker.Topics;
 /// appended and offered to the attached subscriptions, so every subscription sees a topic's events in sequence
 /// order. Topics never share a lock.
 /// </summary>
-internal sealed class BrokerTopic(ITopicLog log)
+internal sealed class BrokerTopic(ITopicLog log, TopicCounters counters)
 {
     public string Name => Log.Topic;
+
+    /// <summary>The deliveries of its metric label (shared with other topics under <c>_other</c>).</summary>
+    public TopicCounters Counters { get; } = counters;
 
     public ITopicLog Log { get; } = log;
 

@@ -39,6 +39,51 @@ internal static class TimestampBytes
         }
     }
 
+    /// <summary>The UTC ticks of a timestamp written by <see cref="Write"/> (or by protobuf itself); unknown fields
+    /// are skipped, a malformed one ends the read with what was read so far.</summary>
+    public static long ReadUtcTicks(ReadOnlySpan<byte> source)
+    {
+        long seconds = 0, nanos = 0;
+        var position = 0;
+        while (position < source.Length)
+        {
+            var tag = source[position++];
+            if ((tag & 7) != 0 || !TryReadVarint(source, ref position, out var value))
+            {
+                break;
+            }
+
+            if (tag == SecondsTag)
+            {
+                seconds = (long)value;
+            }
+            else if (tag == NanosTag)
+            {
+                nanos = (long)value;
+            }
+        }
+
+        // 100 ns per tick.
+        return ((seconds + UnixEpochSeconds) * TimeSpan.TicksPerSecond) + (nanos / 100);
+    }
+
+    private static bool TryReadVarint(ReadOnlySpan<byte> source, ref int position, out ulong value)
+    {
+        value = 0;
+        // A varint of a 64-bit value is at most 10 bytes of 7 bits.
+        for (var shift = 0; shift < 70 && position < source.Length; shift += 7)
+        {
+            var b = source[position++];
+            value |= (ulong)(b & 0x7F) << shift;
+            if (b < 0x80)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private static (long Seconds, long Nanos) Split(DateTimeOffset time)
     {
         var ticks = time.UtcTicks;

@@ -18,4 +18,7 @@ internal sealed class AuthFailureLogs(TimeProvider time)
 
     /// <summary>Admin API requests.</summary>
     public LogThrottle Admin { get; } = new(time, PerSecond);
+
+    /// <summary>Failed authentications so far, gRPC and admin API (each one asks its throttle once).</summary>
+    public long Failures => Grpc.Calls + Admin.Calls;
 }

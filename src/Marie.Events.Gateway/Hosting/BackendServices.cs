@@ -2,6 +2,7 @@ using Marie.Events.Backends.Redis;
 using Marie.Events.Broker;
 using Marie.Events.Broker.Storage;
 using Marie.Events.Gateway.Configuration;
+using Marie.Events.Gateway.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -22,7 +23,7 @@ internal static class BackendServices
             BrokerOptionsFrom(sp),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILoggerFactory>(),
-            sp.GetRequiredService<IEventBackend>()));
+            sp.GetRequiredService<IEventBackend>()).WithMetrics(sp));
         services.AddHostedService<BrokerStartup>();
         return services;
     }
@@ -43,7 +44,8 @@ internal static class BackendServices
             BrokerSection.RedisBackend =>
                 new RedisEventBackend(
                     broker.Redis.ToBackendOptions(broker.ReplaySize),
-                    loggers.CreateLogger<RedisEventBackend>()),
+                    loggers.CreateLogger<RedisEventBackend>(),
+                    TelemetryServices.MeterFactoryIfEnabled(sp)),
             BrokerSection.FileBackend =>
                 FileBackendSettings.Create(broker, sp.GetRequiredService<IOptions<GatewayOptions>>().Value, loggers),
             _ => new MemoryEventBackend(),

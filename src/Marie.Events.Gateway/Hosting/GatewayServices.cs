@@ -5,6 +5,7 @@ using Marie.Events.Gateway.Auth;
 using Marie.Events.Gateway.Configuration;
 using Marie.Events.Gateway.Services;
 using Marie.Events.Gateway.Streams;
+using Marie.Events.Gateway.Telemetry;
 using Marie.Events.Gateway.Toast;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -55,6 +56,7 @@ internal static class GatewayServices
         services.AddSingleton<HealthServiceImpl>();
         services.AddHostedService<GatewayLifecycle>();
         services.AddToastPipeline();
+        services.AddMarieTelemetry(configuration);
 
         services.AddOptions<KestrelServerOptions>()
             .Configure<GatewayEndpoints, IOptions<GatewayOptions>, IOptions<TlsOptions>>(ConfigureKestrel);
@@ -97,6 +99,7 @@ internal static class GatewayServices
         app.MapPost(AdminKeysEndpoint.EnablePath, AdminKeysEndpoint.Enable);
         AdminDeadLettersEndpoint.Map(app);
         Dashboard.DashboardEndpoint.Map(app);
+        app.MapMarieMetrics(app.Configuration);
         return app;
     }
 

@@ -9,11 +9,16 @@ internal sealed class LogThrottle(TimeProvider time, int perSecond)
     private long _windowStart = time.GetTimestamp();
     private int _written;
     private long _suppressed;
+    private long _calls;
+
+    /// <summary>Times <see cref="TryEnter"/> was called, written or not.</summary>
+    public long Calls => Interlocked.Read(ref _calls);
 
     /// <summary>True when this line may be written; <paramref name="suppressedBefore"/> is then the count of lines
     /// dropped since the last one written (0 when none).</summary>
     public bool TryEnter(out long suppressedBefore)
     {
+        Interlocked.Increment(ref _calls);
         var now = time.GetTimestamp();
         lock (_gate)
         {

@@ -5,6 +5,7 @@ using Grpc.Core;
 using Marie.Events.Broker;
 using Marie.Events.Gateway.Auth;
 using Marie.Events.Gateway.Logging;
+using Marie.Events.Gateway.Telemetry;
 using Marie.Events.Gateway.Toast;
 using Marie.Events.Protocol;
 using Microsoft.Extensions.Logging;
@@ -18,6 +19,7 @@ namespace Marie.Events.Gateway.Services;
 /// admin.</summary>
 internal sealed class EventPublisherService(
     ToastRegistry registry,
+    GatewayMetrics metrics,
     ILogger<EventPublisherService> logger) : Proto.EventPublisherService.EventPublisherServiceBase
 {
     /// <summary>Events of one <c>PublishStream</c> accepted and still waiting for their broker result: past this many
@@ -27,6 +29,7 @@ internal sealed class EventPublisherService(
 
     public override async Task<PublishResponse> Publish(PublishRequest request, ServerCallContext context)
     {
+        var started = metrics.PublishStarted();
         var span = PublishTracing.Start(request.Event);
         try
         {
@@ -34,6 +37,7 @@ internal sealed class EventPublisherService(
             var response = await AnswerAsync(dispatch, context, index: null, context.CancellationToken)
                 .ConfigureAwait(false);
             PublishTracing.Filed(span, response.SequenceNum);
+            metrics.PublishAnswered(started);
             return response;
         }
         catch (Exception ex) when (span is not null)
@@ -53,7 +57,7 @@ internal sealed class EventPublisherService(
         ServerCallContext context)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
-        var accepted = Channel.CreateBounded<(ToastDispatch Dispatch, int Index, Activity? Span)>(
+        var accepted = Channel.CreateBounded<(ToastDispatch Dispatch, int Index, Activity? Span, long Started)>(
             new BoundedChannelOptions(MaxUnansweredPerStream) { SingleReader = true, SingleWriter = true });
         var answering = AnswerLoopAsync(accepted.Reader, responseStream, context, stop);
 
@@ -64,6 +68,7 @@ internal sealed class EventPublisherService(
             while (await requestStream.MoveNext(stop.Token).ConfigureAwait(false))
             {
                 var request = requestStream.Current;
+                var started = metrics.PublishStarted();
                 var span = PublishTracing.Start(request.Event);
                 ToastDispatch dispatch;
                 try
@@ -76,7 +81,7 @@ internal sealed class EventPublisherService(
                     throw;
                 }
 
-                await accepted.Writer.WriteAsync((dispatch, index, span), stop.Token).ConfigureAwait(false);
+                await accepted.Writer.WriteAsync((dispatch, index, span, started), stop.Token).ConfigureAwait(false);
                 index++;
             }
         }
@@ -104,7 +109,8 @@ internal sealed class EventPublisherService(
     }
 
     /// <summary>Ends the publish spans of events the call accepted and never answered (it broke first).</summary>
-    private static void EndUnansweredSpans(ChannelReader<(ToastDispatch Dispatch, int Index, Activity? Span)> left)
+    private static void EndUnansweredSpans(
+        ChannelReader<(ToastDispatch Dispatch, int Index, Activity? Span, long Started)> left)
     {
         while (left.TryRead(out var item))
         {
@@ -113,14 +119,14 @@ internal sealed class EventPublisherService(
     }
 
     private async Task AnswerLoopAsync(
-        ChannelReader<(ToastDispatch Dispatch, int Index, Activity? Span)> accepted,
+        ChannelReader<(ToastDispatch Dispatch, int Index, Activity? Span, long Started)> accepted,
         IServerStreamWriter<PublishResponse> responseStream,
         ServerCallContext context,
         CancellationTokenSource stop)
     {
         try
         {
-            await foreach (var (dispatch, index, span) in accepted.ReadAllAsync(stop.Token).ConfigureAwait(false))
+            await foreach (var (dispatch, index, span, started) in accepted.ReadAllAsync(stop.Token).ConfigureAwait(false))
             {
                 PublishResponse response;
                 try
@@ -135,6 +141,7 @@ internal sealed class EventPublisherService(
 
                 PublishTracing.Filed(span, response.SequenceNum);
                 await responseStream.WriteAsync(response, stop.Token).ConfigureAwait(false);
+                metrics.PublishAnswered(started);
             }
         }
         catch

@@ -118,6 +118,18 @@ internal sealed class StreamRegistry
         ];
     }
 
+    /// <summary>Every open stream, of every key (for the <c>marie.events.streams</c> gauge).</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _byKey.Values.Sum(set => set.Count);
+            }
+        }
+    }
+
     internal void Remove(RegisteredStream stream)
     {
         lock (_gate)
