@@ -95,6 +95,7 @@ internal sealed partial class Subscription
         entry.SentAt = now;
         entry.DueAt = now + Policy.WaitTicksAfter(entry.Attempts);
         entry.MarkQueued();
+        Durable?.Attempted(entry.Position.Topic.Name, entry.Sequence, entry.Attempts);
         Connection.Broker.Counters.RedeliveredOne();
         Connection.EnqueueEvent(this, entry, entry.Event, entry.Attempts);
     }

@@ -1,0 +1,338 @@
+using Marie.Events.Broker.Storage;
+
+namespace Marie.Events.Broker.Durables;
+
+/// <summary>The registry's timers (inactive TTL, silent members, saves) and its store: loading at start,
+/// reading a shared store's state again, saving changed state.</summary>
+internal sealed partial class DurableRegistry
+{
+    /// <summary>A group member holding events that sent nothing (no ack, no heartbeat) for this many heartbeat
+    /// intervals is silent. 1.5 leaves half an interval for a client that heartbeats at the server's interval (the
+    /// .NET client's default); with the sweep every quarter interval a silent member's events move within 1.75
+    /// intervals, inside the two the issue allows.</summary>
+    private const double SilentAfterHeartbeats = 1.5;
+
+    /// <summary>The sweep runs four times per heartbeat interval (see <see cref="SilentAfterHeartbeats"/>).</summary>
+    private const int SweepsPerHeartbeat = 4;
+
+    private readonly SemaphoreSlim _saving = new(1, 1);
+    private ITimer? _flush;
+
+    private void EnsureTimers()
+    {
+        if (Volatile.Read(ref _sweep) is not null)
+        {
+            return;
+        }
+
+        var time = broker.Time;
+        var sweepEvery = broker.Settings.HeartbeatInterval / SweepsPerHeartbeat;
+        var sweep = time.CreateTimer(static s => ((DurableRegistry)s!).Sweep(), this, sweepEvery, sweepEvery);
+        if (Interlocked.CompareExchange(ref _sweep, sweep, null) is not null)
+        {
+            sweep.Dispose();
+            return;
+        }
+
+        if (store is not null)
+        {
+            var flushEvery = TimeSpan.FromMilliseconds(broker.Options.Durable.FlushIntervalMs);
+            _flush = time.CreateTimer(static s => _ = ((DurableRegistry)s!).FlushAsync(), this, flushEvery,
+                flushEvery);
+        }
+    }
+
+    /// <summary>Removes durables past their inactive TTL and takes silent members' events away from them.</summary>
+    private void Sweep()
+    {
+        var now = broker.Time.GetUtcNow();
+        var ttl = TimeSpan.FromSeconds(broker.Options.Durable.InactiveTtlSeconds);
+        var expired = new List<DurableSubscription>();
+        DurableSubscription[] active;
+        lock (_gate)
+        {
+            foreach (var durable in _durables.Values)
+            {
+                lock (durable.Gate)
+                {
+                    if (durable.MemberCountLocked == 0 && now - durable.LastActiveAt >= ttl)
+                    {
+                        durable.Removed = true;
+                        expired.Add(durable);
+                    }
+                }
+            }
+
+            foreach (var durable in expired)
+            {
+                _durables.Remove((durable.Owner, durable.Name));
+            }
+
+            active = [.. _durables.Values.Where(d => d.Group.Length > 0)];
+        }
+
+        foreach (var durable in expired)
+        {
+            Interlocked.Increment(ref _expired);
+            broker.Log.DurableExpired(durable.Name, durable.Owner, (long)ttl.TotalSeconds);
+            if (store is not null)
+            {
+                _ = DeleteStoredAsync(durable);
+            }
+        }
+
+        foreach (var durable in active)
+        {
+            CheckSilence(durable);
+        }
+    }
+
+    /// <summary>Hands a silent member's in-flight events to the others of its group (when one of them is not
+    /// silent), and lets members heard from again claim once more.</summary>
+    private void CheckSilence(DurableSubscription durable)
+    {
+        var members = durable.Members();
+        if (members.Length < 2)
+        {
+            return;
+        }
+
+        var time = broker.Time;
+        var now = time.GetTimestamp();
+        var silentAfter = broker.Settings.HeartbeatInterval * SilentAfterHeartbeats;
+        var moved = false;
+        foreach (var member in members)
+        {
+            if (time.GetElapsedTime(member.Connection.LastHeardAt, now) < silentAfter)
+            {
+                lock (member.Gate)
+                {
+                    // Heard from again after a suspension: it may claim again.
+                    member.Pump();
+                }
+
+                continue;
+            }
+
+            if (!members.Any(m => m != member && time.GetElapsedTime(m.Connection.LastHeardAt, now) < silentAfter))
+            {
+                continue;
+            }
+
+            int handed;
+            lock (member.Gate)
+            {
+                handed = member.Surrender(now);
+            }
+
+            if (handed > 0)
+            {
+                moved = true;
+                broker.Log.DurableMemberSilent(durable.Name, durable.Owner, member.Connection.Id, handed);
+            }
+        }
+
+        if (moved)
+        {
+            Nudge(durable);
+        }
+    }
+
+    /// <summary>Loads every stored durable (at start, before anyone subscribes); their TTL counts from now.</summary>
+    public async Task<int> LoadAsync(CancellationToken cancellationToken)
+    {
+        if (store is null)
+        {
+            return 0;
+        }
+
+        var snapshots = await store.LoadAllAsync(cancellationToken).ConfigureAwait(false);
+        var now = broker.Time.GetUtcNow();
+        lock (_gate)
+        {
+            foreach (var snapshot in snapshots)
+            {
+                var durable = DurableSubscription.FromSnapshot(snapshot);
+                durable.LastActiveAt = now;
+                _durables[(snapshot.Key, snapshot.Name)] = durable;
+            }
+        }
+
+        if (snapshots.Count > 0)
+        {
+            broker.Log.DurablesLoaded(snapshots.Count);
+            EnsureTimers();
+        }
+
+        return snapshots.Count;
+    }
+
+    /// <summary>With a shared store, reads (key, name) again before its first stream here: another gateway may
+    /// have held it since. Nothing when a stream of this gateway holds it, or the store is not shared.</summary>
+    public async Task RefreshAsync(string owner, string name, CancellationToken cancellationToken)
+    {
+        if (store is not { IsShared: true })
+        {
+            return;
+        }
+
+        var local = Find(owner, name);
+        if (local is not null && local.MemberCount > 0)
+        {
+            return;
+        }
+
+        DurableSnapshot? snapshot;
+        try
+        {
+            snapshot = await store.LoadAsync(owner, name, cancellationToken).ConfigureAwait(false);
+        }
+        catch (BackendException ex)
+        {
+            broker.Log.DurableStoreFailed(name, owner, ex.Message);
+            return;
+        }
+
+        lock (_gate)
+        {
+            _durables.TryGetValue((owner, name), out var current);
+            if (current is not null && current.MemberCount > 0)
+            {
+                return;
+            }
+
+            if (snapshot is null)
+            {
+                return;
+            }
+
+            var durable = DurableSubscription.FromSnapshot(snapshot);
+            durable.LastActiveAt = broker.Time.GetUtcNow();
+            if (current is not null)
+            {
+                lock (current.Gate)
+                {
+                    current.Removed = true;
+                }
+            }
+
+            _durables[(owner, name)] = durable;
+        }
+    }
+
+    /// <summary>Saves every changed durable (the flush timer, and at stop).</summary>
+    public async Task FlushAsync()
+    {
+        if (store is null || !await _saving.WaitAsync(0).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        try
+        {
+            DurableSubscription[] dirty;
+            lock (_gate)
+            {
+                dirty = [.. _durables.Values.Where(d => d.Dirty)];
+            }
+
+            foreach (var durable in dirty)
+            {
+                await SaveLockedAsync(durable).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _saving.Release();
+        }
+    }
+
+    /// <summary>Saves every durable now, waiting for a save under way (the broker stopping).</summary>
+    public async Task FlushAllAsync(CancellationToken cancellationToken)
+    {
+        if (store is null)
+        {
+            return;
+        }
+
+        await _saving.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            DurableSubscription[] all;
+            lock (_gate)
+            {
+                all = [.. _durables.Values.Where(d => d.Dirty)];
+            }
+
+            foreach (var durable in all)
+            {
+                await SaveLockedAsync(durable).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _saving.Release();
+        }
+    }
+
+    private async Task SaveAsync(DurableSubscription durable)
+    {
+        if (store is null)
+        {
+            return;
+        }
+
+        await _saving.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await SaveLockedAsync(durable).ConfigureAwait(false);
+        }
+        finally
+        {
+            _saving.Release();
+        }
+    }
+
+    /// <summary>Caller holds <see cref="_saving"/>.</summary>
+    private async Task SaveLockedAsync(DurableSubscription durable)
+    {
+        var snapshot = durable.Snapshot();
+        if (durable.Removed)
+        {
+            return;
+        }
+
+        try
+        {
+            await store!.SaveAsync(snapshot, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is BackendException or IOException or InvalidOperationException)
+        {
+            lock (durable.Gate)
+            {
+                // Saved again at the next interval.
+                durable.Dirty = true;
+            }
+
+            broker.Log.DurableStoreFailed(durable.Name, durable.Owner, ex.Message);
+        }
+    }
+
+    private async Task DeleteStoredAsync(DurableSubscription durable)
+    {
+        try
+        {
+            await store!.DeleteAsync(durable.Owner, durable.Name, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is BackendException or IOException or InvalidOperationException)
+        {
+            broker.Log.DurableStoreFailed(durable.Name, durable.Owner, ex.Message);
+        }
+    }
+
+    private void DisposeTimers()
+    {
+        Interlocked.Exchange(ref _sweep, null)?.Dispose();
+        Interlocked.Exchange(ref _flush, null)?.Dispose();
+    }
+}

@@ -1,0 +1,331 @@
+using Marie.Events.Broker.DeadLetters;
+using Marie.Events.Broker.Storage;
+using Marie.Events.Broker.Subscriptions;
+using Marie.Events.Broker.Topics;
+
+namespace Marie.Events.Broker.Durables;
+
+/// <summary>
+/// A durable subscription of one key: per topic the highest sequence handed to a member and the unacknowledged
+/// events, which outlive the streams that hold it. Its members are ordinary subscriptions (one, or a consumer group's
+/// several): each claims an event here before delivering it, so each event goes to one member; a member that leaves
+/// hands its in-flight events back (<see cref="HandOver"/>) and the others take them (<see cref="TryTakeWaiting"/>).
+/// Every member is guarded by <see cref="Gate"/>, taken after a member subscription's lock (lock order: topology,
+/// topic, subscription, durable) and never while holding another durable's or the registry's.
+/// </summary>
+internal sealed class DurableSubscription(string owner, string name, string group)
+{
+    private readonly List<Subscription> _members = [];
+    private readonly Dictionary<string, DurableTopic> _topics = new(StringComparer.Ordinal);
+    private int _waiting;
+
+    /// <summary>The key it belongs to.</summary>
+    public string Owner { get; } = owner;
+
+    public string Name { get; } = name;
+
+    /// <summary>The consumer group ("" when none: at most one stream holds it).</summary>
+    public string Group { get; } = group;
+
+    public Lock Gate { get; } = new();
+
+    /// <summary>Deleted or expired: no stream may join it any more.</summary>
+    public bool Removed { get; set; }
+
+    /// <summary>Changed since its last save.</summary>
+    public bool Dirty { get; set; }
+
+    /// <summary>When the last stream left it (or it was made or loaded): its inactive TTL counts from here.</summary>
+    public DateTimeOffset LastActiveAt { get; set; }
+
+    /// <summary>True while events wait for a member with room (a cheap check before taking the lock).</summary>
+    public bool HasWaiting => Volatile.Read(ref _waiting) > 0;
+
+    public int MemberCount
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return _members.Count;
+            }
+        }
+    }
+
+    public Subscription[] Members()
+    {
+        lock (Gate)
+        {
+            return [.. _members];
+        }
+    }
+
+    /// <summary>Adds a member; the error code's reason when it may not join (null: joined).</summary>
+    public string? Join(Subscription member, string group)
+    {
+        lock (Gate)
+        {
+            if (Removed)
+            {
+                return "the durable subscription was just deleted: subscribe again";
+            }
+
+            if (!string.Equals(group, Group, StringComparison.Ordinal))
+            {
+                return Group.Length == 0
+                    ? $"durable subscription '{Name}' has no group: subscribe without group"
+                    : $"durable subscription '{Name}' belongs to group '{Group}'";
+            }
+
+            if (Group.Length == 0 && _members.Count > 0)
+            {
+                return $"durable subscription '{Name}' is held by another stream: use a group to share it";
+            }
+
+            _members.Add(member);
+            return null;
+        }
+    }
+
+    /// <summary>Removes a member; true when it was the last.</summary>
+    public bool Leave(Subscription member, DateTimeOffset now)
+    {
+        lock (Gate)
+        {
+            if (!_members.Remove(member) || _members.Count > 0)
+            {
+                return false;
+            }
+
+            LastActiveAt = now;
+            Dirty = true;
+            return true;
+        }
+    }
+
+    /// <summary>Where a member starts on <paramref name="topic"/>: after what the durable handed out already, or,
+    /// on a topic the durable has no position on yet, where the request asks (<paramref name="requested"/>). A
+    /// position of another epoch (the log was reset) starts again at the ring's start with the epoch-change
+    /// notice. Caller holds the topic's lock and the member's.</summary>
+    public TopicStart StartFor(BrokerTopic topic, TopicStart requested)
+    {
+        lock (Gate)
+        {
+            var log = topic.Log;
+            if (!_topics.TryGetValue(topic.Name, out var state))
+            {
+                _topics[topic.Name] = new DurableTopic(topic.Name, log.Epoch, requested.Watermark);
+                Dirty = true;
+                return requested;
+            }
+
+            if (state.Epoch.Length == 0 || string.Equals(state.Epoch, log.Epoch, StringComparison.Ordinal))
+            {
+                state.Epoch = log.Epoch;
+                return new TopicStart(state.Delivered, false, null);
+            }
+
+            var expected = state.Epoch;
+            Interlocked.Add(ref _waiting, -state.Waiting.Count);
+            state.Waiting.Clear();
+            state.Pending.Clear();
+            state.Epoch = log.Epoch;
+            state.Delivered = log.FirstAvailable - 1;
+            Dirty = true;
+            return new TopicStart(state.Delivered, true, expected);
+        }
+    }
+
+    /// <summary>The highest sequence of the topic handed to a member (0 when none).</summary>
+    public long DeliveredOf(string topic)
+    {
+        lock (Gate)
+        {
+            return _topics.TryGetValue(topic, out var state) ? state.Delivered : 0;
+        }
+    }
+
+    /// <summary>Claims <paramref name="sequence"/> for a member about to deliver it: false when another member had
+    /// it, or a later one, already. Caller holds the member's lock.</summary>
+    public bool TryClaim(BrokerTopic topic, long sequence)
+    {
+        lock (Gate)
+        {
+            if (!_topics.TryGetValue(topic.Name, out var state))
+            {
+                // A topic that appeared after the member subscribed ("*"): the durable starts on it here.
+                state = new DurableTopic(topic.Name, topic.Log.Epoch, sequence - 1);
+                _topics[topic.Name] = state;
+            }
+
+            if (sequence <= state.Delivered)
+            {
+                return false;
+            }
+
+            state.Delivered = sequence;
+            state.Pending[sequence] = 1;
+            Dirty = true;
+            return true;
+        }
+    }
+
+    /// <summary>A member delivered a pending event again.</summary>
+    public void Attempted(string topic, long sequence, int attempts)
+    {
+        lock (Gate)
+        {
+            if (_topics.TryGetValue(topic, out var state) && state.Pending.ContainsKey(sequence))
+            {
+                state.Pending[sequence] = attempts;
+                Dirty = true;
+            }
+        }
+    }
+
+    /// <summary>A member settled an event (acknowledged or dead-lettered): it is no longer pending.</summary>
+    public void Settled(string topic, long sequence)
+    {
+        lock (Gate)
+        {
+            if (_topics.TryGetValue(topic, out var state) && state.Pending.Remove(sequence))
+            {
+                Dirty = true;
+            }
+        }
+    }
+
+    /// <summary>A member gives back an in-flight event (its stream ended, or it went silent): it waits for another
+    /// member, with its attempts. Caller holds the member's lock and releases the entry after.</summary>
+    public void HandOver(InFlightEntry entry)
+    {
+        var stored = entry.Event;
+        if (stored.SharesChunk)
+        {
+            // It may wait long (no member for hours): it keeps bytes of its own, not the ring's chunk.
+            stored = stored.Detach();
+        }
+
+        lock (Gate)
+        {
+            if (!_topics.TryGetValue(entry.Position.Topic.Name, out var state))
+            {
+                return;
+            }
+
+            state.Pending[entry.Sequence] = entry.Attempts;
+            if (state.Waiting.TryAdd(entry.Sequence, new WaitingEvent(stored, entry.Replayed)))
+            {
+                Interlocked.Increment(ref _waiting);
+            }
+
+            Dirty = true;
+        }
+    }
+
+    /// <summary>Takes the oldest waiting event of a topic <paramref name="member"/> covers. Caller holds the
+    /// member's lock.</summary>
+    public bool TryTakeWaiting(Subscription member, out SubscriptionTopic? position, out long sequence,
+        out WaitingEvent? waiting, out int attempts)
+    {
+        lock (Gate)
+        {
+            foreach (var state in _topics.Values)
+            {
+                if (state.Waiting.Count == 0 || !member.TryGetTopic(state.Topic, out position))
+                {
+                    continue;
+                }
+
+                foreach (var (first, value) in state.Waiting)
+                {
+                    state.Waiting.Remove(first);
+                    Interlocked.Decrement(ref _waiting);
+                    sequence = first;
+                    waiting = value;
+                    attempts = state.Pending.GetValueOrDefault(first);
+                    return true;
+                }
+            }
+        }
+
+        position = null;
+        sequence = 0;
+        waiting = null;
+        attempts = 0;
+        return false;
+    }
+
+    /// <summary>A dead letter replayed to this durable: it waits for a member, as a new round of attempts. The
+    /// failure code when it cannot (deleted, no position on its topic, the event pending already), else null.
+    /// </summary>
+    public string? AddReplay(DeadLetter letter, StoredEvent stored)
+    {
+        lock (Gate)
+        {
+            if (Removed)
+            {
+                return DeadLetterReplayFailure.SubscriptionGone;
+            }
+
+            if (!_topics.TryGetValue(letter.Topic, out var state))
+            {
+                return DeadLetterReplayFailure.TopicGone;
+            }
+
+            if (state.Pending.ContainsKey(letter.Sequence))
+            {
+                return DeadLetterReplayFailure.AlreadyInFlight;
+            }
+
+            state.Pending[letter.Sequence] = 0;
+            state.Waiting[letter.Sequence] = new WaitingEvent(stored, letter);
+            Interlocked.Increment(ref _waiting);
+            Dirty = true;
+            return null;
+        }
+    }
+
+    /// <summary>Members now; caller holds <see cref="Gate"/>.</summary>
+    public int MemberCountLocked => _members.Count;
+
+    /// <summary>The state to save; clears <see cref="Dirty"/>.</summary>
+    public DurableSnapshot Snapshot() => Snapshot(clearDirty: true);
+
+    /// <summary>The state as it is now, for a listing (<see cref="Dirty"/> stays).</summary>
+    public DurableSnapshot Peek() => Snapshot(clearDirty: false);
+
+    private DurableSnapshot Snapshot(bool clearDirty)
+    {
+        lock (Gate)
+        {
+            Dirty &= !clearDirty;
+            return new DurableSnapshot(Owner, Name, Group, LastActiveAt,
+                [.. _topics.Values.Select(t => new DurableTopicSnapshot(t.Topic, t.Epoch, t.Acked, t.Delivered,
+                    [.. t.Pending.Select(p => new DurablePending(p.Key, p.Value))]))]);
+        }
+    }
+
+    /// <summary>A durable as stored: every pending event waits for a member (read from the ring then).</summary>
+    public static DurableSubscription FromSnapshot(DurableSnapshot snapshot)
+    {
+        var durable = new DurableSubscription(snapshot.Key, snapshot.Name, snapshot.Group)
+        {
+            LastActiveAt = snapshot.LastActiveAt,
+        };
+        foreach (var topic in snapshot.Topics)
+        {
+            var state = new DurableTopic(topic.Topic, topic.Epoch, topic.Delivered);
+            foreach (var pending in topic.Pending)
+            {
+                state.Pending[pending.Sequence] = pending.Attempts;
+                state.Waiting[pending.Sequence] = new WaitingEvent(null, null);
+            }
+
+            durable._waiting += state.Waiting.Count;
+            durable._topics[topic.Topic] = state;
+        }
+
+        return durable;
+    }
+}
