@@ -94,6 +94,7 @@ internal static class GatewayServices
         app.MapPost(AdminKeysEndpoint.DisablePath, AdminKeysEndpoint.Disable);
         app.MapPost(AdminKeysEndpoint.EnablePath, AdminKeysEndpoint.Enable);
         AdminDeadLettersEndpoint.Map(app);
+        AdminDurablesEndpoint.Map(app);
         return app;
     }
 
