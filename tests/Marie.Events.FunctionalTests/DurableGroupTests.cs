@@ -13,6 +13,9 @@ public sealed class DurableGroupTests : IDisposable
 {
     private const string Topic = "durable-topic";
 
+    /// <summary>The admin path of the durable the listing test makes (the subscriber test key's).</summary>
+    private const string Listed = "/internal/durables/test-subscriber/fx-listed";
+
     /// <summary>One delivery a member saw: its sequence, attempt, and when (on the test's stopwatch).</summary>
     private sealed record Seen(int Member, long Sequence, int Attempt, TimeSpan At);
 
@@ -179,7 +182,7 @@ public sealed class DurableGroupTests : IDisposable
         {
             await call.RequestStream.WriteAsync(Subscribe("s1", "fx-listed", ""));
             await Streams.NextAsync(call.ResponseStream, MessageOneofCase.SubscriptionConfirm);
-            using var busy = await SendAsync(gateway, HttpMethod.Delete, "/internal/durables/test-subscriber/fx-listed");
+            using var busy = await SendAsync(gateway, HttpMethod.Delete, Listed);
             Assert.Equal(HttpStatusCode.Conflict, busy.StatusCode);
         }
 
@@ -193,9 +196,9 @@ public sealed class DurableGroupTests : IDisposable
         using var list = await SendAsync(gateway, HttpMethod.Get, "/internal/durables?key=test-subscriber");
         var json = await list.Content.ReadAsStringAsync();
         Assert.Contains("\"name\":\"fx-listed\"", json, StringComparison.Ordinal);
-        using var deleted = await SendAsync(gateway, HttpMethod.Delete, "/internal/durables/test-subscriber/fx-listed");
+        using var deleted = await SendAsync(gateway, HttpMethod.Delete, Listed);
         Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
-        using var gone = await SendAsync(gateway, HttpMethod.Delete, "/internal/durables/test-subscriber/fx-listed");
+        using var gone = await SendAsync(gateway, HttpMethod.Delete, Listed);
         Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
         using var forbidden = await SendAsync(gateway, HttpMethod.Get, "/internal/durables", gateway.Keys.Subscriber);
         Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
