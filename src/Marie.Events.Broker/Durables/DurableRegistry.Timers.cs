@@ -77,7 +77,7 @@ internal sealed partial class DurableRegistry
             broker.Log.DurableExpired(durable.Name, durable.Owner, (long)ttl.TotalSeconds);
             if (store is not null)
             {
-                _ = DeleteStoredAsync(durable);
+                _ = DeleteStoredAsync(durable, ttl);
             }
         }
 
@@ -296,7 +296,7 @@ internal sealed partial class DurableRegistry
     /// <summary>Caller holds <see cref="_saving"/>.</summary>
     private async Task SaveLockedAsync(DurableSubscription durable)
     {
-        var snapshot = durable.Snapshot();
+        var snapshot = durable.Snapshot(broker.Time.GetUtcNow());
         if (durable.Removed)
         {
             return;
@@ -318,10 +318,22 @@ internal sealed partial class DurableRegistry
         }
     }
 
-    private async Task DeleteStoredAsync(DurableSubscription durable)
+    /// <summary>Deletes an expired durable's stored state, unless the store is shared and another gateway held it
+    /// within the TTL (then only this gateway's copy was dropped).</summary>
+    private async Task DeleteStoredAsync(DurableSubscription durable, TimeSpan ttl)
     {
         try
         {
+            if (store!.IsShared)
+            {
+                var stored = await store.LoadAsync(durable.Owner, durable.Name, CancellationToken.None)
+                    .ConfigureAwait(false);
+                if (stored is not null && broker.Time.GetUtcNow() - stored.LastActiveAt < ttl)
+                {
+                    return;
+                }
+            }
+
             await store!.DeleteAsync(durable.Owner, durable.Name, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is BackendException or IOException or InvalidOperationException)

@@ -289,17 +289,23 @@ internal sealed class DurableSubscription(string owner, string name, string grou
     /// <summary>Members now; caller holds <see cref="Gate"/>.</summary>
     public int MemberCountLocked => _members.Count;
 
-    /// <summary>The state to save; clears <see cref="Dirty"/>.</summary>
-    public DurableSnapshot Snapshot() => Snapshot(clearDirty: true);
+    /// <summary>The state to save; clears <see cref="Dirty"/>. Held by a stream, it is active now
+    /// (<paramref name="now"/>): another gateway of a shared store tells from this that it is in use.</summary>
+    public DurableSnapshot Snapshot(DateTimeOffset now) => Snapshot(clearDirty: true, now);
 
     /// <summary>The state as it is now, for a listing (<see cref="Dirty"/> stays).</summary>
-    public DurableSnapshot Peek() => Snapshot(clearDirty: false);
+    public DurableSnapshot Peek() => Snapshot(clearDirty: false, null);
 
-    private DurableSnapshot Snapshot(bool clearDirty)
+    private DurableSnapshot Snapshot(bool clearDirty, DateTimeOffset? now)
     {
         lock (Gate)
         {
             Dirty &= !clearDirty;
+            if (now is { } active && _members.Count > 0)
+            {
+                LastActiveAt = active;
+            }
+
             return new DurableSnapshot(Owner, Name, Group, LastActiveAt,
                 [.. _topics.Values.Select(t => new DurableTopicSnapshot(t.Topic, t.Epoch, t.Acked, t.Delivered,
                     [.. t.Pending.Select(p => new DurablePending(p.Key, p.Value))]))]);

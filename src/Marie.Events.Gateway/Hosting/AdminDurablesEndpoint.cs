@@ -9,7 +9,7 @@ namespace Marie.Events.Gateway.Hosting;
 
 /// <summary>
 /// Durable subscriptions on the admin port (admin keys): <c>GET /internal/durables?key=</c> lists them (every key's,
-/// or the named key's), <c>DELETE /internal/durables/{key}/{name}</c> deletes one no stream holds (409 while one
+/// or the named key's) with the durable counters, <c>DELETE /internal/durables/{key}/{name}</c> deletes one no stream holds (409 while one
 /// does, 404 when there is none), with its state in the backend.
 /// </summary>
 internal static class AdminDurablesEndpoint
@@ -34,7 +34,9 @@ internal static class AdminDurablesEndpoint
         var key = http.Request.Query["key"].ToString();
         var broker = http.RequestServices.GetRequiredService<GrpcEventBroker>();
         var listed = broker.ListDurables(key.Length == 0 ? null : key).Select(ToResponse).ToList();
-        return Results.Json(new DurablesResponse(listed), DurablesJsonContext.Default.DurablesResponse);
+        var stats = broker.DurableStats();
+        return Results.Json(new DurablesResponse(listed, stats.Count, stats.Created, stats.Expired, stats.Deleted),
+            DurablesJsonContext.Default.DurablesResponse);
     }
 
     private static async Task<IResult> DeleteAsync(HttpContext http, string key, string name)
@@ -70,8 +72,14 @@ internal static class AdminDurablesEndpoint
             t.Pending.Count))]);
 }
 
-/// <summary>The answer of <c>GET /internal/durables</c>.</summary>
-internal sealed record DurablesResponse(List<DurableResponse> Durables);
+/// <summary>The answer of <c>GET /internal/durables</c>: the durables listed, and over every key the durables held
+/// now and those created, expired (<c>durable.inactive_ttl_s</c>) and deleted since start.</summary>
+internal sealed record DurablesResponse(
+    List<DurableResponse> Durables,
+    int Held,
+    long Created,
+    long Expired,
+    long Deleted);
 
 /// <summary>One durable subscription: <c>inactive_since</c> is null while a stream holds it.</summary>
 internal sealed record DurableResponse(
