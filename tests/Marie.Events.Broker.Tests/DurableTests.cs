@@ -200,4 +200,32 @@ public sealed class DurableTests
         Assert.Equal(1, replayed.DeliveryAttempt);
         Assert.Empty(plain.All().Events());
     }
+
+    [Fact]
+    public async Task DeadLetter_OfADeletedDurable_NotReplayedSubscriptionGone()
+    {
+        using var t = NewBroker();
+        var durable = await JoinAsync(t, "k1", Durable("s1", "orders"));
+        t.Publish("a");
+        var delivered = Assert.Single(durable.All().Events());
+        await durable.HandleAsync(Msg.Terminate("bad", delivered.AckId));
+        durable.Dispose();
+        Assert.Equal(DurableDeleteOutcome.Deleted, await t.Broker.DeleteDurableAsync("k1", "orders"));
+
+        var result = await t.Broker.ReplayDeadLettersAsync("k1", new DeadLetterQuery(), false, 10);
+
+        Assert.Equal(0, result.Replayed);
+        Assert.Equal(DeadLetterReplayFailure.SubscriptionGone, Assert.Single(result.Failures).Code);
+        Assert.Single(t.Broker.ListDeadLetters("k1", new DeadLetterQuery(), null, 10).Items);
+    }
+
+    [Fact]
+    public async Task Delete_WhileAStreamHoldsIt_InUse()
+    {
+        using var t = NewBroker();
+        await JoinAsync(t, "k1", Durable("s1", "orders"));
+
+        Assert.Equal(DurableDeleteOutcome.InUse, await t.Broker.DeleteDurableAsync("k1", "orders"));
+        Assert.Single(t.Broker.ListDurables("k1"));
+    }
 }

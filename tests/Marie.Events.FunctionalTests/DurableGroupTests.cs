@@ -175,6 +175,33 @@ public sealed class DurableGroupTests : IDisposable
     }
 
     [Fact]
+    public async Task Durable_SameNameUsedByTwoKeys_TwoIndependentSubscriptions()
+    {
+        await using var gateway = await GatewayFixture.StartAsync();
+        using var mine = gateway.Streams.StreamEvents(GatewayFixture.Auth(gateway.Keys.Subscriber));
+        using var theirs = gateway.Streams.StreamEvents(GatewayFixture.Auth(gateway.Keys.Admin));
+        foreach (var call in new[] { mine, theirs })
+        {
+            await call.RequestStream.WriteAsync(Subscribe("s1", "fx-same", ""));
+            await Streams.NextAsync(call.ResponseStream, MessageOneofCase.SubscriptionConfirm);
+        }
+
+        await PublishAsync(gateway, 2);
+
+        foreach (var call in new[] { mine, theirs })
+        {
+            var first = await Streams.NextAsync(call.ResponseStream, MessageOneofCase.Event);
+            var second = await Streams.NextAsync(call.ResponseStream, MessageOneofCase.Event);
+            Assert.Equal([1L, 2], new[] { first.Event.SequenceNum, second.Event.SequenceNum });
+        }
+
+        using var list = await SendAsync(gateway, HttpMethod.Get, "/internal/durables");
+        var json = await list.Content.ReadAsStringAsync();
+        Assert.Contains("\"key\":\"test-subscriber\",\"name\":\"fx-same\"", json, StringComparison.Ordinal);
+        Assert.Contains("\"key\":\"test-admin\",\"name\":\"fx-same\"", json, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Durable_ListedAndDeletedThroughTheAdminApi()
     {
         await using var gateway = await GatewayFixture.StartAsync();

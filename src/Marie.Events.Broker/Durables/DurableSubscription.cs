@@ -119,6 +119,13 @@ internal sealed class DurableSubscription(string owner, string name, string grou
                 return requested;
             }
 
+            if (log.Epoch.Length == 0)
+            {
+                // A shared store's topic this gateway has seen no event of yet: its epoch is learnt with the first
+                // one (a reset is noticed then, as for any subscription).
+                return new TopicStart(state.Delivered, false, null);
+            }
+
             if (state.Epoch.Length == 0 || string.Equals(state.Epoch, log.Epoch, StringComparison.Ordinal))
             {
                 state.Epoch = log.Epoch;
