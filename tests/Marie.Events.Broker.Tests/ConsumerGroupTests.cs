@@ -41,6 +41,19 @@ public sealed class ConsumerGroupTests
     }
 
     [Fact]
+    public async Task Publish_MembersWithRoom_GoesToTheLeastBusySoTheLoadSpreads()
+    {
+        using var t = NewGroupBroker();
+        var members = await MembersAsync(t, 3);
+        t.PublishMany("a", 30);
+
+        var received = members.Select(m => m.All().Events()).ToArray();
+
+        Assert.All(received, events => Assert.Equal(10, events.Count));
+        Assert.Equal(Drain.Range(1, 30), received.SelectMany(e => e.Seqs()).Order().ToArray());
+    }
+
+    [Fact]
     public async Task Publish_OverEveryMembersCap_WaitsAndFlowsToTheMemberThatAcks()
     {
         using var t = NewGroupBroker(o => o.MaxInFlight = 2);
@@ -63,6 +76,7 @@ public sealed class ConsumerGroupTests
         var members = await MembersAsync(t, 2);
         t.PublishMany("a", 4);
         var held = members[0].All().Events();
+        Assert.NotEmpty(held);
         var other = members[1].All().Events();
         await members[1].HandleAsync(Msg.Ack("m1", [.. other.Select(e => e.AckId)]));
         members[1].All();
@@ -114,22 +128,23 @@ public sealed class ConsumerGroupTests
         using var t = NewGroupBroker(o => o.AckTimeoutSeconds = 60);
         var members = await MembersAsync(t, 2);
         t.Publish("a");
-        Assert.Single(members[0].All().Events());
+        var silent = members.Single(m => m.All().Events().Count == 1);
+        var talker = members.Single(m => m != silent);
+        var talkerId = talker == members[0] ? "m0" : "m1";
         for (var step = 0; step < 32; step++)
         {
             t.AdvanceSeconds(0.25);
-            await members[1].HandleAsync(Msg.Heartbeat());
+            await talker.HandleAsync(Msg.Heartbeat());
         }
 
-        var taken = members[1].All().Events();
-        Assert.Single(taken);
-        await members[1].HandleAsync(Msg.Ack("m1", taken[0].AckId));
-        await members[0].HandleAsync(Msg.Heartbeat());
+        var taken = Assert.Single(talker.All().Events());
+        await talker.HandleAsync(Msg.Ack(talkerId, taken.AckId));
+        await silent.HandleAsync(Msg.Heartbeat());
         t.AdvanceSeconds(1);
 
         t.PublishMany("a", 4);
 
-        Assert.NotEmpty(members[0].All().Events());
+        Assert.NotEmpty(silent.All().Events());
     }
 
     [Fact]

@@ -118,15 +118,15 @@ public sealed class DurableGroupTests : IDisposable
         var clock = Stopwatch.StartNew();
         using var killSwitch = new CancellationTokenSource();
         using var end = new CancellationTokenSource();
-        // The victim joins first: the broker offers events to the members in the order they joined.
         var victim = await MemberAsync(gateway, 0, acks: false, seen, clock, killSwitch.Token);
         var one = await MemberAsync(gateway, 1, acks: true, seen, clock, end.Token);
         var two = await MemberAsync(gateway, 2, acks: true, seen, clock, end.Token);
 
+        // Events go to the least busy member: the victim, which never acks, ends up holding some, at most its cap.
         await PublishAsync(gateway, 30);
-        await WaitForAsync(() => seen.Count(s => s.Member == 0) == 5, "the victim to hold five events");
-        var held = seen.Where(s => s.Member == 0).Select(s => s.Sequence).ToHashSet();
         await WaitForAsync(() => seen.Select(s => s.Sequence).Distinct().Count() == 30, "the first 30");
+        var held = seen.Where(s => s.Member == 0).Select(s => s.Sequence).ToHashSet();
+        Assert.InRange(held.Count, 1, 5);
 
         var killedAt = clock.Elapsed;
         killSwitch.Cancel();

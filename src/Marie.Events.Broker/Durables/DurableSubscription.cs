@@ -16,6 +16,11 @@ namespace Marie.Events.Broker.Durables;
 internal sealed class DurableSubscription(string owner, string name, string group)
 {
     private readonly List<Subscription> _members = [];
+
+    /// <summary>The members as an array, replaced on join and leave: the publish path reads it without a lock.
+    /// </summary>
+    private Subscription[] _snapshot = [];
+    private int _turn;
     private readonly Dictionary<string, DurableTopic> _topics = new(StringComparer.Ordinal);
     private int _waiting;
 
@@ -60,6 +65,34 @@ internal sealed class DurableSubscription(string owner, string name, string grou
         }
     }
 
+    /// <summary>The member with the fewest events in flight that has room and is not suspended, ties taken in turn
+    /// (so idle members share the load), or null when that is <paramref name="claimer"/>. Read without the members'
+    /// locks: a stale figure only sends an event to a member a little busier than the least busy one.</summary>
+    public Subscription? LeastBusy(Subscription claimer)
+    {
+        var members = Volatile.Read(ref _snapshot);
+        if (members.Length < 2)
+        {
+            return null;
+        }
+
+        var start = (int)((uint)Interlocked.Increment(ref _turn) % (uint)members.Length);
+        Subscription? best = null;
+        var fewest = int.MaxValue;
+        for (var i = 0; i < members.Length; i++)
+        {
+            var member = members[(start + i) % members.Length];
+            var count = member.InFlightCount;
+            if (count < fewest && (member == claimer || (!member.Closed && !member.Suspended)))
+            {
+                best = member;
+                fewest = count;
+            }
+        }
+
+        return best == claimer ? null : best;
+    }
+
     /// <summary>Adds a member; the error code's reason when it may not join (null: joined).</summary>
     public string? Join(Subscription member, string group)
     {
@@ -83,6 +116,7 @@ internal sealed class DurableSubscription(string owner, string name, string grou
             }
 
             _members.Add(member);
+            Volatile.Write(ref _snapshot, [.. _members]);
             return null;
         }
     }
@@ -92,7 +126,13 @@ internal sealed class DurableSubscription(string owner, string name, string grou
     {
         lock (Gate)
         {
-            if (!_members.Remove(member) || _members.Count > 0)
+            if (!_members.Remove(member))
+            {
+                return false;
+            }
+
+            Volatile.Write(ref _snapshot, [.. _members]);
+            if (_members.Count > 0)
             {
                 return false;
             }

@@ -9,6 +9,43 @@ internal sealed partial class Subscription
     /// <summary>Claims an event for this member: false when another member of the durable had it.</summary>
     private bool TryClaim(SubscriptionTopic position, long sequence) => Durable!.TryClaim(position.Topic, sequence);
 
+    /// <summary>A live event this member claimed goes to the member of its group with the fewest in flight, when that
+    /// is another one and it takes it now: true when it did. Its lock is only tried (this member's is held, and two
+    /// members' locks are never waited for together); when it is busy, or has no room after all, this member
+    /// delivers the event itself. Caller holds the topic's lock and <see cref="Gate"/>.</summary>
+    private bool TryAssign(SubscriptionTopic position, StoredEvent stored)
+    {
+        var target = Durable!.LeastBusy(this);
+        if (target is null || !target.Gate.TryEnter())
+        {
+            return false;
+        }
+
+        try
+        {
+            return target.TakeAssigned(position.Topic.Name, stored);
+        }
+        finally
+        {
+            target.Gate.Exit();
+        }
+    }
+
+    /// <summary>Delivers an event another member claimed for this one, if this one is live on its topic and has
+    /// room. Caller holds the topic's lock and <see cref="Gate"/>.</summary>
+    private bool TakeAssigned(string topic, StoredEvent stored)
+    {
+        if (Closed || Suspended || InFlightCount >= Settings.MaxInFlight || !TryGetTopic(topic, out var position)
+            || position!.Lagging || position.Watermark >= stored.Sequence || !Filter.Matches(stored))
+        {
+            return false;
+        }
+
+        position.Watermark = stored.Sequence;
+        Deliver(position, stored);
+        return true;
+    }
+
     /// <summary>Delivers what waits in the durable (handed over by another member, loaded at start, or a replayed
     /// dead letter) while the in-flight cap allows: each as the next attempt of the event, kept in sequence
     /// order among this member's in-flight events.</summary>

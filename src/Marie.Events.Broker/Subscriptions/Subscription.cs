@@ -178,7 +178,11 @@ internal sealed partial class Subscription
             }
 
             subscriptionTopic.Watermark = stored.Sequence;
-            if (Durable is null || TryClaim(subscriptionTopic, stored.Sequence))
+            if (Durable is null)
+            {
+                Deliver(subscriptionTopic, stored);
+            }
+            else if (TryClaim(subscriptionTopic, stored.Sequence) && !TryAssign(subscriptionTopic, stored))
             {
                 Deliver(subscriptionTopic, stored);
             }
