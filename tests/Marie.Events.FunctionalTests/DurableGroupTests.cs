@@ -201,6 +201,20 @@ public sealed class DurableGroupTests : IDisposable
         Assert.Contains("\"key\":\"test-admin\",\"name\":\"fx-same\"", json, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("inactive_ttl_s", "0", "toast.grpc.broker.durable.inactive_ttl_s must be greater than 0 (got 0)")]
+    [InlineData("flush_interval_ms", "0", "toast.grpc.broker.durable.flush_interval_ms must be at least 1 (got 0)")]
+    public async Task StartAsync_BadDurableSetting_FailsNamingTheKey(string key, string value, string expected)
+    {
+        var settings = new GatewaySettings();
+        settings.Config[$"toast:grpc:broker:durable:{key}"] = value;
+        await using var app = GatewayFixture.Build(settings);
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => app.StartAsync());
+
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Durable_ListedAndDeletedThroughTheAdminApi()
     {
