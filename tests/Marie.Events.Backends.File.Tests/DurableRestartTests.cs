@@ -62,4 +62,31 @@ public sealed class DurableRestartTests
         await restarted.PublishAsync("a", 8, 1);
         Assert.Equal([8L], Events(back).Select(e => e.SequenceNum));
     }
+
+    [Fact]
+    public async Task DurableStore_SaveLoadDeleteLoadAll_RoundTripsPerKeyAndName()
+    {
+        using var folder = new TempFolder();
+        await using var node = await Node.StartAsync(folder.Path);
+        var store = node.Backend;
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000);
+        var one = new Broker.Storage.DurableSnapshot("k1", "orders", "g", at,
+            [new Broker.Storage.DurableTopicSnapshot("a", "e1", 3, 7, [new(4, 2), new(6, 1)])]);
+        var other = one with { Key = "k2", Group = "" };
+
+        await store.SaveAsync(one, CancellationToken.None);
+        await store.SaveAsync(other, CancellationToken.None);
+        await store.SaveAsync(one with { LastActiveAt = at.AddSeconds(1) }, CancellationToken.None);
+
+        var loaded = await store.LoadAsync("k1", "orders", CancellationToken.None);
+        Assert.NotNull(loaded);
+        Assert.Equal(at.AddSeconds(1), loaded.LastActiveAt);
+        var topic = Assert.Single(loaded.Topics);
+        Assert.Equal((3L, 7L, "e1"), (topic.Acked, topic.Delivered, topic.Epoch));
+        Assert.Equal([new Broker.Storage.DurablePending(4, 2), new(6, 1)], topic.Pending);
+        Assert.Equal(["k1", "k2"], (await store.LoadAllAsync(CancellationToken.None)).Select(d => d.Key));
+        await store.DeleteAsync("k1", "orders", CancellationToken.None);
+        Assert.Null(await store.LoadAsync("k1", "orders", CancellationToken.None));
+        Assert.Equal("", Assert.Single(await store.LoadAllAsync(CancellationToken.None)).Group);
+    }
 }

@@ -123,6 +123,27 @@ public sealed class ConsumerGroupTests
     }
 
     [Fact]
+    public async Task MemberThatHeartbeats_NeverTakenForSilent_KeepsItsEvents()
+    {
+        using var t = NewGroupBroker(o => o.AckTimeoutSeconds = 60);
+        var members = await MembersAsync(t, 2);
+        t.Publish("a");
+        Assert.Single(members, m => m.All().Events().Count == 1);
+        for (var step = 0; step < 40; step++)
+        {
+            // Both heartbeat every second, as a client does at its default interval of the server's 4 s and less.
+            t.AdvanceSeconds(0.25);
+            if (step % 4 == 0)
+            {
+                foreach (var member in members) await member.HandleAsync(Msg.Heartbeat());
+            }
+        }
+
+        Assert.All(members, m => Assert.Empty(m.All().Events()));
+        Assert.DoesNotContain(t.Logs.Entries, e => e.Message.Contains("went silent", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task SilentMember_HeardFromAgain_ClaimsAgain()
     {
         using var t = NewGroupBroker(o => o.AckTimeoutSeconds = 60);
