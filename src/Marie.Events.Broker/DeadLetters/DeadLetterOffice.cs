@@ -167,15 +167,21 @@ internal sealed class DeadLetterOffice(GrpcEventBroker broker, IDeadLetterStore 
     private DeadLetterReplayFailure? ReplayToDurable(string key, DeadLetter letter)
     {
         var name = letter.Subscription.DurableName!;
-        if (!store.Remove(key, letter.Id))
+        var code = broker.Durables.CannotReplay(letter);
+        if (code is null && !store.Remove(key, letter.Id))
         {
             return new DeadLetterReplayFailure(letter.Id, "not_found", "the dead letter was removed meanwhile");
         }
 
-        if (broker.Durables.Replay(letter, ToStored(letter)) is { } code)
+        if (code is null && broker.Durables.Replay(letter, ToStored(letter)) is { } late)
         {
-            // Not taken: it stays a dead letter.
+            // Deleted or taken meanwhile: it stays a dead letter.
             store.Add(letter);
+            code = late;
+        }
+
+        if (code is not null)
+        {
             return new DeadLetterReplayFailure(letter.Id, code, code switch
             {
                 DeadLetterReplayFailure.AlreadyInFlight => "the durable subscription has this event pending already",

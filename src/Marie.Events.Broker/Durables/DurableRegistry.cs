@@ -164,13 +164,7 @@ internal sealed partial class DurableRegistry(GrpcEventBroker broker, IDurableSt
     /// for a member now.</summary>
     public string? Replay(DeadLetter letter, StoredEvent stored)
     {
-        var name = letter.Subscription.DurableName!;
-        DurableSubscription? durable;
-        lock (_gate)
-        {
-            _durables.TryGetValue((letter.Key, name), out durable);
-        }
-
+        var durable = Find(letter.Key, letter.Subscription.DurableName!);
         if (durable is null)
         {
             return DeadLetterReplayFailure.SubscriptionGone;
@@ -184,6 +178,12 @@ internal sealed partial class DurableRegistry(GrpcEventBroker broker, IDurableSt
         Nudge(durable);
         return null;
     }
+
+    /// <summary>Why a dead letter cannot be replayed to its durable now, or null when it can.</summary>
+    public string? CannotReplay(DeadLetter letter) =>
+        Find(letter.Key, letter.Subscription.DurableName!) is { } durable
+            ? durable.CannotReplay(letter)
+            : DeadLetterReplayFailure.SubscriptionGone;
 
     private DurableSubscription? Find(string owner, string name)
     {

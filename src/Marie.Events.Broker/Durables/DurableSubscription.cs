@@ -310,27 +310,43 @@ internal sealed class DurableSubscription(string owner, string name, string grou
     {
         lock (Gate)
         {
-            if (Removed)
+            if (CannotReplayLocked(letter) is { } failure)
             {
-                return DeadLetterReplayFailure.SubscriptionGone;
+                return failure;
             }
 
-            if (!_topics.TryGetValue(letter.Topic, out var state))
-            {
-                return DeadLetterReplayFailure.TopicGone;
-            }
-
-            if (state.Pending.ContainsKey(letter.Sequence))
-            {
-                return DeadLetterReplayFailure.AlreadyInFlight;
-            }
-
+            var state = _topics[letter.Topic];
             state.Pending[letter.Sequence] = 0;
             state.Waiting[letter.Sequence] = new WaitingEvent(stored, letter);
             Interlocked.Increment(ref _waiting);
             Dirty = true;
             return null;
         }
+    }
+
+    /// <summary>Why a dead letter cannot be replayed to this durable now, or null when it can.</summary>
+    public string? CannotReplay(DeadLetter letter)
+    {
+        lock (Gate)
+        {
+            return CannotReplayLocked(letter);
+        }
+    }
+
+    /// <summary>Caller holds <see cref="Gate"/>.</summary>
+    private string? CannotReplayLocked(DeadLetter letter)
+    {
+        if (Removed)
+        {
+            return DeadLetterReplayFailure.SubscriptionGone;
+        }
+
+        if (!_topics.TryGetValue(letter.Topic, out var state))
+        {
+            return DeadLetterReplayFailure.TopicGone;
+        }
+
+        return state.Pending.ContainsKey(letter.Sequence) ? DeadLetterReplayFailure.AlreadyInFlight : null;
     }
 
     /// <summary>Members now; caller holds <see cref="Gate"/>.</summary>
