@@ -32,7 +32,7 @@ namespace Marie.Events.Backends.File;
 /// <see cref="BackendException"/>, gives their numbers back (a retry gets the same ones) and is counted in
 /// <see cref="WriteFailures"/>; reads keep working.</para>
 /// </remarks>
-public sealed class FileEventBackend : IEventBackend
+public sealed class FileEventBackend : IEventBackend, IDurableStore
 {
     /// <summary>The backend's configured name.</summary>
     public const string BackendName = "file";
@@ -60,6 +60,7 @@ public sealed class FileEventBackend : IEventBackend
     private readonly ILogger _log;
     private readonly Dictionary<string, TopicState> _topics = new(StringComparer.Ordinal);
     private readonly Lock _topicsGate = new();
+    private SqliteDurableStore? _durables;
     private readonly object _queueGate = new();
     private readonly SemaphoreSlim _room = new(QueueCapacity, QueueCapacity);
     private List<PendingAppend> _queue = [];
@@ -153,6 +154,17 @@ public sealed class FileEventBackend : IEventBackend
         {
             store.Dispose();
             throw;
+        }
+
+        try
+        {
+            _durables = SqliteDurableStore.Open(DatabaseFile);
+        }
+        catch (SqliteException e)
+        {
+            store.Dispose();
+            throw new BackendException(
+                $"the file backend cannot open the durables table of {DatabaseFile} ({e.Message})", e);
         }
 
         _store = store;
@@ -542,6 +554,45 @@ public sealed class FileEventBackend : IEventBackend
     public ValueTask<IReadOnlyList<string>> ListTopicsAsync(CancellationToken cancellationToken) =>
         ValueTask.FromResult<IReadOnlyList<string>>(Guard(() => Store.ListTopics()));
 
+    /// <inheritdoc />
+    public bool IsShared => false;
+
+    /// <inheritdoc />
+    public ValueTask SaveAsync(DurableSnapshot snapshot, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        Guard(() =>
+        {
+            Durables.Save(snapshot);
+            return true;
+        });
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask DeleteAsync(string key, string name, CancellationToken cancellationToken)
+    {
+        Guard(() =>
+        {
+            Durables.Delete(key, name);
+            return true;
+        });
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<DurableSnapshot?> LoadAsync(string key, string name, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Guard(() => Durables.Load(key, name)));
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<DurableSnapshot>> LoadAllAsync(CancellationToken cancellationToken) =>
+        ValueTask.FromResult<IReadOnlyList<DurableSnapshot>>(Guard(() => Durables.LoadAll()));
+
+    private SqliteDurableStore Durables =>
+        _durables
+            ?? throw new InvalidOperationException(
+                "the file backend is not started: start its broker (GrpcEventBroker.StartAsync) first");
+
     private T Guard<T>(Func<T> read)
     {
         try
@@ -570,6 +621,7 @@ public sealed class FileEventBackend : IEventBackend
         }
 
         _writer?.Join();
+        _durables?.Dispose();
         if (_store is not null)
         {
             _store.Dispose();

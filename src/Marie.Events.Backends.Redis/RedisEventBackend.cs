@@ -20,7 +20,7 @@ namespace Marie.Events.Backends.Redis;
 /// subscriber connection was down) is filled from the log before the event that revealed it; after a reconnect
 /// every topic is caught up.
 /// </summary>
-public sealed class RedisEventBackend : IEventBackend
+public sealed class RedisEventBackend : IEventBackend, IDurableStore
 {
     /// <summary>The backend's configured name.</summary>
     public const string BackendName = "redis";
@@ -43,6 +43,7 @@ public sealed class RedisEventBackend : IEventBackend
     private readonly ILogger _logger;
     private IEventBackendListener? _listener;
     private ConnectionMultiplexer? _redis;
+    private RedisDurableStore? _durables;
     private ChannelMessageQueue? _fanout;
     private Task? _loop;
     private readonly RedisMetrics _metrics;
@@ -161,6 +162,54 @@ public sealed class RedisEventBackend : IEventBackend
 
     private RedisEventLog Connected => Log ?? throw new BackendException("the Redis backend is not connected yet");
 
+    private RedisDurableStore Durables =>
+        _durables ?? throw new BackendException("the Redis backend is not connected yet");
+
+    /// <inheritdoc />
+    public bool IsShared => true;
+
+    /// <inheritdoc />
+    public ValueTask SaveAsync(DurableSnapshot snapshot, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        return new(Guard(() => Durables.SaveAsync(snapshot), cancellationToken));
+    }
+
+    /// <inheritdoc />
+    public ValueTask DeleteAsync(string key, string name, CancellationToken cancellationToken) =>
+        new(Guard(() => Durables.DeleteAsync(key, name), cancellationToken));
+
+    /// <inheritdoc />
+    public async ValueTask<DurableSnapshot?> LoadAsync(string key, string name, CancellationToken cancellationToken)
+    {
+        DurableSnapshot? snapshot = null;
+        await Guard(async () => snapshot = await Durables.LoadAsync(key, name).ConfigureAwait(false),
+            cancellationToken).ConfigureAwait(false);
+        return snapshot;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<DurableSnapshot>> LoadAllAsync(CancellationToken cancellationToken)
+    {
+        IReadOnlyList<DurableSnapshot> all = [];
+        await Guard(async () => all = await Durables.LoadAllAsync().ConfigureAwait(false), cancellationToken)
+            .ConfigureAwait(false);
+        return all;
+    }
+
+    /// <summary>Runs a durable-state call, its Redis failures as <see cref="BackendException"/>.</summary>
+    private static async Task Guard(Func<Task> call, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await call().WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            throw new BackendException($"Redis did not take the durable subscription's state: {ex.Message}", ex);
+        }
+    }
+
     /// <summary>Connects to Redis, loads every topic's recent events into <paramref name="listener"/>, and follows
     /// the fan-out channel from then on.</summary>
     /// <exception cref="BackendException">Redis cannot be reached (the message names the key).</exception>
@@ -199,6 +248,7 @@ public sealed class RedisEventBackend : IEventBackend
                     TaskScheduler.Default);
         };
         Log = new RedisEventLog(_redis, settings.KeyPrefix);
+        _durables = new RedisDurableStore(_redis, settings.KeyPrefix);
 
         // The first catch-up is queued before the subscription, so announcements that arrive while it reads the
         // log are applied after it (and those it already applied are ignored as held).

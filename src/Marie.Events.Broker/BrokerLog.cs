@@ -110,4 +110,39 @@ internal static partial class BrokerLog
 
     [LoggerMessage(EventId = 1115, Level = LogLevel.Information, Message = "{Count} dead letters of key {Key} purged")]
     public static partial void DeadLettersPurged(this ILogger logger, int count, string key);
+
+    [LoggerMessage(EventId = 1116, Level = LogLevel.Information,
+        Message = "Durable subscription {DurableName} of key {Key} created (group '{Group}')")]
+    public static partial void DurableCreated(this ILogger logger, string durableName, string key, string group);
+
+    [LoggerMessage(EventId = 1117, Level = LogLevel.Information,
+        Message = "Durable subscription {DurableName} of key {Key} removed: no stream held it for {TtlSeconds} s "
+            + "(durable.inactive_ttl_s)")]
+    public static partial void DurableExpired(this ILogger logger, string durableName, string key, long ttlSeconds);
+
+    [LoggerMessage(EventId = 1118, Level = LogLevel.Information,
+        Message = "Durable subscription {DurableName} of key {Key} deleted")]
+    public static partial void DurableDeleted(this ILogger logger, string durableName, string key);
+
+    [LoggerMessage(EventId = 1119, Level = LogLevel.Information,
+        Message = "Durable subscription {DurableName} of key {Key}: stream {ConnectionId} left, "
+            + "{HandedOver} unacknowledged events handed to the other members")]
+    public static partial void DurableMemberLeft(this ILogger logger, string durableName, string key,
+        string connectionId, int handedOver);
+
+    [LoggerMessage(EventId = 1120, Level = LogLevel.Warning,
+        Message = "Durable subscription {DurableName} of key {Key}: stream {ConnectionId} went silent, "
+            + "{HandedOver} unacknowledged events handed to the other members")]
+    public static partial void DurableMemberSilent(this ILogger logger, string durableName, string key,
+        string connectionId, int handedOver);
+
+    [LoggerMessage(EventId = 1121, Level = LogLevel.Warning,
+        Message = "Durable subscription {DurableName} of key {Key}: saving its state failed, retried at the next "
+            + "interval: {Reason}")]
+    public static partial void DurableStoreFailed(this ILogger logger, string durableName, string key,
+        string reason);
+
+    [LoggerMessage(EventId = 1122, Level = LogLevel.Information,
+        Message = "{Count} durable subscriptions loaded from the backend")]
+    public static partial void DurablesLoaded(this ILogger logger, int count);
 }

@@ -54,6 +54,9 @@ public sealed class BrokerOptions
     /// <summary>Dead-letter retention and replay (<c>dead_letters.*</c>).</summary>
     public DeadLetterOptions DeadLetters { get; set; } = new();
 
+    /// <summary>Durable subscriptions: inactive TTL and state saves (<c>durable.*</c>).</summary>
+    public DurableOptions Durable { get; set; } = new();
+
     /// <summary>Bounds on what one client may ask (the gateway's <c>gateway.limits.*</c>).</summary>
     public BrokerLimits Limits { get; set; } = new();
 
@@ -79,6 +82,8 @@ public sealed class BrokerOptions
             return ("max_ack_extension_s", $"must be greater than 0 (got {MaxAckExtensionSeconds})");
         if (DeadLetters is null) return ("dead_letters", "must be set");
         if (DeadLetters.Validate() is { } deadLetters) return deadLetters;
+        if (Durable is null) return ("durable", "must be set");
+        if (Durable.Validate() is { } durable) return durable;
         return Limits is null ? ("limits", "must be set") : Limits.Validate();
     }
 }

@@ -63,6 +63,11 @@ public sealed partial class GrpcEventBroker
                     lock (subscription.Gate)
                     {
                         var start = plan.StartFor(topic.Log, subscription.Filter);
+                        if (subscription.Durable is { } durable)
+                        {
+                            start = durable.StartFor(topic, start);
+                        }
+
                         topic.Attach(subscription.AddTopic(topic, start.Watermark));
                         var head = topic.Log.Head;
                         var replayFrom = start.Watermark < head
@@ -154,11 +159,22 @@ public sealed partial class GrpcEventBroker
             if (!subscription.Attached)
             {
                 // Closed before it was attached: it was never counted.
+                LeaveDurable(subscription);
                 return;
             }
         }
 
         Counters.SubscriptionRemoved();
+        LeaveDurable(subscription);
+    }
+
+    /// <summary>A closed durable member leaves its durable; the others take what it held. No lock held.</summary>
+    private void LeaveDurable(Subscription subscription)
+    {
+        if (subscription.Durable is not null)
+        {
+            Durables.Left(subscription, subscription.HandedOverAtClose);
+        }
     }
 
     /// <summary>

@@ -4,6 +4,7 @@ using System.Globalization;
 using Marie.Events.Broker.Access;
 using Marie.Events.Broker.Connections;
 using Marie.Events.Broker.DeadLetters;
+using Marie.Events.Broker.Durables;
 using Marie.Events.Broker.Limits;
 using Marie.Events.Broker.Storage;
 using Marie.Events.Broker.Subscriptions;
@@ -58,6 +59,27 @@ public sealed partial class GrpcEventBroker : IDisposable
         ILoggerFactory? loggerFactory,
         IEventBackend? backend,
         IDeadLetterStore? deadLetters)
+        : this(options, timeProvider, loggerFactory, backend, deadLetters, null)
+    {
+    }
+
+    /// <summary>Creates a broker with a dead-letter store and a durable-state store of the caller's.</summary>
+    /// <param name="options">Settings; validated here.</param>
+    /// <param name="timeProvider">Clock and timers (a fake one in tests); the system clock by default.</param>
+    /// <param name="loggerFactory">Where log lines go; nowhere by default.</param>
+    /// <param name="backend">Where events are kept; the memory backend (the rings themselves) by default.</param>
+    /// <param name="deadLetters">Where dead letters are kept; in memory by default.</param>
+    /// <param name="durables">Where durable subscriptions' state is saved; by default the backend, when it
+    /// implements <see cref="IDurableStore"/> (file, Redis), else nowhere (memory: the state lives in the broker).
+    /// </param>
+    /// <exception cref="ArgumentException">An option is out of range (the message names its key).</exception>
+    public GrpcEventBroker(
+        BrokerOptions options,
+        TimeProvider? timeProvider,
+        ILoggerFactory? loggerFactory,
+        IEventBackend? backend,
+        IDeadLetterStore? deadLetters,
+        IDurableStore? durables)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.Validate() is { } problem)
@@ -75,7 +97,11 @@ public sealed partial class GrpcEventBroker : IDisposable
         DeadLetterOffice = new DeadLetterOffice(
             this,
             deadLetters ?? new MemoryDeadLetterStore(options.DeadLetters, Time));
+        Durables = new DurableRegistry(this, durables ?? Backend as IDurableStore);
     }
+
+    /// <summary>The durable subscriptions, per key and name.</summary>
+    internal DurableRegistry Durables { get; }
 
     /// <summary>The redelivery policy of a subscription that asks for none of its own.</summary>
     internal RedeliveryPolicy DefaultPolicy { get; }
@@ -354,6 +380,7 @@ public sealed partial class GrpcEventBroker : IDisposable
     /// <summary>Stops every connection's timers and releases their state.</summary>
     public void Dispose()
     {
+        Durables.Dispose();
         foreach (var connection in _connections.Keys)
         {
             connection.Dispose();

@@ -28,13 +28,14 @@ public sealed class TestBroker : IDisposable
     public TestBroker(
         Action<BrokerOptions>? configure = null,
         DateTimeOffset? start = null,
-        Marie.Events.Broker.Storage.IEventBackend? backend = null)
+        Marie.Events.Broker.Storage.IEventBackend? backend = null,
+        Marie.Events.Broker.Storage.IDurableStore? durables = null)
     {
         Options = new BrokerOptions();
         configure?.Invoke(Options);
         Time = new FakeTimeProvider(start ?? StartTime);
         Logs = new CapturingLoggerFactory();
-        Broker = new GrpcEventBroker(Options, Time, Logs, backend);
+        Broker = new GrpcEventBroker(Options, Time, Logs, backend, null, durables);
     }
 
     public BrokerOptions Options { get; }

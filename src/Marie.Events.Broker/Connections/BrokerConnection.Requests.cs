@@ -19,6 +19,7 @@ public sealed partial class BrokerConnection
     {
         ArgumentNullException.ThrowIfNull(message);
         ObjectDisposedException.ThrowIf(IsDisposed, this);
+        Volatile.Write(ref _lastHeardAt, Broker.Time.GetTimestamp());
         await WaitForReplyRoomAsync(cancellationToken).ConfigureAwait(false);
         if (!_limits.WithinLimits(message))
         {
@@ -28,6 +29,13 @@ public sealed partial class BrokerConnection
         switch (message.MessageCase)
         {
             case ClientMessage.MessageOneofCase.Subscribe:
+                if (message.Subscribe.DurableName.Length > 0)
+                {
+                    // A shared store (Redis) may hold a newer state of it, written by another gateway.
+                    await Broker.Durables.RefreshAsync(Owner, message.Subscribe.DurableName, cancellationToken)
+                        .ConfigureAwait(false);
+                }
+
                 Subscribe(message.Subscribe);
                 break;
             case ClientMessage.MessageOneofCase.Unsubscribe:
@@ -99,6 +107,12 @@ public sealed partial class BrokerConnection
             return;
         }
 
+        if (DurableProblem(request) is { } durableProblem)
+        {
+            EnqueueError(id, durableProblem.Code, durableProblem.Message, ("field", durableProblem.Field));
+            return;
+        }
+
         var requested = request.Topics.Distinct(StringComparer.Ordinal).ToArray();
         var wildcard = requested.Contains("*");
         var named = requested.Where(t => t != "*").ToArray();
@@ -117,7 +131,14 @@ public sealed partial class BrokerConnection
             }
 
             var number = ++_nextSubscriptionNumber;
-            subscription = new Subscription(this, number, id, filter, wildcard, requested, policy);
+            var made = NewSubscription(request, number, filter, wildcard, requested, policy);
+            if (made is null)
+            {
+                return;
+            }
+
+            subscription = made;
+
             _subscriptions.Add(id, subscription);
             if (_byNumber is not null)
             {

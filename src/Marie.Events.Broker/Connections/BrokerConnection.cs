@@ -29,6 +29,7 @@ public sealed partial class BrokerConnection : IDisposable
     private readonly ConnectionLimits _limits;
     private readonly RedeliveryTimer _redelivery;
     private int _disposed;
+    private long _lastHeardAt;
     private ConnectionAccess _access;
 
     internal BrokerConnection(GrpcEventBroker broker, string id, ConnectionAccess access, string owner)
@@ -40,6 +41,7 @@ public sealed partial class BrokerConnection : IDisposable
         _limits = new ConnectionLimits(this, broker.Time, broker.Settings.Limits);
         _redelivery = new RedeliveryTimer(this);
         Tag = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        _lastHeardAt = broker.Time.GetTimestamp();
         broker.Heartbeats.Add(this);
     }
 
@@ -55,6 +57,10 @@ public sealed partial class BrokerConnection : IDisposable
     internal GrpcEventBroker Broker { get; }
 
     internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>Timestamp (TimeProvider) of the client's last message (or of the connection's start): a consumer
+    /// group tells a silent member by it.</summary>
+    internal long LastHeardAt => Volatile.Read(ref _lastHeardAt);
 
     /// <summary>The topics this connection may see now.</summary>
     public ConnectionAccess Access => Volatile.Read(ref _access);

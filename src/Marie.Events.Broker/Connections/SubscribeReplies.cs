@@ -47,6 +47,12 @@ internal static class SubscribeReplies
     {
         var confirm = new SubscriptionConfirm { SubscriptionId = subscription.Id };
         confirm.Topics.AddRange(subscription.RequestedTopics);
+        if (subscription.Durable is { } durable)
+        {
+            confirm.DurableName = durable.Name;
+            confirm.Group = durable.Group;
+        }
+
         long replayFrom = 0, head = 0;
         foreach (var topic in attached)
         {

@@ -35,9 +35,9 @@ public static class DeadLetterReasons
 }
 
 /// <summary>
-/// The subscription that failed an event. Today every subscription is a plain one, named by its
-/// <see cref="SubscriptionId"/> on the stream <see cref="ConnectionId"/>; a durable subscription will be named by
-/// <see cref="DurableName"/> (and <see cref="Group"/>), which outlive any stream.
+/// The subscription that failed an event: a plain one is named by its <see cref="SubscriptionId"/> on the stream
+/// <see cref="ConnectionId"/>; a durable one by <see cref="DurableName"/> (and <see cref="Group"/>), which outlive
+/// any stream (its subscription id and stream are the member's that failed it).
 /// </summary>
 /// <param name="SubscriptionId">The client's subscription id.</param>
 /// <param name="ConnectionId">The stream it was open on.</param>

@@ -54,7 +54,8 @@ internal sealed class DeadLetterOffice(GrpcEventBroker broker, IDeadLetterStore 
             entry.Sequence,
             stored.EncodeData(),
             stored.PublishedAt.ToDateTimeOffset(),
-            previous?.Subscription ?? new DeadLetterSubscription(subscription.Id, subscription.Connection.Id),
+            previous?.Subscription ?? new DeadLetterSubscription(subscription.Id, subscription.Connection.Id,
+                subscription.Durable?.Name, subscription.Durable is { Group.Length: > 0 } d ? d.Group : null),
             round,
             previous is null ? [] : [.. previous.History, previous.Last]);
         if (reason == DeadLetterReason.MaxAttempts)
@@ -120,6 +121,11 @@ internal sealed class DeadLetterOffice(GrpcEventBroker broker, IDeadLetterStore 
     private DeadLetterReplayFailure? ReplayOne(string key, DeadLetter letter)
     {
         var target = letter.Subscription;
+        if (target.DurableName is not null)
+        {
+            return ReplayToDurable(key, letter);
+        }
+
         var subscription = broker.FindSubscription(key, target.ConnectionId, target.SubscriptionId);
         if (subscription is null)
         {
@@ -153,6 +159,39 @@ internal sealed class DeadLetterOffice(GrpcEventBroker broker, IDeadLetterStore 
         }
 
         broker.Log.DeadLetterReplayed(letter.Id, key, target.SubscriptionId, target.ConnectionId);
+        return null;
+    }
+
+    /// <summary>A dead letter of a durable goes back to that durable (and no other): it waits there until a member
+    /// has room, also while no stream holds it.</summary>
+    private DeadLetterReplayFailure? ReplayToDurable(string key, DeadLetter letter)
+    {
+        var name = letter.Subscription.DurableName!;
+        var code = broker.Durables.CannotReplay(letter);
+        if (code is null && !store.Remove(key, letter.Id))
+        {
+            return new DeadLetterReplayFailure(letter.Id, "not_found", "the dead letter was removed meanwhile");
+        }
+
+        if (code is null && broker.Durables.Replay(letter, ToStored(letter)) is { } late)
+        {
+            // Deleted or taken meanwhile: it stays a dead letter.
+            store.Add(letter);
+            code = late;
+        }
+
+        if (code is not null)
+        {
+            return new DeadLetterReplayFailure(letter.Id, code, code switch
+            {
+                DeadLetterReplayFailure.AlreadyInFlight => "the durable subscription has this event pending already",
+                DeadLetterReplayFailure.TopicGone => $"durable subscription '{name}' has no position on topic "
+                    + $"'{letter.Topic}'",
+                _ => $"durable subscription '{name}' no longer exists (deleted, or removed after its inactive TTL)",
+            });
+        }
+
+        broker.Log.DeadLetterReplayed(letter.Id, key, name, "(durable)");
         return null;
     }
 

@@ -142,6 +142,7 @@ internal sealed partial class Subscription
         entry.DueAt = now + Policy.WaitTicksAfter(entry.Attempts);
         entry.MarkQueued();
         _redelivered++;
+        Durable?.Attempted(entry.Position.Topic.Name, entry.Sequence, entry.Attempts);
         Connection.Broker.Counters.RedeliveredOne();
         Connection.EnqueueEvent(this, entry, entry.Event, entry.Attempts);
     }

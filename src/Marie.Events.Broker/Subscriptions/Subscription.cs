@@ -69,6 +69,20 @@ internal sealed partial class Subscription
 
     public bool Closed { get; private set; }
 
+    /// <summary>The durable subscription this one is a member of (set before it is attached), or null: a plain
+    /// subscription pays one null check per event for durables.</summary>
+    public Durables.DurableSubscription? Durable { get; init; }
+
+    /// <summary>A durable member whose in-flight events were handed to the others because its stream went silent:
+    /// it claims nothing until its connection is heard from again after <see cref="SuspendedAt"/>.</summary>
+    public bool Suspended { get; set; }
+
+    /// <summary>The in-flight events a durable member handed back when it closed.</summary>
+    public int HandedOverAtClose { get; private set; }
+
+    /// <summary>Timestamp (TimeProvider) of the suspension.</summary>
+    public long SuspendedAt { get; set; }
+
     private Settings Settings => Connection.Broker.Settings;
 
     public IReadOnlyList<SubscriptionTopic> Topics => _positions;
@@ -156,7 +170,7 @@ internal sealed partial class Subscription
                 return;
             }
 
-            if (InFlightCount >= Settings.MaxInFlight)
+            if (InFlightCount >= Settings.MaxInFlight || Suspended)
             {
                 subscriptionTopic.Lagging = true;
                 subscriptionTopic.Watermark = stored.Sequence - 1;
@@ -164,7 +178,14 @@ internal sealed partial class Subscription
             }
 
             subscriptionTopic.Watermark = stored.Sequence;
-            Deliver(subscriptionTopic, stored, fromRing: false);
+            if (Durable is null)
+            {
+                Deliver(subscriptionTopic, stored, fromRing: false);
+            }
+            else if (TryClaim(subscriptionTopic, stored.Sequence) && !TryAssign(subscriptionTopic, stored))
+            {
+                Deliver(subscriptionTopic, stored, fromRing: false);
+            }
         }
     }
 
@@ -173,13 +194,18 @@ internal sealed partial class Subscription
     /// </summary>
     public void Pump()
     {
-        if (Closed)
+        if (Closed || (Suspended && !TryResume()))
         {
             return;
         }
 
         // Start each pass one topic further on, so that a busy topic cannot keep a multi-topic subscription's
         // freed room to itself.
+        if (Durable is { HasWaiting: true })
+        {
+            PumpWaiting();
+        }
+
         var count = _positions.Count;
         var start = count == 0 ? 0 : (int)((uint)_pumpStart++ % (uint)count);
         for (var i = 0; i < count && InFlightCount < Settings.MaxInFlight; i++)
@@ -198,6 +224,17 @@ internal sealed partial class Subscription
         while (InFlightCount < Settings.MaxInFlight)
         {
             var next = subscriptionTopic.Watermark + 1;
+            if (Durable is not null)
+            {
+                // Another member may have taken events after this one's point: carry on after them.
+                var delivered = Durable.DeliveredOf(subscriptionTopic.Topic.Name);
+                if (delivered >= next)
+                {
+                    subscriptionTopic.Watermark = delivered;
+                    next = delivered + 1;
+                }
+            }
+
             switch (log.TryRead(next, out var stored))
             {
                 case ReadOutcome.NotYet:
@@ -212,7 +249,7 @@ internal sealed partial class Subscription
             }
 
             subscriptionTopic.Watermark = next;
-            if (Filter.Matches(stored!))
+            if (Filter.Matches(stored!) && (Durable is null || TryClaim(subscriptionTopic, next)))
             {
                 Deliver(subscriptionTopic, stored!, fromRing: true);
             }
@@ -237,6 +274,7 @@ internal sealed partial class Subscription
     {
         var entry = subscriptionTopic.InFlight[index];
         subscriptionTopic.InFlight.RemoveAt(index);
+        Durable?.Settled(subscriptionTopic.Topic.Name, entry.Sequence);
         subscriptionTopic.Return(entry);
         InFlightCount--;
         Connection.Broker.Counters.InFlightChanged(-1);
@@ -249,6 +287,7 @@ internal sealed partial class Subscription
         var inFlight = subscriptionTopic.InFlight;
         for (var i = 0; i < count; i++)
         {
+            Durable?.Settled(subscriptionTopic.Topic.Name, inFlight[i].Sequence);
             subscriptionTopic.Return(inFlight[i]);
         }
 
@@ -268,6 +307,12 @@ internal sealed partial class Subscription
         }
 
         Closed = true;
+        if (Durable is not null)
+        {
+            HandedOverAtClose = HandOverInFlight();
+            return;
+        }
+
         foreach (var subscriptionTopic in _positions)
         {
             while (subscriptionTopic.InFlight.Count > 0)

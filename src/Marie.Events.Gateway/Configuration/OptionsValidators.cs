@@ -63,6 +63,7 @@ internal sealed class ToastOptionsValidator : IValidateOptions<ToastOptions>
         CheckFinite(errors, BrokerPrefix + "redelivery_delay_s", broker.RedeliveryDelaySeconds);
         CheckFinite(errors, BrokerPrefix + "max_ack_extension_s", broker.MaxAckExtensionSeconds);
         CheckFinite(errors, BrokerPrefix + "dead_letters.max_age_s", broker.DeadLetters.MaxAgeSeconds);
+        CheckFinite(errors, BrokerPrefix + "durable.inactive_ttl_s", broker.Durable.InactiveTtlSeconds);
         if (broker.ToBrokerOptions().Validate() is { } invalid)
         {
             errors.Add($"{BrokerPrefix}{invalid.Key} {invalid.Message}");

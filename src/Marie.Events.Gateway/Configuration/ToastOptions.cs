@@ -131,6 +131,10 @@ internal sealed class BrokerSection
     [ConfigurationKeyName("dead_letters")]
     public DeadLettersSection DeadLetters { get; set; } = new();
 
+    /// <summary>Addition: <c>toast.grpc.broker.durable.*</c>.</summary>
+    [ConfigurationKeyName("durable")]
+    public DurableSection Durable { get; set; } = new();
+
     /// <summary>A new <see cref="BrokerOptions"/> with these values.</summary>
     public BrokerOptions ToBrokerOptions() => new()
     {
@@ -140,6 +144,11 @@ internal sealed class BrokerSection
             MaxCount = DeadLetters.MaxCount,
             MaxAgeSeconds = DeadLetters.MaxAgeSeconds,
             ReplayPerSecond = DeadLetters.ReplayPerSecond,
+        },
+        Durable = new DurableOptions
+        {
+            InactiveTtlSeconds = Durable.InactiveTtlSeconds,
+            FlushIntervalMs = Durable.FlushIntervalMs,
         },
         ReplaySize = ReplaySize,
         MaxInFlight = MaxInFlight,
@@ -167,6 +176,19 @@ internal sealed class DeadLettersSection
 
     [ConfigurationKeyName("replay_per_second")]
     public int ReplayPerSecond { get; set; } = Defaults.ReplayPerSecond;
+}
+
+/// <summary><c>toast.grpc.broker.durable.*</c>: durable subscriptions (docs/delivery.md); defaults from
+/// <see cref="DurableOptions"/>.</summary>
+internal sealed class DurableSection
+{
+    private static readonly DurableOptions Defaults = new();
+
+    [ConfigurationKeyName("inactive_ttl_s")]
+    public double InactiveTtlSeconds { get; set; } = Defaults.InactiveTtlSeconds;
+
+    [ConfigurationKeyName("flush_interval_ms")]
+    public int FlushIntervalMs { get; set; } = Defaults.FlushIntervalMs;
 }
 
 /// <summary><c>toast.grpc.broker.file.*</c>: the durable log on local disk (docs/configuration.md).</summary>

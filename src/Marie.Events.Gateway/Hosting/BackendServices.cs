@@ -71,7 +71,12 @@ internal static class BackendServices
             }
         }
 
-        public async Task StopAsync(CancellationToken cancellationToken) =>
+        public async Task StopAsync(CancellationToken cancellationToken)
+        {
+            // Stopped last (registered first): the streams have ended and handed their durables' in-flight events
+            // back, so what is saved here is every durable's final state.
+            await broker.FlushDurablesAsync(CancellationToken.None).ConfigureAwait(false);
             await broker.Backend.DisposeAsync().ConfigureAwait(false);
+        }
     }
 }

@@ -100,6 +100,7 @@ internal static class GatewayServices
         AdminDeadLettersEndpoint.Map(app);
         Dashboard.DashboardEndpoint.Map(app);
         app.MapMarieMetrics(app.Configuration);
+        AdminDurablesEndpoint.Map(app);
         return app;
     }
 
