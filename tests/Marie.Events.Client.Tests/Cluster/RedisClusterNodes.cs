@@ -98,7 +98,12 @@ public sealed class RedisClusterNodes : IAsyncDisposable
         }, "every Redis Cluster node reporting cluster_state:ok", timeout ?? TimeSpan.FromSeconds(30));
 
     /// <summary>The node that is primary for <paramref name="key"/>'s slot now.</summary>
-    public async Task<RedisProcess> PrimaryForAsync(string key)
+    public async Task<RedisProcess> PrimaryForAsync(string key) =>
+        await TryPrimaryForAsync(key) ?? throw new InvalidOperationException($"no primary serves {key}'s slot");
+
+    /// <summary>The node that is primary for <paramref name="key"/>'s slot now; null while none is (a
+    /// failover).</summary>
+    public async Task<RedisProcess?> TryPrimaryForAsync(string key)
     {
         var any = Nodes.First(n => n.Running);
         var slotReply = await any.TryCommandAsync("CLUSTER", "KEYSLOT", key)
@@ -131,7 +136,7 @@ public sealed class RedisClusterNodes : IAsyncDisposable
             }
         }
 
-        throw new InvalidOperationException($"no primary serves slot {slot}");
+        return null;
     }
 
     /// <summary>How many primaries serve slots.</summary>

@@ -56,7 +56,7 @@ public sealed class ScaleOutTests(ITestOutputHelper output)
             await victim.KillAsync();
             // Its replica takes over; the killed node comes back (as a replica) so its shard can confirm writes.
             await Wait.UntilAsync(
-                async () => (await cluster.PrimaryForAsync(Topics[0])).Port != victim.Port,
+                async () => await cluster.TryPrimaryForAsync(Topics[0]) is { } now && now.Port != victim.Port,
                 "the replica promoted",
                 TimeSpan.FromSeconds(30));
             await victim.StartAsync();
