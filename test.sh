@@ -2,7 +2,8 @@
 # Runs every test of the solution: `bash test.sh` (what .ci/run calls).
 # 1. Installs the Debian packages the tests need when missing (root only): Debian's python3-grpcio and
 #    python3-protobuf run the seed's Python client in the interop test; protoc and grpc_python_plugin generate its stubs;
-#    redis-server is started by the cluster-mode tests (each starts its own, on a free port, docs/cluster.md).
+#    redis-server is started by the cluster-mode tests (each starts its own, on a free port, docs/cluster.md);
+#    redis-tools' redis-cli joins their Redis Cluster, and redis-sentinel runs their Sentinel failover.
 # 2. Checks that no C# line is over 120 characters (.editorconfig's max_line_length).
 # 3. Runs `dotnet test Marie.Events.slnx -c Release`, with TRX results in TestResults/test-sh/.
 # 4. Prints one line `N passed, N failed` (`, N skipped` when some were skipped) counted from the TRX files, and
@@ -12,7 +13,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-apt_packages=(python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc redis-server)
+apt_packages=(python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc redis-server redis-tools
+  redis-sentinel)
 
 installed() {
   dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'

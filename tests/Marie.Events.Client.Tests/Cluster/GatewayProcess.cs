@@ -28,6 +28,19 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     public int GrpcPort { get; }
 
+    /// <summary>The admin HTTP port (<c>/internal/stats</c>).</summary>
+    public int AdminPort { get; private init; }
+
+    /// <summary>CPU time the process used so far (user and system).</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
     public Uri Address => new($"http://127.0.0.1:{GrpcPort}");
 
     /// <summary>What the process printed so far (stdout and stderr).</summary>
@@ -163,7 +176,7 @@ public sealed class GatewayProcess : IAsyncDisposable
         info.ArgumentList.Add(config);
         info.Environment.Remove("MARIE_EVENTS_CONFIG");
         var process = Process.Start(info) ?? throw new InvalidOperationException("the gateway process did not start");
-        var gateway = new GatewayProcess(process, dir, grpcPort);
+        var gateway = new GatewayProcess(process, dir, grpcPort) { AdminPort = adminPort };
         process.OutputDataReceived += (_, e) => gateway.Append(e.Data, error: false);
         process.ErrorDataReceived += (_, e) => gateway.Append(e.Data, error: true);
         process.BeginOutputReadLine();

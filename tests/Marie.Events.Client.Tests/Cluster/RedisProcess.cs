@@ -97,12 +97,15 @@ public sealed class RedisProcess : IAsyncDisposable
 
     /// <summary>Sends one command (its words as a RESP array) and returns the whole reply as text; null when the
     /// server cannot be reached.</summary>
-    public async Task<string?> TryCommandAsync(params string[] words)
+    public Task<string?> TryCommandAsync(params string[] words) => TryCommandAsync(Port, words);
+
+    /// <summary>Sends one command to the Redis on <paramref name="port"/>; null when it cannot be reached.</summary>
+    public static async Task<string?> TryCommandAsync(int port, params string[] words)
     {
         try
         {
             using var client = new TcpClient();
-            await client.ConnectAsync(IPAddress.Loopback, Port);
+            await client.ConnectAsync(IPAddress.Loopback, port);
             var stream = client.GetStream();
             var request = new StringBuilder().Append(CultureInfo.InvariantCulture, $"*{words.Length}\r\n");
             foreach (var word in words)
