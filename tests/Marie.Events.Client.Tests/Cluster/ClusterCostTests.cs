@@ -16,13 +16,17 @@ namespace Marie.Events.Client.Tests.Cluster;
 /// </summary>
 public sealed class ClusterCostTests(ITestOutputHelper output)
 {
-    [Fact]
-    public async Task PublishThroughA_BWithNoStreams_EveryEventInBsRingAndCostsReported()
+    [Theory]
+    [InlineData(10, 8)]
+    [InlineData(1, 8)]
+    [InlineData(1, 1)]
+    public async Task PublishThroughA_BWithNoStreams_EveryEventInBsRingAndCostsReported(int topicCount, int depth)
     {
         const int events = 20_000;
-        string[] topics = [.. Enumerable.Range(1, 10).Select(i => $"cost-{i}")];
+        string[] topics = [.. Enumerable.Range(1, topicCount).Select(i => $"cost-{i}")];
         await using var redis = await RedisServer.StartAsync(appendOnly: false);
         var kit = new ClusterKit(redis) { Broker = { ["replay_size"] = "2000" } };
+        kit.Broker["redis:pipeline_depth"] = depth.ToString(CultureInfo.InvariantCulture);
         await using var a = await kit.StartProcessAsync("gw-a");
         await using var b = await kit.StartProcessAsync("gw-b");
         var options = ClusterKit.Options(kit.Keys.Admin, a.Address);
@@ -46,7 +50,8 @@ public sealed class ClusterCostTests(ITestOutputHelper output)
         var bUs = (b.CpuTime - bCpu).TotalMicroseconds / events;
         var redisUs = (await RedisCpuAsync(redis) - redisCpu) * 1e6 / events;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{events} events over {topics.Length} topics in {published.TotalMilliseconds:F0} ms "
+            $"pipeline_depth {depth}: {events} events over {topics.Length} topics in "
+                + $"{published.TotalMilliseconds:F0} ms "
                 + $"({events / published.TotalSeconds:F0} acknowledged publishes/s): gateway A (files them) "
                 + $"{aUs:F1} us CPU/event, gateway B (no streams) {bUs:F1} us CPU/event, redis-server "
                 + $"{redisUs:F1} us CPU/event"));
