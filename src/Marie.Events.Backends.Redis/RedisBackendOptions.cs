@@ -70,7 +70,9 @@ public sealed class RedisBackendOptions
         }
 
         var prefix = KeyPrefix ?? "";
-        if (prefix.Length is 0 or > MaxKeyPrefixLength || prefix.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c is '{' or '}'))
+        // Braces would start a Redis Cluster hash tag in the prefix: every key would then share one slot.
+        if (prefix.Length is 0 or > MaxKeyPrefixLength
+            || prefix.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c is '{' or '}'))
         {
             errors.Add($"toast.grpc.broker.redis.key_prefix must be 1 to {MaxKeyPrefixLength} characters without "
                 + $"spaces, braces or control characters (got '{KeyPrefix}')");
