@@ -47,7 +47,10 @@ public sealed partial class RedisEventBackend
                     TaskContinuationOptions.OnlyOnRanToCompletion,
                     TaskScheduler.Default);
         };
-        Log = new RedisEventLog(_redis, settings.KeyPrefix);
+        Log = new RedisEventLog(_redis, settings.KeyPrefix)
+        {
+            CatchUpReads = settings.AckReplicas > 0 ? CommandFlags.PreferReplica : CommandFlags.None,
+        };
 
         // Topics named by other gateways are followed as they appear; the first catch-up, queued after that
         // subscription, follows every registered topic and reads each one's log.
@@ -137,17 +140,25 @@ public sealed partial class RedisEventBackend
         switch (Apply(topic, epoch, events, allowGap: false))
         {
             case ApplyOutcome.Gap:
-                await FillAsync(topic, epoch, last).ConfigureAwait(false);
+                await FillThenApplyAsync(topic, epoch, events, last).ConfigureAwait(false);
                 break;
             case ApplyOutcome.EpochChanged:
                 Reset(topic, epoch);
                 if (Apply(topic, epoch, events, allowGap: false) == ApplyOutcome.Gap)
                 {
-                    await FillAsync(topic, epoch, last).ConfigureAwait(false);
+                    await FillThenApplyAsync(topic, epoch, events, last).ConfigureAwait(false);
                 }
 
                 break;
         }
+    }
+
+    /// <summary>Fills the gap before an announced batch from the log, then applies the batch itself (a replica read
+    /// may not hold it yet; when the fill did, nothing changes).</summary>
+    private async Task FillThenApplyAsync(string topic, string epoch, List<SharedEvent> events, long last)
+    {
+        await FillAsync(topic, epoch, last).ConfigureAwait(false);
+        Apply(topic, epoch, events, allowGap: false);
     }
 
     /// <summary>Follows every topic (the registry's and the broker's) and brings each up to the shared log's head;

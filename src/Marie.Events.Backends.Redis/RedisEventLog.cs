@@ -67,6 +67,10 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
 
     private IDatabase Db => Redis.GetDatabase();
 
+    /// <summary>Where catch-up reads (a topic's position and log) go: with ack_replicas, a replica when there is
+    /// one, so a gateway catching up sees what replicas confirmed rather than a batch whose WAIT is pending.</summary>
+    public CommandFlags CatchUpReads { get; init; } = CommandFlags.None;
+
     private RedisKey TopicsKey => Prefix + "topics";
 
     /// <summary>The topic's shard channel.</summary>
@@ -156,14 +160,15 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
     /// <summary>Events <paramref name="from"/>..<paramref name="to"/> still in the stream, in order.</summary>
     public async Task<List<SharedEvent>> RangeAsync(string topic, long from, long to)
     {
-        var entries = await Db.StreamRangeAsync(LogKey(topic), Id(from), Id(to)).ConfigureAwait(false);
+        var entries = await Db.StreamRangeAsync(LogKey(topic), Id(from), Id(to), flags: CatchUpReads)
+            .ConfigureAwait(false);
         return [.. entries.Select(ToShared)];
     }
 
     /// <summary>The topic's epoch and last sequence number; null when Redis does not know the topic.</summary>
     public async Task<(string Epoch, long Head)?> PositionAsync(string topic)
     {
-        var values = await Db.StringGetAsync([EpochKey(topic), SeqKey(topic)]).ConfigureAwait(false);
+        var values = await Db.StringGetAsync([EpochKey(topic), SeqKey(topic)], CatchUpReads).ConfigureAwait(false);
         if (values[0].IsNull)
         {
             return null;
