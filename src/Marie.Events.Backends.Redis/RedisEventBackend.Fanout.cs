@@ -105,27 +105,30 @@ public sealed partial class RedisEventBackend
         }
     }
 
-    /// <summary>Subscribes to the shard channels of the topics not followed yet; returns how many.</summary>
+    /// <summary>Subscribes to the shard channels of the topics not followed yet (all at once); returns how
+    /// many.</summary>
     private async Task<int> FollowAsync(IEnumerable<string> topics)
     {
         var fresh = topics.Where(_followed.Add).ToList();
         var subscriber = _redis!.GetSubscriber();
-        var subscribing = fresh.Select(async topic =>
+        var subscribing = fresh.Select(topic => subscriber.SubscribeAsync(Log!.FanoutChannel(topic))).ToList();
+        Exception? failure = null;
+        for (var i = 0; i < fresh.Count; i++)
         {
             try
             {
-                var queue = await subscriber.SubscribeAsync(Log!.FanoutChannel(topic)).ConfigureAwait(false);
+                var queue = await subscribing[i].ConfigureAwait(false);
                 queue.OnMessage(message => _work.Writer.TryWrite(new Announcement((byte[])message.Message!)));
             }
-            catch
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
             {
                 // Not followed: the next catch-up (after a reconnect) tries again.
-                _followed.Remove(topic);
-                throw;
+                _followed.Remove(fresh[i]);
+                failure ??= ex;
             }
-        });
-        await Task.WhenAll(subscribing).ConfigureAwait(false);
-        return fresh.Count;
+        }
+
+        return failure is null ? fresh.Count : throw failure;
     }
 
     private async Task ApplyAnnouncementAsync(byte[] message)

@@ -52,7 +52,10 @@ public static class ScaleOutRun
                 subscriptions.Add(await client.SubscribeAsync(options, cts.Token));
             }
 
-            var reading = subscriptions.Select(s => Task.Run(() => ReadAsync(s, topics, perTopic, cts.Token))).ToList();
+            var progress = subscriptions.Select(_ => new int[1]).ToList();
+            var reading = subscriptions
+                .Select((s, i) => Task.Run(() => ReadAsync(s, topics, perTopic, progress[i], cts.Token)))
+                .ToList();
             var publishing = gateways.Select((gateway, i) => Task.Run(async () =>
             {
                 var mine = topics.Where((_, t) => t % gateways.Count == i).ToArray();
@@ -73,8 +76,19 @@ public static class ScaleOutRun
                 await disrupt();
             }
 
-            await Task.WhenAll(publishing);
-            var views = await Task.WhenAll(reading);
+            SubscriberView[] views;
+            try
+            {
+                await Task.WhenAll(publishing);
+                views = await Task.WhenAll(reading);
+            }
+            catch (OperationCanceledException) when (cts.IsCancellationRequested)
+            {
+                // Where the run stood: stuck producers or stuck subscribers.
+                throw new TimeoutException($"run not done in {timeout}: {acked.Count} of {total} acknowledged; "
+                    + $"received per subscriber: {string.Join(", ", progress.Select(p => Volatile.Read(ref p[0])))}");
+            }
+
             return ([.. acked], [.. views.Select((v, i) => v with { Connections = subscribers[i].Statistics.Connections,
                 Lost = subscribers[i].Statistics.EventsLost })]);
         }
@@ -128,6 +142,7 @@ public static class ScaleOutRun
         EventSubscription subscription,
         string[] topics,
         int perTopic,
+        int[] progress,
         CancellationToken cancellationToken)
     {
         var events = topics.ToDictionary(t => t, _ => new List<(long, string)>());
@@ -143,6 +158,7 @@ public static class ScaleOutRun
             }
 
             events[e.Topic].Add((e.SequenceNum, e.Event.Id));
+            Interlocked.Increment(ref progress[0]);
             if (seen[e.Topic].Count == perTopic && ++complete == topics.Length)
             {
                 await e.AckAsync(CancellationToken.None);
