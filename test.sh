@@ -4,7 +4,8 @@
 #    python3-protobuf run the seed's Python client in the interop test; protoc and grpc_python_plugin generate its stubs;
 #    redis-server is started by the cluster-mode tests (each starts its own, on a free port, docs/cluster.md);
 #    chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver) run the dashboard's browser tests;
-#    prometheus is started by the scrape test (its own, on a free port, scraping /metrics, docs/metrics.md).
+#    prometheus is started by the scrape test (its own, on a free port, scraping /metrics, docs/metrics.md);
+#    redis-tools' redis-cli joins their Redis Cluster, and redis-sentinel runs their Sentinel failover.
 # 2. Checks that no C# line is over 120 characters (.editorconfig's max_line_length).
 # 3. Runs `dotnet test Marie.Events.slnx -c Release`, with TRX results in TestResults/test-sh/.
 # 4. Prints one line `N passed, N failed` (`, N skipped` when some were skipped) counted from the TRX files, and
@@ -15,8 +16,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 apt_packages=(
-  python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc redis-server chromium chromium-driver
-  prometheus
+  python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc redis-server redis-tools redis-sentinel
+  chromium chromium-driver prometheus
 )
 
 installed() {

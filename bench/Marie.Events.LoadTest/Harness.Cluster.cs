@@ -8,15 +8,20 @@ using Marie.Events.LoadTest.Workloads;
 namespace Marie.Events.LoadTest;
 
 /// <summary>
-/// WC, the cluster run (issue 7): W1's shape on (a) one gateway on the memory backend, (b) one gateway on Redis and
-/// (c) two gateways on the same Redis, producers on A and subscribers split evenly over A and B; rounds alternate
-/// between the three. Starts its own redis-server and gateways, stops them at the end.
+/// WC, the cluster run (issues 7 and 13): W1's shape on (a) one gateway on the memory backend, (b) one gateway on
+/// Redis, (c) two gateways on the same Redis and (d) two gateways on a 3-shard Redis Cluster, producers and each
+/// topic's subscribers split evenly over the gateways; rounds alternate between the configurations. Starts its own
+/// redis-server processes and gateways, stops them at the end. (d) is left out, with a note, when the cluster cannot
+/// be made (no redis-cli).
 /// </summary>
 internal sealed partial class Harness
 {
     /// <summary>What one WC round measured beyond <see cref="RoundResult"/> (whose ServerCpu is every
     /// gateway's).</summary>
     private sealed record ClusterRound(RoundResult Result, double[] GatewayCpu, double RedisCpu);
+
+    /// <summary>Shards of WC (d)'s Redis Cluster.</summary>
+    private const int ClusterShards = 3;
 
     private async Task RunWCAsync()
     {
@@ -41,6 +46,7 @@ internal sealed partial class Harness
             _options.GatewayEnvironment);
         var servers = new List<GrpcTarget>();
         ServerProcess? redis = null;
+        var shards = new List<ServerProcess>();
         try
         {
             (redis, var connection) = await ClusterLaunch.StartRedisAsync(_workDir, redisBinary);
@@ -55,11 +61,30 @@ internal sealed partial class Harness
                 + $"redis-2a pid {pairA.Server.Pid}, redis-2b pid {pairB.Server.Pid}");
             List<ClusterTarget> configs =
             [
-                new("(a) 1 gateway, memory", [memory]),
-                new("(b) 1 gateway, Redis", [single]),
-                new("(c) 2 gateways, Redis", [pairA, pairB]),
+                new("(a) 1 gateway, memory", [memory], []),
+                new("(b) 1 gateway, Redis", [single], [redis]),
+                new("(c) 2 gateways, Redis", [pairA, pairB], [redis]),
             ];
-            await RunClusterRoundsAsync(configs, redis);
+            try
+            {
+                (shards, var clusterConnection) =
+                    await RedisClusterLaunch.StartAsync(_workDir, redisBinary, ClusterShards);
+                var shardA = await ClusterLaunch.StartGatewayAsync(settings, "rcluster-a", clusterConnection, "wc3:");
+                var shardB = await ClusterLaunch.StartGatewayAsync(settings, "rcluster-b", clusterConnection, "wc3:");
+                servers.AddRange([shardA, shardB]);
+                configs.Add(new($"(d) 2 gateways, {ClusterShards}-shard Redis Cluster", [shardA, shardB], shards));
+                Console.WriteLine($"WC: Redis Cluster pids {string.Join(",", shards.Select(s => s.Pid))} "
+                    + $"({clusterConnection}); gateways rcluster-a pid {shardA.Server.Pid}, rcluster-b pid "
+                    + $"{shardB.Server.Pid}");
+            }
+            catch (InvalidOperationException ex)
+            {
+                var message = $"WC (d) skipped: {ex.Message}";
+                Console.WriteLine(message);
+                _report.Notes.Add(message);
+            }
+
+            await RunClusterRoundsAsync(configs);
         }
         finally
         {
@@ -73,10 +98,15 @@ internal sealed partial class Harness
             {
                 await redis.DisposeAsync();
             }
+
+            foreach (var shard in shards)
+            {
+                await shard.DisposeAsync();
+            }
         }
     }
 
-    private async Task RunClusterRoundsAsync(List<ClusterTarget> configs, ServerProcess redis)
+    private async Task RunClusterRoundsAsync(List<ClusterTarget> configs)
     {
         var shape = W1Shape with { Shape = new WorkloadShape("wc", 10, _plan.ReplayRing) };
         Console.WriteLine($"WC: {(_plan.Warmup > TimeSpan.Zero ? "warm-up, then " : "")}{_plan.Rounds} round(s) of "
@@ -85,7 +115,7 @@ internal sealed partial class Harness
         var latencies = configs.ToDictionary(c => c, _ => new LatencyHistogram());
         foreach (var config in _plan.Warmup > TimeSpan.Zero ? configs : [])
         {
-            await ClusterRoundAsync(config, redis, shape, "warm", _plan.Warmup, null);
+            await ClusterRoundAsync(config, shape, "warm", _plan.Warmup, null);
         }
 
         for (var i = 0; i < _plan.Rounds; i++)
@@ -93,7 +123,7 @@ internal sealed partial class Harness
             // Rotated like the other workloads, so no configuration always runs first or last.
             foreach (var config in configs.Skip(i % configs.Count).Concat(configs.Take(i % configs.Count)))
             {
-                var round = await ClusterRoundAsync(config, redis, shape, $"r{i}", _plan.Round, latencies[config]);
+                var round = await ClusterRoundAsync(config, shape, $"r{i}", _plan.Round, latencies[config]);
                 results[config].Add(round);
                 var perMillion = 1e6 / Math.Max(1, round.Result.Deliveries);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -107,7 +137,8 @@ internal sealed partial class Harness
         var workload = new WorkloadReport(
             "WC",
             "cluster run: W1's shape (4 producers, 10 topics, 100 subscribers, cumulative acks) on one gateway in "
-                + "memory, one gateway on Redis, two gateways on one Redis");
+                + "memory, one gateway on Redis, two gateways on one Redis, two gateways on a Redis Cluster; "
+                + "producers and subscribers spread over the gateways");
         foreach (var config in configs)
         {
             var sum = RoundResult.Sum([.. results[config].Select(r => r.Result)]);
@@ -115,9 +146,12 @@ internal sealed partial class Harness
             var row = ThroughputRow(config.Name, [.. results[config].Select(r => r.Result)])
                 .Set(Metrics.P50, latencies[config].PercentileMs(50))
                 .Set(Metrics.P99, latencies[config].PercentileMs(99));
-            if (config.Name != configs[0].Name)
+            if (config.Redis.Count > 0)
             {
-                row.Set(Metrics.RedisCpuPerMillion, results[config].Sum(r => r.RedisCpu) / deliveries * 1e6);
+                var redisCpu = results[config].Sum(r => r.RedisCpu);
+                row.Set(Metrics.RedisCpuPerMillion, redisCpu / deliveries * 1e6);
+                // Events published = deliveries / the fan-out (every event reaches each of its topic's subscribers).
+                row.Set(Metrics.RedisCpuUsPerEvent, redisCpu / ((double)deliveries / shape.Fanout) * 1e6);
             }
 
             workload.Rows.Add(row);
@@ -126,7 +160,7 @@ internal sealed partial class Harness
                 var each = config.Gateways.Select((g, k) => string.Create(CultureInfo.InvariantCulture,
                     $"{g.Name} {results[config].Sum(r => r.GatewayCpu[k]) / deliveries * 1e6:F2}"));
                 workload.Notes.Add($"{config.Name}: server CPU s / M deliveries per gateway: {string.Join(", ", each)} "
-                    + "(A takes the producers and half the subscribers, B the other half)");
+                    + "(each takes half the producers and half of every topic's subscribers)");
             }
         }
 
@@ -144,8 +178,11 @@ internal sealed partial class Harness
             workload.Ratios.Add($"{label}: {string.Join(", ", ratios)}");
         }
 
-        workload.Notes.Add("server CPU = our gateways' own CPU (both gateways summed in (c)); redis CPU = "
-            + "redis-server's own (no snapshots, no AOF); acks cumulative every 64 events per subscription");
+        workload.Notes.Add("server CPU = our gateways' own CPU (both gateways summed in (c) and (d)); redis CPU = "
+            + "redis-server's own, summed over the shards in (d) (no snapshots, no AOF, no replicas); acks cumulative "
+            + "every 64 events per subscription");
+        workload.Notes.Add("on a 2-core machine the gateways share the cores: the CPU-per-delivery ratios, not the "
+            + "rates, tell what a gateway adds in capacity");
         workload.Notes.Add("latency: publish-to-receive under this closed loop (producers as fast as the flow window "
             + "allows, so queueing is included), as in W4; one event at a time, see docs/cluster.md (Added latency)");
         AddSpreadNote(workload);
@@ -156,7 +193,6 @@ internal sealed partial class Harness
     /// redis-server.</summary>
     private static async Task<ClusterRound> ClusterRoundAsync(
         ClusterTarget config,
-        ServerProcess redis,
         FanoutShape shape,
         string round,
         TimeSpan measure,
@@ -187,11 +223,11 @@ internal sealed partial class Harness
             flow.RecordLatencyAfter = Stopwatch.GetTimestamp();
             var start = Snapshot.Take(config, flow);
             var gatewaysStart = config.Gateways.Select(g => g.Server.CpuSeconds()).ToArray();
-            var redisStart = redis.CpuSeconds();
+            var redisStart = config.Redis.Sum(r => r.CpuSeconds());
             await Task.Delay(measure);
             var end = Snapshot.Take(config, flow);
             var gateways = config.Gateways.Select((g, k) => g.Server.CpuSeconds() - gatewaysStart[k]).ToArray();
-            var redisCpu = redis.CpuSeconds() - redisStart;
+            var redisCpu = config.Redis.Sum(r => r.CpuSeconds()) - redisStart;
             if (producers.FirstOrDefault(p => p.IsFaulted) is { } failed)
             {
                 throw new InvalidOperationException(

@@ -66,4 +66,11 @@ internal static partial class RedisBackendLog
         Level = LogLevel.Warning,
         Message = "Cluster mode: topic {Topic} event #{Sequence} not applied here: {Reason}")]
     public static partial void NotApplied(ILogger logger, string topic, long sequence, string reason);
+
+    [LoggerMessage(
+        EventId = 8010,
+        Level = LogLevel.Warning,
+        Message = "Cluster mode: topic {Topic} append from #{Sequence} confirmed by {Confirmed} of {Required} "
+            + "replicas (toast.grpc.broker.redis.ack_replicas): not acknowledged, retried")]
+    public static partial void ReplicasShort(ILogger logger, string topic, long sequence, long confirmed, int required);
 }

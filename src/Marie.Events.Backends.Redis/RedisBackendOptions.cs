@@ -19,6 +19,27 @@ public sealed class RedisBackendOptions
     /// <summary>This gateway's name in the stats; null = host name and process id.</summary>
     public string? NodeName { get; set; }
 
+    /// <summary>Default <see cref="PipelineDepth"/>.</summary>
+    public const int DefaultPipelineDepth = 8;
+
+    /// <summary>Largest <see cref="PipelineDepth"/> accepted.</summary>
+    public const int MaxPipelineDepth = 256;
+
+    /// <summary>Default <see cref="AckTimeoutMs"/>.</summary>
+    public const int DefaultAckTimeoutMs = 1000;
+
+    /// <summary>Appends of one topic in flight to Redis at once from this gateway (default 8; 1 = one at a
+    /// time).</summary>
+    public int PipelineDepth { get; set; } = DefaultPipelineDepth;
+
+    /// <summary>Replicas that must confirm an append (WAIT) before the producer is answered (default 0: the
+    /// primary's word).</summary>
+    public int AckReplicas { get; set; }
+
+    /// <summary>How long one WAIT for <see cref="AckReplicas"/> replicas lasts before the attempt fails and is
+    /// retried, in milliseconds (default 1000).</summary>
+    public int AckTimeoutMs { get; set; } = DefaultAckTimeoutMs;
+
     /// <summary>Events kept per topic in Redis (the broker's <c>replay_size</c>).</summary>
     public int ReplaySize { get; set; } = 200;
 
@@ -49,10 +70,28 @@ public sealed class RedisBackendOptions
         }
 
         var prefix = KeyPrefix ?? "";
-        if (prefix.Length is 0 or > MaxKeyPrefixLength || prefix.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+        // Braces would start a Redis Cluster hash tag in the prefix: every key would then share one slot.
+        if (prefix.Length is 0 or > MaxKeyPrefixLength
+            || prefix.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c is '{' or '}'))
         {
             errors.Add($"toast.grpc.broker.redis.key_prefix must be 1 to {MaxKeyPrefixLength} characters without "
-                + $"spaces or control characters (got '{KeyPrefix}')");
+                + $"spaces, braces or control characters (got '{KeyPrefix}')");
+        }
+
+        if (PipelineDepth is < 1 or > MaxPipelineDepth)
+        {
+            errors.Add(
+                $"toast.grpc.broker.redis.pipeline_depth must be 1 to {MaxPipelineDepth} (got {PipelineDepth})");
+        }
+
+        if (AckReplicas < 0)
+        {
+            errors.Add($"toast.grpc.broker.redis.ack_replicas must be 0 or more (got {AckReplicas})");
+        }
+
+        if (AckTimeoutMs < 1)
+        {
+            errors.Add($"toast.grpc.broker.redis.ack_timeout_ms must be 1 or more (got {AckTimeoutMs})");
         }
 
         if (NodeName is { } node && (node.Length == 0 || node.Any(char.IsControl)))

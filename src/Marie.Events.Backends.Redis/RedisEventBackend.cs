@@ -1,9 +1,9 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Threading.Channels;
 using Google.Protobuf;
-using Marie.Events.Broker.Limits;
 using Marie.Events.Broker.Storage;
 using Marie.Events.Protocol;
 using Microsoft.Extensions.Logging;
@@ -12,15 +12,17 @@ using StackExchange.Redis;
 namespace Marie.Events.Backends.Redis;
 
 /// <summary>
-/// Cluster mode (<c>toast.grpc.broker.backend: redis</c>): the event log shared by every gateway in Redis
-/// (<see cref="RedisEventLog"/>). An append is one script that numbers, stores and announces a batch; the producer
-/// is answered once Redis accepted it. Every accepted event is announced on one fan-out channel; one loop applies
-/// announcements to the broker (<see cref="IEventBackendListener"/>) in the order Redis sent them, so a topic's
-/// events reach the rings in sequence order, this gateway's own included. A gap (announcements missed while the
-/// subscriber connection was down) is filled from the log before the event that revealed it; after a reconnect
-/// every topic is caught up.
+/// Cluster mode (<c>toast.grpc.broker.backend: redis</c>): the event log shared by every gateway in Redis (one
+/// server, a primary with replicas and Sentinel, or a Redis Cluster; <see cref="RedisEventLog"/>). An append is one
+/// script that numbers, stores and announces a batch; up to <c>pipeline_depth</c> appends of a topic are in flight
+/// at once, each fenced on the one before it so a failed append is never overtaken. With <c>ack_replicas</c> the
+/// producer is answered, and the batch announced, only once WAIT confirmed that many replicas have it. Each topic's
+/// batches are announced on its shard channel; one loop applies announcements to the broker
+/// (<see cref="IEventBackendListener"/>) a batch at a time in the order Redis sent them. A gap (announcements missed
+/// while the subscriber connection was down) is filled from the log before the batch that revealed it; after a
+/// reconnect every topic is caught up.
 /// </summary>
-public sealed class RedisEventBackend : IEventBackend, IDurableStore
+public sealed partial class RedisEventBackend : IEventBackend, IDurableStore
 {
     /// <summary>The backend's configured name.</summary>
     public const string BackendName = "redis";
@@ -38,13 +40,15 @@ public sealed class RedisEventBackend : IEventBackend, IDurableStore
     /// same list).</summary>
     private readonly ConditionalWeakTable<IReadOnlyList<EventData>, string> _tokens = [];
 
+    /// <summary>Each topic's last append made here (what the next one is fenced on) and registration.</summary>
+    private readonly ConcurrentDictionary<string, TopicPipe> _pipes = new(StringComparer.Ordinal);
+
     private readonly CancellationTokenSource _stop = new();
     private readonly RedisBackendOptions _options;
     private readonly ILogger _logger;
     private IEventBackendListener? _listener;
     private ConnectionMultiplexer? _redis;
     private RedisDurableStore? _durables;
-    private ChannelMessageQueue? _fanout;
     private Task? _loop;
     private readonly RedisMetrics _metrics;
     private int _disposed;
@@ -76,6 +80,9 @@ public sealed class RedisEventBackend : IEventBackend, IDurableStore
     /// <summary>This gateway's name in the stats.</summary>
     public string NodeName { get; }
 
+    /// <inheritdoc />
+    public int MaxAppendsInFlight => _options.PipelineDepth;
+
     /// <summary>The shared log; null until started.</summary>
     internal RedisEventLog? Log { get; private set; }
 
@@ -95,8 +102,14 @@ public sealed class RedisEventBackend : IEventBackend, IDurableStore
         DateTimeOffset publishedAt,
         CancellationToken cancellationToken)
     {
-        var token = _tokens.GetValue(events, static _ => Guid.NewGuid().ToString("N"));
         var log = Log ?? throw new BackendException("the Redis backend is not connected yet");
+        var retry = _tokens.TryGetValue(events, out var token);
+        if (!retry)
+        {
+            token = Guid.NewGuid().ToString("N");
+            _tokens.AddOrUpdate(events, token);
+        }
+
         var data = new byte[events.Count][];
         for (var i = 0; i < data.Length; i++)
         {
@@ -104,17 +117,28 @@ public sealed class RedisEventBackend : IEventBackend, IDurableStore
         }
 
         var started = _metrics.Start();
+        var pipe = _pipes.GetOrAdd(topic, static _ => new TopicPipe());
+        var ms = publishedAt.ToUnixTimeMilliseconds();
+        Task<AppendResult> completion;
+        lock (pipe.Gate)
+        {
+            // A first attempt is fenced on the append made before it unless that one is known filed (and, with
+            // ack_replicas, confirmed); a retry is made only once every earlier append settled, so it is not.
+            var fence = !retry && pipe.LastAppend is { IsCompletedSuccessfully: false } ? pipe.LastToken : null;
+            if (pipe.Registration is null or { IsFaulted: true })
+            {
+                pipe.Registration = RegisterAsync(log, topic);
+            }
+
+            var script = IssueAppend(log, topic, data, ms, token!, fence);
+            completion = CompleteAsync(log, topic, script, pipe.Registration, pipe.LastAppend, data, ms);
+            pipe.LastToken = token;
+            pipe.LastAppend = completion;
+        }
+
         try
         {
-            var (first, epoch) = await log.AppendAsync(
-                topic,
-                data,
-                publishedAt.ToUnixTimeMilliseconds(),
-                ReplaySize,
-                NewEpoch(),
-                token)
-                .WaitAsync(cancellationToken).ConfigureAwait(false);
-            return new AppendResult(epoch, first);
+            return await completion.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -124,6 +148,72 @@ public sealed class RedisEventBackend : IEventBackend, IDurableStore
         {
             _metrics.Record(started, "append");
         }
+    }
+
+    private Task<RedisResult> IssueAppend(
+        RedisEventLog log,
+        string topic,
+        byte[][] data,
+        long ms,
+        string token,
+        string? fence)
+    {
+        try
+        {
+            return log.IssueAppend(topic, data, ms, ReplaySize, NewEpoch(), token, fence, _options.AckReplicas == 0);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return Task.FromException<RedisResult>(ex);
+        }
+    }
+
+    /// <summary>Registers the topic (once per gateway, before its first append is answered) and follows its
+    /// channel here.</summary>
+    private async Task RegisterAsync(RedisEventLog log, string topic)
+    {
+        _work.Writer.TryWrite(new Follow(topic));
+        await log.RegisterAsync(topic).ConfigureAwait(false);
+    }
+
+    /// <summary>The rest of an append once its script is issued: its result, the topic's registration and, with
+    /// ack_replicas, WAIT and the announcement (after the announcement of the append before it, so a topic's
+    /// announcements keep their order).</summary>
+    private async Task<AppendResult> CompleteAsync(
+        RedisEventLog log,
+        string topic,
+        Task<RedisResult> script,
+        Task registration,
+        Task? previous,
+        byte[][] data,
+        long ms)
+    {
+        var (first, epoch) = RedisEventLog.AppendResultOf(await script.ConfigureAwait(false));
+        await registration.ConfigureAwait(false);
+        var replicas = _options.AckReplicas;
+        if (replicas > 0)
+        {
+            if (previous is not null)
+            {
+                await previous.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+
+            var confirmed = await log.WaitForReplicasAsync(topic, replicas, _options.AckTimeoutMs)
+                .ConfigureAwait(false);
+            if (confirmed < replicas)
+            {
+                RedisBackendLog.ReplicasShort(_logger, topic, first, confirmed, replicas);
+                throw new RedisTimeoutException(
+                    $"{confirmed} of {replicas} replicas confirmed the append within {_options.AckTimeoutMs} ms "
+                        + "(toast.grpc.broker.redis.ack_replicas)",
+                    CommandStatus.Sent);
+            }
+
+            await log.AnnounceAsync(topic, RedisAnnouncement.Build(first, epoch, ms, topic, data))
+                .ConfigureAwait(false);
+        }
+
+        return new AppendResult(epoch, first);
     }
 
     /// <inheritdoc />
@@ -162,119 +252,13 @@ public sealed class RedisEventBackend : IEventBackend, IDurableStore
 
     private RedisEventLog Connected => Log ?? throw new BackendException("the Redis backend is not connected yet");
 
-    private RedisDurableStore Durables =>
-        _durables ?? throw new BackendException("the Redis backend is not connected yet");
-
-    /// <inheritdoc />
-    public bool IsShared => true;
-
-    /// <inheritdoc />
-    public ValueTask SaveAsync(DurableSnapshot snapshot, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(snapshot);
-        return new(Guard(() => Durables.SaveAsync(snapshot), cancellationToken));
-    }
-
-    /// <inheritdoc />
-    public ValueTask DeleteAsync(string key, string name, CancellationToken cancellationToken) =>
-        new(Guard(() => Durables.DeleteAsync(key, name), cancellationToken));
-
-    /// <inheritdoc />
-    public async ValueTask<DurableSnapshot?> LoadAsync(string key, string name, CancellationToken cancellationToken)
-    {
-        DurableSnapshot? snapshot = null;
-        await Guard(async () => snapshot = await Durables.LoadAsync(key, name).ConfigureAwait(false),
-            cancellationToken).ConfigureAwait(false);
-        return snapshot;
-    }
-
-    /// <inheritdoc />
-    public async ValueTask<IReadOnlyList<DurableSnapshot>> LoadAllAsync(CancellationToken cancellationToken)
-    {
-        IReadOnlyList<DurableSnapshot> all = [];
-        await Guard(async () => all = await Durables.LoadAllAsync().ConfigureAwait(false), cancellationToken)
-            .ConfigureAwait(false);
-        return all;
-    }
-
-    /// <summary>Runs a durable-state call, its Redis failures as <see cref="BackendException"/>.</summary>
-    private static async Task Guard(Func<Task> call, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await call().WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
-            throw new BackendException($"Redis did not take the durable subscription's state: {ex.Message}", ex);
-        }
-    }
-
-    /// <summary>Connects to Redis, loads every topic's recent events into <paramref name="listener"/>, and follows
-    /// the fan-out channel from then on.</summary>
-    /// <exception cref="BackendException">Redis cannot be reached (the message names the key).</exception>
-    public async Task<BackendLoad> StartAsync(IEventBackendListener listener, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(listener);
-        _listener = listener;
-        var settings = _options;
-        var options = ConfigurationOptions.Parse(settings.Connection);
-        // Fail start-up when Redis cannot be reached at all; once connected, the client reconnects by itself.
-        options.AbortOnConnectFail = true;
-        try
-        {
-            _redis = await ConnectionMultiplexer.ConnectAsync(options).ConfigureAwait(false);
-        }
-        catch (RedisConnectionException ex)
-        {
-            throw new BackendException(
-                "toast.grpc.broker.backend is redis but Redis at toast.grpc.broker.redis.connection "
-                    + $"('{settings.Connection}') cannot be reached: {ex.Message}", ex);
-        }
-
-        _redis.ConnectionFailed += (_, e) => RedisBackendLog.ConnectionLost(_logger, e.FailureType, e.Exception);
-        _redis.ConnectionRestored += (_, e) =>
-        {
-            RedisBackendLog.ConnectionRestored(_logger, e.ConnectionType);
-            _work.Writer.TryWrite(new CatchUp(null));
-            // The client re-subscribes to the fan-out channel on its own schedule: an event announced between this
-            // catch-up and the re-subscription would wait for its topic's next event. A second catch-up a moment
-            // later closes that window.
-            _ = Task.Delay(SecondCatchUpDelay, _stop.Token)
-                .ContinueWith(
-                    _ => _work.Writer.TryWrite(new CatchUp(null)),
-                    CancellationToken.None,
-                    TaskContinuationOptions.OnlyOnRanToCompletion,
-                    TaskScheduler.Default);
-        };
-        Log = new RedisEventLog(_redis, settings.KeyPrefix);
-        _durables = new RedisDurableStore(_redis, settings.KeyPrefix);
-
-        // The first catch-up is queued before the subscription, so announcements that arrive while it reads the
-        // log are applied after it (and those it already applied are ignored as held).
-        var loaded = new TaskCompletionSource<BackendLoad>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _work.Writer.TryWrite(new CatchUp(loaded));
-        _fanout = await _redis.GetSubscriber().SubscribeAsync(Log.FanoutChannel).ConfigureAwait(false);
-        _fanout.OnMessage(message => _work.Writer.TryWrite(new Announcement((byte[])message.Message!)));
-        _loop = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
-        var load = await loaded.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        var endpoints = string.Join(",", options.EndPoints);
-        RedisBackendLog.Started(_logger, NodeName, endpoints, settings.KeyPrefix, load.Topics, load.Events);
-        return load;
-    }
-
-    /// <summary>Stops following the fan-out channel and closes the connection.</summary>
+    /// <summary>Stops following the channels and closes the connection.</summary>
     public async ValueTask DisposeAsync()
     {
         // Idempotent: the host stops the backend, then its container disposes it.
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
-        }
-
-        if (_fanout is not null)
-        {
-            await _fanout.UnsubscribeAsync().ConfigureAwait(false);
         }
 
         _work.Writer.TryComplete();
@@ -291,153 +275,18 @@ public sealed class RedisEventBackend : IEventBackend, IDurableStore
         }
     }
 
-    private async Task RunAsync(CancellationToken cancellationToken)
-    {
-        await foreach (var work in _work.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-        {
-            try
-            {
-                switch (work)
-                {
-                    case Announcement a:
-                        await ApplyAnnouncementAsync(a.Message).ConfigureAwait(false);
-                        break;
-                    case CatchUp c:
-                        var loaded = await CatchUpAsync().ConfigureAwait(false);
-                        c.Done?.TrySetResult(loaded);
-                        break;
-                }
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException
-                || !cancellationToken.IsCancellationRequested)
-            {
-                // The loop must outlive any one failure: it is the only path from Redis to the local rings.
-                RedisBackendLog.ApplyFailed(_logger, ex);
-                if (work is CatchUp { Done: { } done })
-                {
-                    done.TrySetException(ex);
-                }
-                // A failure here mostly comes from Redis being away: the catch-up after its return fills what was
-                // missed. Anything else is logged, and the next announcement of the topic finds the gap and fills it.
-            }
-        }
-    }
-
-    private async Task ApplyAnnouncementAsync(byte[] message)
-    {
-        if (!RedisEventLog.TryParseAnnouncement(message, out var topic, out var epoch, out var shared))
-        {
-            RedisBackendLog.BadAnnouncement(_logger, message.Length);
-            return;
-        }
-
-        switch (Apply(topic, epoch, shared, allowGap: false))
-        {
-            case ApplyOutcome.Gap:
-                await FillAsync(topic, epoch, shared.Sequence).ConfigureAwait(false);
-                break;
-            case ApplyOutcome.EpochChanged:
-                Reset(topic, epoch);
-                if (Apply(topic, epoch, shared, allowGap: false) == ApplyOutcome.Gap)
-                {
-                    await FillAsync(topic, epoch, shared.Sequence).ConfigureAwait(false);
-                }
-
-                break;
-        }
-    }
-
-    /// <summary>Brings every topic up to the shared log's head; returns (topics, events applied).</summary>
-    private async Task<BackendLoad> CatchUpAsync()
-    {
-        var log = Log!;
-        var names = new HashSet<string>(await log.TopicsAsync().ConfigureAwait(false), StringComparer.Ordinal);
-        names.UnionWith(_listener!.TopicNames());
-        var topics = 0;
-        long events = 0;
-        foreach (var topic in names)
-        {
-            if (await log.PositionAsync(topic).ConfigureAwait(false) is not { } shared)
-            {
-                // Redis does not know the topic (it lost its data and nothing was published since): the first
-                // publish gives it a new epoch, which resets it here then.
-                continue;
-            }
-
-            topics++;
-            var local = _listener!.GetTopicPosition(topic);
-            if (local is { Head: > 0 } l && !string.Equals(l.Epoch, shared.Epoch, StringComparison.Ordinal))
-            {
-                Reset(topic, shared.Epoch);
-                local = null;
-            }
-
-            if (shared.Head > (local?.Head ?? 0))
-            {
-                events += await FillAsync(topic, shared.Epoch, shared.Head).ConfigureAwait(false);
-            }
-        }
-
-        return new BackendLoad(topics, events);
-    }
-
-    /// <summary>Applies the events after the local head up to <paramref name="upTo"/> (at most replay_size of them)
-    /// from the log; numbers the log does not hold (trimmed) read as lost.</summary>
-    private async Task<int> FillAsync(string topic, string epoch, long upTo)
-    {
-        var head = _listener!.GetTopicPosition(topic)?.Head ?? 0;
-        var from = Math.Max(head + 1, upTo - ReplaySize + 1);
-        var started = _metrics.Start();
-        var events = await Log!.RangeAsync(topic, from, upTo).ConfigureAwait(false);
-        _metrics.Record(started, "read");
-        var applied = 0;
-        foreach (var shared in events)
-        {
-            var outcome = Apply(topic, epoch, shared, allowGap: applied == 0);
-            if (outcome == ApplyOutcome.EpochChanged)
-            {
-                // Redis was reset while this was read: the next announcement or catch-up sorts it out.
-                break;
-            }
-
-            applied += outcome == ApplyOutcome.Applied ? 1 : 0;
-        }
-
-        RedisBackendLog.GapFilled(_logger, topic, applied, upTo);
-        return applied;
-    }
-
-    private ApplyOutcome Apply(string topic, string epoch, SharedEvent shared, bool allowGap)
-    {
-        try
-        {
-            var one = ToBackendEvent(shared);
-            return _listener!.Apply(topic, epoch, new ReadOnlySpan<BackendEvent>(in one), allowGap);
-        }
-        catch (BrokerLimitException ex)
-        {
-            // This gateway holds max_topics topics already: the topic is not served here.
-            RedisBackendLog.NotApplied(_logger, topic, shared.Sequence, ex.Message);
-            return ApplyOutcome.AlreadyHeld;
-        }
-    }
-
     private static BackendEvent ToBackendEvent(SharedEvent shared) =>
-        new(
-            shared.Sequence,
-            EventData.Parser.ParseFrom(shared.Data),
-            DateTimeOffset.FromUnixTimeMilliseconds(shared.PublishedAtMs));
+        new(shared.Sequence, shared.Data, DateTimeOffset.FromUnixTimeMilliseconds(shared.PublishedAtMs));
 
-    private void Reset(string topic, string epoch)
+    /// <summary>A topic's publishing state on this gateway (under <see cref="Gate"/>).</summary>
+    private sealed class TopicPipe
     {
-        var closed = _listener!.Reset(topic, epoch);
-        RedisBackendLog.EpochChanged(_logger, topic, epoch, closed);
+        public Lock Gate { get; } = new();
+
+        public string? LastToken { get; set; }
+
+        public Task<AppendResult>? LastAppend { get; set; }
+
+        public Task? Registration { get; set; }
     }
-
-    private abstract record Work;
-
-    private sealed record Announcement(byte[] Message) : Work;
-
-    /// <summary>Catch up every topic; <paramref name="Done"/> (start-up's) gets the figures.</summary>
-    private sealed record CatchUp(TaskCompletionSource<BackendLoad>? Done) : Work;
 }

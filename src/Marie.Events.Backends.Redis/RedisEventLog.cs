@@ -1,18 +1,19 @@
 using System.Globalization;
+using System.IO.Hashing;
 using System.Text;
 using StackExchange.Redis;
 
 namespace Marie.Events.Backends.Redis;
 
-/// <summary>One event as the shared log holds it.</summary>
-internal readonly record struct SharedEvent(long Sequence, long PublishedAtMs, byte[] Data);
-
 /// <summary>
-/// The shared event log in Redis (cluster mode). Keys, all under the key prefix: <c>seq:{topic}</c> (the last
-/// sequence number, INCR), <c>epoch:{topic}</c> (16 hex chars, set once), <c>log:{topic}</c> (a stream, entry id
-/// <c>{seq}-0</c>, fields <c>d</c> = the event's protobuf bytes and <c>t</c> = published_at in unix ms, trimmed to
-/// about replay_size entries), <c>topics</c> (a set), <c>pub:{token}</c> (the result of one append, kept an hour
-/// so a retried attempt is not filed twice). Every accepted event is announced on the channel <c>fanout</c>.
+/// The shared event log in Redis (cluster mode). Every key of a topic carries the topic as its hash tag, so one
+/// topic's keys share one slot of a Redis Cluster (a topic name holding a brace is tagged by its hash). Under the
+/// key prefix P: <c>P{topic}:seq</c> (the last sequence number), <c>P{topic}:epoch</c> (16 hex chars, set once),
+/// <c>P{topic}:log</c> (a stream, entry id <c>{seq}-0</c>, fields <c>d</c> = the event's protobuf bytes and
+/// <c>t</c> = published_at in unix ms, trimmed to about replay_size entries), <c>P{topic}:pub:{token}</c> (the result
+/// of one append, kept an hour so a retried attempt is not filed twice), the shard channel <c>P{topic}:fanout</c>
+/// (SPUBLISH: a topic's traffic stays on its shard), the topic registry <c>Ptopics</c> (a set) and the channel
+/// <c>Ptopics</c> on which a gateway names a topic it starts publishing to.
 /// </summary>
 internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
 {
@@ -20,28 +21,39 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
     /// toast.grpc.retry.* reaches (an attempt waits at most a few seconds for Redis).</summary>
     private const int PublishTokenTtlSeconds = 3600;
 
-    /// <summary>KEYS: seq, epoch, log, topics, token. ARGV: topic, published_at ms, replay_size, candidate epoch,
-    /// channel, token ttl, then the events' bytes. Numbers the batch contiguously (INCRBY), stores and announces each
-    /// event, and returns {first seq, epoch}; a token already used returns its first result.</summary>
+    /// <summary>The error an append refused by its fence answers with (its predecessor is not filed).</summary>
+    public const string FenceError = "MARIEFENCE";
+
+    /// <summary>KEYS: seq, epoch, log, token, fence (the token of the append before it, or the token again when
+    /// unfenced). ARGV: topic, published_at ms, replay_size, candidate epoch, shard channel ("" = announce later),
+    /// token ttl, fenced (1/0), then the events' bytes. A token already used answers its first result; a fenced
+    /// append whose predecessor is not filed is refused; otherwise the batch is numbered contiguously (INCRBY),
+    /// stored, and announced as one message. Returns {first seq, epoch}.</summary>
     private const string PublishScript = """
-        local done = redis.call('GET', KEYS[5])
+        local done = redis.call('GET', KEYS[4])
         if done then
           local sep = string.find(done, ':', 1, true)
           return {tonumber(string.sub(done, 1, sep - 1)), string.sub(done, sep + 1)}
         end
+        if ARGV[7] == '1' and redis.call('EXISTS', KEYS[5]) == 0 then
+          return redis.error_reply('MARIEFENCE the append before this one of the topic is not filed')
+        end
         redis.call('SET', KEYS[2], ARGV[4], 'NX')
         local epoch = redis.call('GET', KEYS[2])
-        local count = #ARGV - 6
+        local count = #ARGV - 7
         local last = redis.call('INCRBY', KEYS[1], count)
         local first = last - count + 1
-        local header = '\n' .. epoch .. '\n' .. ARGV[2] .. '\n' .. string.len(ARGV[1]) .. '\n' .. ARGV[1]
+        local parts = {first, '\n', epoch, '\n', ARGV[2], '\n', string.len(ARGV[1]), '\n', ARGV[1], count, '\n'}
         for i = 1, count do
-          local seq = first + i - 1
-          redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], seq .. '-0', 'd', ARGV[6 + i], 't', ARGV[2])
-          redis.call('PUBLISH', ARGV[5], seq .. header .. ARGV[6 + i])
+          local data = ARGV[7 + i]
+          redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], (first + i - 1) .. '-0', 'd', data, 't', ARGV[2])
+          parts[#parts + 1] = string.len(data) .. '\n'
+          parts[#parts + 1] = data
         end
-        redis.call('SADD', KEYS[4], ARGV[1])
-        redis.call('SET', KEYS[5], first .. ':' .. epoch, 'EX', ARGV[6])
+        redis.call('SET', KEYS[4], first .. ':' .. epoch, 'EX', ARGV[6])
+        if ARGV[5] ~= '' then
+          redis.call('SPUBLISH', ARGV[5], table.concat(parts))
+        end
         return {first, epoch}
         """;
 
@@ -49,56 +61,114 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
 
     public string Prefix { get; } = prefix;
 
-    public RedisChannel FanoutChannel => RedisChannel.Literal(Prefix + "fanout");
+    /// <summary>The channel on which gateways name topics they start publishing to (plain PUB/SUB: reaches every
+    /// node of a cluster; a few messages per topic).</summary>
+    public RedisChannel TopicsChannel => RedisChannel.Literal(Prefix + "topics");
 
     private IDatabase Db => Redis.GetDatabase();
 
-    private RedisKey SeqKey(string topic) => Prefix + "seq:" + topic;
-
-    private RedisKey EpochKey(string topic) => Prefix + "epoch:" + topic;
-
-    private RedisKey LogKey(string topic) => Prefix + "log:" + topic;
+    /// <summary>Where catch-up reads (a topic's position and log) go: with ack_replicas, a replica when there is
+    /// one, so a gateway catching up sees what replicas confirmed rather than a batch whose WAIT is pending.</summary>
+    public CommandFlags CatchUpReads { get; init; } = CommandFlags.None;
 
     private RedisKey TopicsKey => Prefix + "topics";
 
-    /// <summary>Appends a batch of one topic's events: one script, so the numbers, the entries, the topic set and
-    /// the announcements are one atomic step. Returns once Redis accepted them.</summary>
-    public async Task<(long First, string Epoch)> AppendAsync(
+    /// <summary>The topic's shard channel.</summary>
+    public RedisChannel FanoutChannel(string topic) => RedisChannel.Sharded(Key(topic, "fanout"));
+
+    /// <summary>The hash tag of a topic's keys: the topic itself, or "h" and its 64-bit hash when it holds a brace
+    /// (which would end or split the tag).</summary>
+    public static string Tag(string topic) =>
+        topic.AsSpan().IndexOfAny('{', '}') < 0
+            ? topic
+            : "h" + Convert.ToHexStringLower(XxHash64.Hash(Encoding.UTF8.GetBytes(topic)));
+
+    private string Key(string topic, string name) => Prefix + "{" + Tag(topic) + "}:" + name;
+
+    private RedisKey SeqKey(string topic) => Key(topic, "seq");
+
+    private RedisKey EpochKey(string topic) => Key(topic, "epoch");
+
+    private RedisKey LogKey(string topic) => Key(topic, "log");
+
+    /// <summary>Appends a batch of one topic's events: one script, so the numbers, the entries, the token and the
+    /// announcement (unless <paramref name="announce"/> is false) are one atomic step. The command is issued before
+    /// this returns its task, so appends issued in order reach Redis in order. With <paramref name="fence"/>, the
+    /// append is refused (<see cref="FenceError"/>) unless the append of that token was filed.</summary>
+    public Task<RedisResult> IssueAppend(
         string topic,
         IReadOnlyList<byte[]> events,
         long publishedAtMs,
         int replaySize,
         string candidateEpoch,
-        string token)
+        string token,
+        string? fence,
+        bool announce)
     {
-        RedisKey[] keys = [SeqKey(topic), EpochKey(topic), LogKey(topic), TopicsKey, Prefix + "pub:" + token];
-        var args = new RedisValue[6 + events.Count];
+        var tokenKey = Key(topic, "pub:" + token);
+        RedisKey[] keys =
+        [
+            SeqKey(topic), EpochKey(topic), LogKey(topic), tokenKey,
+            fence is null ? tokenKey : Key(topic, "pub:" + fence),
+        ];
+        var args = new RedisValue[7 + events.Count];
         args[0] = topic;
         args[1] = publishedAtMs;
         args[2] = replaySize;
         args[3] = candidateEpoch;
-        args[4] = Prefix + "fanout";
+        args[4] = announce ? Key(topic, "fanout") : "";
         args[5] = PublishTokenTtlSeconds;
+        args[6] = fence is null ? "0" : "1";
         for (var i = 0; i < events.Count; i++)
         {
-            args[6 + i] = events[i];
+            args[7 + i] = events[i];
         }
 
-        var result = (RedisResult[])(await Db.ScriptEvaluateAsync(PublishScript, keys, args).ConfigureAwait(false))!;
-        return ((long)result[0], (string)result[1]!);
+        return Db.ScriptEvaluateAsync(PublishScript, keys, args);
+    }
+
+    /// <summary>The first number and epoch of an append's script result.</summary>
+    public static (long First, string Epoch) AppendResultOf(RedisResult result)
+    {
+        var values = (RedisResult[])result!;
+        return ((long)values[0], (string)values[1]!);
+    }
+
+    /// <summary>Waits until <paramref name="replicas"/> replicas of the topic's primary confirmed every write this
+    /// gateway made there (WAIT, on the connection the appends went through); returns how many did.</summary>
+    public async Task<long> WaitForReplicasAsync(string topic, int replicas, int timeoutMs)
+    {
+        var endpoint = await Db.IdentifyEndpointAsync(SeqKey(topic)).ConfigureAwait(false)
+            ?? throw new RedisConnectionException(ConnectionFailureType.UnableToResolvePhysicalConnection,
+                $"no Redis primary serves topic {topic}");
+        var answer = await Redis.GetServer(endpoint).ExecuteAsync("WAIT", replicas, timeoutMs).ConfigureAwait(false);
+        return (long)answer;
+    }
+
+    /// <summary>Publishes a batch's announcement on the topic's shard channel.</summary>
+    public Task AnnounceAsync(string topic, byte[] announcement) =>
+        Redis.GetSubscriber().PublishAsync(FanoutChannel(topic), announcement);
+
+    /// <summary>Adds the topic to the registry and names it on the topics channel, so every gateway follows
+    /// it.</summary>
+    public async Task RegisterAsync(string topic)
+    {
+        await Db.SetAddAsync(TopicsKey, topic).ConfigureAwait(false);
+        await Redis.GetSubscriber().PublishAsync(TopicsChannel, topic).ConfigureAwait(false);
     }
 
     /// <summary>Events <paramref name="from"/>..<paramref name="to"/> still in the stream, in order.</summary>
     public async Task<List<SharedEvent>> RangeAsync(string topic, long from, long to)
     {
-        var entries = await Db.StreamRangeAsync(LogKey(topic), Id(from), Id(to)).ConfigureAwait(false);
+        var entries = await Db.StreamRangeAsync(LogKey(topic), Id(from), Id(to), flags: CatchUpReads)
+            .ConfigureAwait(false);
         return [.. entries.Select(ToShared)];
     }
 
     /// <summary>The topic's epoch and last sequence number; null when Redis does not know the topic.</summary>
     public async Task<(string Epoch, long Head)?> PositionAsync(string topic)
     {
-        var values = await Db.StringGetAsync([EpochKey(topic), SeqKey(topic)]).ConfigureAwait(false);
+        var values = await Db.StringGetAsync([EpochKey(topic), SeqKey(topic)], CatchUpReads).ConfigureAwait(false);
         if (values[0].IsNull)
         {
             return null;
@@ -141,41 +211,6 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
         }
 
         return figures;
-    }
-
-    /// <summary>Parses one announcement: <c>seq \n epoch \n published_at_ms \n topic_length \n topic
-    /// data</c>.</summary>
-    public static bool TryParseAnnouncement(byte[] message, out string topic, out string epoch, out SharedEvent shared)
-    {
-        topic = epoch = "";
-        shared = default;
-        var span = message.AsSpan();
-        Span<Range> fields = stackalloc Range[4];
-        var start = 0;
-        for (var i = 0; i < fields.Length; i++)
-        {
-            var newline = span[start..].IndexOf((byte)'\n');
-            if (newline < 0)
-            {
-                return false;
-            }
-
-            fields[i] = new Range(start, start + newline);
-            start += newline + 1;
-        }
-
-        if (!long.TryParse(span[fields[0]], NumberStyles.None, CultureInfo.InvariantCulture, out var seq)
-            || !long.TryParse(span[fields[2]], NumberStyles.None, CultureInfo.InvariantCulture, out var publishedAt)
-            || !int.TryParse(span[fields[3]], NumberStyles.None, CultureInfo.InvariantCulture, out var topicLength)
-            || topicLength > span.Length - start)
-        {
-            return false;
-        }
-
-        epoch = Encoding.UTF8.GetString(span[fields[1]]);
-        topic = Encoding.UTF8.GetString(span.Slice(start, topicLength));
-        shared = new SharedEvent(seq, publishedAt, span[(start + topicLength)..].ToArray());
-        return true;
     }
 
     private static RedisValue Id(long sequence) => sequence.ToString(CultureInfo.InvariantCulture);

@@ -100,6 +100,9 @@ internal sealed class ScriptedSink : IEventBackend
 
     public string Name => "scripted";
 
+    /// <summary>Appends of a topic the handler may have in flight at once (the backend's answer).</summary>
+    public int MaxAppendsInFlight { get; set; } = 1;
+
     public string InitialEpoch(string topic) => _inner.InitialEpoch(topic);
 
     public Task<BackendLoad> StartAsync(IEventBackendListener listener, CancellationToken cancellationToken) =>

@@ -181,6 +181,7 @@ internal static class Metrics
     public const string ReplayedPerSecond = "replayed_per_s";
     public const string Streams = "streams";
     public const string RedisCpuPerMillion = "redis_cpu_s_per_m";
+    public const string RedisCpuUsPerEvent = "redis_cpu_us_per_event";
 
     public static string Label(string metric) => metric switch
     {
@@ -200,14 +201,15 @@ internal static class Metrics
         ReplayedPerSecond => "replayed events/s",
         Streams => "streams",
         RedisCpuPerMillion => "redis-server CPU s / M deliveries",
+        RedisCpuUsPerEvent => "redis-server CPU µs / event",
         _ => metric,
     };
 
     public static string Format(string metric, double value) => metric switch
     {
         Saturated => value > 0 ? "no" : "yes",
-        ServerCpuPerMillion or RedisCpuPerMillion or DriverCpuPerMillion or OtherLoad or P50 or P99 or P999
-            or IdleCpu => value.ToString("F2", CultureInfo.InvariantCulture),
+        ServerCpuPerMillion or RedisCpuPerMillion or RedisCpuUsPerEvent or DriverCpuPerMillion or OtherLoad or P50
+            or P99 or P999 or IdleCpu => value.ToString("F2", CultureInfo.InvariantCulture),
         KibPerStream => value.ToString("F1", CultureInfo.InvariantCulture),
         _ => value.ToString("N0", CultureInfo.InvariantCulture),
     };

@@ -3,10 +3,14 @@ using Marie.Events.LoadTest.Infra;
 namespace Marie.Events.LoadTest.Targets;
 
 /// <summary>
-/// One WC configuration as a target: producers on the first gateway, subscribers spread over every gateway. A
-/// subscription's gateway is encoded in its <see cref="SubscribeSpec.Connection"/> (see <see cref="Spread"/>).
+/// One WC configuration as a target: producers and subscribers spread over every gateway (producer p on gateway
+/// p mod N). A subscription's gateway is encoded in its <see cref="SubscribeSpec.Connection"/> (see
+/// <see cref="Spread"/>). <paramref name="redis"/>: the redis-server processes it runs on (none in memory).
 /// </summary>
-internal sealed class ClusterTarget(string name, IReadOnlyList<GrpcTarget> gateways) : IBenchTarget
+internal sealed class ClusterTarget(
+    string name,
+    IReadOnlyList<GrpcTarget> gateways,
+    IReadOnlyList<ServerProcess> redis) : IBenchTarget
 {
     /// <summary>Connection numbers of one gateway: gateway g's connection c is g * Stride + c (a workload opens far
     /// fewer than a thousand connections per gateway).</summary>
@@ -16,7 +20,11 @@ internal sealed class ClusterTarget(string name, IReadOnlyList<GrpcTarget> gatew
 
     public IReadOnlyList<GrpcTarget> Gateways { get; } = gateways;
 
-    /// <summary>The producers' gateway (A).</summary>
+    /// <summary>The redis-server processes of this configuration (one per shard; none on the memory
+    /// backend).</summary>
+    public IReadOnlyList<ServerProcess> Redis { get; } = redis;
+
+    /// <summary>The first gateway (A).</summary>
     public ServerProcess Server => Gateways[0].Server;
 
     public bool CanReplay => true;
@@ -26,7 +34,7 @@ internal sealed class ClusterTarget(string name, IReadOnlyList<GrpcTarget> gatew
     public Task CleanupAsync(WorkloadShape shape) => Task.CompletedTask;
 
     public Task<IBenchPublisher> OpenPublisherAsync(int index, CancellationToken cancellationToken) =>
-        Gateways[0].OpenPublisherAsync(index, cancellationToken);
+        Gateways[index % Gateways.Count].OpenPublisherAsync(index, cancellationToken);
 
     public Task<IAsyncDisposable> SubscribeAsync(SubscribeSpec spec, Flow flow, CancellationToken cancellationToken) =>
         Gateways[spec.Connection / Stride].SubscribeAsync(

@@ -12,8 +12,10 @@ namespace Marie.Events.Broker.Storage;
 /// <remarks>
 /// Call order: <see cref="StartAsync"/> once (it loads what the backend holds into the listener before it returns,
 /// so the gateway reports SERVING only with its rings filled), then any number of concurrent
-/// <see cref="AppendAsync"/> calls (appends of one topic are made one at a time by the caller, in order), then
-/// <c>DisposeAsync</c>.
+/// <see cref="AppendAsync"/> calls, then <c>DisposeAsync</c>. Appends of one topic are made in the topic's order,
+/// at most <see cref="MaxAppendsInFlight"/> at once; a retry of a failed append (the same list again) is made only
+/// once every earlier append of the topic settled, and no new append of the topic starts until every append in
+/// flight settled.
 /// </remarks>
 public interface IEventBackend : IAsyncDisposable
 {
@@ -24,6 +26,12 @@ public interface IEventBackend : IAsyncDisposable
     /// (a subscription to a topic nobody published to yet): a new random one where this backend assigns epochs
     /// (memory, file), empty where a shared store does and it is learnt with the topic's first event (Redis).</summary>
     string InitialEpoch(string topic);
+
+    /// <summary>How many appends of one topic the caller may have in flight at once (pipelined, issued in order).
+    /// 1 (the default): one at a time. A backend that answers more must file them in the order they were made and
+    /// must not file an append whose predecessor failed and was not filed, so a retry cannot reorder the
+    /// topic.</summary>
+    int MaxAppendsInFlight => 1;
 
     /// <summary>
     /// Loads every topic the backend holds into <paramref name="listener"/> (at most <c>replay_size</c> recent

@@ -228,6 +228,18 @@ internal sealed class RedisSection
     [ConfigurationKeyName("node_name")]
     public string? NodeName { get; set; }
 
+    /// <summary>Appends of one topic in flight to Redis at once from this gateway (default 8).</summary>
+    [ConfigurationKeyName("pipeline_depth")]
+    public int PipelineDepth { get; set; } = Marie.Events.Backends.Redis.RedisBackendOptions.DefaultPipelineDepth;
+
+    /// <summary>Replicas that must confirm an append (WAIT) before the producer is answered (default 0).</summary>
+    [ConfigurationKeyName("ack_replicas")]
+    public int AckReplicas { get; set; }
+
+    /// <summary>Milliseconds one WAIT for ack_replicas lasts before the attempt is retried (default 1000).</summary>
+    [ConfigurationKeyName("ack_timeout_ms")]
+    public int AckTimeoutMs { get; set; } = Marie.Events.Backends.Redis.RedisBackendOptions.DefaultAckTimeoutMs;
+
     /// <summary>The Redis backend's options from these values.</summary>
     public Marie.Events.Backends.Redis.RedisBackendOptions ToBackendOptions(int replaySize) => new()
     {
@@ -235,6 +247,9 @@ internal sealed class RedisSection
         KeyPrefix = KeyPrefix,
         NodeName = NodeName,
         ReplaySize = replaySize,
+        PipelineDepth = PipelineDepth,
+        AckReplicas = AckReplicas,
+        AckTimeoutMs = AckTimeoutMs,
     };
 }
 

@@ -1,5 +1,6 @@
 using Marie.Events.Broker;
 using Marie.Events.Broker.Limits;
+using Marie.Events.Broker.Storage;
 using Marie.Events.Protocol;
 
 namespace Marie.Events.Gateway.Toast;
@@ -23,6 +24,8 @@ internal sealed partial class GrpcToastHandler
                 }
 
                 lane.Queue.Enqueue(pending);
+                lane.Arrival?.TrySetResult();
+                lane.Arrival = null;
                 start = !lane.Running;
                 lane.Running = true;
             }
@@ -37,37 +40,87 @@ internal sealed partial class GrpcToastHandler
     }
 
     /// <summary>Files the lane's events in order, as batches of what is waiting (never waiting for more), until it
-    /// is empty, then retires it.</summary>
+    /// is empty, then retires it. Up to the backend's <c>MaxAppendsInFlight</c> batches are in flight at once
+    /// (pipelined, in order); once a batch needed a retry, no new batch starts until every batch in flight has
+    /// settled, so a retry never overtakes the batches after it and the backend sees calls in the topic's
+    /// order.</summary>
     private async Task RunLaneAsync(TopicLane lane)
     {
-        var batch = new List<PendingEvent>();
+        var depth = Math.Max(1, _broker.Backend.MaxAppendsInFlight);
+        var inFlight = new Queue<InFlightBatch>();
+        var draining = false;
         while (true)
         {
-            lock (lane.Gate)
+            while (!draining && inFlight.Count < depth)
             {
-                while (batch.Count < MaxBatch && lane.Queue.TryDequeue(out var next))
+                var batch = new List<PendingEvent>();
+                lock (lane.Gate)
                 {
-                    batch.Add(next);
+                    while (batch.Count < MaxBatch && lane.Queue.TryDequeue(out var next))
+                    {
+                        batch.Add(next);
+                    }
+
+                    if (batch.Count == 0 && inFlight.Count == 0)
+                    {
+                        lane.Running = false;
+                        lane.Retired = true;
+                        _lanes.TryRemove(new KeyValuePair<string, TopicLane>(lane.Topic, lane));
+                        return;
+                    }
                 }
 
                 if (batch.Count == 0)
                 {
-                    lane.Running = false;
-                    lane.Retired = true;
-                    _lanes.TryRemove(new KeyValuePair<string, TopicLane>(lane.Topic, lane));
-                    return;
+                    break;
+                }
+
+                var events = new EventData[batch.Count];
+                for (var i = 0; i < events.Length; i++)
+                {
+                    events[i] = batch[i].Event;
+                }
+
+                inFlight.Enqueue(new InFlightBatch(batch, events, StartAttempt(lane.Topic, events)));
+            }
+
+            if (!draining && inFlight.Count < depth)
+            {
+                // Room in the pipeline: whichever comes first, the oldest batch's answer or a new event (which
+                // starts a batch at once, never waiting for the ones in flight).
+                Task arrival;
+                lock (lane.Gate)
+                {
+                    if (lane.Queue.Count > 0)
+                    {
+                        continue;
+                    }
+
+                    lane.Arrival = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    arrival = lane.Arrival.Task;
+                }
+
+                var oldest = inFlight.Peek().FirstAttempt;
+                if (await Task.WhenAny(oldest, arrival).ConfigureAwait(false) != oldest)
+                {
+                    continue;
                 }
             }
 
+            var head = inFlight.Dequeue();
             try
             {
-                await DeliverAsync(lane.Topic, batch).ConfigureAwait(false);
+                if (!await DeliverAsync(lane.Topic, head).ConfigureAwait(false))
+                {
+                    draining = true;
+                }
             }
             catch (Exception ex)
             {
                 // DeliverAsync settles every outcome itself; this is a bug guard so a lane never stalls.
+                draining = true;
                 ToastLog.LaneFailed(_logger, HandlerName, lane.Topic, ex);
-                foreach (var pending in batch)
+                foreach (var pending in head.Batch)
                 {
                     pending.Completion.TrySetException(
                         new ToastRejectedException(
@@ -77,143 +130,30 @@ internal sealed partial class GrpcToastHandler
             }
             finally
             {
-                foreach (var _ in batch)
+                foreach (var _ in head.Batch)
                 {
                     Release();
                 }
+            }
 
-                batch.Clear();
+            if (inFlight.Count == 0)
+            {
+                draining = false;
             }
         }
     }
 
-    /// <summary>Files one batch of a topic's events, retrying failed attempts with backoff; settles every
-    /// completion in every case. A retry sends the same event list, so a backend that keys retries on it (Redis)
-    /// does not file them twice.</summary>
-    private async Task DeliverAsync(string topic, List<PendingEvent> batch)
+    /// <summary>The first attempt of a batch, started at once (a synchronous throw becomes the task's).</summary>
+    private Task<AppendResult> StartAttempt(string topic, EventData[] events)
     {
-        var events = new EventData[batch.Count];
-        for (var i = 0; i < events.Length; i++)
+        try
         {
-            events[i] = batch[i].Event;
+            return _broker.PublishAsync(topic, events, _abort.Token).AsTask();
         }
-
-        var first = events[0];
-        var abort = _abort.Token;
-        for (var attempt = 1; ; attempt++)
+        catch (Exception ex)
         {
-            if (abort.IsCancellationRequested)
-            {
-                Abandon(batch);
-                return;
-            }
-
-            try
-            {
-                var result = await _broker.PublishAsync(topic, events, abort).ConfigureAwait(false);
-                Interlocked.Add(ref _filed, events.Length);
-                if (attempt > 1)
-                {
-                    ToastLog.PublishRecovered(_logger, HandlerName, first.Id, topic, attempt);
-                }
-
-                for (var i = 0; i < batch.Count; i++)
-                {
-                    batch[i].Completion.TrySetResult(new PublishResult(events[i].Id, topic, result.FirstSequence + i));
-                }
-
-                return;
-            }
-            catch (BrokerLimitException ex)
-            {
-                // A refusal a retry cannot change (max_topics): answer the callers now.
-                Interlocked.Add(ref _invalid, events.Length);
-                ToastLog.PublishInvalid(_logger, HandlerName, first.Id, ex.Message);
-                foreach (var pending in batch)
-                {
-                    pending.Completion.TrySetException(
-                        new ToastRejectedException(ToastRejection.LimitExceeded, ex.Message));
-                }
-
-                return;
-            }
-            catch (OperationCanceledException) when (abort.IsCancellationRequested)
-            {
-                Abandon(batch);
-                return;
-            }
-            catch (Exception ex)
-            {
-                Interlocked.Increment(ref _failedAttempts);
-                if (Settings.MaxAttempts > 0 && attempt >= Settings.MaxAttempts)
-                {
-                    Interlocked.Add(ref _givenUp, events.Length);
-                    foreach (var pending in batch)
-                    {
-                        ToastLog.PublishGivenUp(_logger, pending.Event.Id, attempt, topic, ex.Message);
-                        pending.Completion.TrySetException(new ToastRejectedException(ToastRejection.GaveUp,
-                            $"event {pending.Event.Id} not published: dropped after {attempt} failed publish " +
-                            $"attempts ({ex.Message})"));
-                    }
-
-                    return;
-                }
-
-                var delay = Settings.Backoff(attempt);
-                if (attempt == 1)
-                {
-                    ToastLog.PublishFailed(
-                        _logger,
-                        HandlerName,
-                        first.Id,
-                        topic,
-                        attempt,
-                        (long)delay.TotalMilliseconds,
-                        ex.Message);
-                }
-                else
-                {
-                    ToastLog.PublishFailedAgain(
-                        _logger,
-                        HandlerName,
-                        first.Id,
-                        topic,
-                        attempt,
-                        (long)delay.TotalMilliseconds,
-                        ex.Message);
-                }
-
-                // The timer exists (on the handler's TimeProvider) before the retry is counted as scheduled.
-                var wait = Task.Delay(delay, _time, abort);
-                Interlocked.Increment(ref _retriesScheduled);
-                try
-                {
-                    await wait.ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    Abandon(batch);
-                    return;
-                }
-            }
+            return Task.FromException<AppendResult>(ex);
         }
-    }
-
-    /// <summary>The drain time ran out before the events were filed.</summary>
-    private void Abandon(List<PendingEvent> batch)
-    {
-        foreach (var pending in batch)
-        {
-            Abandon(pending);
-        }
-    }
-
-    /// <summary>The drain time ran out before the event was filed.</summary>
-    private void Abandon(PendingEvent pending)
-    {
-        Interlocked.Increment(ref _undelivered);
-        pending.Completion.TrySetException(new ToastRejectedException(ToastRejection.Stopping,
-            $"the gateway stopped before event {pending.Event.Id} reached the broker"));
     }
 
     /// <summary>
@@ -244,6 +184,9 @@ internal sealed partial class GrpcToastHandler
         return Interlocked.Read(ref _undelivered);
     }
 
+    /// <summary>A batch whose first attempt is in flight.</summary>
+    private sealed record InFlightBatch(List<PendingEvent> Batch, EventData[] Events, Task<AppendResult> FirstAttempt);
+
     /// <summary>One topic's queue. <see cref="Running"/>: a worker is filing its events; <see cref="Retired"/>:
     /// its worker found it empty and removed it from the lanes, so it takes no more events.</summary>
     private sealed class TopicLane(string topic)
@@ -257,5 +200,9 @@ internal sealed partial class GrpcToastHandler
         public bool Running { get; set; }
 
         public bool Retired { get; set; }
+
+        /// <summary>Completed by the next event queued: set while the worker waits with room in the
+        /// pipeline.</summary>
+        public TaskCompletionSource? Arrival { get; set; }
     }
 }

@@ -9,11 +9,16 @@ public sealed class ClusterConfigurationTests
     [InlineData("postgres", null, null, "toast.grpc.broker.backend must be memory, file or redis")]
     [InlineData("redis", null, null, "toast.grpc.broker.redis.connection is required")]
     [InlineData("redis", "127.0.0.1:1", "has space", "toast.grpc.broker.redis.key_prefix must be 1 to 64 characters")]
+    [InlineData("redis", "127.0.0.1:1", "a{b}:", "toast.grpc.broker.redis.key_prefix must be 1 to 64 characters")]
+    [InlineData("redis", "127.0.0.1:1", null, "toast.grpc.broker.redis.pipeline_depth must be 1 to 256", "0")]
+    [InlineData("redis", "127.0.0.1:1", null, "toast.grpc.broker.redis.ack_replicas must be 0 or more", null, "-1")]
     public async Task Start_InvalidClusterSetting_FailsNamingTheKey(
         string backend,
         string? connection,
         string? prefix,
-        string expected)
+        string expected,
+        string? pipelineDepth = null,
+        string? ackReplicas = null)
     {
         var settings = new GatewaySettings();
         settings.Config["toast:grpc:broker:backend"] = backend;
@@ -22,6 +27,9 @@ public sealed class ClusterConfigurationTests
         {
             settings.Config["toast:grpc:broker:redis:key_prefix"] = prefix;
         }
+
+        settings.Config["toast:grpc:broker:redis:pipeline_depth"] = pipelineDepth;
+        settings.Config["toast:grpc:broker:redis:ack_replicas"] = ackReplicas;
 
         await using var app = GatewayFixture.Build(settings);
         var error = await Assert.ThrowsAnyAsync<Exception>(() => app.StartAsync());

@@ -3,11 +3,20 @@ using Marie.Events.FunctionalTests.Infrastructure;
 
 namespace Marie.Events.Client.Tests.Cluster;
 
-/// <summary>Gateways of one cluster on one test Redis: shared keys, a key prefix of the test's own, short
-/// timings.</summary>
-public sealed class ClusterKit(RedisServer redis)
+/// <summary>Gateways of one cluster on one test Redis (or a Redis Cluster, or Sentinel, by its connection string):
+/// shared keys, a key prefix of the test's own, short timings.</summary>
+public sealed class ClusterKit
 {
-    public RedisServer Redis { get; } = redis;
+    public ClusterKit(RedisServer redis)
+        : this(redis.Connection) => Redis = redis;
+
+    public ClusterKit(string connection) => Connection = connection;
+
+    /// <summary>The single test Redis, when the kit is on one (gateway processes need it).</summary>
+    public RedisServer? Redis { get; }
+
+    /// <summary>The StackExchange.Redis configuration string every gateway of the kit uses.</summary>
+    public string Connection { get; }
 
     public TestKeys Keys { get; } = new();
 
@@ -34,7 +43,7 @@ public sealed class ClusterKit(RedisServer redis)
             s.Config["toast:grpc:retry:backoff_base_s"] = "0.05";
             s.Config["toast:grpc:retry:backoff_max_s"] = "0.2";
             s.Config["toast:grpc:broker:backend"] = "redis";
-            s.Config["toast:grpc:broker:redis:connection"] = Redis.Connection;
+            s.Config["toast:grpc:broker:redis:connection"] = Connection;
             s.Config["toast:grpc:broker:redis:key_prefix"] = KeyPrefix;
             s.Config["toast:grpc:broker:redis:node_name"] = name;
             foreach (var (key, value) in Broker)
@@ -45,7 +54,9 @@ public sealed class ClusterKit(RedisServer redis)
 
     /// <summary>A gateway of the kit in its own process.</summary>
     public Task<GatewayProcess> StartProcessAsync(string name) =>
-        GatewayProcess.StartAsync(Redis, KeyPrefix, Keys, name, Broker);
+        GatewayProcess.StartAsync(
+            Redis ?? throw new InvalidOperationException("gateway processes run on a single test Redis"),
+            KeyPrefix, Keys, name, Broker);
 
     /// <summary>A client of the given addresses (failing over in order), with test timings.</summary>
     public static EventStreamClient Client(string key, params Uri[] addresses) =>

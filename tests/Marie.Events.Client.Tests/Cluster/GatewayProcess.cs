@@ -28,6 +28,19 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     public int GrpcPort { get; }
 
+    /// <summary>The admin HTTP port (<c>/internal/stats</c>).</summary>
+    public int AdminPort { get; private init; }
+
+    /// <summary>CPU time the process used so far (user and system).</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
     public Uri Address => new($"http://127.0.0.1:{GrpcPort}");
 
     /// <summary>What the process printed so far (stdout and stderr).</summary>
@@ -55,16 +68,24 @@ public sealed class GatewayProcess : IAsyncDisposable
     }
 
     /// <summary>Starts a cluster gateway on <paramref name="redis"/> with <paramref name="keys"/> and waits until its
-    /// gRPC port accepts connections.</summary>
+    /// gRPC port accepts connections. Entries of <paramref name="broker"/> named <c>redis:KEY</c> go to
+    /// <c>toast.grpc.broker.redis.KEY</c>.</summary>
     public static Task<GatewayProcess> StartAsync(
         RedisServer redis,
         string keyPrefix,
         TestKeys keys,
         string name,
-        IReadOnlyDictionary<string, string> broker) =>
-        StartAsync(keys, name, broker,
+        IReadOnlyDictionary<string, string> broker)
+    {
+        const string redisKey = "redis:";
+        var plain = broker.Where(e => !e.Key.StartsWith(redisKey, StringComparison.Ordinal))
+            .ToDictionary(e => e.Key, e => e.Value, StringComparer.Ordinal);
+        var redisLines = string.Concat(broker.Where(e => e.Key.StartsWith(redisKey, StringComparison.Ordinal))
+            .Select(e => $"\n        {e.Key[redisKey.Length..]}: {e.Value}"));
+        return StartAsync(keys, name, plain,
             $"      backend: redis\n      redis:\n        connection: \"{redis.Connection}\"\n        key_prefix: "
-                + $"\"{keyPrefix}\"\n        node_name: {name}");
+                + $"\"{keyPrefix}\"\n        node_name: {name}{redisLines}");
+    }
 
     /// <summary>Starts a gateway with <paramref name="keys"/>, <c>toast.grpc.broker.*</c> from
     /// <paramref name="broker"/> followed by the YAML lines <paramref name="backendYaml"/> (indented under
@@ -163,7 +184,7 @@ public sealed class GatewayProcess : IAsyncDisposable
         info.ArgumentList.Add(config);
         info.Environment.Remove("MARIE_EVENTS_CONFIG");
         var process = Process.Start(info) ?? throw new InvalidOperationException("the gateway process did not start");
-        var gateway = new GatewayProcess(process, dir, grpcPort);
+        var gateway = new GatewayProcess(process, dir, grpcPort) { AdminPort = adminPort };
         process.OutputDataReceived += (_, e) => gateway.Append(e.Data, error: false);
         process.ErrorDataReceived += (_, e) => gateway.Append(e.Data, error: true);
         process.BeginOutputReadLine();
