@@ -9,8 +9,8 @@ namespace Marie.Events.Gateway.Hosting;
 
 /// <summary>
 /// Durable subscriptions on the admin port (admin keys): <c>GET /internal/durables?key=</c> lists them (every key's,
-/// or the named key's) with the durable counters, <c>DELETE /internal/durables/{key}/{name}</c> deletes one no stream holds (409 while one
-/// does, 404 when there is none), with its state in the backend.
+/// or the named key's) with the durable counters, <c>DELETE /internal/durables/{key}/{name}</c> deletes one no
+/// stream holds (409 while one does, 404 when there is none), with its state in the backend.
 /// </summary>
 internal static class AdminDurablesEndpoint
 {

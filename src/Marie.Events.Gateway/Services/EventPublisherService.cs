@@ -126,7 +126,8 @@ internal sealed class EventPublisherService(
     {
         try
         {
-            await foreach (var (dispatch, index, span, started) in accepted.ReadAllAsync(stop.Token).ConfigureAwait(false))
+            await foreach (var (dispatch, index, span, started) in accepted.ReadAllAsync(stop.Token)
+                .ConfigureAwait(false))
             {
                 PublishResponse response;
                 try
