@@ -81,7 +81,7 @@ internal static class TelemetryServices
             }
         });
         var otlp = options.ResolveOtlpEndpoint(Environment.GetEnvironmentVariable) is not null;
-        services.AddOpenTelemetry()
+        var telemetry = services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(ServiceName))
             .WithMetrics(metrics =>
             {
@@ -95,16 +95,16 @@ internal static class TelemetryServices
                             ExportIntervalMilliseconds(options);
                     });
                 }
-            })
-            .WithTracing(tracing =>
-            {
-                tracing.AddSource(MarieTelemetry.Name)
-                    .SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(SampleRatio(options))));
-                if (otlp)
-                {
-                    tracing.AddOtlpExporter(o => SetEndpoint(o, options, "v1/traces"));
-                }
             });
+        // Spans go only to OTLP: without an endpoint no tracer provider listens, so none is created, and an event
+        // keeps its producer's context as it came (docs/tracing.md).
+        if (otlp)
+        {
+            telemetry.WithTracing(tracing => tracing.AddSource(MarieTelemetry.Name)
+                .SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(SampleRatio(options))))
+                .AddOtlpExporter(o => SetEndpoint(o, options, "v1/traces")));
+        }
+
         return services;
     }
 

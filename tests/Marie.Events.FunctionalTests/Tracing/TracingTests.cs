@@ -9,6 +9,7 @@ namespace Marie.Events.FunctionalTests.Tracing;
 /// <summary>Traces through the real gateway: a publish with a producer's traceparent, its delivery, redelivery and
 /// ack give spans of the producer's trace; the envelope carries the context; the file backend keeps it over a
 /// restart; an event published without one carries none.</summary>
+[Collection(TraceListenerGroup.Name)]
 public sealed class TracingTests
 {
     private static Metadata Headers(string key, string? traceParent, string? traceState = null)
