@@ -132,13 +132,19 @@ public sealed partial class GrpcEventBroker : IDisposable
     /// Publishes the broker's instruments (docs/metrics.md) on the meter <see cref="MarieTelemetry.Name"/> of
     /// <paramref name="meterFactory"/>. Call once, before <see cref="StartAsync"/>: topics get their metric label when
     /// they are created, the first <paramref name="maxTopicLabels"/> their own name, the rest <c>_other</c>.
-    /// Without it the broker records nothing but its stats counters.
+    /// Without it the broker records nothing but its stats counters. The delivery and ack latency histograms record
+    /// one event in <paramref name="latencySampleEvery"/> (1: every event).
     /// </summary>
     /// <exception cref="InvalidOperationException">Called twice, or after a topic was created.</exception>
-    public void EnableMetrics(IMeterFactory meterFactory, int maxTopicLabels = MarieTelemetry.DefaultMaxTopicLabels)
+    public void EnableMetrics(
+        IMeterFactory meterFactory,
+        int maxTopicLabels = MarieTelemetry.DefaultMaxTopicLabels,
+        int latencySampleEvery = MarieTelemetry.DefaultLatencySampleEvery)
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
         ArgumentOutOfRangeException.ThrowIfNegative(maxTopicLabels);
+        ArgumentOutOfRangeException.ThrowIfLessThan(latencySampleEvery, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(latencySampleEvery, MarieTelemetry.MaxLatencySampleEvery);
         lock (_topology)
         {
             if (Metrics is not null || !_topics.IsEmpty)
@@ -147,7 +153,7 @@ public sealed partial class GrpcEventBroker : IDisposable
             }
 
             TopicLabels.Max = maxTopicLabels;
-            Metrics = new BrokerMetrics(this, meterFactory.Create(MarieTelemetry.Name));
+            Metrics = new BrokerMetrics(this, meterFactory.Create(MarieTelemetry.Name), latencySampleEvery);
         }
     }
 

@@ -12,12 +12,15 @@ public sealed class MetricsBroker : IDisposable
 {
     private readonly ServiceProvider _services;
 
-    public MetricsBroker(Action<BrokerOptions>? configure = null, int maxTopicLabels = TopicLabels.DefaultMax)
+    public MetricsBroker(
+        Action<BrokerOptions>? configure = null,
+        int maxTopicLabels = TopicLabels.DefaultMax,
+        int latencySampleEvery = 1)
     {
         _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         Factory = _services.GetRequiredService<IMeterFactory>();
         Test = new TestBroker(configure);
-        Test.Broker.EnableMetrics(Factory, maxTopicLabels);
+        Test.Broker.EnableMetrics(Factory, maxTopicLabels, latencySampleEvery);
     }
 
     public IMeterFactory Factory { get; }
@@ -219,6 +222,40 @@ public sealed class MetricsTests
 
         var values = latency.GetMeasurementSnapshot().Select(x => x.Value).ToArray();
         Assert.Equal([2.0, 3.0, 2.0], values);
+    }
+
+    [Fact]
+    public async Task Latencies_SampleEvery8_OneEventInAboutEightRecorded()
+    {
+        using var m = new MetricsBroker(o => o.AckTimeoutSeconds = 60, latencySampleEvery: 8);
+        using var delivery = m.Collect<double>("marie.events.delivery.latency");
+        using var ack = m.Collect<double>("marie.events.ack.latency");
+        var connection = await m.Test.ConnectAndSubscribeAsync("s1", "a");
+        const int events = 800;
+        for (var i = 0; i < events; i += 100)
+        {
+            m.Test.PublishMany("a", 100);
+            connection.All();
+            await connection.HandleAsync(Msg.AckUpTo("s1", "a", i + 100));
+        }
+
+        var delivered = delivery.GetMeasurementSnapshot().Count;
+        var acked = ack.GetMeasurementSnapshot().Count;
+        // 100 expected; a hash picks them, so allow for its unevenness but not for "all" or "none".
+        Assert.InRange(delivered, 60, 140);
+        Assert.Equal(delivered, acked);
+    }
+
+    [Fact]
+    public void SamplesLatency_EveryEighthSequence_StillSampledAboutOneInEight()
+    {
+        using var m = new MetricsBroker(latencySampleEvery: 8);
+        var metrics = m.Test.Broker.Metrics!;
+
+        // A subscription filtering every 8th event of a topic (e.g. one of 8 job ids published round-robin).
+        var sampled = Enumerable.Range(1, 8000).Count(i => metrics.SamplesLatency(i * 8L));
+
+        Assert.InRange(sampled, 800, 1200);
     }
 
     [Fact]

@@ -87,7 +87,8 @@ public sealed partial class BrokerConnection
             BrokerTracing.Delivered(item.Event!, entry, item.Subscription.Id, item.Attempt);
         }
 
-        if (item.Attempt == 1 && Broker.Metrics?.DeliveryLatency is { Enabled: true } latency)
+        if (item.Attempt == 1 && Broker.Metrics is { DeliveryLatency: { Enabled: true } latency } metrics
+            && metrics.SamplesLatency(entry.Sequence))
         {
             // Publish time is the stored wall-clock timestamp (another gateway's clock in cluster mode).
             var published = TimestampBytes.ReadUtcTicks(item.Event!.PublishedAtBytes);

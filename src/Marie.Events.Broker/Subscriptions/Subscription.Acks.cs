@@ -21,7 +21,8 @@ internal sealed partial class Subscription
             BrokerTracing.Settled(entry, Id, "ack");
         }
 
-        if (Connection.Broker.Metrics?.AckLatency is { Enabled: true } latency)
+        if (Connection.Broker.Metrics is { AckLatency: { Enabled: true } latency } metrics
+            && metrics.SamplesLatency(entry.Sequence))
         {
             latency.Record(Connection.Broker.Time.GetElapsedTime(entry.SentAt).TotalSeconds);
         }
@@ -66,7 +67,7 @@ internal sealed partial class Subscription
 
     private void RecordAckLatency(SubscriptionTopic subscriptionTopic, int count)
     {
-        if (Connection.Broker.Metrics?.AckLatency is not { Enabled: true } latency)
+        if (Connection.Broker.Metrics is not { AckLatency: { Enabled: true } latency } metrics)
         {
             return;
         }
@@ -75,7 +76,10 @@ internal sealed partial class Subscription
         var inFlight = subscriptionTopic.InFlight;
         for (var i = 0; i < count; i++)
         {
-            latency.Record(Connection.Broker.Time.GetElapsedTime(inFlight[i].SentAt, now).TotalSeconds);
+            if (metrics.SamplesLatency(inFlight[i].Sequence))
+            {
+                latency.Record(Connection.Broker.Time.GetElapsedTime(inFlight[i].SentAt, now).TotalSeconds);
+            }
         }
     }
 

@@ -16,10 +16,12 @@ internal sealed class BrokerMetrics
     private const string KindTag = "kind";
 
     private readonly GrpcEventBroker _broker;
+    private readonly ulong _sampleEvery;
 
-    public BrokerMetrics(GrpcEventBroker broker, Meter meter)
+    public BrokerMetrics(GrpcEventBroker broker, Meter meter, int latencySampleEvery)
     {
         _broker = broker;
+        _sampleEvery = (ulong)latencySampleEvery;
         var counters = broker.Counters;
         var buckets = new InstrumentAdvice<double> { HistogramBucketBoundaries = MarieTelemetry.DurationBuckets };
 
@@ -60,6 +62,12 @@ internal sealed class BrokerMetrics
         AckLatency = meter.CreateHistogram("marie.events.ack.latency", "s",
             "From a delivery's (last) send to its acknowledgement.", advice: buckets);
     }
+
+    /// <summary>Whether the event numbered <paramref name="sequence"/> has its latencies recorded: one in
+    /// <c>latencySampleEvery</c>, chosen by a hash of the number (the high half of a multiplicative hash), so that a
+    /// subscription that filters every k-th event of a topic is neither always nor never sampled.</summary>
+    public bool SamplesLatency(long sequence) =>
+        _sampleEvery == 1 || ((unchecked((ulong)sequence * 0x9E3779B97F4A7C15UL) >> 32) % _sampleEvery) == 0;
 
     /// <summary>Recorded by the stream writer for first attempts.</summary>
     public Histogram<double> DeliveryLatency { get; }

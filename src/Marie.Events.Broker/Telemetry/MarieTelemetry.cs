@@ -13,6 +13,15 @@ public static class MarieTelemetry
     /// stays small (each labelled topic is some ten series).</summary>
     public const int DefaultMaxTopicLabels = 100;
 
+    /// <summary>One event in this many has its delivery and ack latency recorded by default
+    /// (<c>gateway.telemetry.latency_sample_every</c>): a histogram record per delivery and per ack cost W1 some
+    /// 10 % of its CPU per delivery (docs/performance.md); one in 8 keeps the distribution's shape at a
+    /// few hundred samples a second on a busy gateway.</summary>
+    public const int DefaultLatencySampleEvery = 8;
+
+    /// <summary>Largest <c>latency_sample_every</c>.</summary>
+    public const int MaxLatencySampleEvery = 1024;
+
     /// <summary>The bucket boundaries, in seconds, of every duration histogram of the meter (publish, delivery, ack,
     /// Redis): from 100 µs (a delivery on an idle gateway) to 10 s (an ack after a long processing step), about
     /// three per decade. OpenTelemetry's default boundaries (0 to 10 000) are meant for milliseconds.</summary>

@@ -42,6 +42,10 @@ internal sealed class TelemetryOptions
     [ConfigurationKeyName("max_topic_labels")]
     public int MaxTopicLabels { get; set; } = MarieTelemetry.DefaultMaxTopicLabels;
 
+    /// <summary>One event in this many has its delivery and ack latency recorded (1: every event).</summary>
+    [ConfigurationKeyName("latency_sample_every")]
+    public int LatencySampleEvery { get; set; } = MarieTelemetry.DefaultLatencySampleEvery;
+
     /// <summary><c>/metrics</c> without a key (for a scraper on a private network).</summary>
     [ConfigurationKeyName("metrics_anonymous")]
     public bool MetricsAnonymous { get; set; }
@@ -103,6 +107,14 @@ internal sealed class TelemetryOptionsValidator : IValidateOptions<TelemetryOpti
             var got = options.MaxTopicLabels;
             errors.Add(GatewayOptionsValidator.Invariant(
                 $"{TelemetryOptions.Prefix}max_topic_labels must be between 0 and {limit} (got {got})"));
+        }
+
+        if (options.LatencySampleEvery is < 1 or > MarieTelemetry.MaxLatencySampleEvery)
+        {
+            const int limit = MarieTelemetry.MaxLatencySampleEvery;
+            var got = options.LatencySampleEvery;
+            errors.Add(GatewayOptionsValidator.Invariant(
+                $"{TelemetryOptions.Prefix}latency_sample_every must be between 1 and {limit} (got {got})"));
         }
 
         if (!(options.TraceSampleRatio is >= 0 and <= 1))

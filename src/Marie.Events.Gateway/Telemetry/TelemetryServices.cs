@@ -132,8 +132,8 @@ internal static class TelemetryServices
     {
         if (MeterFactoryIfEnabled(services) is { } meterFactory)
         {
-            var maxTopicLabels = services.GetRequiredService<IOptions<TelemetryOptions>>().Value.MaxTopicLabels;
-            broker.EnableMetrics(meterFactory, maxTopicLabels);
+            var options = services.GetRequiredService<IOptions<TelemetryOptions>>().Value;
+            broker.EnableMetrics(meterFactory, options.MaxTopicLabels, options.LatencySampleEvery);
         }
 
         return broker;

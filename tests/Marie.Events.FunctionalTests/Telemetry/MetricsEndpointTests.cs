@@ -60,7 +60,9 @@ public sealed class MetricsEndpointTests
     [Fact]
     public async Task Metrics_AfterASession_PinnedNamesWithTheirValues()
     {
-        await using var gateway = await GatewayFixture.StartAsync();
+        // Every event's latencies, so that the histograms' counts are known.
+        await using var gateway = await GatewayFixture.StartAsync(
+            s => s.Config["gateway:telemetry:latency_sample_every"] = "1");
         using var call = gateway.Streams.StreamEvents(GatewayFixture.Auth(gateway.Keys.Subscriber));
         await call.RequestStream.WriteAsync(Streams.Subscribe("s1", Topic));
         await Streams.NextAsync(call.ResponseStream, ServerMessage.MessageOneofCase.SubscriptionConfirm);
@@ -204,6 +206,7 @@ public sealed class MetricsEndpointTests
     [Theory]
     [InlineData("max_topic_labels", "-1")]
     [InlineData("trace_sample_ratio", "2")]
+    [InlineData("latency_sample_every", "0")]
     [InlineData("otlp_endpoint", "collector:4317")]
     [InlineData("enabled", "maybe")]
     [InlineData("otlp_protocol", "http/json")]
