@@ -250,7 +250,17 @@ public sealed partial class EventStreamClient
         }
         else if (subscription is not null
             && !subscription.IsConfirmedOn(session.Id)
-            && message.Code is ErrorCode.ErrorInvalidSubscription or ErrorCode.ErrorInvalidRequest)
+            && message.Code == ErrorCode.ErrorDurableConflict
+            && subscription.EverConfirmed)
+        {
+            // A resubscribe after a reconnect: the gateway has not yet seen the end of the stream that held the
+            // durable before. Asked again shortly, on this stream.
+            _ = ResubscribeLaterAsync(session, subscription);
+        }
+        else if (subscription is not null
+            && !subscription.IsConfirmedOn(session.Id)
+            && message.Code is ErrorCode.ErrorInvalidSubscription or ErrorCode.ErrorInvalidRequest
+                or ErrorCode.ErrorDurableConflict or ErrorCode.ErrorGroupWithoutDurable)
         {
             // The subscribe itself was refused.
             Remove(subscription);
@@ -259,6 +269,38 @@ public sealed partial class EventStreamClient
 
         subscription?.RaiseError(error);
         RaiseError(error);
+    }
+
+    /// <summary>Sends <paramref name="subscription"/>'s subscribe again on <paramref name="session"/> after a delay
+    /// that doubles with each conflict since its last confirm (from <see
+    /// cref="EventStreamClientOptions.ReconnectInitialDelay"/> to <see
+    /// cref="EventStreamClientOptions.ReconnectMaxDelay"/>), while both are still current.</summary>
+    private async Task ResubscribeLaterAsync(StreamSession session, EventSubscription subscription)
+    {
+        var conflicts = subscription.NextConflict();
+        var delay = TimeSpan.FromTicks(Math.Min(
+            _options.ReconnectMaxDelay.Ticks,
+            _options.ReconnectInitialDelay.Ticks << Math.Min(conflicts - 1, 20)));
+        ClientLog.DurableStillHeld(Logger, subscription.Id, (long)delay.TotalMilliseconds, conflicts);
+        try
+        {
+            await Task.Delay(delay, Time, session.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The stream ended: the next one subscribes anew.
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (ReferenceEquals(_session, session)
+                && _subscriptions.TryGetValue(subscription.Id, out var current)
+                && ReferenceEquals(current, subscription))
+            {
+                session.Send(subscription.BuildSubscribe());
+            }
+        }
     }
 
     private void HandleBackpressure(StreamSession session, BackpressureSignal signal)

@@ -61,6 +61,11 @@ internal readonly record struct ProcessedOutcome(bool Known, AckAction Ack, bool
 /// </summary>
 internal sealed class TopicTracker
 {
+    /// <summary>At most this many acks lost to a stream's end are remembered (oldest forgotten first): a group's
+    /// durable may hand such an event to another member, so an entry may never be redelivered here. Far above what
+    /// one stream's end leaves (at most the buffered events, 1,000 by default).</summary>
+    private const int MaxAckLost = 4096;
+
     /// <summary>Delivered events not processed yet, by sequence number.</summary>
     private readonly Dictionary<long, PendingDelivery> _pending = [];
 
@@ -74,11 +79,32 @@ internal sealed class TopicTracker
     /// <summary>Made once: a predicate per watermark move would be an allocation per processed event.</summary>
     private readonly Predicate<long> _atOrBelowWatermark;
 
-    public TopicTracker(string topic)
+    /// <summary>A durable subscription's: the gateway's durable decides what is delivered (see
+    /// <see cref="TopicTracker(string, bool)"/>).</summary>
+    private readonly bool _durable;
+
+    /// <summary>Durable only: events processed whose ack could not be sent (their stream had ended), oldest first in
+    /// <see cref="_ackLostOrder"/>; the durable delivers them again, and the client acks that copy instead of handing
+    /// it over again.</summary>
+    private readonly HashSet<long> _ackLost = [];
+
+    private readonly Queue<long> _ackLostOrder = new();
+
+    /// <summary>
+    /// A tracker of <paramref name="topic"/>. For a durable subscription (<paramref name="durable"/>) the gateway
+    /// delivers only what its durable has not seen settled: a member of a group gets events with holes between them
+    /// and, handed over from another member or replayed from the dead letters, events older than the ones it
+    /// processed. So a delivery is dropped only when it is still waiting for the consumer (or was processed with its
+    /// ack lost to a stream's end), never for being at or below the watermark, and every ack is individual (a
+    /// cumulative ack could settle an older event handed over and not yet processed).
+    /// </summary>
+    public TopicTracker(string topic, bool durable = false)
     {
         Topic = topic;
+        _durable = durable;
         _atOrBelowWatermark = sequence => sequence <= Watermark;
     }
+
 
     public string Topic { get; }
 
@@ -174,12 +200,18 @@ internal sealed class TopicTracker
             HighestDelivered = Watermark;
         }
 
-        if (sequence <= Watermark)
+        if (_durable)
+        {
+            if (_ackLost.Remove(sequence))
+            {
+                return new(DeliveryKind.Duplicate, new AckAction(sessionId, Topic, sequence, 0, ackId));
+            }
+        }
+        else if (sequence <= Watermark)
         {
             return new(DeliveryKind.Duplicate, new AckAction(sessionId, Topic, sequence, Watermark, null));
         }
-
-        if (_processedAbove.Contains(sequence))
+        else if (_processedAbove.Contains(sequence))
         {
             return new(DeliveryKind.Duplicate, new AckAction(sessionId, Topic, sequence, 0, ackId));
         }
@@ -301,6 +333,22 @@ internal sealed class TopicTracker
         return true;
     }
 
+    /// <summary>Durable only: <paramref name="sequence"/> was processed but its ack could not be sent (its stream
+    /// ended); the durable's next delivery of it is acked, not handed over.</summary>
+    public void RememberAckLost(long sequence)
+    {
+        if (!_durable || !_ackLost.Add(sequence))
+        {
+            return;
+        }
+
+        _ackLostOrder.Enqueue(sequence);
+        while (_ackLostOrder.Count > MaxAckLost)
+        {
+            _ackLost.Remove(_ackLostOrder.Dequeue());
+        }
+    }
+
     /// <summary>The state of a pending event (null: not pending).</summary>
     public PendingState? StateOf(long sequence) =>
         _pending.TryGetValue(sequence, out var pending) ? pending.State : null;
@@ -309,7 +357,7 @@ internal sealed class TopicTracker
     public bool IsPending(long sequence, int generation) => generation == Generation && _pending.ContainsKey(sequence);
 
     private AckAction AckFor(long sequence, in PendingDelivery pending) =>
-        sequence <= Watermark
+        sequence <= Watermark && !_durable
             ? new AckAction(pending.SessionId, Topic, sequence, Watermark, null)
             : new AckAction(pending.SessionId, Topic, sequence, 0, pending.AckId);
 
@@ -342,6 +390,8 @@ internal sealed class TopicTracker
         _pending.Clear();
         _order.Clear();
         _processedAbove.Clear();
+        _ackLost.Clear();
+        _ackLostOrder.Clear();
         Watermark = watermark;
         HighestDelivered = watermark;
     }
