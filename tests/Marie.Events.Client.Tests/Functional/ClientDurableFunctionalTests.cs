@@ -1,0 +1,104 @@
+using System.Collections.Concurrent;
+using Marie.Events.Broker;
+using Marie.Events.Client.Tests.Infrastructure;
+using Marie.Events.FunctionalTests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Marie.Events.Client.Tests.Functional;
+
+/// <summary>The client's durable subscriptions and consumer groups against the real gateway on loopback.</summary>
+public sealed class ClientDurableFunctionalTests
+{
+    /// <summary>The key name of <see cref="Gateways.Client"/>'s default key.</summary>
+    private const string AdminKeyName = "test-admin";
+
+    private static Broker.Storage.DurableTopicSnapshot? Position(GatewayFixture gateway, string name) =>
+        gateway.App.Services.GetRequiredService<GrpcEventBroker>().ListDurables(AdminKeyName)
+            .FirstOrDefault(d => d.Name == name)?.Topics.SingleOrDefault();
+
+    [Fact]
+    public async Task DurableName_NewClientSameName_GetsExactlyTheUnacknowledgedThenTheNewOnes()
+    {
+        await using var gateway = await Gateways.StartAsync();
+        const string Topic = "dur-resume";
+        await using (var first = Gateways.Client(gateway))
+        {
+            var subscription = await first.SubscribeAsync(new SubscriptionOptions
+            {
+                Topics = { Topic }, DurableName = "dur-resume", AckMode = AckMode.Manual,
+            });
+            Assert.Equal("dur-resume", subscription.DurableName);
+            for (var i = 0; i < 5; i++)
+            {
+                await first.PublishAsync(Gateways.Event(Topic));
+            }
+
+            var received = await Gateways.ReadManualAsync(subscription, 5);
+            foreach (var index in new[] { 0, 1, 3 })
+            {
+                await received[index].AckAsync();
+            }
+
+            // Sends the acks, then the unsubscribe: the durable keeps 3 and 5 unacknowledged.
+            await subscription.DisposeAsync();
+        }
+
+        await Wait.UntilAsync(() => Position(gateway, "dur-resume") is { Pending.Count: 2 }, "two pending");
+        await using var second = Gateways.Client(gateway);
+        for (var i = 0; i < 2; i++)
+        {
+            await second.PublishAsync(Gateways.Event(Topic));
+        }
+
+        await using var resumed = await second.SubscribeAsync(
+            new SubscriptionOptions { Topics = { Topic }, DurableName = "dur-resume" });
+        var again = await Gateways.ReadAsync(resumed, 4);
+        await resumed.FlushAcksAsync();
+        await Wait.UntilAsync(() => Position(gateway, "dur-resume") is { Acked: 7, Pending.Count: 0 },
+            "everything acknowledged");
+
+        Assert.Equal(new long[] { 3, 5, 6, 7 }, again.Select(e => e.SequenceNum).Order());
+        Assert.Equal(new[] { 2, 2 }, again.Where(e => e.SequenceNum is 3 or 5).Select(e => e.DeliveryAttempt));
+        Assert.Equal(7, Position(gateway, "dur-resume")!.Delivered);
+    }
+
+    [Fact]
+    public async Task Group_TwoClientsSameDurableAndGroup_EachEventToExactlyOne()
+    {
+        await using var gateway = await Gateways.StartAsync();
+        const string Topic = "dur-group";
+        const int Count = 40;
+        var seen = new ConcurrentQueue<(int Member, long Sequence)>();
+        await using var a = Gateways.Client(gateway);
+        await using var b = Gateways.Client(gateway);
+        var options = () => new SubscriptionOptions { Topics = { Topic }, DurableName = "dur-group", Group = "pool" };
+        await using var memberA = await a.SubscribeAsync(options(), (e, _) =>
+        {
+            seen.Enqueue((0, e.SequenceNum));
+            return ValueTask.CompletedTask;
+        });
+        await using var memberB = await b.SubscribeAsync(options(), (e, _) =>
+        {
+            seen.Enqueue((1, e.SequenceNum));
+            return ValueTask.CompletedTask;
+        });
+        Assert.Equal("pool", memberB.Group);
+
+        for (var i = 0; i < Count; i++)
+        {
+            await a.PublishAsync(Gateways.Event(Topic));
+        }
+
+        await Wait.UntilAsync(() => seen.Count >= Count, $"{Count} events processed");
+        await memberA.FlushAcksAsync();
+        await memberB.FlushAcksAsync();
+        await Wait.UntilAsync(() => Position(gateway, "dur-group") is { Acked: Count, Pending.Count: 0 },
+            "everything acknowledged");
+
+        Assert.Equal(Count, seen.Count);
+        Assert.Equal(Enumerable.Range(1, Count).Select(i => (long)i), seen.Select(s => s.Sequence).Order());
+        Assert.Contains(seen, s => s.Member == 0);
+        Assert.Contains(seen, s => s.Member == 1);
+        Assert.Equal(0, Gateways.Stats(gateway).EventsRedelivered);
+    }
+}
