@@ -138,4 +138,37 @@ public sealed class DurableCommandTests : CliTestBase
             Assert.Single(result.ErrorLines));
         Assert.Contains((await ListAsync()).Durables, d => d.Name == "cli-theirs");
     }
+
+    [Fact]
+    public async Task Subscribe_DurableCountTwoTwice_SecondRunShowsTheNextTwoThenListed()
+    {
+        for (var i = 0; i < 4; i++)
+        {
+            await Gateway.Publisher.PublishAsync(new PublishRequest { Event = Streams.Event("durable-tail") },
+                GatewayFixture.Auth(Gateway.Keys.Publisher));
+        }
+
+        var first = await Cli.RunAsync(Gateway.Keys.Subscriber, "subscribe", "--topics", "durable-tail",
+            "--durable", "cli-tail", "--from-seq", "0", "--count", "2");
+        var second = await Cli.RunAsync(Gateway.Keys.Subscriber, "subscribe", "--topics", "durable-tail",
+            "--durable", "cli-tail", "--count", "2");
+        var listed = await Cli.RunAsync(Gateway.Keys.Subscriber, "durables", "list");
+
+        Assert.Equal((0, 0), (first.ExitCode, second.ExitCode));
+        Assert.Equal(["#1", "#2"], first.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l[..2]));
+        Assert.Equal(["#3", "#4"], second.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l[..2]));
+        Assert.StartsWith("subscribed to durable-tail as durable cli-tail (head 4)", first.Error,
+            StringComparison.Ordinal);
+        Assert.Contains("durable-tail 4/4", listed.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Subscribe_GroupWithoutDurable_OneLineExitTwo()
+    {
+        var result = await Cli.RunAsync(Gateway.Keys.Subscriber, "subscribe", "--group", "pool", "--count", "1");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("marie-events: --group needs --durable (a consumer group shares a durable subscription)",
+            Assert.Single(result.ErrorLines));
+    }
 }
