@@ -171,4 +171,17 @@ public sealed class DurableCommandTests : CliTestBase
         Assert.Equal("marie-events: --group needs --durable (a consumer group shares a durable subscription)",
             Assert.Single(result.ErrorLines));
     }
+
+    [Fact]
+    public async Task Subscribe_DurableHeldByAnotherStream_ConflictExitOne()
+    {
+        using var call = await MakeAsync("cli-busy", release: false);
+
+        var result = await Cli.RunAsync(Gateway.Keys.Subscriber, "subscribe", "--topics", Topic,
+            "--durable", "cli-busy", "--count", "1");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith("marie-events: gateway: ERROR_DURABLE_CONFLICT", result.ErrorLines[^1],
+            StringComparison.Ordinal);
+    }
 }
