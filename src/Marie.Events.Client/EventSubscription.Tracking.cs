@@ -229,11 +229,11 @@ public sealed partial class EventSubscription
         {
             var tracker = _trackers.GetValueOrDefault(received.Topic);
             outcome = tracker?.OnProcessed(received.SequenceNum, received.Generation) ?? default;
-            if (_durableName is not null && !outcome.Ack.IsNone && _client.SessionFor(outcome.Ack.SessionId) is null)
+            if (_durableName is not null && outcome.Known)
             {
-                // Its stream ended: the ack would settle nothing. The durable delivers the event again; that copy
-                // is acked instead of processed twice.
-                tracker!.RememberAckLost(received.SequenceNum);
+                // If the ack does not reach the durable (its stream ends first), the durable delivers the event
+                // again: that copy is acked instead of processed twice.
+                tracker!.RememberProcessed(received.SequenceNum);
             }
         }
 

@@ -61,10 +61,10 @@ internal readonly record struct ProcessedOutcome(bool Known, AckAction Ack, bool
 /// </summary>
 internal sealed class TopicTracker
 {
-    /// <summary>At most this many acks lost to a stream's end are remembered (oldest forgotten first): a group's
-    /// durable may hand such an event to another member, so an entry may never be redelivered here. Far above what
-    /// one stream's end leaves (at most the buffered events, 1,000 by default).</summary>
-    private const int MaxAckLost = 4096;
+    /// <summary>Durable only: the most recently processed events remembered per topic (oldest forgotten first).
+    /// An ack lost to a broken stream comes back as a redelivery within the reconnect (a second or so): 16,384 covers
+    /// that at over 10,000 events a second a topic, for at most about 400 KB a busy topic.</summary>
+    private const int MaxRecentlyProcessed = 16_384;
 
     /// <summary>Delivered events not processed yet, by sequence number.</summary>
     private readonly Dictionary<long, PendingDelivery> _pending = [];
@@ -83,20 +83,20 @@ internal sealed class TopicTracker
     /// <see cref="TopicTracker(string, bool)"/>).</summary>
     private readonly bool _durable;
 
-    /// <summary>Durable only: events processed whose ack could not be sent (their stream had ended), oldest first in
-    /// <see cref="_ackLostOrder"/>; the durable delivers them again, and the client acks that copy instead of handing
-    /// it over again.</summary>
-    private readonly HashSet<long> _ackLost = [];
+    /// <summary>Durable only: events the consumer processed (acked, or done with in auto mode), oldest first in
+    /// <see cref="_recentOrder"/>. The durable sends such an event again only when its ack did not reach it (a
+    /// stream that broke, a gateway that lost its last acks): that copy is acked, not handed over again.</summary>
+    private readonly HashSet<long> _recentlyProcessed = [];
 
-    private readonly Queue<long> _ackLostOrder = new();
+    private readonly Queue<long> _recentOrder = new();
 
     /// <summary>
     /// A tracker of <paramref name="topic"/>. For a durable subscription (<paramref name="durable"/>) the gateway
     /// delivers only what its durable has not seen settled: a member of a group gets events with holes between them
     /// and, handed over from another member or replayed from the dead letters, events older than the ones it
     /// processed. So a delivery is dropped only when it is still waiting for the consumer (or was processed with its
-    /// ack lost to a stream's end), never for being at or below the watermark, and every ack is individual (a
-    /// cumulative ack could settle an older event handed over and not yet processed).
+    /// ack lost: <see cref="RememberProcessed"/>), never for being at or below the watermark, and every ack is
+    /// individual (a cumulative ack could settle an older event handed over and not yet processed).
     /// </summary>
     public TopicTracker(string topic, bool durable = false)
     {
@@ -202,7 +202,7 @@ internal sealed class TopicTracker
 
         if (_durable)
         {
-            if (_ackLost.Remove(sequence))
+            if (_recentlyProcessed.Contains(sequence))
             {
                 return new(DeliveryKind.Duplicate, new AckAction(sessionId, Topic, sequence, 0, ackId));
             }
@@ -333,19 +333,20 @@ internal sealed class TopicTracker
         return true;
     }
 
-    /// <summary>Durable only: <paramref name="sequence"/> was processed but its ack could not be sent (its stream
-    /// ended); the durable's next delivery of it is acked, not handed over.</summary>
-    public void RememberAckLost(long sequence)
+    /// <summary>Durable only: the consumer processed <paramref name="sequence"/> (not a terminate: a dead letter
+    /// replayed later must be handed over). A later delivery of it (its ack was lost) is acked, not handed
+    /// over.</summary>
+    public void RememberProcessed(long sequence)
     {
-        if (!_durable || !_ackLost.Add(sequence))
+        if (!_durable || !_recentlyProcessed.Add(sequence))
         {
             return;
         }
 
-        _ackLostOrder.Enqueue(sequence);
-        while (_ackLostOrder.Count > MaxAckLost)
+        _recentOrder.Enqueue(sequence);
+        if (_recentOrder.Count > MaxRecentlyProcessed)
         {
-            _ackLost.Remove(_ackLostOrder.Dequeue());
+            _recentlyProcessed.Remove(_recentOrder.Dequeue());
         }
     }
 
@@ -390,8 +391,8 @@ internal sealed class TopicTracker
         _pending.Clear();
         _order.Clear();
         _processedAbove.Clear();
-        _ackLost.Clear();
-        _ackLostOrder.Clear();
+        _recentlyProcessed.Clear();
+        _recentOrder.Clear();
         Watermark = watermark;
         HighestDelivered = watermark;
     }

@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
+using Xunit.Abstractions;
 using Marie.Events.Broker;
 using Marie.Events.Client.Tests.Infrastructure;
 using Marie.Events.FunctionalTests.Infrastructure;
@@ -7,7 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Marie.Events.Client.Tests.Functional;
 
 /// <summary>The client's durable subscriptions and consumer groups against the real gateway on loopback.</summary>
-public sealed class ClientDurableFunctionalTests
+public sealed class ClientDurableFunctionalTests(ITestOutputHelper output)
 {
     /// <summary>The key name of <see cref="Gateways.Client"/>'s default key.</summary>
     private const string AdminKeyName = "test-admin";
@@ -100,5 +102,63 @@ public sealed class ClientDurableFunctionalTests
         Assert.Contains(seen, s => s.Member == 0);
         Assert.Contains(seen, s => s.Member == 1);
         Assert.Equal(0, Gateways.Stats(gateway).EventsRedelivered);
+    }
+
+    [Fact]
+    public async Task Durable_ProxyCutsConnectionsAtRandom_EveryEventProcessedOnce()
+    {
+        const int Topics = 2;
+        const int PerTopic = 1_000;
+        await using var gateway = await Gateways.StartAsync(("replay_size", $"{PerTopic}"));
+        await using var proxy = new TcpChaosProxy(gateway.Ports.Grpc);
+        // Each connection through the proxy is reset after 20-150 KB (a few hundred events), mid-frame.
+        proxy.CutRandomly(seed: 20261203, minBytes: 20_000, maxBytes: 150_000);
+        await using var subscriber = Gateways.Client(gateway, address: proxy.Address);
+        await using var publisher = Gateways.Client(gateway);
+        var topics = Enumerable.Range(0, Topics).Select(i => $"dur-chaos-{i}").ToArray();
+        var options = new SubscriptionOptions { DurableName = "dur-chaos", BufferCapacity = 2_000 };
+        foreach (var topic in topics)
+        {
+            options.Topics.Add(topic);
+        }
+
+        await using var subscription = await subscriber.SubscribeAsync(options);
+        var clock = Stopwatch.StartNew();
+        var publishing = Task.Run(() => publisher.PublishBatchAsync(
+            Enumerable.Range(0, PerTopic).SelectMany(_ => topics.Select(t => Gateways.Event(t)))));
+        var seen = topics.ToDictionary(t => t, _ => new HashSet<long>());
+        var processed = 0;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(45));
+        try
+        {
+            await foreach (var e in subscription.WithCancellation(timeout.Token))
+            {
+                processed++;
+                seen[e.Topic].Add(e.SequenceNum);
+                if (seen.Values.All(s => s.Count == PerTopic))
+                {
+                    await e.AckAsync();
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            Assert.Fail($"Timed out: {string.Join(", ", seen.Select(s => $"{s.Key} {s.Value.Count}"))}; stats "
+                + $"{subscriber.Statistics}");
+        }
+
+        await publishing;
+        await subscription.FlushAcksAsync();
+        output.WriteLine($"{processed} handed over for {Topics * PerTopic} events in {clock.ElapsedMilliseconds} "
+            + $"ms through {proxy.Accepted} connections, {proxy.Cuts} cut; {subscriber.Statistics}");
+
+        Assert.True(proxy.Cuts >= 3, $"the proxy cut connections during the run ({proxy.Cuts})");
+        Assert.All(seen.Values, s => Assert.Equal(Enumerable.Range(1, PerTopic).Select(i => (long)i), s.Order()));
+        // The durable sends again what it did not see acknowledged; the client acks, not hands over, what it had
+        // processed already: each event reaches the consumer once.
+        Assert.Equal(Topics * PerTopic, processed);
+        Assert.Equal(0, subscriber.Statistics.EventsLost);
+        Assert.Equal(0, subscription.Completion.IsFaulted ? 1 : 0);
     }
 }

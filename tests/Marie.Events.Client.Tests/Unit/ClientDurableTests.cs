@@ -139,4 +139,33 @@ public sealed class ClientDurableTests
 
         Assert.Equal(ErrorCode.ErrorDurableConflict, error.Code);
     }
+
+    [Fact]
+    public async Task Reconnect_DurableRedeliversProcessedAndTerminated_ProcessedAckedTerminatedHandedOver()
+    {
+        await using var harness = new ClientHarness();
+        var (subscription, connection) = await harness.SubscribeAsync(head: 0, configure: Durable);
+        connection.Reply(ClientHarness.Event("s1", "t", 1, "a1"));
+        connection.Reply(ClientHarness.Event("s1", "t", 2, "a2"));
+        await using var reader = subscription.GetAsyncEnumerator();
+        Assert.True(await reader.NextAsync());
+        Assert.True(await reader.NextAsync());
+        Assert.True(await reader.Current.TerminateAsync("bad"));
+        // 1 is processed, its ack still in the batch when the stream breaks; 2 is dead-lettered.
+
+        var (next, _) = await ReconnectAsync(harness, connection);
+        next.Reply(ClientHarness.Confirm("s1", "t", "epoch-1", head: 2));
+        // The durable sends 1 again (no ack reached it), then 2 replayed from the dead letters.
+        next.Reply(ClientHarness.Event("s1", "t", 1, "b1", attempt: 2));
+        next.Reply(ClientHarness.Event("s1", "t", 2, "b2", attempt: 2));
+        Assert.True(await reader.NextAsync());
+        var replayed = reader.Current;
+        await subscription.FlushAcksAsync();
+        var acked = next.DrainSent().Where(m => m.MessageCase == MessageOneofCase.Ack)
+            .SelectMany(m => m.Ack.Individual.AckIds);
+
+        Assert.Equal((2L, 2), (replayed.SequenceNum, replayed.DeliveryAttempt));
+        Assert.Contains("b1", acked);
+        Assert.Equal(1, harness.Client.Statistics.DuplicatesDropped);
+    }
 }
