@@ -63,7 +63,7 @@ internal sealed class TopicTracker
 {
     /// <summary>Durable only: the most recently processed events remembered per topic (oldest forgotten first).
     /// An ack lost to a broken stream comes back as a redelivery within the reconnect (a second or so): 16,384 covers
-    /// that at over 10,000 events a second a topic, for at most about 400 KB a busy topic.</summary>
+    /// that at over 10,000 events a second a topic, for at most about half a megabyte a busy topic.</summary>
     private const int MaxRecentlyProcessed = 16_384;
 
     /// <summary>Delivered events not processed yet, by sequence number.</summary>
@@ -104,7 +104,6 @@ internal sealed class TopicTracker
         _durable = durable;
         _atOrBelowWatermark = sequence => sequence <= Watermark;
     }
-
 
     public string Topic { get; }
 
