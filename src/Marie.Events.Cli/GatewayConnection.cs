@@ -7,9 +7,9 @@ namespace Marie.Events.Cli;
 
 /// <summary>
 /// The CLI's small adapter over the generated gRPC stubs for the unary calls the client library does not offer
-/// (<c>replay</c>, <c>health</c>, <c>dead-letters</c>, <c>durables</c>, and the admin calls of <c>stats</c> and <c>keys</c>): one
-/// channel to the gateway, the key as <c>authorization: Bearer</c> metadata. <c>subscribe</c> and <c>publish</c> use
-/// Marie.Events.Client (<see cref="CliClient"/>).
+/// (<c>replay</c>, <c>health</c>, <c>dead-letters</c>, <c>durables</c>, and the admin calls of <c>stats</c> and
+/// <c>keys</c>): one channel to the gateway, the key as <c>authorization: Bearer</c> metadata. <c>subscribe</c> and
+/// <c>publish</c> use Marie.Events.Client (<see cref="CliClient"/>).
 /// </summary>
 internal sealed class GatewayConnection : IDisposable
 {
