@@ -161,4 +161,72 @@ public sealed class ClientDurableFunctionalTests(ITestOutputHelper output)
         Assert.Equal(0, subscriber.Statistics.EventsLost);
         Assert.Equal(0, subscription.Completion.IsFaulted ? 1 : 0);
     }
+
+    [Fact]
+    public async Task Durable_FileGatewayRestartsOnSamePort_ClientGetsTheUnacknowledgedThenNewNoGap()
+    {
+        const string Topic = "dur-restart";
+        var path = GatewayFixture.NewTempDir();
+        try
+        {
+            var first = await GatewayFixture.StartAsync(s =>
+            {
+                s.Config["toast:grpc:broker:backend"] = "file";
+                s.Config["toast:grpc:broker:file:path"] = path;
+            });
+            var port = first.Ports.Grpc;
+            var keys = first.Keys;
+            await using var client = Gateways.Client(first);
+            await using var subscription = await client.SubscribeAsync(new SubscriptionOptions
+            {
+                Topics = { Topic }, DurableName = "dur-restart", AckMode = AckMode.Manual,
+            });
+            await using var reader = subscription.GetAsyncEnumerator();
+            await client.PublishBatchAsync(Enumerable.Range(0, 5).Select(_ => Gateways.Event(Topic)));
+            for (var i = 0; i < 5; i++)
+            {
+                Assert.True(await reader.NextAsync());
+                if (reader.Current.SequenceNum <= 2)
+                {
+                    await reader.Current.AckAsync();
+                }
+            }
+
+            await subscription.FlushAcksAsync();
+            await Wait.UntilAsync(() => Position(first, "dur-restart") is { Acked: 2, Pending.Count: 3 },
+                "two acknowledged, three pending");
+            // A clean stop saves the durable; the new gateway loads it (and the events) from the same file.
+            await first.DisposeAsync();
+            await using var second = await GatewayFixture.StartAsync(s =>
+            {
+                s.Config["gateway:port"] = $"{port}";
+                s.Config["toast:grpc:broker:backend"] = "file";
+                s.Config["toast:grpc:broker:file:path"] = path;
+                foreach (var (key, value) in keys.AsConfiguration())
+                {
+                    s.Config[key] = value;
+                }
+            });
+            await client.PublishBatchAsync(Enumerable.Range(0, 2).Select(_ => Gateways.Event(Topic)));
+            var after = new List<ReceivedEvent>();
+            for (var i = 0; i < 5; i++)
+            {
+                Assert.True(await reader.NextAsync());
+                after.Add(reader.Current);
+                await reader.Current.AckAsync();
+            }
+
+            await subscription.FlushAcksAsync();
+            await Wait.UntilAsync(() => Position(second, "dur-restart") is { Acked: 7, Pending.Count: 0 },
+                "everything acknowledged on the new gateway");
+
+            Assert.Equal(new long[] { 3, 4, 5, 6, 7 }, after.Select(e => e.SequenceNum).Order());
+            Assert.All(after.Where(e => e.SequenceNum <= 5), e => Assert.Equal(2, e.DeliveryAttempt));
+            Assert.Equal(0, client.Statistics.EpochChanges);
+        }
+        finally
+        {
+            Directory.Delete(path, recursive: true);
+        }
+    }
 }
