@@ -105,6 +105,45 @@ public sealed class ClientDurableFunctionalTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Group_MemberClientDisposedHoldingEvents_OtherMemberProcessesThemAll()
+    {
+        await using var gateway = await Gateways.StartAsync();
+        const string Topic = "dur-handover";
+        const int Count = 20;
+        var options = () => new SubscriptionOptions
+        {
+            Topics = { Topic }, DurableName = "dur-handover", Group = "pool", AckMode = AckMode.Manual,
+        };
+        var held = 0;
+        var a = Gateways.Client(gateway);
+        // Member a never acknowledges: what it gets is handed to b when a's client (and stream) ends.
+        await using var memberA = await a.SubscribeAsync(options(), (_, _) =>
+        {
+            Interlocked.Increment(ref held);
+            return ValueTask.CompletedTask;
+        });
+        await using var b = Gateways.Client(gateway);
+        var seenByB = new ConcurrentQueue<long>();
+        await using var memberB = await b.SubscribeAsync(options(), async (e, ct) =>
+        {
+            seenByB.Enqueue(e.SequenceNum);
+            await e.AckAsync(ct);
+        });
+
+        await b.PublishBatchAsync(Enumerable.Range(0, Count).Select(_ => Gateways.Event(Topic)));
+        await Wait.UntilAsync(() => Volatile.Read(ref held) + seenByB.Count >= Count, "every event delivered");
+        var heldByA = Volatile.Read(ref held);
+        await a.DisposeAsync();
+        await Wait.UntilAsync(() => seenByB.Count >= Count, "b processed every event");
+        await memberB.FlushAcksAsync();
+        await Wait.UntilAsync(() => Position(gateway, "dur-handover") is { Acked: Count, Pending.Count: 0 },
+            "everything acknowledged");
+
+        Assert.True(heldByA > 0, "member a got some events");
+        Assert.Equal(Enumerable.Range(1, Count).Select(i => (long)i), seenByB.Order());
+    }
+
+    [Fact]
     public async Task Durable_ProxyCutsConnectionsAtRandom_EveryEventProcessedOnce()
     {
         const int Topics = 2;
