@@ -10,9 +10,8 @@ namespace Marie.Events.Gateway.Auth;
 /// Authenticates calls to EventStreamService, EventPublisherService, DeadLetterService, DurableService and
 /// AdminService (installed per service, so health and reflection stay open): <c>authorization: Bearer &lt;key&gt;</c>
 /// metadata; a missing, malformed, unknown or disabled key gets <see cref="StatusCode.Unauthenticated"/>. Publisher
-/// methods also need role
-/// publisher or admin, stream, dead-letter and durable methods role subscriber or admin, admin methods role admin
-/// (<see cref="StatusCode.PermissionDenied"/>). The caller's identity is left in
+/// methods also need role publisher or admin, stream, dead-letter and durable methods role subscriber or admin,
+/// admin methods role admin (<see cref="StatusCode.PermissionDenied"/>). The caller's identity is left in
 /// <see cref="ServerCallContext.UserState"/>. Failure lines are throttled (<see cref="AuthFailureLogs"/>).
 /// </summary>
 internal sealed class ApiKeyInterceptor(
