@@ -58,7 +58,7 @@ internal static class CliApp
         var root = new Command(
             Name,
             "Run and use a Marie Event Stream gateway: serve, keys, publish, subscribe, replay, stats, health, "
-                + "dead-letters.")
+                + "dead-letters, durables.")
         {
             ServeCommand.Create(),
             KeysCommand.Create(context, common),
@@ -68,6 +68,7 @@ internal static class CliApp
             StatsCommand.Create(context, common),
             HealthCommand.Create(context, common),
             DeadLettersCommand.Create(context, common),
+            DurablesCommand.Create(context, common),
         };
         root.WithExamples(
             "marie-events serve",

@@ -7,9 +7,9 @@ namespace Marie.Events.Cli;
 
 /// <summary>
 /// The CLI's small adapter over the generated gRPC stubs for the unary calls the client library does not offer
-/// (<c>replay</c>, <c>health</c>, <c>dead-letters</c>, and the admin calls of <c>stats</c> and <c>keys</c>): one
-/// channel to the gateway, the key as <c>authorization: Bearer</c> metadata. <c>subscribe</c> and <c>publish</c> use
-/// Marie.Events.Client (<see cref="CliClient"/>).
+/// (<c>replay</c>, <c>health</c>, <c>dead-letters</c>, <c>durables</c>, and the admin calls of <c>stats</c> and
+/// <c>keys</c>): one channel to the gateway, the key as <c>authorization: Bearer</c> metadata. <c>subscribe</c> and
+/// <c>publish</c> use Marie.Events.Client (<see cref="CliClient"/>).
 /// </summary>
 internal sealed class GatewayConnection : IDisposable
 {
@@ -35,7 +35,12 @@ internal sealed class GatewayConnection : IDisposable
         Health = new Health.HealthClient(_channel);
         Admin = new AdminService.AdminServiceClient(_channel);
         DeadLetters = new DeadLetterService.DeadLetterServiceClient(_channel);
+        Durables = new DurableService.DurableServiceClient(_channel);
     }
+
+    /// <summary><c>marieai.events.DurableService</c> (the key's own durable subscriptions; an admin key may name
+    /// another).</summary>
+    public DurableService.DurableServiceClient Durables { get; }
 
     /// <summary><c>marieai.events.DeadLetterService</c> (the key's own dead letters; an admin key may name
     /// another).</summary>

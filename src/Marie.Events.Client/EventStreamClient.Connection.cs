@@ -250,7 +250,17 @@ public sealed partial class EventStreamClient
         }
         else if (subscription is not null
             && !subscription.IsConfirmedOn(session.Id)
-            && message.Code is ErrorCode.ErrorInvalidSubscription or ErrorCode.ErrorInvalidRequest)
+            && message.Code == ErrorCode.ErrorDurableConflict
+            && subscription.EverConfirmed)
+        {
+            // A resubscribe after a reconnect: the gateway has not yet seen the end of the stream that held the
+            // durable before. Asked again shortly, on this stream.
+            _ = ResubscribeLaterAsync(session, subscription);
+        }
+        else if (subscription is not null
+            && !subscription.IsConfirmedOn(session.Id)
+            && message.Code is ErrorCode.ErrorInvalidSubscription or ErrorCode.ErrorInvalidRequest
+                or ErrorCode.ErrorDurableConflict or ErrorCode.ErrorGroupWithoutDurable)
         {
             // The subscribe itself was refused.
             Remove(subscription);

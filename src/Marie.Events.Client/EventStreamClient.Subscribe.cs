@@ -96,6 +96,38 @@ public sealed partial class EventStreamClient
         return subscription;
     }
 
+    /// <summary>Sends <paramref name="subscription"/>'s subscribe again on <paramref name="session"/> after a delay
+    /// that doubles with each conflict since its last confirm (from <see
+    /// cref="EventStreamClientOptions.ReconnectInitialDelay"/> to <see
+    /// cref="EventStreamClientOptions.ReconnectMaxDelay"/>), while both are still current.</summary>
+    private async Task ResubscribeLaterAsync(StreamSession session, EventSubscription subscription)
+    {
+        var conflicts = subscription.NextConflict();
+        var delay = TimeSpan.FromTicks(Math.Min(
+            _options.ReconnectMaxDelay.Ticks,
+            _options.ReconnectInitialDelay.Ticks << Math.Min(conflicts - 1, 20)));
+        ClientLog.DurableStillHeld(Logger, subscription.Id, (long)delay.TotalMilliseconds, conflicts);
+        try
+        {
+            await Task.Delay(delay, Time, session.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The stream ended: the next one subscribes anew.
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (ReferenceEquals(_session, session)
+                && _subscriptions.TryGetValue(subscription.Id, out var current)
+                && ReferenceEquals(current, subscription))
+            {
+                session.Send(subscription.BuildSubscribe());
+            }
+        }
+    }
+
     /// <summary>Sends a filter update on the open stream (the subscription keeps the filter for later
     /// streams).</summary>
     internal async Task SendFilterUpdateAsync(

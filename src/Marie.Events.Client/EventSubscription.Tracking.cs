@@ -17,12 +17,36 @@ public sealed partial class EventSubscription
 
     internal bool IsConfirmedOn(long sessionId) => Volatile.Read(ref _confirmedSession) == sessionId;
 
+    /// <summary>True once the gateway has confirmed the subscription on some stream.</summary>
+    internal bool EverConfirmed
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _everConfirmed;
+            }
+        }
+    }
+
+    /// <summary>Counts an <c>ERROR_DURABLE_CONFLICT</c> answer to a resubscribe; returns the count since the last
+    /// confirm.</summary>
+    internal int NextConflict() => Interlocked.Increment(ref _conflicts);
+
     /// <summary>The subscribe request for a (new) stream: the caller's starting point the first time; afterwards,
     /// each known topic resumes after its watermark, with its epoch, and for "*" any topic not seen yet is replayed
-    /// from its ring start (it appeared while the client was away).</summary>
+    /// from its ring start (it appeared while the client was away). A durable subscription sends no resume point
+    /// after the first time: the gateway's durable knows where each topic stands (for a member of a group the
+    /// client's own watermark would not even be the group's).</summary>
     internal ClientMessage BuildSubscribe()
     {
         var request = new SubscribeRequest { SubscriptionId = Id, MaxRedeliveryAttempts = _maxRedeliveryAttempts };
+        if (_durableName is not null)
+        {
+            request.DurableName = _durableName;
+            request.Group = _group ?? "";
+        }
+
         request.Topics.AddRange(Topics);
         request.Events.AddRange(_events);
         request.RedeliveryBackoffMs.AddRange(_backoffMs);
@@ -54,7 +78,7 @@ public sealed partial class EventSubscription
                 return new ClientMessage { Subscribe = request };
             }
 
-            foreach (var tracker in _trackers.Values)
+            foreach (var tracker in _durableName is null ? _trackers.Values : Enumerable.Empty<TopicTracker>())
             {
                 if (!tracker.Started)
                 {
@@ -71,6 +95,7 @@ public sealed partial class EventSubscription
 
         if (Topics.Contains(AllTopics))
         {
+            // For a durable, this reaches only the topics it has no position on (new while it was away).
             request.LastSequenceNum = 0;
         }
 
@@ -103,6 +128,7 @@ public sealed partial class EventSubscription
             }
 
             _everConfirmed = true;
+            Volatile.Write(ref _conflicts, 0);
             Volatile.Write(ref _confirmedSession, session.Id);
             Volatile.Write(ref _lastConfirmation, confirm);
             Volatile.Write(ref _limits, SettleLimits.From(confirm));
@@ -201,8 +227,14 @@ public sealed partial class EventSubscription
         ProcessedOutcome outcome;
         lock (_gate)
         {
-            outcome = _trackers.GetValueOrDefault(received.Topic)
-                ?.OnProcessed(received.SequenceNum, received.Generation) ?? default;
+            var tracker = _trackers.GetValueOrDefault(received.Topic);
+            outcome = tracker?.OnProcessed(received.SequenceNum, received.Generation) ?? default;
+            if (_durableName is not null && outcome.Known)
+            {
+                // If the ack does not reach the durable (its stream ends first), the durable delivers the event
+                // again: that copy is acked instead of processed twice.
+                tracker!.RememberProcessed(received.SequenceNum);
+            }
         }
 
         if (!outcome.Ack.IsNone)
@@ -320,7 +352,7 @@ public sealed partial class EventSubscription
     {
         if (!_trackers.TryGetValue(topic, out var tracker))
         {
-            tracker = new TopicTracker(topic);
+            tracker = new TopicTracker(topic, _durableName is not null);
             _trackers[topic] = tracker;
         }
 

@@ -33,11 +33,14 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
     private readonly int _maxRedeliveryAttempts;
     private readonly bool _autoExtend;
     private readonly TimeSpan _maxAutoExtension;
+    private readonly string? _durableName;
+    private readonly string? _group;
     private SettleLimits? _limits;
     private SubscriptionFilter _filter;
     private FilterConfig _filterProto;
     private bool _everConfirmed;
     private long _confirmedSession;
+    private int _conflicts;
     private int _reading;
     private int _closed;
     private BackpressureEventArgs? _lastBackpressure;
@@ -62,6 +65,8 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
         _maxRedeliveryAttempts = options.MaxRedeliveryAttempts ?? 0;
         _autoExtend = options.AutoExtend;
         _maxAutoExtension = options.MaxAutoExtension;
+        _durableName = options.DurableName;
+        _group = options.Group;
         _buffer = Channel.CreateBounded<ReceivedEvent>(new BoundedChannelOptions(options.BufferCapacity)
         {
             SingleReader = true,
@@ -96,6 +101,15 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
     /// epoch when it took effect); it is replaced on each resubscribe after a reconnect. Set before
     /// <see cref="EventStreamClient.SubscribeAsync(SubscriptionOptions, CancellationToken)"/> returns.</summary>
     public SubscriptionConfirm? LastConfirmation => Volatile.Read(ref _lastConfirmation);
+
+    /// <summary>The durable subscription's name as the gateway's last <c>SubscriptionConfirm</c> echoes it
+    /// (<see cref="SubscriptionOptions.DurableName"/>); null for a plain subscription, before the confirm, or when the
+    /// gateway reports none (one without durable subscriptions, which ignores the option).</summary>
+    public string? DurableName => LastConfirmation is { DurableName.Length: > 0 } confirm ? confirm.DurableName : null;
+
+    /// <summary>The consumer group as the gateway's last <c>SubscriptionConfirm</c> echoes it
+    /// (<see cref="SubscriptionOptions.Group"/>); null when none.</summary>
+    public string? Group => LastConfirmation is { Group.Length: > 0 } confirm ? confirm.Group : null;
 
     /// <summary>The effective settle limits from the gateway's last <c>SubscriptionConfirm</c>; null before the
     /// first confirm, or when the gateway reports none (one without the settle verbs: then no automatic

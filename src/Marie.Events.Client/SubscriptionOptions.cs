@@ -96,8 +96,47 @@ public sealed class SubscriptionOptions
     /// the last attempt). Default: 60 minutes (as Pub/Sub's lease management).</summary>
     public TimeSpan MaxAutoExtension { get; set; } = TimeSpan.FromMinutes(60);
 
+    /// <summary>
+    /// Makes this a durable subscription of that name (the wire's <c>durable_name</c>): the gateway keeps, for the
+    /// client's key and this name, what was acknowledged and what was not, across streams, reconnects and processes
+    /// (and, with the <c>file</c> or <c>redis</c> backend, gateway restarts). Subscribing again with the same name
+    /// delivers exactly what is unacknowledged, then what was published since. The client sends no resume points
+    /// of its own for it after the first subscribe; <see cref="ResumeFrom"/>, <see cref="LastSequenceNum"/> and
+    /// <see cref="ReplayCount"/> apply only to topics the durable has no position on yet. Without
+    /// <see cref="Group"/>, one stream at a time may hold it (another gets <c>ERROR_DURABLE_CONFLICT</c>). Names
+    /// belong to the key: another key's same name is another subscription. Default: <c>null</c> (a plain
+    /// subscription, which ends with its stream).
+    /// </summary>
+    public string? DurableName { get; set; }
+
+    /// <summary>
+    /// A consumer group (the wire's <c>group</c>): every subscription of the same key with the same
+    /// <see cref="DurableName"/> and group shares one durable subscription, each event going to one of them;
+    /// <c>max_in_flight</c> caps each member. Give all members the same topics and filters. Order per topic holds
+    /// only within what one member receives. Needs <see cref="DurableName"/>. Default: <c>null</c>.
+    /// </summary>
+    public string? Group { get; set; }
+
     internal void Validate()
     {
+        if (DurableName is { Length: 0 })
+        {
+            throw new ArgumentException(
+                "SubscriptionOptions.DurableName must not be empty (leave it null for a plain subscription)");
+        }
+
+        if (Group is { Length: 0 })
+        {
+            throw new ArgumentException("SubscriptionOptions.Group must not be empty (leave it null for no group)");
+        }
+
+        if (Group is not null && DurableName is null)
+        {
+            throw new ArgumentException(
+                "SubscriptionOptions.Group needs SubscriptionOptions.DurableName: a consumer group shares a durable "
+                + "subscription");
+        }
+
         if (Topics.Count == 0)
         {
             throw new ArgumentException("SubscriptionOptions.Topics needs at least one topic (or \"*\")");

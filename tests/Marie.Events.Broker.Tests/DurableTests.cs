@@ -120,6 +120,23 @@ public sealed class DurableTests
     }
 
     [Fact]
+    public async Task ListDurables_HeldThenLeft_ExpiresAtIsLeftPlusTheTtl()
+    {
+        using var t = NewBroker(o => o.Durable.InactiveTtlSeconds = 30);
+        var connection = await JoinAsync(t, "k1", Durable("s1", "orders"));
+        var held = Assert.Single(t.Broker.ListDurables("k1"));
+        t.AdvanceSeconds(5);
+        connection.Dispose();
+
+        var left = Assert.Single(t.Broker.ListDurables("k1"));
+
+        Assert.Null(held.ExpiresAt);
+        Assert.Equal(0, left.Members);
+        Assert.Equal(t.Time.GetUtcNow(), left.LastActiveAt);
+        Assert.Equal(t.Time.GetUtcNow().AddSeconds(30), left.ExpiresAt);
+    }
+
+    [Fact]
     public async Task InactiveTtl_NoStreamForTheTtl_RemovedLoggedAndCounted()
     {
         using var t = NewBroker(o =>

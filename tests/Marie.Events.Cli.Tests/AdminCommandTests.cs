@@ -245,6 +245,7 @@ public sealed class AdminCommandTests : CliTestBase
     [InlineData("replay")]
     [InlineData("stats")]
     [InlineData("health")]
+    [InlineData("durables list")]
     public async Task Help_EveryCommand_UsageAndAnExample(string command)
     {
         var result = await Cli.RunAsync(null, [.. command.Split(' '), "--help"]);

@@ -44,7 +44,7 @@ public sealed class CliRunner
     {
         var all = new List<string>(args);
         var talksToGateway = args.Length > 0
-            && (args[0] is "publish" or "subscribe" or "replay" or "stats" or "health" or "dead-letters"
+            && (args[0] is "publish" or "subscribe" or "replay" or "stats" or "health" or "dead-letters" or "durables"
                 || (args[0] == "keys" && args.Length > 1 && args[1] != "create"));
         if (_gateway is not null && talksToGateway && !args.Contains("--address"))
         {

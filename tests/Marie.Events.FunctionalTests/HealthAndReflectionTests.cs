@@ -78,6 +78,7 @@ public sealed class HealthAndReflectionTests
         Assert.Contains(StreamService, services);
         Assert.Contains(PublisherService, services);
         Assert.Contains("grpc.health.v1.Health", services);
+        Assert.Contains("marieai.events.DurableService", services);
     }
 
     [Fact]

@@ -8,13 +8,16 @@ namespace Marie.Events.Broker.Durables;
 /// <param name="LastActiveAt">When the last stream left it (when it was made or loaded, if no stream held it since);
 /// meaningless while <paramref name="Members"/> is not 0.</param>
 /// <param name="Topics">Its position on each topic.</param>
+/// <param name="ExpiresAt">When the inactive TTL (<c>durable.inactive_ttl_s</c>) removes it unless a stream
+/// subscribes with its name: <paramref name="LastActiveAt"/> + the TTL; null while a stream holds it.</param>
 public sealed record DurableInfo(
     string Key,
     string Name,
     string Group,
     int Members,
     DateTimeOffset LastActiveAt,
-    IReadOnlyList<Storage.DurableTopicSnapshot> Topics);
+    IReadOnlyList<Storage.DurableTopicSnapshot> Topics,
+    DateTimeOffset? ExpiresAt);
 
 /// <summary>What deleting a durable subscription did.</summary>
 public enum DurableDeleteOutcome

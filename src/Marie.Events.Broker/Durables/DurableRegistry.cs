@@ -118,12 +118,14 @@ internal sealed partial class DurableRegistry(GrpcEventBroker broker, IDurableSt
             all = [.. _durables.Values.Where(d => owner is null || d.Owner == owner)];
         }
 
+        var ttl = TimeSpan.FromSeconds(broker.Options.Durable.InactiveTtlSeconds);
         return [.. all.OrderBy(d => d.Owner, StringComparer.Ordinal).ThenBy(d => d.Name, StringComparer.Ordinal)
             .Select(d =>
             {
                 var snapshot = d.Peek();
-                return new DurableInfo(d.Owner, d.Name, d.Group, d.MemberCount, snapshot.LastActiveAt,
-                    snapshot.Topics);
+                var members = d.MemberCount;
+                return new DurableInfo(d.Owner, d.Name, d.Group, members, snapshot.LastActiveAt, snapshot.Topics,
+                    members > 0 ? null : snapshot.LastActiveAt + ttl);
             })];
     }
 

@@ -33,19 +33,32 @@ internal static class SubscribeCommand
             Description = "One JSON object a line (the EventEnvelope, proto field names), for scripts.",
         };
         var count = new Option<int?>("--count") { Description = "Stop after N events.", HelpName = "N" };
+        var durable = new Option<string?>("--durable")
+        {
+            Description = "A durable subscription of this name (your key's): what is not acknowledged waits for the "
+                + "next subscribe with the name, which gets exactly that first. See 'durables list'.",
+            HelpName = "NAME",
+        };
+        var group = new Option<string?>("--group")
+        {
+            Description = "With --durable: a consumer group; subscribers with the same name and group share the "
+                + "events, each to one of them.",
+            HelpName = "NAME",
+        };
         var command = new Command("subscribe",
             """
             Follow events live, one line each, acknowledging each as it is shown (unless --no-ack). A broken stream is
             reconnected, resuming each topic after the last event shown. Ctrl-C ends it.
             """)
         {
-            topics, events, jobids, sources, fromSeq, noAck, json, count,
+            topics, events, jobids, sources, fromSeq, noAck, json, count, durable, group,
         };
         common.AddTo(command);
         command.WithExamples(
             "marie-events subscribe --topics tenant-a",
             "marie-events subscribe --topics tenant-a tenant-b --events 'extract.*' --from-seq 0",
-            "marie-events subscribe --json --count 10 > events.jsonl");
+            "marie-events subscribe --json --count 10 > events.jsonl",
+            "marie-events subscribe --topics tenant-a --durable worker --group pool");
         command.SetAction(async (parse, ct) =>
         {
             var from = parse.GetValue(fromSeq);
@@ -60,11 +73,26 @@ internal static class SubscribeCommand
                 throw new CliException($"--count must be at least 1 (got {max})", ExitCodes.BadInput);
             }
 
+            var durableName = parse.GetValue(durable);
+            var groupName = parse.GetValue(group);
+            if (durableName is { Length: 0 } || groupName is { Length: 0 })
+            {
+                throw new CliException("--durable and --group must not be empty", ExitCodes.BadInput);
+            }
+
+            if (groupName is not null && durableName is null)
+            {
+                throw new CliException("--group needs --durable (a consumer group shares a durable subscription)",
+                    ExitCodes.BadInput);
+            }
+
             var options = new SubscriptionOptions
             {
                 // 12 hex characters (48 random bits): unique among one connection's subscriptions, short in logs.
                 SubscriptionId = "cli-" + Guid.NewGuid().ToString("N")[..12],
                 AckMode = parse.GetValue(noAck) ? AckMode.Manual : AckMode.Auto,
+                DurableName = durableName,
+                Group = groupName,
             };
             foreach (var topic in Split(parse.GetValue(topics)) is { Count: > 0 } t ? t : [AllTopics])
             {
@@ -127,8 +155,11 @@ internal static class SubscribeCommand
         {
             subscription = await client.SubscribeAsync(options, ct).ConfigureAwait(false);
             var confirm = subscription.LastConfirmation;
+            var durableNote = subscription.DurableName is { } name
+                ? $" as durable {name}" + (subscription.Group is { } g ? $" (group {g})" : "")
+                : "";
             status.Subscribed(string.Create(CultureInfo.InvariantCulture,
-                $"subscribed to {string.Join(", ", confirm?.Topics ?? [.. options.Topics])} (head "
+                $"subscribed to {string.Join(", ", confirm?.Topics ?? [.. options.Topics])}{durableNote} (head "
                     + $"{confirm?.CurrentHead ?? 0}); Ctrl-C to stop"));
             await foreach (var item in subscription.ReadAllAsync(ct).ConfigureAwait(false))
             {

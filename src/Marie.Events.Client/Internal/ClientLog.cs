@@ -138,4 +138,11 @@ internal static partial class ClientLog
         string topic,
         long sequenceNum,
         string subscriptionId);
+
+    [LoggerMessage(
+        EventId = 7018,
+        Level = LogLevel.Information,
+        Message = "Durable subscription {SubscriptionId} is still held by the stream that ended "
+            + "(ERROR_DURABLE_CONFLICT): subscribing again in {DelayMs} ms (attempt {Attempt})")]
+    public static partial void DurableStillHeld(ILogger logger, string subscriptionId, long delayMs, int attempt);
 }

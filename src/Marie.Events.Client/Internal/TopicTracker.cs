@@ -61,6 +61,11 @@ internal readonly record struct ProcessedOutcome(bool Known, AckAction Ack, bool
 /// </summary>
 internal sealed class TopicTracker
 {
+    /// <summary>Durable only: the most recently processed events remembered per topic (oldest forgotten first).
+    /// An ack lost to a broken stream comes back as a redelivery within the reconnect (a second or so): 16,384 covers
+    /// that at over 10,000 events a second a topic, for at most about half a megabyte a busy topic.</summary>
+    private const int MaxRecentlyProcessed = 16_384;
+
     /// <summary>Delivered events not processed yet, by sequence number.</summary>
     private readonly Dictionary<long, PendingDelivery> _pending = [];
 
@@ -74,9 +79,29 @@ internal sealed class TopicTracker
     /// <summary>Made once: a predicate per watermark move would be an allocation per processed event.</summary>
     private readonly Predicate<long> _atOrBelowWatermark;
 
-    public TopicTracker(string topic)
+    /// <summary>A durable subscription's: the gateway's durable decides what is delivered (see
+    /// <see cref="TopicTracker(string, bool)"/>).</summary>
+    private readonly bool _durable;
+
+    /// <summary>Durable only: events the consumer processed (acked, or done with in auto mode), oldest first in
+    /// <see cref="_recentOrder"/>. The durable sends such an event again only when its ack did not reach it (a
+    /// stream that broke, a gateway that lost its last acks): that copy is acked, not handed over again.</summary>
+    private readonly HashSet<long> _recentlyProcessed = [];
+
+    private readonly Queue<long> _recentOrder = new();
+
+    /// <summary>
+    /// A tracker of <paramref name="topic"/>. For a durable subscription (<paramref name="durable"/>) the gateway
+    /// delivers only what its durable has not seen settled: a member of a group gets events with holes between them
+    /// and, handed over from another member or replayed from the dead letters, events older than the ones it
+    /// processed. So a delivery is dropped only when it is still waiting for the consumer (or was processed with its
+    /// ack lost: <see cref="RememberProcessed"/>), never for being at or below the watermark, and every ack is
+    /// individual (a cumulative ack could settle an older event handed over and not yet processed).
+    /// </summary>
+    public TopicTracker(string topic, bool durable = false)
     {
         Topic = topic;
+        _durable = durable;
         _atOrBelowWatermark = sequence => sequence <= Watermark;
     }
 
@@ -174,12 +199,18 @@ internal sealed class TopicTracker
             HighestDelivered = Watermark;
         }
 
-        if (sequence <= Watermark)
+        if (_durable)
+        {
+            if (_recentlyProcessed.Contains(sequence))
+            {
+                return new(DeliveryKind.Duplicate, new AckAction(sessionId, Topic, sequence, 0, ackId));
+            }
+        }
+        else if (sequence <= Watermark)
         {
             return new(DeliveryKind.Duplicate, new AckAction(sessionId, Topic, sequence, Watermark, null));
         }
-
-        if (_processedAbove.Contains(sequence))
+        else if (_processedAbove.Contains(sequence))
         {
             return new(DeliveryKind.Duplicate, new AckAction(sessionId, Topic, sequence, 0, ackId));
         }
@@ -301,6 +332,23 @@ internal sealed class TopicTracker
         return true;
     }
 
+    /// <summary>Durable only: the consumer processed <paramref name="sequence"/> (not a terminate: a dead letter
+    /// replayed later must be handed over). A later delivery of it (its ack was lost) is acked, not handed
+    /// over.</summary>
+    public void RememberProcessed(long sequence)
+    {
+        if (!_durable || !_recentlyProcessed.Add(sequence))
+        {
+            return;
+        }
+
+        _recentOrder.Enqueue(sequence);
+        if (_recentOrder.Count > MaxRecentlyProcessed)
+        {
+            _recentlyProcessed.Remove(_recentOrder.Dequeue());
+        }
+    }
+
     /// <summary>The state of a pending event (null: not pending).</summary>
     public PendingState? StateOf(long sequence) =>
         _pending.TryGetValue(sequence, out var pending) ? pending.State : null;
@@ -309,7 +357,7 @@ internal sealed class TopicTracker
     public bool IsPending(long sequence, int generation) => generation == Generation && _pending.ContainsKey(sequence);
 
     private AckAction AckFor(long sequence, in PendingDelivery pending) =>
-        sequence <= Watermark
+        sequence <= Watermark && !_durable
             ? new AckAction(pending.SessionId, Topic, sequence, Watermark, null)
             : new AckAction(pending.SessionId, Topic, sequence, 0, pending.AckId);
 
@@ -342,6 +390,8 @@ internal sealed class TopicTracker
         _pending.Clear();
         _order.Clear();
         _processedAbove.Clear();
+        _recentlyProcessed.Clear();
+        _recentOrder.Clear();
         Watermark = watermark;
         HighestDelivered = watermark;
     }

@@ -7,11 +7,11 @@ using PublisherService = Marie.Events.Protocol.EventPublisherService;
 namespace Marie.Events.Gateway.Auth;
 
 /// <summary>
-/// Authenticates calls to EventStreamService, EventPublisherService, DeadLetterService and AdminService (installed
-/// per service, so health and reflection stay open): <c>authorization: Bearer &lt;key&gt;</c> metadata; a missing,
-/// malformed, unknown or disabled key gets <see cref="StatusCode.Unauthenticated"/>. Publisher methods also need role
-/// publisher or admin, stream and dead-letter methods role subscriber or admin, admin methods role admin
-/// (<see cref="StatusCode.PermissionDenied"/>). The caller's identity is left in
+/// Authenticates calls to EventStreamService, EventPublisherService, DeadLetterService, DurableService and
+/// AdminService (installed per service, so health and reflection stay open): <c>authorization: Bearer &lt;key&gt;</c>
+/// metadata; a missing, malformed, unknown or disabled key gets <see cref="StatusCode.Unauthenticated"/>. Publisher
+/// methods also need role publisher or admin, stream, dead-letter and durable methods role subscriber or admin,
+/// admin methods role admin (<see cref="StatusCode.PermissionDenied"/>). The caller's identity is left in
 /// <see cref="ServerCallContext.UserState"/>. Failure lines are throttled (<see cref="AuthFailureLogs"/>).
 /// </summary>
 internal sealed class ApiKeyInterceptor(
@@ -34,6 +34,9 @@ internal sealed class ApiKeyInterceptor(
 
     private static readonly string DeadLetterMethodPrefix = "/"
         + Marie.Events.Protocol.DeadLetterService.Descriptor.FullName + "/";
+
+    private static readonly string DurableMethodPrefix = "/"
+        + Marie.Events.Protocol.DurableService.Descriptor.FullName + "/";
 
     /// <summary>The identity the interceptor stored for this call.</summary>
     public static ApiKeyIdentity? GetIdentity(ServerCallContext context) =>
@@ -125,6 +128,13 @@ internal sealed class ApiKeyInterceptor(
             SecurityLog.SubscribePermissionDenied(logger, identity.Name, context.Method);
             throw new RpcException(
                 new Status(StatusCode.PermissionDenied, "dead letters need a key with role subscriber or admin"));
+        }
+
+        if (context.Method.StartsWith(DurableMethodPrefix, StringComparison.Ordinal) && !identity.CanSubscribe)
+        {
+            SecurityLog.SubscribePermissionDenied(logger, identity.Name, context.Method);
+            throw new RpcException(new Status(StatusCode.PermissionDenied,
+                "durable subscriptions need a key with role subscriber or admin"));
         }
 
         if (context.Method.StartsWith(AdminMethodPrefix, StringComparison.Ordinal) && !identity.IsAdmin)

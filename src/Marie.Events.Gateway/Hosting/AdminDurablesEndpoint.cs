@@ -68,6 +68,7 @@ internal static class AdminDurablesEndpoint
         info.Group,
         info.Members,
         info.Members > 0 ? null : info.LastActiveAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+        info.ExpiresAt?.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
         [.. info.Topics.Select(t => new DurableTopicResponse(t.Topic, t.Epoch, t.Acked, t.Delivered,
             t.Pending.Count))]);
 }
@@ -81,13 +82,15 @@ internal sealed record DurablesResponse(
     long Expired,
     long Deleted);
 
-/// <summary>One durable subscription: <c>inactive_since</c> is null while a stream holds it.</summary>
+/// <summary>One durable subscription: <c>inactive_since</c> and <c>expires_at</c> (when the inactive TTL removes
+/// it) are null while a stream holds it.</summary>
 internal sealed record DurableResponse(
     string Key,
     string Name,
     string Group,
     int Members,
     string? InactiveSince,
+    string? ExpiresAt,
     List<DurableTopicResponse> Topics);
 
 /// <summary>A durable's position on one topic: every sequence up to <c>acked</c> is settled, <c>delivered</c> is

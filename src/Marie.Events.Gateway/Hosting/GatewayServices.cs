@@ -72,7 +72,8 @@ internal static class GatewayServices
                 o.Interceptors.Add<PublishGuardInterceptor>();
             })
             .AddServiceOptions<AdminGrpcService>(o => o.Interceptors.Add<ApiKeyInterceptor>())
-            .AddServiceOptions<DeadLetterGrpcService>(o => o.Interceptors.Add<ApiKeyInterceptor>());
+            .AddServiceOptions<DeadLetterGrpcService>(o => o.Interceptors.Add<ApiKeyInterceptor>())
+            .AddServiceOptions<DurableGrpcService>(o => o.Interceptors.Add<ApiKeyInterceptor>());
         services.AddGrpcReflection();
         return services;
     }
@@ -90,6 +91,7 @@ internal static class GatewayServices
         app.MapGrpcService<EventPublisherService>();
         app.MapGrpcService<AdminGrpcService>();
         app.MapGrpcService<DeadLetterGrpcService>();
+        app.MapGrpcService<DurableGrpcService>();
 
         app.MapGet(AdminStatsEndpoint.Path, (Delegate)AdminStatsEndpoint.Handle);
         app.MapGet(AdminSubscriptionsEndpoint.Path, (Delegate)AdminSubscriptionsEndpoint.Handle);

@@ -53,8 +53,5 @@ internal sealed class DeadLetterGrpcService(GrpcEventBroker broker) : Proto.Dead
     }
 
     private static string KeyOf(ServerCallContext context, string requested) =>
-        DeadLetterRequests.KeyFor(
-            ApiKeyInterceptor.GetIdentity(context)
-                ?? throw new RpcException(new Status(StatusCode.Unauthenticated, "invalid or missing token")),
-            requested);
+        DeadLetterRequests.KeyFor(KeyScope.Caller(context), requested);
 }

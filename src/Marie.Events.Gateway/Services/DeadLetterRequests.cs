@@ -19,18 +19,8 @@ internal static class DeadLetterRequests
 
     /// <summary>The key a call acts on: the caller's own, or (admin keys only) the one it names.</summary>
     /// <exception cref="RpcException">PERMISSION_DENIED: a non-admin key named another key.</exception>
-    public static string KeyFor(ApiKeyIdentity caller, string requested)
-    {
-        if (string.IsNullOrEmpty(requested) || requested == caller.Name)
-        {
-            return caller.Name;
-        }
-
-        return caller.IsAdmin
-            ? requested
-            : throw GrpcStatusMapper.Refuse(StatusCode.PermissionDenied,
-                "only an admin key may act on another key's dead letters");
-    }
+    public static string KeyFor(ApiKeyIdentity caller, string requested) =>
+        KeyScope.For(caller, requested, "dead letters");
 
     /// <summary>The broker query of a filter.</summary>
     /// <exception cref="ArgumentException">An unknown reason code.</exception>
