@@ -69,10 +69,13 @@ internal sealed partial class Harness
             workload.Ratios.Add(string.Create(inv,
                 $"deliveries/s: {durable.Name} / {durable.Inner.Name} = "
                 + $"{sum.DeliveriesPerSecond / plain.DeliveriesPerSecond:F2}"));
+            // Round i of each ran back to back (rotation), under about the same load: the pairs' median is the
+            // figure least moved by a round that another process slowed.
             var perRound = results[durable].Zip(results[durable.Inner],
-                (d, p) => (CpuPerMillion(d) / CpuPerMillion(p)).ToString("F2", inv));
+                (d, p) => CpuPerMillion(d) / CpuPerMillion(p)).ToList();
             workload.Notes.Add($"{durable.Name} / {durable.Inner.Name} server CPU per delivery, round by round: "
-                + string.Join(" / ", perRound));
+                + string.Join(" / ", perRound.Select(r => r.ToString("F2", inv)))
+                + string.Create(inv, $" (median {Median(perRound):F2})"));
         }
 
         workload.Notes.Add("server CPU per round (CPU s / M deliveries): " + string.Join("; ", workload.Rows.Select(

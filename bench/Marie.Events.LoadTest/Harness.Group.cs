@@ -114,10 +114,15 @@ internal sealed partial class Harness
                 + $"goal >= {GroupRateGoal:F2}: {(rate >= GroupRateGoal ? "met" : "missed")})"));
             workload.Ratios.Add(string.Create(inv,
                 $"server CPU per delivery: {group.Name} / {split.Name} = {g.CpuPerMillion / s.CpuPerMillion:F2}"));
-            var perRound = results[group].Zip(results[split],
-                (a, b) => (a.EventsPerSecond / b.EventsPerSecond).ToString("F2", inv));
+            var perRound = results[group].Zip(results[split], (a, b) => a.EventsPerSecond / b.EventsPerSecond)
+                .ToList();
+            var cpuPerRound = results[group].Zip(results[split], (a, b) => a.CpuPerMillion / b.CpuPerMillion)
+                .ToList();
             workload.Notes.Add($"{group.Name} / {split.Name} events/s, round by round: "
-                + string.Join(" / ", perRound));
+                + string.Join(" / ", perRound.Select(r => r.ToString("F2", inv)))
+                + string.Create(inv, $" (median {Median(perRound):F2}); server CPU per delivery ")
+                + string.Join(" / ", cpuPerRound.Select(r => r.ToString("F2", inv)))
+                + string.Create(inv, $" (median {Median(cpuPerRound):F2})"));
         }
 
         workload.Notes.Add("events/s = distinct events delivered / seconds from the first publish to the last "
