@@ -43,6 +43,46 @@ internal sealed partial class Harness
         var results = await RunRoundsAsync(
             "W1D", [.. plain, .. durables], W1Shape, rate: null, latency: null, _plan.Round, prefill: true);
         ReportW1D(results, durables);
+        await RunW1DFixedRateAsync(durables);
+    }
+
+    /// <summary>W1D's second part: plain and durable at the same fixed rate (W4's 10,000 events/s, 100,000
+    /// deliveries/s), so both write as many events per flush and the CPU per delivery compares the work per
+    /// delivery alone (at their own maximum rates, a variant that runs slower also batches less). Runs after W1D's
+    /// (or W1's) rounds, on rings already full.</summary>
+    private async Task RunW1DFixedRateAsync(List<VariantTarget> durables)
+    {
+        const double Rate = 10_000;
+        var plain = durables.Select(d => d.Inner).ToList();
+        var results = await RunRoundsAsync(
+            "W1D-rate", [.. plain, .. durables], W1Shape with { Window = 2_000 }, Rate, latency: null, _plan.Round);
+        var inv = CultureInfo.InvariantCulture;
+        var workload = new WorkloadReport("W1D", string.Create(inv,
+            $"W1D at a fixed {Rate:N0} events/s ({Rate * W1Shape.Fanout:N0} deliveries/s): plain and all durable, ")
+                + "rounds alternating on the same gateway");
+        foreach (var durable in durables)
+        {
+            foreach (var target in new[] { durable.Inner, durable })
+            {
+                var sum = RoundResult.Sum(results[target]);
+                workload.Rows.Add(ThroughputRow(target.Name, results[target])
+                    // Kept up: published at least 95 % of the rate (the rest is the producers' 1 ms pacing), as W4.
+                    .Set(Metrics.Saturated, sum.EventsPerSecond < Rate * 0.95 ? 1 : 0));
+            }
+
+            var ratio = CpuPerMillion(RoundResult.Sum(results[durable]))
+                / CpuPerMillion(RoundResult.Sum(results[durable.Inner]));
+            workload.Ratios.Add($"server CPU per delivery at the same rate: {durable.Name} / {durable.Inner.Name} = "
+                + string.Create(inv, $"{ratio:F2} (issue 15's goal <= {DurableCpuGoal:F2}: ")
+                + $"{(ratio <= DurableCpuGoal ? "met" : "missed")})");
+            var perRound = results[durable].Zip(results[durable.Inner],
+                (d, p) => CpuPerMillion(d) / CpuPerMillion(p)).ToList();
+            workload.Notes.Add($"{durable.Name} / {durable.Inner.Name} at the same rate, round by round: "
+                + string.Join(" / ", perRound.Select(r => r.ToString("F2", inv)))
+                + string.Create(inv, $" (median {Median(perRound):F2})"));
+        }
+
+        Print(workload);
     }
 
     private void ReportW1D(Dictionary<IBenchTarget, List<RoundResult>> results, List<VariantTarget> durables)

@@ -56,6 +56,7 @@ internal sealed partial class Harness
         if (durables.Count > 0)
         {
             ReportW1D(results, durables);
+            await RunW1DFixedRateAsync(durables);
         }
 
         // W4 runs ours, raw gRPC and JetStream AckAll: half the lowest of their maxima is a rate none of them is
