@@ -58,10 +58,14 @@ public sealed class BenchBroker
         string subscriptionId,
         string topic,
         FilterConfig? filter = null,
-        BrokerConnection? connection = null)
+        BrokerConnection? connection = null,
+        string? durableName = null)
     {
-        connection ??= Broker.Connect();
-        var request = new SubscribeRequest { SubscriptionId = subscriptionId };
+        // A durable subscription belongs to a key: its connection is one of key "bench".
+        connection ??= durableName is null
+            ? Broker.Connect()
+            : Broker.Connect(null, Marie.Events.Broker.Access.ConnectionAccess.All, "bench");
+        var request = new SubscribeRequest { SubscriptionId = subscriptionId, DurableName = durableName ?? "" };
         request.Topics.Add(topic);
         if (filter is not null)
         {

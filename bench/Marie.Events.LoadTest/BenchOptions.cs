@@ -13,7 +13,10 @@ internal sealed class BenchOptions
           --quick              about 35 s, to check the harness: 1-second rounds, no warm-up, 1,000 idle streams,
                                rings of 2,000
           --only W1,W4         run only these workloads (W1..W6, W6 = burst; WP: publish only; WC: the cluster run on
-                               redis-server, docs/cluster.md, in the default run when redis-server is installed)
+                               redis-server, docs/cluster.md, in the default run when redis-server is installed;
+                               W1D: W1 with every subscription durable, alternating with plain W1 on our gateway
+                               (in W1's rounds when W1 runs too); WG: a consumer group of 10 against 10 plain
+                               subscriptions splitting the topic by job id; W1D and WG: targets ours and ours-base)
           --backend NAME       our gateway's toast.grpc.broker.backend: memory (default) or file (fsync: always, in the
                                run's temporary folder); ours-base (--baseline-gateway) stays on memory, so the same
                                build given as baseline compares file with memory in one run
@@ -38,7 +41,10 @@ internal sealed class BenchOptions
 
     public bool Quick { get; private set; }
 
-    public HashSet<string> Workloads { get; private set; } = ["W1", "W2", "W3", "W4", "W5", "W6", "WP", "WC"];
+    public HashSet<string> Workloads { get; private set; } = [.. KnownWorkloads];
+
+    /// <summary>Every workload, and the default run's.</summary>
+    private static readonly string[] KnownWorkloads = ["W1", "W1D", "W2", "W3", "W4", "W5", "W6", "WG", "WP", "WC"];
 
     /// <summary>Our gateway's backend (--backend): memory or file.</summary>
     public string Backend { get; private set; } = "memory";
@@ -47,7 +53,7 @@ internal sealed class BenchOptions
     public bool OnlyGiven { get; private set; }
 
     /// <summary>A workload of the side-by-side comparison (W1..W5) runs: the three servers are needed.</summary>
-    public bool RunsComparison => Workloads.Overlaps(["W1", "W2", "W3", "W4", "W5", "W6", "WP"]);
+    public bool RunsComparison => Workloads.Overlaps(["W1", "W1D", "W2", "W3", "W4", "W5", "W6", "WG", "WP"]);
 
     public HashSet<string> Targets { get; private set; } = ["ours", "client", "raw", "jetstream"];
 
@@ -159,7 +165,7 @@ internal sealed class BenchOptions
             }
         }
 
-        var unknown = options.Workloads.Except(["W1", "W2", "W3", "W4", "W5", "W6", "WP", "WC"]).ToArray();
+        var unknown = options.Workloads.Except(KnownWorkloads).ToArray();
         if (unknown.Length > 0)
         {
             throw new ArgumentException($"--only: unknown workload {string.Join(",", unknown)}");

@@ -34,7 +34,10 @@ internal sealed partial class Harness
     {
         var shape = W1Shape;
         var targets = Targets(ackAll: true, ackExplicit: true, client: true);
-        var results = await RunRoundsAsync("W1", targets, shape, rate: null, latency: null, _plan.Round, prefill: true);
+        // W1D's durable variants take part in W1's rounds when both run: one set of alternating rounds.
+        var durables = _options.Workloads.Contains("W1D") ? DurableVariants() : [];
+        var results = await RunRoundsAsync(
+            "W1", [.. targets, .. durables], shape, rate: null, latency: null, _plan.Round, prefill: true);
         var workload = new WorkloadReport(
             "W1",
             "fan-out with acks: 4 producers, 10 topics, 100 subscribers (10 per topic), ~256-byte events, "
@@ -50,6 +53,12 @@ internal sealed partial class Harness
             + "every 64 messages; jetstream-ackexplicit acks each message; raw-grpc takes none");
         AddSpreadNote(workload);
         Print(workload);
+        if (durables.Count > 0)
+        {
+            ReportW1D(results, durables);
+            await RunW1DFixedRateAsync(durables);
+        }
+
         // W4 runs ours, raw gRPC and JetStream AckAll: half the lowest of their maxima is a rate none of them is
         // saturated at.
         var w4Rows = workload.Rows.Where(r => r.Target is "ours" or "raw-grpc" or "jetstream-ackall").ToList();
@@ -152,7 +161,8 @@ internal sealed partial class Harness
         foreach (var target in targets)
         {
             await target.PrepareAsync(shape.Shape, CancellationToken.None);
-            if (prefill && target.CanReplay)
+            // A variant (W1D's durable one) shares its server's rings with the target it varies: filled once.
+            if (prefill && target.CanReplay && target is not VariantTarget)
             {
                 // Measured in the steady state of a server that keeps a ring: full rings, the oldest events falling out
                 // as new ones come, the heap at its working size (while the rings fill, every event survives and

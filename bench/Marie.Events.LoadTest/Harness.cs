@@ -184,6 +184,10 @@ internal sealed partial class Harness : IAsyncDisposable
         {
             w1Max = await RunW1Async();
         }
+        else if (_options.Workloads.Contains("W1D"))
+        {
+            await RunW1DAsync();
+        }
 
         if (_options.Workloads.Contains("W2"))
         {
@@ -203,6 +207,11 @@ internal sealed partial class Harness : IAsyncDisposable
         if (_options.Workloads.Contains("W6"))
         {
             await RunW6Async();
+        }
+
+        if (_options.Workloads.Contains("WG"))
+        {
+            await RunWGAsync();
         }
 
         if (_options.Workloads.Contains("WP"))

@@ -26,6 +26,9 @@ internal sealed class Flow
 
     public long Window { get; }
 
+    /// <summary>WG: each delivery counted by sequence number (null: only counted per topic).</summary>
+    public DeliveryTally? Tally { get; init; }
+
     /// <summary>Where publish-to-receive latencies go (null: not measured in this workload).</summary>
     public LatencyHistogram? Latency { get; }
 

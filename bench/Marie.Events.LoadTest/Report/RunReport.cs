@@ -182,6 +182,9 @@ internal static class Metrics
     public const string Streams = "streams";
     public const string RedisCpuPerMillion = "redis_cpu_s_per_m";
     public const string RedisCpuUsPerEvent = "redis_cpu_us_per_event";
+    public const string UniquePerSecond = "unique_events_per_s";
+    public const string Missing = "events_missing";
+    public const string Duplicates = "duplicates";
 
     public static string Label(string metric) => metric switch
     {
@@ -202,6 +205,9 @@ internal static class Metrics
         Streams => "streams",
         RedisCpuPerMillion => "redis-server CPU s / M deliveries",
         RedisCpuUsPerEvent => "redis-server CPU µs / event",
+        UniquePerSecond => "events/s (distinct, delivered)",
+        Missing => "missing",
+        Duplicates => "duplicates",
         _ => metric,
     };
 

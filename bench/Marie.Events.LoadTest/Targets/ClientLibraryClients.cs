@@ -19,6 +19,12 @@ internal sealed class ClientLibrarySubscriberDriver : ISubscriberDriver
         bool sendAcks,
         CancellationToken cancellationToken)
     {
+        if (spec.DurableName is not null || spec.JobIds is not null)
+        {
+            // W1D and WG measure the gateway through the stubs only.
+            throw new NotSupportedException("durable names and job-id sets are driven through the stubs");
+        }
+
         var client = new EventStreamClient(new EventStreamClientOptions
         {
             Address = connection.Address,

@@ -16,6 +16,11 @@ internal sealed record WorkloadShape(string Workload, int Topics, int RetainPerS
 /// <summary>One subscription a workload opens.</summary>
 /// <param name="AckEvery">The subscriber acknowledges cumulatively (JetStream AckAll: the last message) after this
 /// many events.</param>
+/// <param name="JobIds">More job ids the filter takes (WG's plain split: a tenth of the job ids each); our gateway
+/// through the stubs only.</param>
+/// <param name="DurableName">The request's <c>durable_name</c> (W1D, WG); our gateway through the stubs
+/// only.</param>
+/// <param name="Group">The request's <c>group</c> (WG's consumer group; needs <paramref name="DurableName"/>).</param>
 internal sealed record SubscribeSpec(
     string SubscriptionId,
     WorkloadShape Shape,
@@ -23,7 +28,10 @@ internal sealed record SubscribeSpec(
     int Connection,
     string? JobId = null,
     bool FromStart = false,
-    int AckEvery = ClientSettings.AckEvery);
+    int AckEvery = ClientSettings.AckEvery,
+    IReadOnlyList<string>? JobIds = null,
+    string? DurableName = null,
+    string? Group = null);
 
 /// <summary>A server under test, driven by the load generator.</summary>
 internal interface IBenchTarget

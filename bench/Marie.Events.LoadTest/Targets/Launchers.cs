@@ -81,6 +81,10 @@ internal static class Launchers
                   replay_size: {settings.ReplaySize}
                   max_in_flight: {ClientSettings.MaxInFlight}
                   heartbeat_interval_s: {settings.HeartbeatSeconds.ToString(inv)}
+                  durable:
+                    # W1D and WG make new durables every round: an ended round's are removed 5 s after its streams
+                    # (not a day later), so they do not pile up in the heap of the rounds that follow.
+                    inactive_ttl_s: 5
                   {brokerBackend}
             auth:
               keys:

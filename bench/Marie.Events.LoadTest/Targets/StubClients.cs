@@ -37,11 +37,19 @@ internal sealed class StubSubscription : IAsyncDisposable
         var subscription = new StubSubscription(call, stop);
         var request = new SubscribeRequest { SubscriptionId = spec.SubscriptionId };
         request.Topics.Add(spec.Shape.Topic(spec.Topic));
-        if (spec.JobId is not null)
+        if (spec.JobId is not null || spec.JobIds is not null)
         {
             request.Filter = new FilterConfig();
-            request.Filter.Jobids.Add(spec.JobId);
+            if (spec.JobId is not null)
+            {
+                request.Filter.Jobids.Add(spec.JobId);
+            }
+
+            request.Filter.Jobids.AddRange(spec.JobIds ?? []);
         }
+
+        request.DurableName = spec.DurableName ?? "";
+        request.Group = spec.Group ?? "";
 
         if (spec.FromStart)
         {
@@ -76,6 +84,7 @@ internal sealed class StubSubscription : IAsyncDisposable
                     case ServerMessage.MessageOneofCase.Event:
                         var envelope = message.Event;
                         flow.OnReceived(spec.Topic, envelope.Event.Jobtag);
+                        flow.Tally?.OnDelivered(envelope.SequenceNum);
                         if (sendAcks && ++unacked >= spec.AckEvery)
                         {
                             unacked = 0;
@@ -95,6 +104,18 @@ internal sealed class StubSubscription : IAsyncDisposable
 
                         break;
                     case ServerMessage.MessageOneofCase.SubscriptionConfirm:
+                        var confirm = message.SubscriptionConfirm;
+                        if (confirm.DurableName != (spec.DurableName ?? "") || confirm.Group != (spec.Group ?? ""))
+                        {
+                            // A gateway that does not know the fields (an older --baseline-gateway) would measure a
+                            // plain subscription under the durable's name.
+                            _confirmed.TrySetException(new InvalidOperationException(
+                                $"subscription {spec.SubscriptionId}: confirmed as durable '{confirm.DurableName}' "
+                                + $"group '{confirm.Group}', asked '{spec.DurableName}' '{spec.Group}'"));
+                            break;
+                        }
+
+                        flow.Tally?.OnConfirmed(confirm.CurrentHead);
                         _confirmed.TrySetResult();
                         break;
                     case ServerMessage.MessageOneofCase.Error when message.Error.Code == ErrorCode.ErrorEventsLost:

@@ -138,7 +138,7 @@ internal sealed partial class DurableSubscription
 
             return new DurableSnapshot(Owner, Name, Group, LastActiveAt,
                 [.. _topics.Values.Select(t => new DurableTopicSnapshot(t.Topic, t.Epoch, t.Acked, t.Delivered,
-                    [.. t.Pending.Select(p => new DurablePending(p.Key, p.Value))]))]);
+                    [.. t.Pending.OrderBy(p => p.Key).Select(p => new DurablePending(p.Key, p.Value))]))]);
         }
     }
 

@@ -230,6 +230,24 @@ internal sealed partial class DurableSubscription(string owner, string name, str
         }
     }
 
+    /// <summary>A member settled the first <paramref name="count"/> of <paramref name="inFlight"/> (a cumulative
+    /// ack): none of them is pending any more. One lock for the lot, not one per event.</summary>
+    public void SettledFirst(string topic, List<InFlightEntry> inFlight, int count)
+    {
+        lock (Gate)
+        {
+            if (!_topics.TryGetValue(topic, out var state))
+            {
+                return;
+            }
+
+            for (var i = 0; i < count; i++)
+            {
+                Dirty |= state.Pending.Remove(inFlight[i].Sequence);
+            }
+        }
+    }
+
     /// <summary>A member settled an event (acknowledged or dead-lettered): it is no longer pending.</summary>
     public void Settled(string topic, long sequence)
     {

@@ -23,8 +23,10 @@ internal sealed class DurableTopic(string topic, string epoch, long delivered)
     public long Delivered { get; set; } = delivered;
 
     /// <summary>Unacknowledged sequences up to <see cref="Delivered"/>, with the deliveries each had: held by a
-    /// member or waiting in <see cref="Waiting"/>.</summary>
-    public SortedDictionary<long, int> Pending { get; } = [];
+    /// member or waiting in <see cref="Waiting"/>. A hash table, not a sorted one: every delivery adds an entry
+    /// and every settle removes one, which a hash table does without allocating (a sorted tree allocates a node per
+    /// delivery); only <see cref="Acked"/> and the saved form need the order, and they are rare.</summary>
+    public Dictionary<long, int> Pending { get; } = [];
 
     /// <summary>The pending sequences no member holds, oldest first.</summary>
     public SortedDictionary<long, WaitingEvent> Waiting { get; } = [];
@@ -34,12 +36,18 @@ internal sealed class DurableTopic(string topic, string epoch, long delivered)
     {
         get
         {
-            foreach (var sequence in Pending.Keys)
+            if (Pending.Count == 0)
             {
-                return Math.Min(Delivered, sequence - 1);
+                return Delivered;
             }
 
-            return Delivered;
+            var lowest = long.MaxValue;
+            foreach (var sequence in Pending.Keys)
+            {
+                lowest = Math.Min(lowest, sequence);
+            }
+
+            return Math.Min(Delivered, lowest - 1);
         }
     }
 }

@@ -285,9 +285,9 @@ internal sealed partial class Subscription
     private void SettleFirst(SubscriptionTopic subscriptionTopic, int count)
     {
         var inFlight = subscriptionTopic.InFlight;
+        Durable?.SettledFirst(subscriptionTopic.Topic.Name, inFlight, count);
         for (var i = 0; i < count; i++)
         {
-            Durable?.Settled(subscriptionTopic.Topic.Name, inFlight[i].Sequence);
             subscriptionTopic.Return(inFlight[i]);
         }
 
