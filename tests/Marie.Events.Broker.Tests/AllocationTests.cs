@@ -25,7 +25,13 @@ public sealed class AllocationTests
         Assert.True((many - one) / 39 < 1.0, $"bytes per event: {one:F1} with 1 subscription, {many:F1} with 40");
     }
 
-    private static async Task<double> BytesPerEventAsync(int subscriptions)
+    /// <summary>Bytes allocated per published event (<paramref name="evt"/>, by default ~256 bytes of payload),
+    /// delivered to and acked by <paramref name="subscriptions"/> subscriptions, in steady state (after as many
+    /// events of warm-up as measured).</summary>
+    internal static async Task<double> BytesPerEventAsync(
+        int subscriptions,
+        EventData? evt = null,
+        int events = Events)
     {
         using var t = new TestBroker(o => o.MaxInFlight = 1_000);
         var connections = new BrokerConnection[subscriptions];
@@ -36,7 +42,7 @@ public sealed class AllocationTests
         }
 
         var acks = Enumerable.Range(0, subscriptions).Select(i => Msg.AckUpTo($"s{i}", "a", 0)).ToArray();
-        var evt = Ev.Make("a", payloadJson: $$"""{"text": "{{new string('x', 200)}}"}""");
+        evt ??= Ev.Make("a", payloadJson: $$"""{"text": "{{new string('x', 200)}}"}""");
         var frame = new OutboundFrame();
         var buffer = new byte[4096];
 
@@ -65,10 +71,10 @@ public sealed class AllocationTests
             }
         }
 
-        Run(Events);
+        Run(events);
         var before = GC.GetAllocatedBytesForCurrentThread();
-        Run(Events);
-        var perEvent = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)Events;
+        Run(events);
+        var perEvent = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)events;
         foreach (var connection in connections)
         {
             connection.Dispose();
