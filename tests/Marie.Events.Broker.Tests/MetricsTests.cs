@@ -259,6 +259,24 @@ public sealed class MetricsTests
     }
 
     [Fact]
+    public async Task DeadLetters_Terminated_DepthOldestAgeAndCountByReason()
+    {
+        using var m = new MetricsBroker(o => o.AckTimeoutSeconds = 60);
+        var connection = await m.Test.ConnectAndSubscribeAsync("s1", "a");
+        m.Test.PublishMany("a", 2);
+        var events = connection.All().Events();
+
+        await connection.HandleAsync(Msg.Terminate("bad input", events[0].AckId, events[1].AckId));
+        m.Test.Time.Advance(TimeSpan.FromSeconds(3));
+
+        Assert.Equal(2, m.ObserveOne<long>("marie.events.dead_letters"));
+        Assert.Equal(3.0, m.ObserveOne<double>("marie.events.dead_letters.oldest.age"), 3);
+        Assert.Equal(
+            new Dictionary<string, long> { ["max_attempts"] = 0, ["terminated"] = 2 },
+            m.Observe<long>("marie.events.dead_lettered"));
+    }
+
+    [Fact]
     public async Task LostAndBackpressure_Counted()
     {
         using var m = new MetricsBroker(o =>

@@ -20,6 +20,8 @@ public sealed partial class GrafanaDashboardTests
         "marie_events_oldest_unacked_age_seconds",
         "marie_events_ring_buffered",
         "marie_events_toast_queue_depth",
+        "marie_events_dead_letters",
+        "marie_events_dead_letters_oldest_age_seconds",
         // Counters.
         "marie_events_published_total",
         "marie_events_delivered_total",
@@ -27,6 +29,7 @@ public sealed partial class GrafanaDashboardTests
         "marie_events_redelivered_total",
         "marie_events_dropped_total",
         "marie_events_lost_total",
+        "marie_events_dead_lettered_total",
         "marie_events_backpressure_signals_total",
         "marie_events_auth_failures_total",
         "marie_events_rate_limited_total",

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Marie.Events.Broker.Access;
+using Marie.Events.Broker.DeadLetters;
 using Marie.Events.Broker.Topics;
 
 namespace Marie.Events.Broker.Telemetry;
@@ -14,6 +15,7 @@ internal sealed class BrokerMetrics
 {
     private const string TopicTag = "topic";
     private const string KindTag = "kind";
+    private const string ReasonTag = "reason";
 
     private readonly GrpcEventBroker _broker;
     private readonly ulong _sampleEvery;
@@ -50,6 +52,12 @@ internal sealed class BrokerMetrics
             "Redeliveries (ack timeout, nack, backoff).");
         meter.CreateObservableCounter("marie.events.dropped", () => counters.DroppedCount, "{event}",
             "Deliveries given up after the subscription's maximum attempts (dead-lettered).");
+        meter.CreateObservableGauge("marie.events.dead_letters", () => broker.DeadLetterStats().Depth, "{event}",
+            "Dead letters held now, every key's.");
+        meter.CreateObservableGauge("marie.events.dead_letters.oldest.age",
+            () => broker.DeadLetterStats().OldestAge.TotalSeconds, "s", "Age of the oldest dead letter held.");
+        meter.CreateObservableCounter("marie.events.dead_lettered", ObserveDeadLettered, "{event}",
+            "Events dead-lettered, by reason (max_attempts, terminated).");
         meter.CreateObservableCounter("marie.events.lost", () => counters.Lost, "{event}",
             "Events a subscription never received because the ring overwrote them first.");
         meter.CreateObservableCounter("marie.events.backpressure.signals", () => counters.BackpressureSignals,
@@ -74,6 +82,13 @@ internal sealed class BrokerMetrics
 
     /// <summary>Recorded when an ack settles a delivery.</summary>
     public Histogram<double> AckLatency { get; }
+
+    private IEnumerable<Measurement<long>> ObserveDeadLettered()
+    {
+        var stats = _broker.DeadLetterStats();
+        yield return new(stats.MaxAttempts, new KeyValuePair<string, object?>(ReasonTag, DeadLetterReasons.MaxAttempts));
+        yield return new(stats.Terminated, new KeyValuePair<string, object?>(ReasonTag, DeadLetterReasons.Terminated));
+    }
 
     private IEnumerable<Measurement<long>> ObserveDelivered()
     {

@@ -113,6 +113,9 @@ public sealed class MetricsEndpointTests
         Assert.Equal(0, samples.Value("marie_events_toast_gave_up_total"));
         Assert.Equal(0, samples.Value("marie_events_dropped_total"));
         Assert.Equal(0, samples.Value("marie_events_lost_total"));
+        Assert.Equal(0, samples.Value("marie_events_dead_letters"));
+        Assert.Equal(0, samples.Value("marie_events_dead_letters_oldest_age_seconds"));
+        Assert.Equal(0, samples.Value("marie_events_dead_lettered_total", "reason=terminated"));
         Assert.Equal(0, samples.Value("marie_events_rate_limited_total"));
         Assert.Equal(0, samples.Value("marie_events_backpressure_signals_total"));
         Assert.Equal(1, samples.Value("marie_events_auth_failures_total"));
