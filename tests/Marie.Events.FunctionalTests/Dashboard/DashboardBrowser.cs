@@ -87,12 +87,16 @@ internal sealed class DashboardBrowser : IDisposable
     }
 
     /// <summary>The text of the cell <paramref name="cell"/> (a class) in the row matching
-    /// <paramref name="rowSelector"/>, or null when there is no such row.</summary>
-    public string? CellText(string rowSelector, string cell)
-    {
-        var rows = Driver.FindElements(By.CssSelector(rowSelector));
-        return rows.Count == 0 ? null : rows[0].FindElement(By.CssSelector("td." + cell)).Text;
-    }
+    /// <paramref name="rowSelector"/>, or null when there is no such row. Read in one script, which runs between the
+    /// page's own tasks: the page replaces its rows on every refresh, so a row found by one WebDriver command can be
+    /// gone by the next.</summary>
+    public string? CellText(string rowSelector, string cell) =>
+        (string?)((IJavaScriptExecutor)Driver).ExecuteScript(
+            "const row = document.querySelector(arguments[0]);"
+                + "const td = row && row.querySelector('td.' + arguments[1]);"
+                + "return td ? td.innerText.trim() : null;",
+            rowSelector,
+            cell);
 
     /// <summary>Types <paramref name="key"/> into the password field and submits.</summary>
     public void LogIn(string key)
