@@ -10,6 +10,25 @@ public sealed partial class RedisEventBackend
     /// <summary>Topics whose shard channel this gateway follows (touched by the apply loop only).</summary>
     private readonly HashSet<string> _followed = new(StringComparer.Ordinal);
 
+    /// <summary>The catch-ups of <see cref="LaterCatchUps"/> after a reconnect, until the backend stops.</summary>
+    private async Task CatchUpLaterAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var waited = TimeSpan.Zero;
+            foreach (var at in LaterCatchUps)
+            {
+                await Task.Delay(at - waited, cancellationToken).ConfigureAwait(false);
+                waited = at;
+                _work.Writer.TryWrite(new CatchUp(null));
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopping.
+        }
+    }
+
     /// <summary>Connects to Redis, loads every topic's recent events into <paramref name="listener"/>, and follows
     /// every topic's channel from then on.</summary>
     /// <exception cref="BackendException">Redis cannot be reached (the message names the key).</exception>
@@ -37,15 +56,7 @@ public sealed partial class RedisEventBackend
         {
             RedisBackendLog.ConnectionRestored(_logger, e.ConnectionType);
             _work.Writer.TryWrite(new CatchUp(null));
-            // The client re-subscribes to the channels on its own schedule: an event announced between this
-            // catch-up and the re-subscription would wait for its topic's next event. A second catch-up a moment
-            // later closes that window.
-            _ = Task.Delay(SecondCatchUpDelay, _stop.Token)
-                .ContinueWith(
-                    _ => _work.Writer.TryWrite(new CatchUp(null)),
-                    CancellationToken.None,
-                    TaskContinuationOptions.OnlyOnRanToCompletion,
-                    TaskScheduler.Default);
+            _ = CatchUpLaterAsync(_stop.Token);
         };
         Log = new RedisEventLog(_redis, settings.KeyPrefix)
         {

@@ -27,9 +27,17 @@ public sealed partial class RedisEventBackend : IEventBackend, IDurableStore
     /// <summary>The backend's configured name.</summary>
     public const string BackendName = "redis";
 
-    /// <summary>When the second catch-up after a reconnect runs: well after the client library re-subscribed
-    /// (it does so as part of restoring the connection, within milliseconds on a healthy network).</summary>
-    private static readonly TimeSpan SecondCatchUpDelay = TimeSpan.FromSeconds(1);
+    /// <summary>When the further catch-ups after a reconnect run, after the first one at once. The client library
+    /// re-subscribes on its own schedule (within milliseconds on a healthy network, later after a Sentinel
+    /// failover, where it must first learn the new primary), and with <c>ack_replicas</c> catch-ups read a replica,
+    /// which right after a failover may still be syncing: an event announced in such a window would otherwise wait
+    /// for its topic's next event. Doubling up to 16 s covers a failover's usual span (Sentinel's down-after plus
+    /// a replica's sync) for five extra reads of the topics' positions.</summary>
+    private static readonly TimeSpan[] LaterCatchUps =
+    [
+        TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(8),
+        TimeSpan.FromSeconds(16),
+    ];
 
     /// <summary>Work for the apply loop, which runs one item at a time. Unbounded: announcements arrive at the rate
     /// Redis accepts events, and the loop only copies them into memory rings.</summary>
