@@ -5,10 +5,10 @@ namespace Marie.Events.Backends.Redis;
 
 /// <summary>
 /// Dead letters in Redis: one string per letter <c>dead:{&lt;key-length&gt;/&lt;key&gt;}:&lt;id&gt;</c> under the
-/// key prefix holding its bytes (<see cref="DeadLetter.ToBytes"/>), the set <c>dead:{&lt;key-length&gt;/&lt;key&gt;}</c>
-/// listing the key's ids (the same hash tag, so a cluster puts a key's letters and their set on one slot), and the
-/// set <c>dead-letter-keys</c> listing those sets. Single-key commands only: Redis Cluster safe. The length of the
-/// key name first keeps "a}b" and similar names from ending the hash tag early or meeting another key's.
+/// key prefix holding its bytes (<see cref="DeadLetter.ToBytes"/>), the set
+/// <c>dead:{&lt;key-length&gt;/&lt;key&gt;}</c> listing the key's ids, and the set <c>dead-letter-keys</c> listing
+/// those sets. A key's letters and its set share one hash tag (a "}" in a key name ends the tag early, but at the
+/// same place in each of them), so a cluster puts them on one slot; single-key commands only: Redis Cluster safe.
 /// </summary>
 internal sealed class RedisDeadLetterStore(IConnectionMultiplexer redis, string prefix)
 {
