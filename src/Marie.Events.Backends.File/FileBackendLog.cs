@@ -57,4 +57,11 @@ internal static partial class FileBackendLog
 
     [LoggerMessage(EventId = 8105, Level = LogLevel.Information, Message = "File backend closed {File}")]
     public static partial void Closed(this ILogger logger, string file);
+
+    [LoggerMessage(
+        EventId = 8110,
+        Level = LogLevel.Warning,
+        Message = "File backend: {Count} rows of table dead_letters in {File} are not readable dead letters; "
+            + "left out")]
+    public static partial void DeadLettersUnreadable(this ILogger logger, int count, string file);
 }

@@ -32,7 +32,7 @@ namespace Marie.Events.Backends.File;
 /// <see cref="BackendException"/>, gives their numbers back (a retry gets the same ones) and is counted in
 /// <see cref="WriteFailures"/>; reads keep working.</para>
 /// </remarks>
-public sealed class FileEventBackend : IEventBackend, IDurableStore
+public sealed partial class FileEventBackend : IEventBackend, IDurableStore
 {
     /// <summary>The backend's configured name.</summary>
     public const string BackendName = "file";
@@ -61,6 +61,7 @@ public sealed class FileEventBackend : IEventBackend, IDurableStore
     private readonly Dictionary<string, TopicState> _topics = new(StringComparer.Ordinal);
     private readonly Lock _topicsGate = new();
     private SqliteDurableStore? _durables;
+    private SqliteDeadLetterStore? _deadLetters;
     private readonly object _queueGate = new();
     private readonly SemaphoreSlim _room = new(QueueCapacity, QueueCapacity);
     private List<PendingAppend> _queue = [];
@@ -159,12 +160,15 @@ public sealed class FileEventBackend : IEventBackend, IDurableStore
         try
         {
             _durables = SqliteDurableStore.Open(DatabaseFile);
+            _deadLetters = SqliteDeadLetterStore.Open(DatabaseFile);
         }
         catch (SqliteException e)
         {
+            _durables?.Dispose();
             store.Dispose();
             throw new BackendException(
-                $"the file backend cannot open the durables table of {DatabaseFile} ({e.Message})", e);
+                $"the file backend cannot open the durables and dead_letters tables of {DatabaseFile} ({e.Message})",
+                e);
         }
 
         _store = store;
@@ -622,6 +626,7 @@ public sealed class FileEventBackend : IEventBackend, IDurableStore
 
         _writer?.Join();
         _durables?.Dispose();
+        _deadLetters?.Dispose();
         if (_store is not null)
         {
             _store.Dispose();

@@ -73,4 +73,10 @@ internal static partial class RedisBackendLog
         Message = "Cluster mode: topic {Topic} append from #{Sequence} confirmed by {Confirmed} of {Required} "
             + "replicas (toast.grpc.broker.redis.ack_replicas): not acknowledged, retried")]
     public static partial void ReplicasShort(ILogger logger, string topic, long sequence, long confirmed, int required);
+
+    [LoggerMessage(
+        EventId = 8020,
+        Level = LogLevel.Warning,
+        Message = "Cluster mode: {Count} dead letters stored in Redis are not readable; left out")]
+    public static partial void DeadLettersUnreadable(ILogger logger, int count);
 }

@@ -63,6 +63,7 @@ public sealed partial class RedisEventBackend
             CatchUpReads = settings.AckReplicas > 0 ? CommandFlags.PreferReplica : CommandFlags.None,
         };
         _durables = new RedisDurableStore(_redis, settings.KeyPrefix);
+        _deadLetters = new RedisDeadLetterStore(_redis, settings.KeyPrefix);
 
         // Topics named by other gateways are followed as they appear; the first catch-up, queued after that
         // subscription, follows every registered topic and reads each one's log.

@@ -57,6 +57,7 @@ public sealed partial class RedisEventBackend : IEventBackend, IDurableStore
     private IEventBackendListener? _listener;
     private ConnectionMultiplexer? _redis;
     private RedisDurableStore? _durables;
+    private RedisDeadLetterStore? _deadLetters;
     private Task? _loop;
     private readonly RedisMetrics _metrics;
     private int _disposed;

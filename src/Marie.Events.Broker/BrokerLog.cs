@@ -145,4 +145,19 @@ internal static partial class BrokerLog
     [LoggerMessage(EventId = 1122, Level = LogLevel.Information,
         Message = "{Count} durable subscriptions loaded from the backend")]
     public static partial void DurablesLoaded(this ILogger logger, int count);
+
+    [LoggerMessage(EventId = 1140, Level = LogLevel.Warning,
+        Message = "Dead letters: writing the {Change} of dead letter {Id} (key {Key}) to the backend failed "
+            + "({Failures} failures since start, {Pending} changes waiting), tried again in {RetryMs} ms: {Reason}")]
+    public static partial void DeadLetterWriteFailed(this ILogger logger, string change, string id, string key,
+        long failures, int pending, long retryMs, string reason);
+
+    [LoggerMessage(EventId = 1141, Level = LogLevel.Information,
+        Message = "{Count} dead letters loaded from the backend ({Dropped} of them over retention, removed)")]
+    public static partial void DeadLettersLoaded(this ILogger logger, int count, long dropped);
+
+    [LoggerMessage(EventId = 1142, Level = LogLevel.Warning,
+        Message = "Dead letters: {Pending} changes not written to the backend at stop ({Failures} failures since "
+            + "start): the next start lists them as they were before those changes")]
+    public static partial void DeadLettersNotFlushed(this ILogger logger, int pending, long failures);
 }

@@ -69,6 +69,12 @@ public sealed partial class GrpcEventBroker
         return DeadLetterOffice.Purge(key, query, dryRun);
     }
 
+    /// <summary>Waits until every dead-letter change is written to the backend (the gateway stopping); returns early
+    /// when <paramref name="cancellationToken"/> is cancelled, logging what is left (1142). Nothing to wait for on a
+    /// backend that keeps no dead letters (memory).</summary>
+    public Task FlushDeadLettersAsync(CancellationToken cancellationToken = default) =>
+        DeadLetterOffice.FlushAsync(cancellationToken);
+
     /// <summary>The dead-letter figures over every key: depth and oldest age now, counts by reason, replays, purges
     /// and retention removals since start (for <c>/internal/stats</c> and the metrics).</summary>
     public DeadLetterStats DeadLetterStats() => DeadLetterOffice.Stats();

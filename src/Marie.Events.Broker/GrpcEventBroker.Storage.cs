@@ -10,13 +10,15 @@ namespace Marie.Events.Broker;
 /// </summary>
 public sealed partial class GrpcEventBroker : IEventBackendListener
 {
-    /// <summary>Loads what the backend holds into the rings (and its durable subscriptions, when it keeps them) and
+    /// <summary>Loads what the backend holds into the rings (and its durable subscriptions and dead letters, when it
+    /// keeps them) and
     /// starts following it (a shared backend's events from
     /// other gateways). Call once, before the broker serves anyone.</summary>
     public async Task<BackendLoad> StartAsync(CancellationToken cancellationToken = default)
     {
         var load = await Backend.StartAsync(this, cancellationToken).ConfigureAwait(false);
         await Durables.LoadAsync(cancellationToken).ConfigureAwait(false);
+        await DeadLetterOffice.LoadAsync(cancellationToken).ConfigureAwait(false);
         return load;
     }
 

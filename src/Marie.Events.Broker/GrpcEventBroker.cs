@@ -68,7 +68,8 @@ public sealed partial class GrpcEventBroker : IDisposable
     /// <param name="timeProvider">Clock and timers (a fake one in tests); the system clock by default.</param>
     /// <param name="loggerFactory">Where log lines go; nowhere by default.</param>
     /// <param name="backend">Where events are kept; the memory backend (the rings themselves) by default.</param>
-    /// <param name="deadLetters">Where dead letters are kept; in memory by default.</param>
+    /// <param name="deadLetters">Where dead letters are kept; by default in memory, written behind to the backend
+    /// when it implements <see cref="IDeadLetterPersistence"/> (file, Redis).</param>
     /// <param name="durables">Where durable subscriptions' state is saved; by default the backend, when it
     /// implements <see cref="IDurableStore"/> (file, Redis), else nowhere (memory: the state lives in the broker).
     /// </param>
@@ -96,7 +97,8 @@ public sealed partial class GrpcEventBroker : IDisposable
         DefaultPolicy = RedeliveryPolicy.Default(Settings, Time);
         DeadLetterOffice = new DeadLetterOffice(
             this,
-            deadLetters ?? new MemoryDeadLetterStore(options.DeadLetters, Time));
+            deadLetters ?? new MemoryDeadLetterStore(options.DeadLetters, Time,
+                Backend is IDeadLetterPersistence persistence ? new DeadLetterWriter(persistence, Log, Time) : null));
         Durables = new DurableRegistry(this, durables ?? Backend as IDurableStore);
     }
 
@@ -387,6 +389,7 @@ public sealed partial class GrpcEventBroker : IDisposable
     public void Dispose()
     {
         Durables.Dispose();
+        DeadLetterOffice.Dispose();
         foreach (var connection in _connections.Keys)
         {
             connection.Dispose();

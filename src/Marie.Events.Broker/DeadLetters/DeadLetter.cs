@@ -136,4 +136,12 @@ public sealed class DeadLetter
 
     /// <summary>Times it was dead-lettered: 1 + the failed replays.</summary>
     public int Count => History.Count + 1;
+
+    /// <summary>The dead letter as bytes (the gRPC API's <c>marieai.events.DeadLetter</c> message), as every store
+    /// that persists dead letters keeps it.</summary>
+    public byte[] ToBytes() => Storage.DeadLetterCodec.Encode(this);
+
+    /// <summary>Reads <see cref="ToBytes"/>'s form.</summary>
+    /// <exception cref="FormatException">Not a readable dead letter.</exception>
+    public static DeadLetter FromBytes(ReadOnlySpan<byte> bytes) => Storage.DeadLetterCodec.Decode(bytes);
 }

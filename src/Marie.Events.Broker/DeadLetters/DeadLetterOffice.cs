@@ -12,7 +12,7 @@ namespace Marie.Events.Broker.DeadLetters;
 /// letter is never both in the store and in flight. Replays are paced per key (<c>replay_per_second</c>) and one at a
 /// time per key.
 /// </summary>
-internal sealed class DeadLetterOffice(GrpcEventBroker broker, IDeadLetterStore store)
+internal sealed class DeadLetterOffice(GrpcEventBroker broker, IDeadLetterStore store) : IDisposable
 {
     /// <summary>A replay call sends at most this many (KurrentDB users replayed 380k parked events by accident):
     /// replaying more takes more calls, each after its own dry run.</summary>
@@ -30,6 +30,45 @@ internal sealed class DeadLetterOffice(GrpcEventBroker broker, IDeadLetterStore 
     private long _purged;
 
     public IDeadLetterStore Store => store;
+
+    /// <summary>The write-behind of the store, when the backend keeps dead letters (file, Redis); else null.</summary>
+    private DeadLetterWriter? Writer => (store as MemoryDeadLetterStore)?.Writer;
+
+    /// <summary>Loads the dead letters the backend kept (at start, before the broker serves), then starts writing
+    /// changes behind.</summary>
+    public async Task LoadAsync(CancellationToken cancellationToken)
+    {
+        if (Writer is not { } writer)
+        {
+            return;
+        }
+
+        var stored = await writer.Persistence.LoadAllAsync(cancellationToken).ConfigureAwait(false);
+        var dropped = ((MemoryDeadLetterStore)store).Restore(stored);
+        writer.Start();
+        broker.Log.DeadLettersLoaded(stored.Count, dropped);
+    }
+
+    /// <summary>Waits until every change is written to the backend, or <paramref name="cancellationToken"/> is
+    /// cancelled (then logs what is left).</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        if (Writer is not { } writer)
+        {
+            return;
+        }
+
+        try
+        {
+            await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            broker.Log.DeadLettersNotFlushed(writer.Pending, writer.Failures);
+        }
+    }
+
+    public void Dispose() => Writer?.Dispose();
 
     /// <summary>Files <paramref name="entry"/> (about to be settled) as a dead letter. Caller holds the
     /// subscription's lock.</summary>

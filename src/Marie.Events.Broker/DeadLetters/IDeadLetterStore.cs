@@ -4,8 +4,9 @@ namespace Marie.Events.Broker.DeadLetters;
 /// Where the broker keeps dead letters, per key: a call names its key and sees that key's dead letters only. The
 /// store enforces retention (<c>dead_letters.max_count</c> per key, the oldest going first, and
 /// <c>dead_letters.max_age_s</c>). Calls may come from any thread; the broker calls <see cref="Add"/> and
-/// <see cref="Remove"/> holding a subscription's lock, so they must not call back into the broker. The broker ships
-/// an in-memory one, the default; one that persists (file, Redis) implements this.
+/// <see cref="Remove"/> holding a subscription's lock, so they must not call back into the broker (nor wait on I/O).
+/// The broker ships an in-memory one, the default, which writes its changes behind to the backend when the backend
+/// implements <see cref="Storage.IDeadLetterPersistence"/> (file, Redis).
 /// </summary>
 public interface IDeadLetterStore
 {

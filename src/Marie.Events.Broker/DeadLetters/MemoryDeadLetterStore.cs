@@ -3,38 +3,84 @@ using System.Globalization;
 namespace Marie.Events.Broker.DeadLetters;
 
 /// <summary>
-/// The default dead-letter store: per key, the dead letters in the order they were filed. Lost when the gateway
-/// stops (docs/dead-letters.md). One lock for the whole store: it is taken when an event is dead-lettered, replayed,
-/// listed or purged, never on the publish, delivery or ack path. Retention runs on every call: a dead letter older
-/// than <c>max_age_s</c> is gone from the next call on.
+/// The broker's dead-letter store: per key, the dead letters in the order they were filed, in memory. With a
+/// <see cref="DeadLetterWriter"/> (file, Redis backends) every change, retention's removals included, is handed to
+/// it under the lock, in order, and written to the backend after the fact; without one (memory backend) they are lost
+/// when the gateway stops (docs/dead-letters.md). One lock for the whole store: it is taken when an event is
+/// dead-lettered, replayed, listed or purged, never on the publish, delivery or ack path. Retention runs on every
+/// call: a dead letter older than <c>max_age_s</c> is gone from the next call on.
 /// </summary>
-internal sealed class MemoryDeadLetterStore(DeadLetterOptions options, TimeProvider time) : IDeadLetterStore
+internal sealed class MemoryDeadLetterStore(DeadLetterOptions options, TimeProvider time,
+    DeadLetterWriter? writer = null) : IDeadLetterStore
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, KeyLetters> _keys = new(StringComparer.Ordinal);
     private readonly TimeSpan _maxAge = TimeSpan.FromSeconds(options.MaxAgeSeconds);
     private long _evicted;
 
+    /// <summary>Where changes are written behind, or null (memory backend).</summary>
+    public DeadLetterWriter? Writer => writer;
+
     public void Add(DeadLetter letter)
     {
         ArgumentNullException.ThrowIfNull(letter);
         lock (_gate)
         {
-            if (!_keys.TryGetValue(letter.Key, out var letters))
+            AppendLocked(letter);
+            writer?.Saved(letter);
+            TrimLocked(letter.Key);
+            ExpireLocked();
+        }
+    }
+
+    /// <summary>Puts back what the backend kept (at start, before the broker serves), oldest first; not written
+    /// again. Retention applies: what is over <c>max_count</c> or older than <c>max_age_s</c> is removed, from the
+    /// backend too. Returns how many retention removed.</summary>
+    public long Restore(IEnumerable<DeadLetter> stored)
+    {
+        ArgumentNullException.ThrowIfNull(stored);
+        lock (_gate)
+        {
+            var before = _evicted;
+            var keys = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var letter in stored.OrderBy(l => l.Last.DeadLetteredAt))
             {
-                letters = new KeyLetters();
-                _keys.Add(letter.Key, letters);
+                AppendLocked(letter);
+                keys.Add(letter.Key);
             }
 
-            letters.Remove(letter.Id);
-            letters.Append(letter);
-            while (letters.Count > options.MaxCount)
+            foreach (var key in keys)
             {
-                letters.RemoveOldest();
-                _evicted++;
+                TrimLocked(key);
             }
 
             ExpireLocked();
+            return _evicted - before;
+        }
+    }
+
+    /// <summary>Files <paramref name="letter"/> last (replacing one with its id). Caller holds the lock.</summary>
+    private void AppendLocked(DeadLetter letter)
+    {
+        if (!_keys.TryGetValue(letter.Key, out var letters))
+        {
+            letters = new KeyLetters();
+            _keys.Add(letter.Key, letters);
+        }
+
+        letters.Remove(letter.Id);
+        letters.Append(letter);
+    }
+
+    /// <summary>Drops <paramref name="key"/>'s oldest past <c>max_count</c>. Caller holds the lock.</summary>
+    private void TrimLocked(string key)
+    {
+        var letters = _keys[key];
+        while (letters.Count > options.MaxCount)
+        {
+            var removed = letters.RemoveOldest();
+            writer?.Deleted(key, removed);
+            _evicted++;
         }
     }
 
@@ -129,7 +175,13 @@ internal sealed class MemoryDeadLetterStore(DeadLetterOptions options, TimeProvi
     {
         lock (_gate)
         {
-            return _keys.TryGetValue(key, out var letters) && letters.Remove(id);
+            if (!_keys.TryGetValue(key, out var letters) || !letters.Remove(id))
+            {
+                return false;
+            }
+
+            writer?.Deleted(key, id);
+            return true;
         }
     }
 
@@ -147,6 +199,7 @@ internal sealed class MemoryDeadLetterStore(DeadLetterOptions options, TimeProvi
             foreach (var id in ids)
             {
                 letters.Remove(id);
+                writer?.Deleted(key, id);
             }
 
             return ids.Count;
@@ -177,12 +230,14 @@ internal sealed class MemoryDeadLetterStore(DeadLetterOptions options, TimeProvi
     private void ExpireLocked()
     {
         var cutoff = time.GetUtcNow() - _maxAge;
-        foreach (var letters in _keys.Values)
+        foreach (var (key, letters) in _keys)
         {
             // In filing order, so the expired ones are first (a replayed one is filed again, at the end).
             while (letters.Oldest is { } first && first.Last.DeadLetteredAt < cutoff)
             {
-                letters.RemoveOldest();
+                // Removed first: writer?.Deleted(…) would skip its argument when there is no writer.
+                var removed = letters.RemoveOldest();
+                writer?.Deleted(key, removed);
                 _evicted++;
             }
         }
@@ -222,11 +277,13 @@ internal sealed class MemoryDeadLetterStore(DeadLetterOptions options, TimeProvi
             return true;
         }
 
-        public void RemoveOldest()
+        /// <summary>Removes the oldest; returns its id.</summary>
+        public string RemoveOldest()
         {
             var first = _byOrdinal.First();
             _byOrdinal.Remove(first.Key);
             _ordinalById.Remove(first.Value.Id);
+            return first.Value.Id;
         }
     }
 }

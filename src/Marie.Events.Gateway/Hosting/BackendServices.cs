@@ -58,6 +58,10 @@ internal static class BackendServices
     /// 2).</summary>
     private sealed class BrokerStartup(GrpcEventBroker broker, ILogger<BrokerStartup> logger) : IHostedService
     {
+        /// <summary>How long a stop waits for the dead letters' last changes: a healthy backend writes them in
+        /// milliseconds; 5 s is well inside the host's default 30 s shutdown.</summary>
+        private static readonly TimeSpan DeadLetterFlushTimeout = TimeSpan.FromSeconds(5);
+
         public async Task StartAsync(CancellationToken cancellationToken)
         {
             try
@@ -76,6 +80,13 @@ internal static class BackendServices
             // Stopped last (registered first): the streams have ended and handed their durables' in-flight events
             // back, so what is saved here is every durable's final state.
             await broker.FlushDurablesAsync(CancellationToken.None).ConfigureAwait(false);
+            // The dead letters' write-behind is written out too, within a bound: a backend that is away (Redis
+            // down) must not hold the stop for ever; what is left is logged (1142).
+            using (var flush = new CancellationTokenSource(DeadLetterFlushTimeout))
+            {
+                await broker.FlushDeadLettersAsync(flush.Token).ConfigureAwait(false);
+            }
+
             await broker.Backend.DisposeAsync().ConfigureAwait(false);
         }
     }
