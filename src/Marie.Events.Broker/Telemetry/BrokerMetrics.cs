@@ -86,8 +86,12 @@ internal sealed class BrokerMetrics
     private IEnumerable<Measurement<long>> ObserveDeadLettered()
     {
         var stats = _broker.DeadLetterStats();
-        yield return new(stats.MaxAttempts, new KeyValuePair<string, object?>(ReasonTag, DeadLetterReasons.MaxAttempts));
-        yield return new(stats.Terminated, new KeyValuePair<string, object?>(ReasonTag, DeadLetterReasons.Terminated));
+        yield return new(
+            stats.MaxAttempts,
+            new KeyValuePair<string, object?>(ReasonTag, DeadLetterReasons.MaxAttempts));
+        yield return new(
+            stats.Terminated,
+            new KeyValuePair<string, object?>(ReasonTag, DeadLetterReasons.Terminated));
     }
 
     private IEnumerable<Measurement<long>> ObserveDelivered()
