@@ -141,6 +141,9 @@ public sealed class DeadLetter
     /// that persists dead letters keeps it.</summary>
     public byte[] ToBytes() => Storage.DeadLetterCodec.Encode(this);
 
+    /// <summary>This dead letter as the gRPC API's <c>marieai.events.DeadLetter</c> message.</summary>
+    public Protocol.DeadLetter ToProto() => Storage.DeadLetterCodec.ToProto(this);
+
     /// <summary>Reads <see cref="ToBytes"/>'s form.</summary>
     /// <exception cref="FormatException">Not a readable dead letter.</exception>
     public static DeadLetter FromBytes(ReadOnlySpan<byte> bytes) => Storage.DeadLetterCodec.Decode(bytes);

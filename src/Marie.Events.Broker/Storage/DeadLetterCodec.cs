@@ -10,7 +10,10 @@ namespace Marie.Events.Broker.Storage;
 /// the last round and the earlier ones. The same in every store.</summary>
 internal static class DeadLetterCodec
 {
-    public static byte[] Encode(DeadLetter letter)
+    public static byte[] Encode(DeadLetter letter) => ToProto(letter).ToByteArray();
+
+    /// <summary>The letter as the gRPC API's message (what <see cref="Encode"/> writes).</summary>
+    public static Proto.DeadLetter ToProto(DeadLetter letter)
     {
         var proto = new Proto.DeadLetter
         {
@@ -44,7 +47,7 @@ internal static class DeadLetterCodec
             LastDeliveredAt = Timestamp.FromDateTimeOffset(r.LastDeliveredAt),
             DeadLetteredAt = Timestamp.FromDateTimeOffset(r.DeadLetteredAt),
         }));
-        return proto.ToByteArray();
+        return proto;
     }
 
     public static DeadLetter Decode(ReadOnlySpan<byte> bytes)

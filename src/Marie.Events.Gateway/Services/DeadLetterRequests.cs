@@ -59,7 +59,7 @@ internal static class DeadLetterRequests
             NextPageToken = page.NextPageToken ?? "",
             Total = page.Total,
         };
-        response.DeadLetters.AddRange(page.Items.Select(ToProto));
+        response.DeadLetters.AddRange(page.Items.Select(l => l.ToProto()));
         return response;
     }
 
@@ -72,7 +72,7 @@ internal static class DeadLetterRequests
         }
 
         return broker.GetDeadLetter(key, id) is { } letter
-            ? ToProto(letter)
+            ? letter.ToProto()
             : throw GrpcStatusMapper.Refuse(StatusCode.NotFound, $"no dead letter '{id}'");
     }
 
@@ -99,41 +99,4 @@ internal static class DeadLetterRequests
         Purged = broker.PurgeDeadLetters(key, ToQuery(request.Filter), request.DryRun),
         DryRun = request.DryRun,
     };
-
-    public static Proto.DeadLetter ToProto(DeadLetter letter)
-    {
-        var proto = new Proto.DeadLetter
-        {
-            Id = letter.Id,
-            Key = letter.Key,
-            Topic = letter.Topic,
-            SequenceNum = letter.Sequence,
-            Event = letter.Event,
-            PublishedAt = Timestamp.FromDateTimeOffset(letter.PublishedAt),
-            Subscription = new Proto.DeadLetterSubscription
-            {
-                SubscriptionId = letter.Subscription.SubscriptionId,
-                ConnectionId = letter.Subscription.ConnectionId,
-                DurableName = letter.Subscription.DurableName ?? "",
-                Group = letter.Subscription.Group ?? "",
-            },
-            ReasonCode = DeadLetterReasons.Code(letter.Last.Reason),
-            Reason = letter.Last.ClientReason,
-            Attempts = letter.Last.Attempts,
-            FirstDeliveredAt = Timestamp.FromDateTimeOffset(letter.Last.FirstDeliveredAt),
-            LastDeliveredAt = Timestamp.FromDateTimeOffset(letter.Last.LastDeliveredAt),
-            DeadLetteredAt = Timestamp.FromDateTimeOffset(letter.Last.DeadLetteredAt),
-            DeadLetterCount = letter.Count,
-        };
-        proto.History.AddRange(letter.History.Select(r => new Proto.DeadLetterRound
-        {
-            ReasonCode = DeadLetterReasons.Code(r.Reason),
-            Reason = r.ClientReason,
-            Attempts = r.Attempts,
-            FirstDeliveredAt = Timestamp.FromDateTimeOffset(r.FirstDeliveredAt),
-            LastDeliveredAt = Timestamp.FromDateTimeOffset(r.LastDeliveredAt),
-            DeadLetteredAt = Timestamp.FromDateTimeOffset(r.DeadLetteredAt),
-        }));
-        return proto;
-    }
 }
