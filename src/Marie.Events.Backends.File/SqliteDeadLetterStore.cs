@@ -11,11 +11,6 @@ namespace Marie.Events.Backends.File;
 /// </summary>
 internal sealed class SqliteDeadLetterStore : IDisposable
 {
-    /// <summary>Milliseconds a write waits for the event writer's transaction to end (as
-    /// <see cref="SqliteDurableStore"/>: the writer's transactions last milliseconds, 5 s covers a slow fsync).
-    /// </summary>
-    private const int BusyTimeoutMs = 5000;
-
     private readonly Lock _gate = new();
     private readonly SqliteConnection _connection;
 
@@ -23,28 +18,11 @@ internal sealed class SqliteDeadLetterStore : IDisposable
 
     /// <summary>Opens the table in <paramref name="file"/> (the event store opened it already, in WAL mode).
     /// </summary>
-    public static SqliteDeadLetterStore Open(string file)
-    {
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
-        {
-            DataSource = file,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = false,
-        }.ToString());
-        try
-        {
-            connection.Open();
-            Execute(connection, $"PRAGMA busy_timeout={BusyTimeoutMs}");
-            Execute(connection, "CREATE TABLE IF NOT EXISTS dead_letters(key TEXT NOT NULL, id TEXT NOT NULL, "
-                + "letter BLOB NOT NULL, dead_lettered_ms INTEGER NOT NULL, PRIMARY KEY(key, id))");
-            return new SqliteDeadLetterStore(connection);
-        }
-        catch
-        {
-            connection.Dispose();
-            throw;
-        }
-    }
+    public static SqliteDeadLetterStore Open(string file) =>
+        new(SqliteSideConnection.Open(
+            file,
+            "CREATE TABLE IF NOT EXISTS dead_letters(key TEXT NOT NULL, id TEXT NOT NULL, "
+                + "letter BLOB NOT NULL, dead_lettered_ms INTEGER NOT NULL, PRIMARY KEY(key, id))"));
 
     public void Save(DeadLetter letter)
     {
@@ -107,12 +85,5 @@ internal sealed class SqliteDeadLetterStore : IDisposable
         {
             _connection.Dispose();
         }
-    }
-
-    private static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
     }
 }

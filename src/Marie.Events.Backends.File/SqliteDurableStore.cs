@@ -10,10 +10,6 @@ namespace Marie.Events.Backends.File;
 /// </summary>
 internal sealed class SqliteDurableStore : IDisposable
 {
-    /// <summary>Milliseconds a save waits for the event writer's transaction to end (SQLite has one writer at a
-    /// time; the writer's transactions last milliseconds, 5 s covers a slow disk's fsync).</summary>
-    private const int BusyTimeoutMs = 5000;
-
     private readonly Lock _gate = new();
     private readonly SqliteConnection _connection;
 
@@ -21,28 +17,11 @@ internal sealed class SqliteDurableStore : IDisposable
 
     /// <summary>Opens the table in <paramref name="file"/> (the event store opened it already, in WAL mode).
     /// </summary>
-    public static SqliteDurableStore Open(string file)
-    {
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
-        {
-            DataSource = file,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = false,
-        }.ToString());
-        try
-        {
-            connection.Open();
-            Execute(connection, $"PRAGMA busy_timeout={BusyTimeoutMs}");
-            Execute(connection, "CREATE TABLE IF NOT EXISTS durables(key TEXT NOT NULL, name TEXT NOT NULL, "
-                + "state BLOB NOT NULL, PRIMARY KEY(key, name)) WITHOUT ROWID");
-            return new SqliteDurableStore(connection);
-        }
-        catch
-        {
-            connection.Dispose();
-            throw;
-        }
-    }
+    public static SqliteDurableStore Open(string file) =>
+        new(SqliteSideConnection.Open(
+            file,
+            "CREATE TABLE IF NOT EXISTS durables(key TEXT NOT NULL, name TEXT NOT NULL, "
+                + "state BLOB NOT NULL, PRIMARY KEY(key, name)) WITHOUT ROWID"));
 
     public void Save(DurableSnapshot snapshot)
     {
@@ -105,12 +84,5 @@ internal sealed class SqliteDurableStore : IDisposable
         {
             _connection.Dispose();
         }
-    }
-
-    private static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
     }
 }
