@@ -10,8 +10,10 @@ public sealed class ClientSettleFunctionalTests
     [Fact]
     public async Task AutoExtend_HandlerSlowerThanAckTimeout_NotRedelivered()
     {
-        // A 1 s ack timeout checked every 50 ms: without extension the event would be back within 1.05 s.
-        await using var gateway = await Gateways.StartAsync(("ack_timeout_s", "1"), ("redelivery_delay_s", "0.05"));
+        // A 2 s ack timeout checked every 50 ms: without extension the event would be back within 2.05 s. With 2 s
+        // the client extends 1 s before each deadline, so a timer or write late by most of a second on a loaded
+        // machine still arrives in time (with 1 s the margin is half a second).
+        await using var gateway = await Gateways.StartAsync(("ack_timeout_s", "2"), ("redelivery_delay_s", "0.05"));
         var logs = new LogCapture();
         using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Debug));
         await using var client = Gateways.Client(gateway, configure: o => o.LoggerFactory = loggerFactory);
@@ -26,13 +28,13 @@ public sealed class ClientSettleFunctionalTests
                     attempts.Add(e.DeliveryAttempt);
                 }
 
-                // The slow work: it ends once the client has extended the deadline three times (at 0.5, 1 and
-                // 1.5 s: longer than the ack timeout).
+                // The slow work: it ends once the client has extended the deadline three times (at about 1, 2 and
+                // 3 s: longer than the ack timeout).
                 await Wait.UntilAsync(() => logs.Entries.Count(l => l.EventId.Id == 7015) >= 3,
                     "three automatic extensions");
                 done.TrySetResult();
             });
-        Assert.Equal(TimeSpan.FromSeconds(1), subscription.Limits?.AckTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(2), subscription.Limits?.AckTimeout);
 
         await client.PublishAsync(Gateways.Event("slow"));
         await done.Task.WaitAsync(Wait.Timeout);
