@@ -13,10 +13,6 @@ public sealed partial class FileEventBackend : IDeadLetterPersistence
                 "the file backend is not started: start its broker (GrpcEventBroker.StartAsync) first");
 
     /// <inheritdoc />
-    /// <remarks>False: one gateway owns the database.</remarks>
-    public bool IsShared => false;
-
-    /// <inheritdoc />
     public ValueTask SaveAsync(DeadLetter letter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(letter);
