@@ -2,8 +2,7 @@ using Marie.Events.Broker.Subscriptions;
 
 namespace Marie.Events.Broker.DeadLetters;
 
-/// <summary>The office with a store the gateways of a cluster share (<see cref="SharedDeadLetterView"/>), and the
-/// replay refusals both kinds of store give.</summary>
+/// <summary>The office with a store the gateways of a cluster share (<see cref="SharedDeadLetterView"/>).</summary>
 internal sealed partial class DeadLetterOffice
 {
     /// <summary>The code of a dead letter that another call removed first (a replay or a purge, on this gateway or
@@ -123,33 +122,4 @@ internal sealed partial class DeadLetterOffice
 
     private (long Depth, DateTimeOffset? Oldest, long Evicted) Measured((long Depth, DateTimeOffset? Oldest) m) =>
         (m.Depth, m.Oldest, shared!.Writer.Evicted);
-
-    private static DeadLetterReplayFailure PlainGone(DeadLetter letter) => new(letter.Id,
-        DeadLetterReplayFailure.SubscriptionGone,
-        $"subscription '{letter.Subscription.SubscriptionId}' of stream {letter.Subscription.ConnectionId} is not "
-        + "open on this gateway: a plain subscription ends with its stream, and a replay goes to no other (in "
-        + "cluster mode, replay on the gateway that holds the stream)");
-
-    private static DeadLetterReplayFailure PlainFailure(DeadLetter letter, string code) => new(letter.Id, code,
-        code switch
-        {
-            DeadLetterReplayFailure.SubscriptionBusy =>
-                "the subscription has max_in_flight events unacknowledged: replay again later",
-            DeadLetterReplayFailure.AlreadyInFlight => "the subscription has this event in flight already",
-            DeadLetterReplayFailure.TopicGone => $"the subscription no longer covers topic '{letter.Topic}'",
-            _ => $"subscription '{letter.Subscription.SubscriptionId}' was closed",
-        });
-
-    private static DeadLetterReplayFailure DurableFailure(DeadLetter letter, string code)
-    {
-        var name = letter.Subscription.DurableName!;
-        return new DeadLetterReplayFailure(letter.Id, code, code switch
-        {
-            DeadLetterReplayFailure.AlreadyInFlight => "the durable subscription has this event pending already",
-            DeadLetterReplayFailure.TopicGone => $"durable subscription '{name}' has no position on topic "
-                + $"'{letter.Topic}'",
-            _ => $"durable subscription '{name}' does not exist on this gateway (deleted, removed after its "
-                + "inactive TTL, or never held here)",
-        });
-    }
 }

@@ -301,22 +301,4 @@ internal sealed partial class DeadLetterOffice(GrpcEventBroker broker, IDeadLett
                 _stringPool);
         }
     }
-
-    /// <summary>One key's replays: one at a time, at most <c>replay_per_second</c> dead letters a second.</summary>
-    private sealed class ReplayPacer(TimeProvider time, DeadLetterOptions options)
-    {
-        private readonly TokenBucket _bucket = new(time, options.ReplayPerSecond, options.ReplayPerSecond);
-
-        public SemaphoreSlim Turn { get; } = new(1, 1);
-
-        /// <summary>Waits for a token (called holding <see cref="Turn"/>, so the bucket has one user).</summary>
-        public async Task WaitForTokenAsync(CancellationToken cancellationToken)
-        {
-            while (!_bucket.TryTake())
-            {
-                var wait = TimeSpan.FromMilliseconds(_bucket.MillisecondsUntilNext());
-                await Task.Delay(wait, time, cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
 }
