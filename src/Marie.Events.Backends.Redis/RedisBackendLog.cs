@@ -79,4 +79,11 @@ internal static partial class RedisBackendLog
         Level = LogLevel.Warning,
         Message = "Cluster mode: {Count} dead letters stored in Redis are not readable; left out")]
     public static partial void DeadLettersUnreadable(ILogger logger, int count);
+
+    [LoggerMessage(
+        EventId = 8030,
+        Level = LogLevel.Information,
+        Message = "Cluster mode: {Moved} dead letters moved to the shared layout (a hash and a sorted set per key), "
+            + "{Unreadable} unreadable ones dropped; gateways of builds before it no longer see them")]
+    public static partial void DeadLettersUpgraded(ILogger logger, int moved, int unreadable);
 }

@@ -10,7 +10,8 @@ public sealed partial class RedisEventBackend
     private RedisDurableStore Durables =>
         _durables ?? throw new BackendException("the Redis backend is not connected yet");
 
-    /// <inheritdoc />
+    /// <summary>True: every gateway on the same Redis and key prefix reads and writes the durables' state and the
+    /// dead letters (<see cref="IDurableStore.IsShared"/>, <see cref="IDeadLetterPersistence.IsShared"/>).</summary>
     public bool IsShared => true;
 
     /// <inheritdoc />

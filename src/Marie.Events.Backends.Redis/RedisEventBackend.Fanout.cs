@@ -64,6 +64,7 @@ public sealed partial class RedisEventBackend
         };
         _durables = new RedisDurableStore(_redis, settings.KeyPrefix);
         _deadLetters = new RedisDeadLetterStore(_redis, settings.KeyPrefix);
+        await UpgradeDeadLettersAsync(cancellationToken).ConfigureAwait(false);
 
         // Topics named by other gateways are followed as they appear; the first catch-up, queued after that
         // subscription, follows every registered topic and reads each one's log.

@@ -160,4 +160,19 @@ internal static partial class BrokerLog
         Message = "Dead letters: {Pending} changes not written to the backend at stop ({Failures} failures since "
             + "start): the next start lists them as they were before those changes")]
     public static partial void DeadLettersNotFlushed(this ILogger logger, int pending, long failures);
+
+    [LoggerMessage(EventId = 1143, Level = LogLevel.Information,
+        Message = "Dead letters are in a store the gateways of the cluster share: {Count} held there now, every list, "
+            + "replay and purge answered from it")]
+    public static partial void DeadLettersShared(this ILogger logger, long count);
+
+    [LoggerMessage(EventId = 1144, Level = LogLevel.Warning,
+        Message = "Dead letters: reading the depth of the shared store failed (the stats keep the last figures): "
+            + "{Reason}")]
+    public static partial void DeadLetterMeasureFailed(this ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1145, Level = LogLevel.Information,
+        Message = "Dead letter {Id} of key {Key} not replayed here: another call (on this gateway or another) "
+            + "replayed or purged it first")]
+    public static partial void DeadLetterClaimLost(this ILogger logger, string id, string key);
 }

@@ -95,10 +95,18 @@ public sealed partial class GrpcEventBroker : IDisposable
         Log = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Marie.Events.Broker");
         Backend = backend ?? new MemoryEventBackend(this);
         DefaultPolicy = RedeliveryPolicy.Default(Settings, Time);
+        var persistence = deadLetters is null ? Backend as IDeadLetterPersistence : null;
+        var shared = persistence is { IsShared: true }
+            ? new SharedDeadLetterView(
+                persistence as ISharedDeadLetterPersistence ?? throw new ArgumentException(
+                    "a shared dead-letter persistence must implement ISharedDeadLetterPersistence", nameof(backend)),
+                options.DeadLetters, Time, Log)
+            : null;
         DeadLetterOffice = new DeadLetterOffice(
             this,
             deadLetters ?? new MemoryDeadLetterStore(options.DeadLetters, Time,
-                Backend is IDeadLetterPersistence persistence ? new DeadLetterWriter(persistence, Log, Time) : null));
+                persistence is not null && shared is null ? new DeadLetterWriter(persistence, Log, Time) : null),
+            shared);
         Durables = new DurableRegistry(this, durables ?? Backend as IDurableStore);
     }
 

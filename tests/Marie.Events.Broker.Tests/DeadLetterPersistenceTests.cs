@@ -219,6 +219,8 @@ public sealed class DeadLetterPersistenceTests : IDisposable
 
         public int FailuresLeft { get; set; }
 
+        public bool IsShared => false;
+
         public List<string> Calls => [.. _calls];
 
         public ValueTask SaveAsync(DeadLetter letter, CancellationToken cancellationToken)

@@ -10,9 +10,11 @@ namespace Marie.Events.Broker.DeadLetters;
 /// failed them. Filing runs under the subscription's lock (subscription, then store: the lock order); replay finds
 /// the subscription, takes its lock, removes the dead letter from the store and delivers it in one hold, so a dead
 /// letter is never both in the store and in flight. Replays are paced per key (<c>replay_per_second</c>) and one at a
-/// time per key.
+/// time per key. With a store the gateways of a cluster share (<paramref name="shared"/>, Redis) the letters are not
+/// kept here: every call reads and claims them there (DeadLetterOffice.Shared.cs).
 /// </summary>
-internal sealed class DeadLetterOffice(GrpcEventBroker broker, IDeadLetterStore store) : IDisposable
+internal sealed partial class DeadLetterOffice(GrpcEventBroker broker, IDeadLetterStore store,
+    SharedDeadLetterView? shared = null) : IDisposable
 {
     /// <summary>A replay call sends at most this many (KurrentDB users replayed 380k parked events by accident):
     /// replaying more takes more calls, each after its own dry run.</summary>
@@ -31,13 +33,25 @@ internal sealed class DeadLetterOffice(GrpcEventBroker broker, IDeadLetterStore 
 
     public IDeadLetterStore Store => store;
 
+    /// <summary>The store the gateways share (Redis), or null: then <see cref="Store"/> holds every dead letter.
+    /// </summary>
+    public SharedDeadLetterView? Shared => shared;
+
     /// <summary>The write-behind of the store, when the backend keeps dead letters (file, Redis); else null.</summary>
-    private DeadLetterWriter? Writer => (store as MemoryDeadLetterStore)?.Writer;
+    private DeadLetterWriter? Writer => shared?.Writer ?? (store as MemoryDeadLetterStore)?.Writer;
 
     /// <summary>Loads the dead letters the backend kept (at start, before the broker serves), then starts writing
     /// changes behind.</summary>
     public async Task LoadAsync(CancellationToken cancellationToken)
     {
+        if (shared is not null)
+        {
+            shared.Writer.Start();
+            var (depth, _) = await shared.MeasureAsync(cancellationToken).ConfigureAwait(false);
+            broker.Log.DeadLettersShared(depth);
+            return;
+        }
+
         if (Writer is not { } writer)
         {
             return;
@@ -68,7 +82,11 @@ internal sealed class DeadLetterOffice(GrpcEventBroker broker, IDeadLetterStore 
         }
     }
 
-    public void Dispose() => Writer?.Dispose();
+    public void Dispose()
+    {
+        shared?.Dispose();
+        (store as MemoryDeadLetterStore)?.Writer?.Dispose();
+    }
 
     /// <summary>Files <paramref name="entry"/> (about to be settled) as a dead letter. Caller holds the
     /// subscription's lock.</summary>
@@ -108,7 +126,15 @@ internal sealed class DeadLetterOffice(GrpcEventBroker broker, IDeadLetterStore 
             Interlocked.Increment(ref _terminated);
         }
 
-        store.Add(letter);
+        if (shared is not null)
+        {
+            shared.File(letter);
+        }
+        else
+        {
+            store.Add(letter);
+        }
+
         broker.Log.EventDeadLettered(entry.AckId, letter.Id, letter.Key, DeadLetterReasons.Code(reason), letter.Count);
     }
 
@@ -126,7 +152,9 @@ internal sealed class DeadLetterOffice(GrpcEventBroker broker, IDeadLetterStore 
         await pacer.Turn.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var (letters, matched) = store.Find(key, query, limit);
+            var (letters, matched) = shared is null
+                ? store.Find(key, query, limit)
+                : await shared.FindAsync(key, query, limit, cancellationToken).ConfigureAwait(false);
             if (dryRun)
             {
                 return new DeadLetterReplayResult(matched, letters.Count, 0, [], true);
@@ -137,7 +165,10 @@ internal sealed class DeadLetterOffice(GrpcEventBroker broker, IDeadLetterStore 
             foreach (var letter in letters)
             {
                 await pacer.WaitForTokenAsync(cancellationToken).ConfigureAwait(false);
-                if (ReplayOne(key, letter) is { } failure)
+                var refused = shared is null
+                    ? ReplayOne(key, letter)
+                    : await ReplaySharedAsync(shared, key, letter).ConfigureAwait(false);
+                if (refused is { } failure)
                 {
                     failures.Add(failure);
                     broker.Log.DeadLetterReplayRefused(letter.Id, key, failure.Code);
@@ -168,9 +199,7 @@ internal sealed class DeadLetterOffice(GrpcEventBroker broker, IDeadLetterStore 
         var subscription = broker.FindSubscription(key, target.ConnectionId, target.SubscriptionId);
         if (subscription is null)
         {
-            return new DeadLetterReplayFailure(letter.Id, DeadLetterReplayFailure.SubscriptionGone,
-                $"subscription '{target.SubscriptionId}' of stream {target.ConnectionId} is no longer open: "
-                + "a plain subscription ends with its stream, and a replay goes to no other");
+            return PlainGone(letter);
         }
 
         var stored = ToStored(letter);
@@ -178,20 +207,13 @@ internal sealed class DeadLetterOffice(GrpcEventBroker broker, IDeadLetterStore 
         {
             if (subscription.CannotReplay(letter) is { } code)
             {
-                return new DeadLetterReplayFailure(letter.Id, code, code switch
-                {
-                    DeadLetterReplayFailure.SubscriptionBusy =>
-                        "the subscription has max_in_flight events unacknowledged: replay again later",
-                    DeadLetterReplayFailure.AlreadyInFlight => "the subscription has this event in flight already",
-                    DeadLetterReplayFailure.TopicGone => $"the subscription no longer covers topic '{letter.Topic}'",
-                    _ => $"subscription '{target.SubscriptionId}' was closed",
-                });
+                return PlainFailure(letter, code);
             }
 
             if (!store.Remove(key, letter.Id))
             {
                 // Purged or replayed by another call meanwhile: nothing to send.
-                return new DeadLetterReplayFailure(letter.Id, "not_found", "the dead letter was removed meanwhile");
+                return new DeadLetterReplayFailure(letter.Id, NotFound, "the dead letter was removed meanwhile");
             }
 
             subscription.Replay(letter, stored, broker.Time.GetTimestamp());
@@ -209,7 +231,7 @@ internal sealed class DeadLetterOffice(GrpcEventBroker broker, IDeadLetterStore 
         var code = broker.Durables.CannotReplay(letter);
         if (code is null && !store.Remove(key, letter.Id))
         {
-            return new DeadLetterReplayFailure(letter.Id, "not_found", "the dead letter was removed meanwhile");
+            return new DeadLetterReplayFailure(letter.Id, NotFound, "the dead letter was removed meanwhile");
         }
 
         if (code is null && broker.Durables.Replay(letter, ToStored(letter)) is { } late)
@@ -221,13 +243,7 @@ internal sealed class DeadLetterOffice(GrpcEventBroker broker, IDeadLetterStore 
 
         if (code is not null)
         {
-            return new DeadLetterReplayFailure(letter.Id, code, code switch
-            {
-                DeadLetterReplayFailure.AlreadyInFlight => "the durable subscription has this event pending already",
-                DeadLetterReplayFailure.TopicGone => $"durable subscription '{name}' has no position on topic "
-                    + $"'{letter.Topic}'",
-                _ => $"durable subscription '{name}' no longer exists (deleted, or removed after its inactive TTL)",
-            });
+            return DurableFailure(letter, code);
         }
 
         broker.Log.DeadLetterReplayed(letter.Id, key, name, "(durable)");
@@ -242,18 +258,29 @@ internal sealed class DeadLetterOffice(GrpcEventBroker broker, IDeadLetterStore 
         }
 
         var purged = store.Purge(key, query);
+        CountPurged(key, purged);
+        return purged;
+    }
+
+    private void CountPurged(string key, int purged)
+    {
         Interlocked.Add(ref _purged, purged);
         if (purged > 0)
         {
             broker.Log.DeadLettersPurged(purged, key);
         }
-
-        return purged;
     }
 
     public DeadLetterStats Stats()
     {
-        var (depth, oldest, evicted) = store.Measure();
+        var (depth, oldest, evicted) = shared is null
+            ? store.Measure()
+            : Measured(shared.Measure());
+        return StatsOf(depth, oldest, evicted);
+    }
+
+    private DeadLetterStats StatsOf(long depth, DateTimeOffset? oldest, long evicted)
+    {
         var age = oldest is { } at ? broker.Time.GetUtcNow() - at : TimeSpan.Zero;
         return new DeadLetterStats(
             depth,
@@ -272,24 +299,6 @@ internal sealed class DeadLetterOffice(GrpcEventBroker broker, IDeadLetterStore 
         {
             return StoredEvent.FromBytes(letter.Topic, letter.Sequence, letter.EventBytes.Span, letter.PublishedAt,
                 _stringPool);
-        }
-    }
-
-    /// <summary>One key's replays: one at a time, at most <c>replay_per_second</c> dead letters a second.</summary>
-    private sealed class ReplayPacer(TimeProvider time, DeadLetterOptions options)
-    {
-        private readonly TokenBucket _bucket = new(time, options.ReplayPerSecond, options.ReplayPerSecond);
-
-        public SemaphoreSlim Turn { get; } = new(1, 1);
-
-        /// <summary>Waits for a token (called holding <see cref="Turn"/>, so the bucket has one user).</summary>
-        public async Task WaitForTokenAsync(CancellationToken cancellationToken)
-        {
-            while (!_bucket.TryTake())
-            {
-                var wait = TimeSpan.FromMilliseconds(_bucket.MillisecondsUntilNext());
-                await Task.Delay(wait, time, cancellationToken).ConfigureAwait(false);
-            }
         }
     }
 }

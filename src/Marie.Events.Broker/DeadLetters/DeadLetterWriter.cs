@@ -10,7 +10,9 @@ namespace Marie.Events.Broker.DeadLetters;
 /// them to the <see cref="IDeadLetterPersistence"/>, one at a time, in the order they were made. Bounded by the
 /// letters themselves: one change waits per dead letter at most, a newer change of the same letter replacing the
 /// waiting one (and moving last, so the order of what is written stays the order of the changes). A change that fails
-/// is logged and counted, never thrown to the broker, and written again after <see cref="RetryDelay"/>.
+/// is logged and counted, never thrown to the broker, and written again after <see cref="RetryDelay"/>. With a shared
+/// store (<see cref="SharedDeadLetterView"/>) a letter is filed with the key's retention
+/// (<see cref="ISharedDeadLetterPersistence.FileAsync"/>), and what the store removed for it is counted.
 /// </summary>
 internal sealed class DeadLetterWriter : IDisposable
 {
@@ -19,6 +21,8 @@ internal sealed class DeadLetterWriter : IDisposable
     internal static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
 
     private readonly IDeadLetterPersistence _persistence;
+    private readonly ISharedDeadLetterPersistence? _shared;
+    private readonly DeadLetterOptions? _retention;
     private readonly ILogger _log;
     private readonly TimeProvider _time;
     private readonly Lock _gate = new();
@@ -34,10 +38,17 @@ internal sealed class DeadLetterWriter : IDisposable
     private Task? _loop;
     private long _written;
     private long _failures;
+    private long _evicted;
 
-    public DeadLetterWriter(IDeadLetterPersistence persistence, ILogger log, TimeProvider time)
+    /// <summary>A writer to <paramref name="persistence"/>; with <paramref name="sharedRetention"/> (a shared store,
+    /// which must implement <see cref="ISharedDeadLetterPersistence"/>) each letter is filed with that retention.
+    /// </summary>
+    public DeadLetterWriter(IDeadLetterPersistence persistence, ILogger log, TimeProvider time,
+        DeadLetterOptions? sharedRetention = null)
     {
         _persistence = persistence;
+        _shared = sharedRetention is null ? null : (ISharedDeadLetterPersistence)persistence;
+        _retention = sharedRetention;
         _log = log;
         _time = time;
     }
@@ -49,6 +60,9 @@ internal sealed class DeadLetterWriter : IDisposable
 
     /// <summary>Writes that failed since start (each tried again).</summary>
     public long Failures => Interlocked.Read(ref _failures);
+
+    /// <summary>Dead letters the shared store removed by retention when this writer filed letters.</summary>
+    public long Evicted => Interlocked.Read(ref _evicted);
 
     /// <summary>Changes not written yet.</summary>
     public int Pending
@@ -181,9 +195,16 @@ internal sealed class DeadLetterWriter : IDisposable
     {
         try
         {
-            if (change.Letter is { } letter)
+            if (change.Letter is { } letter && _shared is { } shared)
             {
-                await _persistence.SaveAsync(letter, stop).ConfigureAwait(false);
+                var notBefore = _time.GetUtcNow() - TimeSpan.FromSeconds(_retention!.MaxAgeSeconds);
+                var evicted = await shared.FileAsync(letter, _retention.MaxCount, notBefore, stop)
+                    .ConfigureAwait(false);
+                Interlocked.Add(ref _evicted, evicted);
+            }
+            else if (change.Letter is { } saved)
+            {
+                await _persistence.SaveAsync(saved, stop).ConfigureAwait(false);
             }
             else
             {

@@ -12,6 +12,11 @@ namespace Marie.Events.Broker.Storage;
 /// </summary>
 public interface IDeadLetterPersistence
 {
+    /// <summary>True when other gateways read and write the same store (Redis). The broker then keeps no dead
+    /// letters in memory: it answers lists, replays, purges and depth from the store, which must implement
+    /// <see cref="ISharedDeadLetterPersistence"/>, and writes only new filings behind.</summary>
+    bool IsShared { get; }
+
     /// <summary>Stores <paramref name="letter"/>, replacing the one with the same key and id.</summary>
     /// <exception cref="BackendException">The store failed; the broker logs it and writes the change again later.
     /// </exception>

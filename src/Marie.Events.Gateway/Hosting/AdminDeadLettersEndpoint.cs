@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Marie.Events.Broker;
 using Marie.Events.Broker.Limits;
+using Marie.Events.Broker.Storage;
 using Marie.Events.Gateway.Services;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -38,7 +39,7 @@ internal static class AdminDeadLettersEndpoint
         app.MapPost(PurgePath, (Delegate)Purge);
     }
 
-    private static Task<IResult> List(HttpContext http) => RunAsync(http, (broker, key) =>
+    private static Task<IResult> List(HttpContext http) => RunAsync(http, async (broker, key) =>
     {
         var query = http.Request.Query;
         var request = new Proto.ListDeadLettersRequest
@@ -57,11 +58,11 @@ internal static class AdminDeadLettersEndpoint
                 : throw new ArgumentException($"page_size must be an integer (got '{size}')");
         }
 
-        return Task.FromResult<IMessage>(DeadLetterRequests.List(broker, key, request));
+        return await DeadLetterRequests.ListAsync(broker, key, request, http.RequestAborted).ConfigureAwait(false);
     });
 
-    private static Task<IResult> Show(HttpContext http, string id) => RunAsync(http, (broker, key) =>
-        Task.FromResult<IMessage>(DeadLetterRequests.Get(broker, key, id)));
+    private static Task<IResult> Show(HttpContext http, string id) => RunAsync(http, async (broker, key) =>
+        await DeadLetterRequests.GetAsync(broker, key, id, http.RequestAborted).ConfigureAwait(false));
 
     private static Task<IResult> Replay(HttpContext http) => RunAsync(http, async (broker, key) =>
     {
@@ -70,10 +71,11 @@ internal static class AdminDeadLettersEndpoint
     });
 
     private static Task<IResult> Purge(HttpContext http) => RunAsync(http, async (broker, key) =>
-        DeadLetterRequests.Purge(
+        await DeadLetterRequests.PurgeAsync(
             broker,
             key,
-            await ReadAsync<Proto.PurgeDeadLettersRequest>(http).ConfigureAwait(false)));
+            await ReadAsync<Proto.PurgeDeadLettersRequest>(http).ConfigureAwait(false),
+            http.RequestAborted).ConfigureAwait(false));
 
     /// <summary>Checks the admin key, runs the call for the key it names, maps failures to HTTP statuses.</summary>
     private static async Task<IResult> RunAsync(HttpContext http, Func<GrpcEventBroker, string, Task<IMessage>> call)
@@ -92,13 +94,14 @@ internal static class AdminDeadLettersEndpoint
             return Results.Text(Formatter.Format(answer), "application/json");
         }
         catch (Exception ex) when (ex is ArgumentException or BrokerLimitException or RpcException
-            or InvalidProtocolBufferException)
+            or InvalidProtocolBufferException or BackendException)
         {
             var status = ex switch
             {
                 RpcException { StatusCode: StatusCode.NotFound } => StatusCodes.Status404NotFound,
                 RpcException { StatusCode: StatusCode.PermissionDenied } => StatusCodes.Status403Forbidden,
                 BrokerLimitException => StatusCodes.Status422UnprocessableEntity,
+                BackendException => StatusCodes.Status503ServiceUnavailable,
                 _ => StatusCodes.Status400BadRequest,
             };
             var message = ex is RpcException rpc ? rpc.Status.Detail : ex.Message;

@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using Marie.Events.Broker;
 using Marie.Events.Backends.Redis;
+using Marie.Events.Broker.DeadLetters;
 using Marie.Events.Broker.Storage;
 using Marie.Events.Gateway.Auth;
 using Marie.Events.Gateway.Toast;
@@ -31,6 +32,21 @@ internal static class AdminStatsEndpoint
         return Results.Json(response, GatewayJsonContext.Default.StatsResponse);
     }
 
+    /// <summary>The dead-letter figures; in cluster mode depth and oldest age read from Redis now, or the last ones
+    /// read while Redis is away.</summary>
+    private static async Task<DeadLetterStats> DeadLetterStatsAsync(GrpcEventBroker broker,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await broker.DeadLetterStatsAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (BackendException)
+        {
+            return broker.DeadLetterStats();
+        }
+    }
+
     /// <summary>The figures, as <c>GET /internal/stats</c> and <c>AdminService.GetStats</c> answer them, for an
     /// admin key (topics limited to what the key may see: an admin sees all).</summary>
     public static async Task<StatsResponse> BuildAsync(
@@ -49,7 +65,8 @@ internal static class AdminStatsEndpoint
             Gateway = shared?.NodeName ?? LocalNodeName,
             Backend = backend.Name,
             TopicStatsFrom = "gateway",
-            DeadLetters = DeadLetterStatsResponse.From(broker.DeadLetterStats()),
+            DeadLetters = DeadLetterStatsResponse.From(
+                await DeadLetterStatsAsync(broker, cancellationToken).ConfigureAwait(false)),
         };
         if (shared is not null)
         {

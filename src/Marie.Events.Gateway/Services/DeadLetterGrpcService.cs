@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Marie.Events.Broker;
 using Marie.Events.Broker.Limits;
+using Marie.Events.Broker.Storage;
 using Marie.Events.Gateway.Auth;
 using Proto = Marie.Events.Protocol;
 
@@ -16,37 +17,31 @@ internal sealed class DeadLetterGrpcService(GrpcEventBroker broker) : Proto.Dead
 {
     public override Task<Proto.ListDeadLettersResponse> ListDeadLetters(Proto.ListDeadLettersRequest request,
         ServerCallContext context) =>
-        Task.FromResult(Run(() => DeadLetterRequests.List(broker, KeyOf(context, request.Key), request)));
+        RunAsync(() => DeadLetterRequests.ListAsync(broker, KeyOf(context, request.Key), request,
+            context.CancellationToken));
 
     public override Task<Proto.DeadLetter> GetDeadLetter(Proto.GetDeadLetterRequest request,
         ServerCallContext context) =>
-        Task.FromResult(Run(() => DeadLetterRequests.Get(broker, KeyOf(context, request.Key), request.Id)));
+        RunAsync(() => DeadLetterRequests.GetAsync(broker, KeyOf(context, request.Key), request.Id,
+            context.CancellationToken));
 
-    public override async Task<Proto.ReplayDeadLettersResponse> ReplayDeadLetters(
-        Proto.ReplayDeadLettersRequest request, ServerCallContext context)
-    {
-        try
-        {
-            return await DeadLetterRequests.ReplayAsync(broker, KeyOf(context, request.Key), request,
-                context.CancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is ArgumentException or BrokerLimitException)
-        {
-            throw GrpcStatusMapper.ToRpcException(ex);
-        }
-    }
+    public override Task<Proto.ReplayDeadLettersResponse> ReplayDeadLetters(
+        Proto.ReplayDeadLettersRequest request, ServerCallContext context) =>
+        RunAsync(() => DeadLetterRequests.ReplayAsync(broker, KeyOf(context, request.Key), request,
+            context.CancellationToken));
 
     public override Task<Proto.PurgeDeadLettersResponse> PurgeDeadLetters(Proto.PurgeDeadLettersRequest request,
         ServerCallContext context) =>
-        Task.FromResult(Run(() => DeadLetterRequests.Purge(broker, KeyOf(context, request.Key), request)));
+        RunAsync(() => DeadLetterRequests.PurgeAsync(broker, KeyOf(context, request.Key), request,
+            context.CancellationToken));
 
-    private static T Run<T>(Func<T> call)
+    private static async Task<T> RunAsync<T>(Func<Task<T>> call)
     {
         try
         {
-            return call();
+            return await call().ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is ArgumentException or BrokerLimitException)
+        catch (Exception ex) when (ex is ArgumentException or BrokerLimitException or BackendException)
         {
             throw GrpcStatusMapper.ToRpcException(ex);
         }

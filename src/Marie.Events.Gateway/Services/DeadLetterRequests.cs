@@ -48,12 +48,13 @@ internal static class DeadLetterRequests
             filter.Ids.Count == 0 ? null : filter.Ids.ToHashSet(StringComparer.Ordinal));
     }
 
-    public static Proto.ListDeadLettersResponse List(GrpcEventBroker broker, string key,
-        Proto.ListDeadLettersRequest request)
+    public static async Task<Proto.ListDeadLettersResponse> ListAsync(GrpcEventBroker broker, string key,
+        Proto.ListDeadLettersRequest request, CancellationToken cancellationToken)
     {
         var size = request.PageSize == 0 ? DefaultPageSize : request.PageSize;
-        var page = broker.ListDeadLetters(key, ToQuery(request.Filter),
-            string.IsNullOrEmpty(request.PageToken) ? null : request.PageToken, size);
+        var page = await broker.ListDeadLettersAsync(key, ToQuery(request.Filter),
+            string.IsNullOrEmpty(request.PageToken) ? null : request.PageToken, size, cancellationToken)
+            .ConfigureAwait(false);
         var response = new Proto.ListDeadLettersResponse
         {
             NextPageToken = page.NextPageToken ?? "",
@@ -64,14 +65,15 @@ internal static class DeadLetterRequests
     }
 
     /// <exception cref="RpcException">NOT_FOUND: the key has no dead letter with that id.</exception>
-    public static Proto.DeadLetter Get(GrpcEventBroker broker, string key, string id)
+    public static async Task<Proto.DeadLetter> GetAsync(GrpcEventBroker broker, string key, string id,
+        CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(id))
         {
             throw new ArgumentException("id is required");
         }
 
-        return broker.GetDeadLetter(key, id) is { } letter
+        return await broker.GetDeadLetterAsync(key, id, cancellationToken).ConfigureAwait(false) is { } letter
             ? letter.ToProto()
             : throw GrpcStatusMapper.Refuse(StatusCode.NotFound, $"no dead letter '{id}'");
     }
@@ -93,10 +95,11 @@ internal static class DeadLetterRequests
         return response;
     }
 
-    public static Proto.PurgeDeadLettersResponse Purge(GrpcEventBroker broker, string key,
-        Proto.PurgeDeadLettersRequest request) => new()
+    public static async Task<Proto.PurgeDeadLettersResponse> PurgeAsync(GrpcEventBroker broker, string key,
+        Proto.PurgeDeadLettersRequest request, CancellationToken cancellationToken) => new()
     {
-        Purged = broker.PurgeDeadLetters(key, ToQuery(request.Filter), request.DryRun),
+        Purged = await broker.PurgeDeadLettersAsync(key, ToQuery(request.Filter), request.DryRun, cancellationToken)
+            .ConfigureAwait(false),
         DryRun = request.DryRun,
     };
 }
