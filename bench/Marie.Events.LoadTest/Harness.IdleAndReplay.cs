@@ -45,16 +45,20 @@ internal sealed partial class Harness
                 await Task.Delay(_plan.IdleWindow);
                 var end = Snapshot.Take(target, flow);
                 var rss1 = target.Server.RssBytes();
+                var fds = target.Server.OpenFileDescriptors();
                 var idle = end.Since(start, 0);
                 workload.Rows.Add(new TargetRow(target.Name)
                     .Set(Metrics.Streams, n)
                     .Set(Metrics.KibPerStream, (rss1 - rss0) / 1024.0 / n)
+                    .Set(Metrics.RssMib, rss1 / 1024.0 / 1024.0)
+                    .Set(Metrics.FileDescriptors, fds)
                     .Set(Metrics.IdleCpu, idle.ServerCpu / idle.Seconds * 100)
                     .Set("open_streams_per_s", n / openSeconds)
                     .Set(Metrics.OtherLoad, idle.OtherCpu / idle.Seconds));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"  W3 {target.Name,-22} {(rss1 - rss0) / 1024.0 / n,8:F1} KiB/stream  idle CPU "
-                        + $"{idle.ServerCpu / idle.Seconds * 100:F2}% of a core  opened {n / openSeconds:N0}/s"));
+                        + $"{idle.ServerCpu / idle.Seconds * 100:F2}% of a core  opened {n / openSeconds:N0}/s  "
+                        + $"RSS {rss1 / 1024.0 / 1024.0:N0} MiB  {fds:N0} fds"));
             }
             finally
             {

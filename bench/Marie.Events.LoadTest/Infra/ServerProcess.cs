@@ -144,6 +144,9 @@ internal sealed class ServerProcess : IAsyncDisposable
     /// <summary>The server's resident memory now, in bytes.</summary>
     public long RssBytes() => ProcStat.RssBytes(Pid);
 
+    /// <summary>The server's open file descriptors now.</summary>
+    public int OpenFileDescriptors() => ProcStat.OpenFileDescriptors(Pid);
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)
@@ -191,6 +194,9 @@ internal static class ProcStat
         var stime = long.Parse(fields[12], CultureInfo.InvariantCulture);
         return (utime + stime) / TicksPerSecond;
     }
+
+    /// <summary>The file descriptors the process has open now (sockets, files, pipes: /proc/pid/fd).</summary>
+    public static int OpenFileDescriptors(int pid) => Directory.GetFileSystemEntries($"/proc/{pid}/fd").Length;
 
     public static long RssBytes(int pid)
     {

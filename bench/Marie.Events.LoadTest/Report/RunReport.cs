@@ -173,6 +173,8 @@ internal static class Metrics
     public const string Lost = "events_lost";
     public const string KibPerStream = "rss_kib_per_stream";
     public const string IdleCpu = "idle_cpu_pct";
+    public const string RssMib = "rss_mib";
+    public const string FileDescriptors = "open_fds";
     public const string Rate = "rate_events_per_s";
     public const string P50 = "p50_ms";
     public const string P99 = "p99_ms";
@@ -196,6 +198,8 @@ internal static class Metrics
         Lost => "lost",
         KibPerStream => "RSS KiB / stream",
         IdleCpu => "idle CPU (% of a core)",
+        RssMib => "server RSS MiB",
+        FileDescriptors => "server open fds",
         Rate => "publish rate (events/s)",
         P50 => "p50 ms",
         P99 => "p99 ms",
