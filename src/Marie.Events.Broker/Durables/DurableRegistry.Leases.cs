@@ -142,6 +142,13 @@ internal sealed partial class DurableRegistry
         }
     }
 
+    /// <summary>True when this gateway holds the durable's lease by its own records but the TTL has passed since
+    /// the store last confirmed it (a pause): nothing of it may be saved until a renewal confirms it again.</summary>
+    private bool LeaseRanOut(DurableSubscription durable) =>
+        _lease is not null
+        && HoldOf(durable.Owner, durable.Name) is { Held: true } hold
+        && broker.Time.GetElapsedTime(hold.ConfirmedAt) >= LeaseTtl;
+
     private DurableLeaseHold? HoldOf(string owner, string name)
     {
         lock (_gate)

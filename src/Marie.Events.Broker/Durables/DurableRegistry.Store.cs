@@ -180,6 +180,13 @@ internal sealed partial class DurableRegistry
     /// <summary>Caller holds <see cref="_saving"/>.</summary>
     private async Task SaveLockedAsync(DurableSubscription durable)
     {
+        if (LeaseRanOut(durable))
+        {
+            // Waking from a pause longer than the lease: another gateway may hold it now; the renewal that comes
+            // next finds out (and drops this copy when it is lost).
+            return;
+        }
+
         var snapshot = durable.Snapshot(broker.Time.GetUtcNow());
         if (durable.Removed)
         {
