@@ -105,7 +105,8 @@ internal sealed partial class DurableRegistry
             DurableLeaseAnswer answer;
             try
             {
-                answer = await _lease!.AcquireAsync(hold.Owner, hold.Name, LeaseTtl, cancellationToken)
+                // Not cancelled with the stream: a lease Redis took must be known here, to be given back.
+                answer = await _lease!.AcquireAsync(hold.Owner, hold.Name, LeaseTtl, CancellationToken.None)
                     .ConfigureAwait(false);
             }
             catch (BackendException ex)
