@@ -1,12 +1,62 @@
+using System.Security.Cryptography;
 using Marie.Events.Broker.Storage;
 using StackExchange.Redis;
 
 namespace Marie.Events.Backends.Redis;
 
 /// <summary>Durable subscriptions' state (<see cref="IDurableStore"/>), kept in Redis beside the event log so that
-/// it outlives a gateway and is found by whichever gateway the client reconnects to.</summary>
+/// it outlives a gateway and is found by whichever gateway the client reconnects to, and their leases
+/// (<see cref="IDurableLease"/>): one gateway at a time holds a durable.</summary>
 public sealed partial class RedisEventBackend
 {
+    /// <summary>This gateway's id as a lease holder: its node name, then a random part of this backend's own, so that
+    /// two gateways given the same <c>node_name</c> (or two in one process) never take each other's lease for
+    /// their own.</summary>
+    private readonly string _leaseHolder = NewLeaseHolder();
+
+    /// <summary>The node name (<see cref="NodeName"/>): what another gateway's conflict message names.</summary>
+    public string HolderName => NodeName;
+
+    /// <inheritdoc />
+    public async ValueTask<DurableLeaseAnswer> AcquireAsync(string key, string name, TimeSpan ttl,
+        CancellationToken cancellationToken)
+    {
+        (bool Taken, string Holder, long RemainingMs) answer = default;
+        await Guard(async () => answer = await Durables.AcquireAsync(key, name, LeaseId, Ms(ttl))
+            .ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        return new DurableLeaseAnswer(answer.Taken, NodeOf(answer.Holder ?? ""),
+            TimeSpan.FromMilliseconds(answer.RemainingMs));
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<bool> RenewAsync(string key, string name, TimeSpan ttl,
+        CancellationToken cancellationToken)
+    {
+        var ours = false;
+        await Guard(async () => ours = await Durables.RenewAsync(key, name, LeaseId, Ms(ttl)).ConfigureAwait(false),
+            cancellationToken).ConfigureAwait(false);
+        return ours;
+    }
+
+    /// <inheritdoc />
+    public ValueTask ReleaseAsync(string key, string name, CancellationToken cancellationToken) =>
+        new(Guard(() => Durables.ReleaseAsync(key, name, LeaseId), cancellationToken));
+
+    private string LeaseId => NodeName + LeaseIdSeparator + _leaseHolder;
+
+    /// <summary>Between the node name and the random part of a lease holder's id (a node name holds no control
+    /// character: <see cref="RedisBackendOptions"/> checks it).</summary>
+    private const char LeaseIdSeparator = '\u001f';
+
+    /// <summary>64 random bits, lowercase hex.</summary>
+    private static string NewLeaseHolder() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+
+    /// <summary>The node name of a lease holder's id.</summary>
+    private static string NodeOf(string holder) =>
+        holder.LastIndexOf(LeaseIdSeparator) is var at and >= 0 ? holder[..at] : holder;
+
+    private static long Ms(TimeSpan span) => (long)Math.Ceiling(span.TotalMilliseconds);
+
     private RedisDurableStore Durables =>
         _durables ?? throw new BackendException("the Redis backend is not connected yet");
 

@@ -22,7 +22,7 @@ namespace Marie.Events.Backends.Redis;
 /// while the subscriber connection was down) is filled from the log before the batch that revealed it; after a
 /// reconnect every topic is caught up.
 /// </summary>
-public sealed partial class RedisEventBackend : IEventBackend, IDurableStore
+public sealed partial class RedisEventBackend : IEventBackend, IDurableStore, IDurableLease
 {
     /// <summary>The backend's configured name.</summary>
     public const string BackendName = "redis";

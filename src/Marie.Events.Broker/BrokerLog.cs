@@ -146,6 +146,36 @@ internal static partial class BrokerLog
         Message = "{Count} durable subscriptions loaded from the backend")]
     public static partial void DurablesLoaded(this ILogger logger, int count);
 
+    [LoggerMessage(EventId = 1123, Level = LogLevel.Debug,
+        Message = "Durable subscription {DurableName} of key {Key} is held by gateway {Holder} (its lease runs "
+            + "{RemainingMs} ms more unless renewed): subscribe refused")]
+    public static partial void DurableHeldElsewhere(this ILogger logger, string durableName, string key,
+        string holder, long remainingMs);
+
+    [LoggerMessage(EventId = 1124, Level = LogLevel.Warning,
+        Message = "Durable subscription {DurableName} of key {Key}: this gateway lost its lease ({Reason}); its "
+            + "{Members} subscriptions here were closed and nothing of it is delivered here any more")]
+    public static partial void DurableLeaseLost(this ILogger logger, string durableName, string key, string reason,
+        int members);
+
+    [LoggerMessage(EventId = 1125, Level = LogLevel.Warning,
+        Message = "Durable subscription {DurableName} of key {Key}: renewing its lease failed, tried again in "
+            + "{RetryMs} ms (the subscription is closed here if that fails too): {Reason}")]
+    public static partial void DurableLeaseRenewFailed(this ILogger logger, string durableName, string key,
+        long retryMs, string reason);
+
+    [LoggerMessage(EventId = 1126, Level = LogLevel.Warning,
+        Message = "Durable subscription {DurableName} of key {Key}: its lease could not be taken, subscribe "
+            + "refused: {Reason}")]
+    public static partial void DurableLeaseUnavailable(this ILogger logger, string durableName, string key,
+        string reason);
+
+    [LoggerMessage(EventId = 1127, Level = LogLevel.Warning,
+        Message = "Durable subscription {DurableName} of key {Key}: giving back its lease failed; it expires "
+            + "within {TtlMs} ms: {Reason}")]
+    public static partial void DurableLeaseReleaseFailed(this ILogger logger, string durableName, string key,
+        long ttlMs, string reason);
+
     [LoggerMessage(EventId = 1140, Level = LogLevel.Warning,
         Message = "Dead letters: writing the {Change} of dead letter {Id} (key {Key}) to the backend failed "
             + "({Failures} failures since start, {Pending} changes waiting), tried again in {RetryMs} ms: {Reason}")]

@@ -12,6 +12,16 @@ public sealed class DurableOptions
     /// </summary>
     public int FlushIntervalMs { get; set; } = 200;
 
+    /// <summary>Milliseconds a gateway's lease on a durable subscription runs unless renewed, with a store other
+    /// gateways share (Redis; <c>lease_ttl_ms</c>, default 10000: a crashed gateway's durables are free again
+    /// within 10 s, and renewals every third of it let a lease survive a missed renewal, a Redis blip or a pause of
+    /// up to a third of the TTL, before the gateway stops delivering).</summary>
+    public int LeaseTtlMs { get; set; } = 10_000;
+
+    /// <summary>The smallest <see cref="LeaseTtlMs"/>: a renewal (a third of it) must fit a Redis round trip and
+    /// a timer's lateness with room to spare.</summary>
+    public const int MinLeaseTtlMs = 1_000;
+
     /// <summary>Returns the first invalid setting as (key, message), or null when all are valid.</summary>
     public (string Key, string Message)? Validate()
     {
@@ -19,6 +29,8 @@ public sealed class DurableOptions
             return ("durable.inactive_ttl_s", $"must be greater than 0 (got {InactiveTtlSeconds})");
         if (FlushIntervalMs < 1)
             return ("durable.flush_interval_ms", $"must be at least 1 (got {FlushIntervalMs})");
+        if (LeaseTtlMs < MinLeaseTtlMs)
+            return ("durable.lease_ttl_ms", $"must be at least {MinLeaseTtlMs} (got {LeaseTtlMs})");
         return null;
     }
 }

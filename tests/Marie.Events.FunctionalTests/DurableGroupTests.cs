@@ -204,6 +204,7 @@ public sealed class DurableGroupTests : IDisposable
     [Theory]
     [InlineData("inactive_ttl_s", "0", "toast.grpc.broker.durable.inactive_ttl_s must be greater than 0 (got 0)")]
     [InlineData("flush_interval_ms", "0", "toast.grpc.broker.durable.flush_interval_ms must be at least 1 (got 0)")]
+    [InlineData("lease_ttl_ms", "999", "toast.grpc.broker.durable.lease_ttl_ms must be at least 1000 (got 999)")]
     public async Task StartAsync_BadDurableSetting_FailsNamingTheKey(string key, string value, string expected)
     {
         var settings = new GatewaySettings();

@@ -7,6 +7,67 @@ namespace Marie.Events.Broker.Connections;
 /// <c>group</c>) joins the key's durable of that name instead of starting afresh.</summary>
 public sealed partial class BrokerConnection
 {
+    /// <summary>A subscribe with <c>durable_name</c>: with a shared store (Redis) the durable's lease is taken first
+    /// (another gateway holding it refuses the subscribe, the stream stays up) and its state read again, since
+    /// another gateway may have moved it on.</summary>
+    private async ValueTask SubscribeDurableAsync(SubscribeRequest request, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(request.SubscriptionId) || DurableProblem(request) is not null)
+        {
+            // Refused by Subscribe's own checks, without asking the store.
+            Subscribe(request);
+            return;
+        }
+
+        var entry = await Broker.Durables.EnterAsync(Owner, request.DurableName, cancellationToken)
+            .ConfigureAwait(false);
+        if (entry.Refusal is { } refusal)
+        {
+            (string, string)[] details = refusal.Holder.Length > 0
+                ? [.. DurableDetails(request, refusal.Reason), ("holder", refusal.Holder)]
+                : DurableDetails(request, refusal.Reason);
+            EnqueueError(request.SubscriptionId, ErrorCode.ErrorDurableConflict, refusal.Message, details);
+            return;
+        }
+
+        try
+        {
+            Subscribe(request);
+        }
+        finally
+        {
+            Broker.Durables.Entered(entry);
+        }
+    }
+
+    /// <summary>Closes <paramref name="member"/>, a member of a durable whose lease this gateway lost (another
+    /// gateway may hold it now): nothing of it is delivered here after this, and the client gets an
+    /// <c>ERROR_DURABLE_CONFLICT</c> message with its <c>subscription_id</c> and <c>details.reason</c>
+    /// <c>lease_lost</c>.</summary>
+    internal void CloseLostDurableMember(Subscription member, string message)
+    {
+        if (!TryTakeOff(member))
+        {
+            return;
+        }
+
+        Broker.RemoveSubscription(member);
+        var error = new ErrorMessage
+        {
+            SubscriptionId = member.Id,
+            Code = ErrorCode.ErrorDurableConflict,
+            Message = message,
+        };
+        error.Details["durable_name"] = member.Durable!.Name;
+        error.Details["group"] = member.Durable.Group;
+        error.Details["reason"] = Durables.DurableRefusal.LostReason;
+        EnqueueNotice(new ServerMessage { Error = error });
+    }
+
+    private static (string, string)[] DurableDetails(SubscribeRequest request, string reason) =>
+        [("field", "durable_name"), ("durable_name", request.DurableName), ("group", request.Group),
+            ("reason", reason)];
+
     /// <summary>The error of a request whose durable fields are wrong, or null.</summary>
     private (ErrorCode Code, string Field, string Message)? DurableProblem(SubscribeRequest request)
     {

@@ -31,9 +31,8 @@ public sealed partial class BrokerConnection
             case ClientMessage.MessageOneofCase.Subscribe:
                 if (message.Subscribe.DurableName.Length > 0)
                 {
-                    // A shared store (Redis) may hold a newer state of it, written by another gateway.
-                    await Broker.Durables.RefreshAsync(Owner, message.Subscribe.DurableName, cancellationToken)
-                        .ConfigureAwait(false);
+                    await SubscribeDurableAsync(message.Subscribe, cancellationToken).ConfigureAwait(false);
+                    break;
                 }
 
                 Subscribe(message.Subscribe);

@@ -39,18 +39,19 @@ internal sealed partial class DurableRegistry
     }
 
     /// <summary>With a shared store, reads (key, name) again before its first stream here: another gateway may
-    /// have held it since. Nothing when a stream of this gateway holds it, or the store is not shared.</summary>
-    public async Task RefreshAsync(string owner, string name, CancellationToken cancellationToken)
+    /// have held it since. Nothing when a stream of this gateway holds it, or the store is not shared. False when
+    /// the store failed (logged).</summary>
+    public async Task<bool> RefreshAsync(string owner, string name, CancellationToken cancellationToken)
     {
         if (store is not { IsShared: true })
         {
-            return;
+            return true;
         }
 
         var local = Find(owner, name);
         if (local is not null && local.MemberCount > 0)
         {
-            return;
+            return true;
         }
 
         DurableSnapshot? snapshot;
@@ -61,7 +62,7 @@ internal sealed partial class DurableRegistry
         catch (BackendException ex)
         {
             broker.Log.DurableStoreFailed(name, owner, ex.Message);
-            return;
+            return false;
         }
 
         lock (_gate)
@@ -69,12 +70,12 @@ internal sealed partial class DurableRegistry
             _durables.TryGetValue((owner, name), out var current);
             if (current is not null && current.MemberCount > 0)
             {
-                return;
+                return true;
             }
 
             if (snapshot is null)
             {
-                return;
+                return true;
             }
 
             var durable = DurableSubscription.FromSnapshot(snapshot);
@@ -89,6 +90,8 @@ internal sealed partial class DurableRegistry
 
             _durables[(owner, name)] = durable;
         }
+
+        return true;
     }
 
     /// <summary>Saves every changed durable (the flush timer, and at stop).</summary>
@@ -144,7 +147,17 @@ internal sealed partial class DurableRegistry
         {
             _saving.Release();
         }
+
+        // Saved first: a gateway that takes a lease given back here reads the final state.
+        await ReleaseAllAsync().ConfigureAwait(false);
     }
+
+    /// <summary>The last stream here left <paramref name="durable"/>: saved now (not at the next interval: another
+    /// gateway may be the next to hold it), then, with a shared store, its lease is given back.</summary>
+    private Task SaveAndReleaseAsync(DurableSubscription durable) =>
+        _lease is not null && HoldOf(durable.Owner, durable.Name) is { } hold
+            ? ReleaseIdleAsync(hold)
+            : SaveAsync(durable);
 
     private async Task SaveAsync(DurableSubscription durable)
     {
@@ -167,6 +180,13 @@ internal sealed partial class DurableRegistry
     /// <summary>Caller holds <see cref="_saving"/>.</summary>
     private async Task SaveLockedAsync(DurableSubscription durable)
     {
+        if (LeaseRanOut(durable))
+        {
+            // Waking from a pause longer than the lease: another gateway may hold it now; the renewal that comes
+            // next finds out (and drops this copy when it is lost).
+            return;
+        }
+
         var snapshot = durable.Snapshot(broker.Time.GetUtcNow());
         if (durable.Removed)
         {

@@ -83,6 +83,8 @@ internal sealed partial class DurableRegistry
         {
             CheckSilence(durable);
         }
+
+        ForgetIdleHolds();
     }
 
     /// <summary>Hands a silent member's in-flight events to the others of its group (when one of them is not
@@ -140,5 +142,6 @@ internal sealed partial class DurableRegistry
     {
         Interlocked.Exchange(ref _sweep, null)?.Dispose();
         Interlocked.Exchange(ref _flush, null)?.Dispose();
+        Interlocked.Exchange(ref _renew, null)?.Dispose();
     }
 }

@@ -87,8 +87,7 @@ internal sealed partial class DurableRegistry(GrpcEventBroker broker, IDurableSt
         Nudge(durable);
         if (last)
         {
-            // Saved now, not at the next interval: another gateway may be the next to hold it.
-            _ = SaveAsync(durable);
+            _ = SaveAndReleaseAsync(durable);
         }
     }
 

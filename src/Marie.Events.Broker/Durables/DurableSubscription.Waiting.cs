@@ -46,7 +46,8 @@ internal sealed partial class DurableSubscription
         {
             foreach (var state in _topics.Values)
             {
-                if (state.Waiting.Count == 0 || !member.TryGetTopic(state.Topic, out position))
+                // Removed: lost to another gateway (its lease) or deleted, its members are being closed.
+                if (Removed || state.Waiting.Count == 0 || !member.TryGetTopic(state.Topic, out position))
                 {
                     continue;
                 }

@@ -198,6 +198,12 @@ internal sealed partial class DurableSubscription(string owner, string name, str
     {
         lock (Gate)
         {
+            if (Removed)
+            {
+                // Lost to another gateway (its lease) or deleted: its members are being closed.
+                return false;
+            }
+
             if (!_topics.TryGetValue(topic.Name, out var state))
             {
                 // A topic that appeared after the member subscribed ("*"): the durable starts on it here.

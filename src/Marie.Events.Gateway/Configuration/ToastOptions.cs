@@ -149,6 +149,7 @@ internal sealed class BrokerSection
         {
             InactiveTtlSeconds = Durable.InactiveTtlSeconds,
             FlushIntervalMs = Durable.FlushIntervalMs,
+            LeaseTtlMs = Durable.LeaseTtlMs,
         },
         ReplaySize = ReplaySize,
         MaxInFlight = MaxInFlight,
@@ -189,6 +190,9 @@ internal sealed class DurableSection
 
     [ConfigurationKeyName("flush_interval_ms")]
     public int FlushIntervalMs { get; set; } = Defaults.FlushIntervalMs;
+
+    [ConfigurationKeyName("lease_ttl_ms")]
+    public int LeaseTtlMs { get; set; } = Defaults.LeaseTtlMs;
 }
 
 /// <summary><c>toast.grpc.broker.file.*</c>: the durable log on local disk (docs/configuration.md).</summary>
