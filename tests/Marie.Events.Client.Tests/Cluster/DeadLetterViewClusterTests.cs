@@ -82,29 +82,23 @@ public sealed class DeadLetterViewClusterTests
         var kit = NewKit(redis);
         await using var a = await kit.StartAsync("gw-a");
         await using var b = await kit.StartAsync("gw-b");
-        // A stream of the durable on each gateway (not coordinated across gateways: each gets every event), so
-        // each event is dead-lettered twice, and both gateways can replay every one of the 2 x events letters.
+        // The durable is held on A (its lease allows one gateway); both gateways are asked at once to replay all
+        // of its letters: each letter reaches the durable once, whichever gateway claims it.
         using var onA = SettleStream.Open(a, kit.Keys.Subscriber);
-        using var onB = SettleStream.Open(b, kit.Keys.Subscriber);
         await onA.SubscribeAsync("m", topic, r => r.DurableName = Durable);
-        await onB.SubscribeAsync("m", topic, r => r.DurableName = Durable);
         for (var i = 0; i < events; i++)
         {
             await a.Publisher.PublishAsync(new PublishRequest { Event = Event(topic) }, Publisher(kit));
         }
 
-        foreach (var stream in new[] { onA, onB })
+        for (var i = 0; i < events; i++)
         {
-            for (var i = 0; i < events; i++)
-            {
-                await stream.TerminateAsync("m", (await stream.NextEventAsync("m")).AckId, "race");
-            }
-
-            await stream.BarrierAsync();
+            await onA.TerminateAsync("m", (await onA.NextEventAsync("m")).AckId, "race");
         }
 
-        await WaitForTotalAsync(a, kit, 2 * events);
-        await WaitForTotalAsync(b, kit, 2 * events);
+        await onA.BarrierAsync();
+        await WaitForTotalAsync(a, kit, events);
+        await WaitForTotalAsync(b, kit, events);
         var dryA = await Client(a).ReplayDeadLettersAsync(new ReplayDeadLettersRequest { DryRun = true }, Auth(kit));
         var dryB = await Client(b).ReplayDeadLettersAsync(new ReplayDeadLettersRequest { DryRun = true }, Auth(kit));
 
@@ -112,25 +106,18 @@ public sealed class DeadLetterViewClusterTests
             Client(a).ReplayDeadLettersAsync(new ReplayDeadLettersRequest(), Auth(kit)).ResponseAsync,
             Client(b).ReplayDeadLettersAsync(new ReplayDeadLettersRequest(), Auth(kit)).ResponseAsync);
         var delivered = new List<string>();
-        for (var i = 0; i < replays[0].Replayed; i++)
+        for (var i = 0; i < replays[0].Replayed + replays[1].Replayed; i++)
         {
             delivered.Add((await onA.NextEventAsync("m")).Event.Id);
         }
 
-        for (var i = 0; i < replays[1].Replayed; i++)
-        {
-            delivered.Add((await onB.NextEventAsync("m")).Event.Id);
-        }
-
         var left = await Client(b).ListDeadLettersAsync(new ListDeadLettersRequest(), Auth(kit));
 
-        Assert.Equal(2 * events, dryA.Matched);
-        Assert.Equal(2 * events, dryB.Matched);
-        Assert.Equal(2 * events, replays[0].Replayed + replays[1].Replayed);
-        Assert.All(replays.SelectMany(r => r.Failures), f => Assert.Contains(f.Code,
-            new[] { "not_found", "already_in_flight" }));
+        Assert.Equal(events, dryA.Matched);
+        Assert.Equal(events, dryB.Matched);
+        Assert.Equal(events, replays[0].Replayed + replays[1].Replayed);
         Assert.Equal(events, delivered.Distinct().Count());
-        Assert.All(delivered.GroupBy(id => id), g => Assert.Equal(2, g.Count()));
+        Assert.Equal(events, delivered.Count);
         Assert.Equal(0, left.Total);
     }
 
