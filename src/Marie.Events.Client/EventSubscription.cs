@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using Marie.Events.Client.Internal;
 using Marie.Events.Protocol;
 
@@ -19,7 +18,7 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
     private readonly EventStreamClient _client;
     private readonly Lock _gate = new();
     private readonly Dictionary<string, TopicTracker> _trackers = new(StringComparer.Ordinal);
-    private readonly Channel<ReceivedEvent> _buffer;
+    private readonly HandOverBuffer _buffer;
     private readonly TaskCompletionSource _confirmed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _unsubscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -67,12 +66,7 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
         _maxAutoExtension = options.MaxAutoExtension;
         _durableName = options.DurableName;
         _group = options.Group;
-        _buffer = Channel.CreateBounded<ReceivedEvent>(new BoundedChannelOptions(options.BufferCapacity)
-        {
-            SingleReader = true,
-            SingleWriter = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
+        _buffer = new HandOverBuffer(options.BufferCapacity);
     }
 
     /// <summary>Raised for each error the gateway reports about this subscription (events lost, epoch changed, a
@@ -186,22 +180,21 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
     {
         BeginReading();
         ReceivedEvent? current = null;
+        ReceivedEvent? done = null;
         Activity? span = null;
         try
         {
-            while (await TakeAsync(cancellationToken).ConfigureAwait(false) is { } next)
+            // The event processed last is completed in the same lock section that takes the next one.
+            while (await TakeAsync(done, cancellationToken).ConfigureAwait(false) is { } next)
             {
+                done = null;
                 current = next;
                 // From hand-over until the loop asks for the next event (not Activity.Current in the loop's body).
                 span = ClientTracing.StartProcess(next);
                 yield return next;
                 ClientTracing.EndProcess(span);
                 span = null;
-                if (AckMode == AckMode.Auto)
-                {
-                    Complete(next);
-                }
-
+                done = AckMode == AckMode.Auto ? Settled(next) : null;
                 current = null;
             }
         }
@@ -236,7 +229,7 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
         }
         finally
         {
-            EndBuffer(null);
+            EndBuffer();
             _completion.TrySetResult();
         }
     }
@@ -247,10 +240,12 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
         CancellationToken cancellationToken)
     {
         BeginReading();
+        ReceivedEvent? done = null;
         try
         {
-            while (await TakeAsync(cancellationToken).ConfigureAwait(false) is { } next)
+            while (await TakeAsync(done, cancellationToken).ConfigureAwait(false) is { } next)
             {
+                done = null;
                 // Activity.Current while the handler runs, so the application's spans nest in it.
                 var span = ClientTracing.StartProcess(next);
                 try
@@ -270,10 +265,7 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
                     continue;
                 }
 
-                if (AckMode == AckMode.Auto)
-                {
-                    Complete(next);
-                }
+                done = AckMode == AckMode.Auto ? Settled(next) : null;
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -299,29 +291,92 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
         }
     }
 
-    private async ValueTask<ReceivedEvent?> TakeAsync(CancellationToken cancellationToken)
+    /// <summary>The next event for the consumer (null: the subscription ended). <paramref name="done"/>, when not
+    /// null, is the event the consumer just finished (settled by <see cref="Settled"/>): it is completed in the same
+    /// lock section that takes the next one, and its ack queued.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ReceivedEvent?> TakeAsync(ReceivedEvent? done, CancellationToken cancellationToken)
     {
-        while (await _buffer.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        while (true)
         {
-            while (_buffer.Reader.TryRead(out var next))
+            var ack = AckAction.None;
+            ReceivedEvent? next = null;
+            ValueTask<bool> wait = default;
+            lock (_gate)
             {
-                if (Closed)
+                if (done is not null && !Closed)
                 {
-                    return Volatile.Read(ref _failure) is { } failure ? throw failure : null;
+                    ack = ProcessedLocked(done);
                 }
 
-                lock (_gate)
+                done = null;
+                if (!Closed && _buffer.TryTake(out var taken))
                 {
-                    _trackers.GetValueOrDefault(next.Topic)?.OnHandedOut(next.SequenceNum, next.Generation);
+                    _trackers.GetValueOrDefault(taken.Topic)?.OnHandedOut(taken.SequenceNum, taken.Generation);
+                    next = taken;
                 }
+                else if (!Closed && !_buffer.Ended)
+                {
+                    wait = _buffer.WaitForEvent();
+                }
+            }
 
+            if (!ack.IsNone)
+            {
+                _client.QueueAck(Id, ack);
+            }
+
+            if (next is not null)
+            {
                 _client.Counters.Delivered();
                 return next;
             }
+
+            if (Closed || _buffer.Ended)
+            {
+                return Volatile.Read(ref _failure) is { } failure ? throw failure : null;
+            }
+
+            await WaitAsync(wait, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Waits for the reader's wake-up, or for <paramref name="cancellationToken"/>.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask WaitAsync(ValueTask<bool> wait, CancellationToken cancellationToken)
+    {
+        if (!cancellationToken.CanBeCanceled)
+        {
+            await wait.ConfigureAwait(false);
+            return;
         }
 
-        return null;
+        var registration = cancellationToken.UnsafeRegister(
+            static s =>
+            {
+                var subscription = (EventSubscription)s!;
+                lock (subscription._gate)
+                {
+                    subscription._buffer.CancelConsumerWait();
+                }
+            },
+            this);
+        try
+        {
+            if (!await wait.ConfigureAwait(false))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+        }
+        finally
+        {
+            await registration.DisposeAsync().ConfigureAwait(false);
+        }
     }
+
+    /// <summary>The event when this call settled it (auto mode, the consumer is done with it), else null.</summary>
+    private ReceivedEvent? Settled(ReceivedEvent received) =>
+        !Closed && received.TrySettle() ? received : null;
 
     private static SubscriptionFilter Copy(SubscriptionFilter filter)
     {
