@@ -132,8 +132,20 @@ public sealed partial class EventStreamClient
         try
         {
             var answered = false;
-            while (await session.ReadAsync().ConfigureAwait(false))
+            while (true)
             {
+                var read = session.ReadAsync();
+                if (!read.IsCompleted)
+                {
+                    // Nothing more is ready on the stream: the consumers get what was read (one wake-up per burst).
+                    session.WakeConsumers();
+                }
+
+                if (!await read.ConfigureAwait(false))
+                {
+                    break;
+                }
+
                 if (!answered)
                 {
                     answered = true;
@@ -156,6 +168,7 @@ public sealed partial class EventStreamClient
         }
         finally
         {
+            session.WakeConsumers();
             lock (_gate)
             {
                 if (_session == session)

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using Marie.Events.Client.Internal;
 using Marie.Events.Protocol;
 
@@ -19,7 +18,7 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
     private readonly EventStreamClient _client;
     private readonly Lock _gate = new();
     private readonly Dictionary<string, TopicTracker> _trackers = new(StringComparer.Ordinal);
-    private readonly Channel<ReceivedEvent> _buffer;
+    private readonly HandOverBuffer _buffer;
     private readonly TaskCompletionSource _confirmed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _unsubscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -67,12 +66,7 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
         _maxAutoExtension = options.MaxAutoExtension;
         _durableName = options.DurableName;
         _group = options.Group;
-        _buffer = Channel.CreateBounded<ReceivedEvent>(new BoundedChannelOptions(options.BufferCapacity)
-        {
-            SingleReader = true,
-            SingleWriter = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
+        _buffer = new HandOverBuffer(options.BufferCapacity);
     }
 
     /// <summary>Raised for each error the gateway reports about this subscription (events lost, epoch changed, a
@@ -186,22 +180,21 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
     {
         BeginReading();
         ReceivedEvent? current = null;
+        ReceivedEvent? done = null;
         Activity? span = null;
         try
         {
-            while (await TakeAsync(cancellationToken).ConfigureAwait(false) is { } next)
+            // The event processed last is completed in the same lock section that takes the next one.
+            while (await TakeAsync(done, cancellationToken).ConfigureAwait(false) is { } next)
             {
+                done = null;
                 current = next;
                 // From hand-over until the loop asks for the next event (not Activity.Current in the loop's body).
                 span = ClientTracing.StartProcess(next);
                 yield return next;
                 ClientTracing.EndProcess(span);
                 span = null;
-                if (AckMode == AckMode.Auto)
-                {
-                    Complete(next);
-                }
-
+                done = AckMode == AckMode.Auto ? Settled(next) : null;
                 current = null;
             }
         }
@@ -236,7 +229,7 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
         }
         finally
         {
-            EndBuffer(null);
+            EndBuffer();
             _completion.TrySetResult();
         }
     }
@@ -247,10 +240,12 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
         CancellationToken cancellationToken)
     {
         BeginReading();
+        ReceivedEvent? done = null;
         try
         {
-            while (await TakeAsync(cancellationToken).ConfigureAwait(false) is { } next)
+            while (await TakeAsync(done, cancellationToken).ConfigureAwait(false) is { } next)
             {
+                done = null;
                 // Activity.Current while the handler runs, so the application's spans nest in it.
                 var span = ClientTracing.StartProcess(next);
                 try
@@ -270,10 +265,7 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
                     continue;
                 }
 
-                if (AckMode == AckMode.Auto)
-                {
-                    Complete(next);
-                }
+                done = AckMode == AckMode.Auto ? Settled(next) : null;
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -297,30 +289,6 @@ public sealed partial class EventSubscription : IAsyncEnumerable<ReceivedEvent>,
             throw new InvalidOperationException(
                 $"Subscription {Id} already has a reader (one await foreach or handler at a time).");
         }
-    }
-
-    private async ValueTask<ReceivedEvent?> TakeAsync(CancellationToken cancellationToken)
-    {
-        while (await _buffer.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            while (_buffer.Reader.TryRead(out var next))
-            {
-                if (Closed)
-                {
-                    return Volatile.Read(ref _failure) is { } failure ? throw failure : null;
-                }
-
-                lock (_gate)
-                {
-                    _trackers.GetValueOrDefault(next.Topic)?.OnHandedOut(next.SequenceNum, next.Generation);
-                }
-
-                _client.Counters.Delivered();
-                return next;
-            }
-        }
-
-        return null;
     }
 
     private static SubscriptionFilter Copy(SubscriptionFilter filter)

@@ -33,6 +33,10 @@ internal sealed class StreamSession : IDisposable
     private readonly CancellationTokenSource _cts = new();
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ITimer _flushTimer;
+
+    /// <summary>Subscriptions whose waiting consumer gets events the reader added since its last wait on the
+    /// gateway (reader only).</summary>
+    private readonly List<EventSubscription> _toWake = [];
     private ITimer? _heartbeatTimer;
     private ITimer? _livenessTimer;
     private bool _expectConfirm;
@@ -201,6 +205,22 @@ internal sealed class StreamSession : IDisposable
         }
 
         return more;
+    }
+
+    /// <summary>Reader only: wake <paramref name="subscription"/>'s consumer at the next
+    /// <see cref="WakeConsumers"/>.</summary>
+    public void DeferWake(EventSubscription subscription) => _toWake.Add(subscription);
+
+    /// <summary>Reader only: wakes the consumers waiting for events the reader added; called before the reader waits
+    /// (for the gateway, or for a consumer) and when the stream ends.</summary>
+    public void WakeConsumers()
+    {
+        for (var i = 0; i < _toWake.Count; i++)
+        {
+            _toWake[i].WakeConsumer();
+        }
+
+        _toWake.Clear();
     }
 
     /// <summary>While disposed-of, the reader is waiting for a consumer (a full buffer), not for the gateway: the
