@@ -11,8 +11,11 @@ internal sealed class TestTimeProvider : FakeTimeProvider
 
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
+        // Registered first, reported after: a test that advances the clock once it sees the timer must find it
+        // armed, or the timer would count its due time from the advanced clock and never fire.
+        var timer = base.CreateTimer(callback, state, dueTime, period);
         _created.Writer.TryWrite(dueTime);
-        return base.CreateTimer(callback, state, dueTime, period);
+        return timer;
     }
 
     /// <summary>Waits for a timer created with exactly <paramref name="dueTime"/> (skipping others).</summary>

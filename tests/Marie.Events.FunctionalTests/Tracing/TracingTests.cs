@@ -52,7 +52,9 @@ public sealed class TracingTests
         using var recorder = new TraceRecorder();
         await using var gateway = await GatewayFixture.StartAsync(s =>
         {
-            s.Config["toast:grpc:broker:ack_timeout_s"] = "0.3";
+            // 1 s: the ack of the second delivery must reach the gateway before a third one is due, also on a
+            // loaded machine.
+            s.Config["toast:grpc:broker:ack_timeout_s"] = "1";
             s.Config["toast:grpc:broker:redelivery_delay_s"] = "0.1";
         });
         using var call = gateway.Streams.StreamEvents(GatewayFixture.Auth(gateway.Keys.Subscriber));
