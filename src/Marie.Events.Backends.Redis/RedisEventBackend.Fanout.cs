@@ -40,6 +40,9 @@ public sealed partial class RedisEventBackend
         var options = ConfigurationOptions.Parse(settings.Connection);
         // Fail start-up when Redis cannot be reached at all; once connected, the client reconnects by itself.
         options.AbortOnConnectFail = true;
+        options.SocketManager = settings.IoThreads == RedisBackendOptions.IoThreadsDedicated
+            ? SocketManager.Shared
+            : SocketManager.ThreadPool;
         try
         {
             _redis = await ConnectionMultiplexer.ConnectAsync(options).ConfigureAwait(false);

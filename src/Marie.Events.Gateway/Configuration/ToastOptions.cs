@@ -244,6 +244,11 @@ internal sealed class RedisSection
     [ConfigurationKeyName("ack_timeout_ms")]
     public int AckTimeoutMs { get; set; } = Marie.Events.Backends.Redis.RedisBackendOptions.DefaultAckTimeoutMs;
 
+    /// <summary>Where the Redis connections' reads and completions run: <c>pool</c> (default) or
+    /// <c>dedicated</c>.</summary>
+    [ConfigurationKeyName("io_threads")]
+    public string IoThreads { get; set; } = Marie.Events.Backends.Redis.RedisBackendOptions.IoThreadsPool;
+
     /// <summary>The Redis backend's options from these values.</summary>
     public Marie.Events.Backends.Redis.RedisBackendOptions ToBackendOptions(int replaySize) => new()
     {
@@ -254,6 +259,7 @@ internal sealed class RedisSection
         PipelineDepth = PipelineDepth,
         AckReplicas = AckReplicas,
         AckTimeoutMs = AckTimeoutMs,
+        IoThreads = IoThreads,
     };
 }
 

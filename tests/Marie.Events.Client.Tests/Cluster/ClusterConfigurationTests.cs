@@ -37,6 +37,22 @@ public sealed class ClusterConfigurationTests
     }
 
     [Fact]
+    public async Task Start_UnknownIoThreads_FailsNamingTheKey()
+    {
+        var settings = new GatewaySettings();
+        settings.Config["toast:grpc:broker:backend"] = "redis";
+        settings.Config["toast:grpc:broker:redis:connection"] = "127.0.0.1:1";
+        settings.Config["toast:grpc:broker:redis:io_threads"] = "threads";
+
+        await using var app = GatewayFixture.Build(settings);
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => app.StartAsync());
+        Assert.Contains(
+            "toast.grpc.broker.redis.io_threads must be pool or dedicated (got 'threads')",
+            error.Message,
+            StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Start_RedisNotReachable_FailsNamingTheConnection()
     {
         var port = RedisServer.FreePort();
