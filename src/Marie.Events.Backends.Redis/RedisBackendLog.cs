@@ -68,6 +68,13 @@ internal static partial class RedisBackendLog
     public static partial void NotApplied(ILogger logger, string topic, long sequence, string reason);
 
     [LoggerMessage(
+        EventId = 8009,
+        Level = LogLevel.Warning,
+        Message = "Cluster mode: the periodic catch-up found {Events} events of {Topics} topics in Redis that no "
+            + "announcement brought here (PUB/SUB lost them); applied from the shared log")]
+    public static partial void AuditFilled(ILogger logger, long events, int topics);
+
+    [LoggerMessage(
         EventId = 8010,
         Level = LogLevel.Warning,
         Message = "Cluster mode: topic {Topic} append from #{Sequence} confirmed by {Confirmed} of {Required} "

@@ -53,6 +53,17 @@ public sealed class RedisBackendOptions
     /// 0.8 times the gateways' CPU per delivery (docs/cluster.md, Cluster run).</summary>
     public string IoThreads { get; set; } = IoThreadsPool;
 
+    /// <summary>Default <see cref="CatchUpIntervalMs"/>.</summary>
+    public const int DefaultCatchUpIntervalMs = 5000;
+
+    /// <summary>Smallest <see cref="CatchUpIntervalMs"/> accepted (each catch-up reads two keys per topic).</summary>
+    public const int MinCatchUpIntervalMs = 100;
+
+    /// <summary>Milliseconds between the periodic catch-ups that find events whose announcement Redis PUB/SUB lost
+    /// (default 5000): an event waits at most about twice this long when its announcement is lost and no later
+    /// one reveals the gap.</summary>
+    public int CatchUpIntervalMs { get; set; } = DefaultCatchUpIntervalMs;
+
     /// <summary>Events kept per topic in Redis (the broker's <c>replay_size</c>).</summary>
     public int ReplaySize { get; set; } = 200;
 
@@ -105,6 +116,12 @@ public sealed class RedisBackendOptions
         if (AckTimeoutMs < 1)
         {
             errors.Add($"toast.grpc.broker.redis.ack_timeout_ms must be 1 or more (got {AckTimeoutMs})");
+        }
+
+        if (CatchUpIntervalMs < MinCatchUpIntervalMs)
+        {
+            errors.Add($"toast.grpc.broker.redis.catch_up_interval_ms must be {MinCatchUpIntervalMs} or more "
+                + $"(got {CatchUpIntervalMs})");
         }
 
         if (IoThreads is not (IoThreadsPool or IoThreadsDedicated))

@@ -10,6 +10,37 @@ public sealed partial class RedisEventBackend
     /// <summary>Topics whose shard channel this gateway follows (touched by the apply loop only).</summary>
     private readonly HashSet<string> _followed = new(StringComparer.Ordinal);
 
+    /// <summary>Each followed topic's position in Redis at the last periodic catch-up (apply loop only).</summary>
+    private readonly Dictionary<string, (string Epoch, long Head)> _audited = new(StringComparer.Ordinal);
+
+    /// <summary>1 while a periodic catch-up waits in the apply loop's queue (so a slow loop never piles them
+    /// up).</summary>
+    private int _auditQueued;
+
+    /// <summary>Queues a periodic catch-up every <c>catch_up_interval_ms</c> until the backend stops. Each one
+    /// compares every followed topic's head in Redis at the one before with this gateway's own, and fills what it
+    /// lacks. Redis PUB/SUB delivers at most once: an announcement published while this gateway's subscription is
+    /// down (a reconnect, a failover that moved the shard) is never sent again, and when no later announcement of
+    /// the topic comes to reveal the gap, only a catch-up finds it.</summary>
+    private async Task AuditAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(_options.CatchUpIntervalMs, cancellationToken).ConfigureAwait(false);
+                if (Interlocked.Exchange(ref _auditQueued, 1) == 0)
+                {
+                    _work.Writer.TryWrite(new Audit());
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopping.
+        }
+    }
+
     /// <summary>The catch-ups of <see cref="LaterCatchUps"/> after a reconnect, until the backend stops.</summary>
     private async Task CatchUpLaterAsync(CancellationToken cancellationToken)
     {
@@ -76,6 +107,7 @@ public sealed partial class RedisEventBackend
         var loaded = new TaskCompletionSource<BackendLoad>(TaskCreationOptions.RunContinuationsAsynchronously);
         _work.Writer.TryWrite(new CatchUp(loaded));
         _loop = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
+        _ = AuditAsync(_stop.Token);
         var load = await loaded.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         var endpoints = string.Join(",", options.EndPoints);
         RedisBackendLog.Started(_logger, NodeName, endpoints, settings.KeyPrefix, load.Topics, load.Events);
@@ -103,6 +135,15 @@ public sealed partial class RedisEventBackend
                     case CatchUp c:
                         var loaded = await CatchUpAsync().ConfigureAwait(false);
                         c.Done?.TrySetResult(loaded);
+                        break;
+                    case Audit:
+                        Volatile.Write(ref _auditQueued, 0);
+                        var (behind, filled) = await CatchUpBehindAsync().ConfigureAwait(false);
+                        if (filled > 0)
+                        {
+                            RedisBackendLog.AuditFilled(_logger, filled, behind);
+                        }
+
                         break;
                 }
             }
@@ -202,6 +243,40 @@ public sealed partial class RedisEventBackend
         return new BackendLoad(topics, events);
     }
 
+    /// <summary>Reads the head of every followed topic in Redis at once (pipelined) and fills each topic whose
+    /// local head has not reached the head Redis had at the previous audit: those events were announced at least
+    /// one interval ago, so their announcements are lost, not late. Returns (topics behind, events
+    /// applied).</summary>
+    private async Task<(int Topics, long Events)> CatchUpBehindAsync()
+    {
+        var topics = _followed.ToList();
+        var positions = topics.Select(t => Log!.PositionAsync(t)).ToList();
+        var behind = 0;
+        long events = 0;
+        for (var i = 0; i < topics.Count; i++)
+        {
+            var topic = topics[i];
+            if (await positions[i].ConfigureAwait(false) is not { } shared)
+            {
+                _audited.Remove(topic);
+                continue;
+            }
+
+            var local = _listener!.GetTopicPosition(topic);
+            if (_audited.TryGetValue(topic, out var before)
+                && string.Equals(before.Epoch, shared.Epoch, StringComparison.Ordinal)
+                && (local?.Head ?? 0) < before.Head)
+            {
+                behind++;
+                events += await CatchUpTopicAsync(topic).ConfigureAwait(false) ?? 0;
+            }
+
+            _audited[topic] = shared;
+        }
+
+        return (behind, events);
+    }
+
     /// <summary>Brings one topic up to the shared log's head; null when Redis does not know the topic.</summary>
     private async Task<int?> CatchUpTopicAsync(string topic)
     {
@@ -277,6 +352,9 @@ public sealed partial class RedisEventBackend
 
     /// <summary>Follow a topic (named on the topics channel, or published to here) and catch it up.</summary>
     private sealed record Follow(string Topic) : Work;
+
+    /// <summary>The periodic catch-up (<c>catch_up_interval_ms</c>).</summary>
+    private sealed record Audit : Work;
 
     /// <summary>Catch up every topic; <paramref name="Done"/> (start-up's) gets the figures.</summary>
     private sealed record CatchUp(TaskCompletionSource<BackendLoad>? Done) : Work;

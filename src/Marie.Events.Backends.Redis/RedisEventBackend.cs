@@ -46,7 +46,12 @@ public sealed partial class RedisEventBackend : IEventBackend, IDurableStore, ID
 
     /// <summary>One token per appended batch, the same for each of its attempts (the toast handler retries the
     /// same list).</summary>
-    private readonly ConditionalWeakTable<IReadOnlyList<EventData>, string> _tokens = [];
+    private readonly ConditionalWeakTable<IReadOnlyList<EventData>, StrongBox<long>> _tokens = [];
+
+    /// <summary>This backend's name as a publisher in Redis (64 random bits): its append results for a topic are
+    /// one hash, <c>P{topic}:pub:{publisher}</c>, whatever the node name (two gateways given one name by mistake
+    /// still never read each other's results).</summary>
+    private readonly string _publisher = NewEpoch();
 
     /// <summary>Each topic's last append made here (what the next one is fenced on) and registration.</summary>
     private readonly ConcurrentDictionary<string, TopicPipe> _pipes = new(StringComparer.Ordinal);
@@ -113,12 +118,6 @@ public sealed partial class RedisEventBackend : IEventBackend, IDurableStore, ID
     {
         var log = Log ?? throw new BackendException("the Redis backend is not connected yet");
         var retry = _tokens.TryGetValue(events, out var token);
-        if (!retry)
-        {
-            token = Guid.NewGuid().ToString("N");
-            _tokens.AddOrUpdate(events, token);
-        }
-
         var data = new byte[events.Count][];
         for (var i = 0; i < data.Length; i++)
         {
@@ -131,18 +130,29 @@ public sealed partial class RedisEventBackend : IEventBackend, IDurableStore, ID
         Task<AppendResult> completion;
         lock (pipe.Gate)
         {
+            if (!retry)
+            {
+                // Tokens of a topic count up in the order the appends are issued (the script drops the result
+                // PublishTokensKept before the newest).
+                token = new StrongBox<long>(++pipe.LastToken);
+                _tokens.AddOrUpdate(events, token);
+            }
+
             // A first attempt is fenced on the append made before it unless that one is known filed (and, with
             // ack_replicas, confirmed); a retry is made only once every earlier append settled, so it is not.
-            var fence = !retry && pipe.LastAppend is { IsCompletedSuccessfully: false } ? pipe.LastToken : null;
+            long? fence = !retry && pipe.LastAppend is { IsCompletedSuccessfully: false } ? pipe.LastToken - 1 : null;
             if (pipe.Registration is null or { IsFaulted: true })
             {
                 pipe.Registration = RegisterAsync(log, topic);
             }
 
-            var script = IssueAppend(log, topic, data, ms, token!, fence);
+            var script = IssueAppend(log, topic, data, ms, token!.Value, fence);
             completion = CompleteAsync(log, topic, script, pipe.Registration, pipe.LastAppend, data, ms);
-            pipe.LastToken = token;
-            pipe.LastAppend = completion;
+            if (token.Value == pipe.LastToken)
+            {
+                // The newest append (or its retry) is what the next one is fenced on.
+                pipe.LastAppend = completion;
+            }
         }
 
         try
@@ -164,12 +174,13 @@ public sealed partial class RedisEventBackend : IEventBackend, IDurableStore, ID
         string topic,
         byte[][] data,
         long ms,
-        string token,
-        string? fence)
+        long token,
+        long? fence)
     {
         try
         {
-            return log.IssueAppend(topic, data, ms, ReplaySize, NewEpoch(), token, fence, _options.AckReplicas == 0);
+            return log.IssueAppend(
+                topic, data, ms, ReplaySize, NewEpoch(), _publisher, token, fence, _options.AckReplicas == 0);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -292,7 +303,8 @@ public sealed partial class RedisEventBackend : IEventBackend, IDurableStore, ID
     {
         public Lock Gate { get; } = new();
 
-        public string? LastToken { get; set; }
+        /// <summary>The token of the newest first attempt issued (tokens count up from 1).</summary>
+        public long LastToken { get; set; }
 
         public Task<AppendResult>? LastAppend { get; set; }
 

@@ -10,47 +10,59 @@ namespace Marie.Events.Backends.Redis;
 /// topic's keys share one slot of a Redis Cluster (a topic name holding a brace is tagged by its hash). Under the
 /// key prefix P: <c>P{topic}:seq</c> (the last sequence number), <c>P{topic}:epoch</c> (16 hex chars, set once),
 /// <c>P{topic}:log</c> (a stream, entry id <c>{seq}-0</c>, fields <c>d</c> = the event's protobuf bytes and
-/// <c>t</c> = published_at in unix ms, trimmed to about replay_size entries), <c>P{topic}:pub:{token}</c> (the result
-/// of one append, kept an hour so a retried attempt is not filed twice), the shard channel <c>P{topic}:fanout</c>
+/// <c>t</c> = published_at in unix ms, trimmed to about replay_size entries), <c>P{topic}:pub:{publisher}</c> (a hash:
+/// the results of one gateway's last <see cref="PublishTokensKept"/> appends to the topic, by token, kept an hour
+/// after its last append so a retried attempt is not filed twice), the shard channel <c>P{topic}:fanout</c>
 /// (SPUBLISH: a topic's traffic stays on its shard), the topic registry <c>Ptopics</c> (a set) and the channel
 /// <c>Ptopics</c> on which a gateway names a topic it starts publishing to.
 /// </summary>
 internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
 {
-    /// <summary>How long the result of a publish is kept for a retry of it: far longer than any retry schedule of
-    /// toast.grpc.retry.* reaches (an attempt waits at most a few seconds for Redis).</summary>
+    /// <summary>How long a gateway's publish results for a topic are kept after its last append there, for a retry
+    /// of one: far longer than any retry schedule of toast.grpc.retry.* reaches between two attempts (at most
+    /// <c>backoff_max_s</c>, 2 s by default), so only an outage of Redis longer than this can lose the record.</summary>
     private const int PublishTokenTtlSeconds = 3600;
+
+    /// <summary>Results kept per topic and gateway: a token is looked up again only by a retry or a fence, and both
+    /// name one of the appends still in flight, at most <c>pipeline_depth</c> (≤ 256) per lane behind the newest
+    /// (the lane starts nothing new while it retries). Four lanes at the largest depth fit; a hash of 1,024 short
+    /// fields is about 40 KB.</summary>
+    public const int PublishTokensKept = 1024;
 
     /// <summary>The error an append refused by its fence answers with (its predecessor is not filed).</summary>
     public const string FenceError = "MARIEFENCE";
 
-    /// <summary>KEYS: seq, epoch, log, token, fence (the token of the append before it, or the token again when
-    /// unfenced). ARGV: topic, published_at ms, replay_size, candidate epoch, shard channel ("" = announce later),
-    /// token ttl, fenced (1/0), then the events' bytes. A token already used answers its first result; a fenced
-    /// append whose predecessor is not filed is refused; otherwise the batch is numbered contiguously (INCRBY),
-    /// stored, and announced as one message. Returns {first seq, epoch}.</summary>
+    /// <summary>KEYS: seq, epoch, log, the publisher's results (a hash). ARGV: topic, published_at ms, replay_size,
+    /// candidate epoch, shard channel ("" = announce later), results ttl, token, fence (the token of the append
+    /// before it, "" when unfenced), results kept, then the events' bytes. A token already used answers its first
+    /// result; a fenced append whose predecessor is not filed is refused; otherwise the batch is numbered
+    /// contiguously (INCRBY), stored, announced as one message, and its result recorded under its token (the
+    /// token that many before it is dropped: tokens of one publisher and topic count up by one). Returns {first
+    /// seq, epoch}.</summary>
     private const string PublishScript = """
-        local done = redis.call('GET', KEYS[4])
+        local done = redis.call('HGET', KEYS[4], ARGV[7])
         if done then
           local sep = string.find(done, ':', 1, true)
           return {tonumber(string.sub(done, 1, sep - 1)), string.sub(done, sep + 1)}
         end
-        if ARGV[7] == '1' and redis.call('EXISTS', KEYS[5]) == 0 then
+        if ARGV[8] ~= '' and redis.call('HEXISTS', KEYS[4], ARGV[8]) == 0 then
           return redis.error_reply('MARIEFENCE the append before this one of the topic is not filed')
         end
         redis.call('SET', KEYS[2], ARGV[4], 'NX')
         local epoch = redis.call('GET', KEYS[2])
-        local count = #ARGV - 7
+        local count = #ARGV - 9
         local last = redis.call('INCRBY', KEYS[1], count)
         local first = last - count + 1
         local parts = {first, '\n', epoch, '\n', ARGV[2], '\n', string.len(ARGV[1]), '\n', ARGV[1], count, '\n'}
         for i = 1, count do
-          local data = ARGV[7 + i]
+          local data = ARGV[9 + i]
           redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], (first + i - 1) .. '-0', 'd', data, 't', ARGV[2])
           parts[#parts + 1] = string.len(data) .. '\n'
           parts[#parts + 1] = data
         end
-        redis.call('SET', KEYS[4], first .. ':' .. epoch, 'EX', ARGV[6])
+        redis.call('HSET', KEYS[4], ARGV[7], first .. ':' .. epoch)
+        redis.call('HDEL', KEYS[4], tostring(tonumber(ARGV[7]) - tonumber(ARGV[9])))
+        redis.call('EXPIRE', KEYS[4], ARGV[6])
         if ARGV[5] ~= '' then
           redis.call('SPUBLISH', ARGV[5], table.concat(parts))
         end
@@ -91,37 +103,36 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
 
     private RedisKey LogKey(string topic) => Key(topic, "log");
 
-    /// <summary>Appends a batch of one topic's events: one script, so the numbers, the entries, the token and the
+    /// <summary>Appends a batch of one topic's events: one script, so the numbers, the entries, the result and the
     /// announcement (unless <paramref name="announce"/> is false) are one atomic step. The command is issued before
-    /// this returns its task, so appends issued in order reach Redis in order. With <paramref name="fence"/>, the
-    /// append is refused (<see cref="FenceError"/>) unless the append of that token was filed.</summary>
+    /// this returns its task, so appends issued in order reach Redis in order. <paramref name="token"/> counts up by
+    /// one per append of <paramref name="publisher"/> to the topic; with <paramref name="fence"/>, the append is
+    /// refused (<see cref="FenceError"/>) unless the append of that token was filed.</summary>
     public Task<RedisResult> IssueAppend(
         string topic,
         IReadOnlyList<byte[]> events,
         long publishedAtMs,
         int replaySize,
         string candidateEpoch,
-        string token,
-        string? fence,
+        string publisher,
+        long token,
+        long? fence,
         bool announce)
     {
-        var tokenKey = Key(topic, "pub:" + token);
-        RedisKey[] keys =
-        [
-            SeqKey(topic), EpochKey(topic), LogKey(topic), tokenKey,
-            fence is null ? tokenKey : Key(topic, "pub:" + fence),
-        ];
-        var args = new RedisValue[7 + events.Count];
+        RedisKey[] keys = [SeqKey(topic), EpochKey(topic), LogKey(topic), Key(topic, "pub:" + publisher)];
+        var args = new RedisValue[9 + events.Count];
         args[0] = topic;
         args[1] = publishedAtMs;
         args[2] = replaySize;
         args[3] = candidateEpoch;
         args[4] = announce ? Key(topic, "fanout") : "";
         args[5] = PublishTokenTtlSeconds;
-        args[6] = fence is null ? "0" : "1";
+        args[6] = token;
+        args[7] = fence is { } f ? f : "";
+        args[8] = PublishTokensKept;
         for (var i = 0; i < events.Count; i++)
         {
-            args[7 + i] = events[i];
+            args[9 + i] = events[i];
         }
 
         return Db.ScriptEvaluateAsync(PublishScript, keys, args);

@@ -249,6 +249,12 @@ internal sealed class RedisSection
     [ConfigurationKeyName("io_threads")]
     public string IoThreads { get; set; } = Marie.Events.Backends.Redis.RedisBackendOptions.IoThreadsPool;
 
+    /// <summary>Milliseconds between the periodic catch-ups that find announcements PUB/SUB lost (default
+    /// 5000).</summary>
+    [ConfigurationKeyName("catch_up_interval_ms")]
+    public int CatchUpIntervalMs { get; set; } =
+        Marie.Events.Backends.Redis.RedisBackendOptions.DefaultCatchUpIntervalMs;
+
     /// <summary>The Redis backend's options from these values.</summary>
     public Marie.Events.Backends.Redis.RedisBackendOptions ToBackendOptions(int replaySize) => new()
     {
@@ -260,6 +266,7 @@ internal sealed class RedisSection
         AckReplicas = AckReplicas,
         AckTimeoutMs = AckTimeoutMs,
         IoThreads = IoThreads,
+        CatchUpIntervalMs = CatchUpIntervalMs,
     };
 }
 
