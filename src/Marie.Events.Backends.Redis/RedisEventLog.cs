@@ -20,7 +20,8 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
 {
     /// <summary>How long a gateway's publish results for a topic are kept after its last append there, for a retry
     /// of one: far longer than any retry schedule of toast.grpc.retry.* reaches between two attempts (at most
-    /// <c>backoff_max_s</c>, 2 s by default), so only an outage of Redis longer than this can lose the record.</summary>
+    /// <c>backoff_max_s</c>, 2 s by default), so only an outage of Redis longer than this can lose the
+    /// record.</summary>
     private const int PublishTokenTtlSeconds = 3600;
 
     /// <summary>Results kept per topic and gateway: a token is looked up again only by a retry or a fence, and both
