@@ -7,20 +7,22 @@ using StackExchange.Redis;
 namespace Marie.Events.Client.Tests.Cluster;
 
 /// <summary>
-/// The retry-safe publish token on a real redis-server: a retried append is answered from its first result, and a
-/// gateway keeps a bounded record of its results per topic (one hash of at most <see cref="Kept"/> fields that
-/// expires), not a key per append.
+/// The retry-safe publish token on a real redis-server (with either <c>io_threads</c>): a retried append is
+/// answered from its first result, and a gateway keeps a bounded record of its results per topic (one hash of at
+/// most <see cref="Kept"/> fields that expires), not a key per append.
 /// </summary>
 public sealed class PublishTokenTests
 {
     /// <summary>The backend's <c>Kept</c> (internal), as docs/cluster.md gives it.</summary>
     private const int Kept = 1024;
 
-    [Fact]
-    public async Task AppendAsync_SameBatchRetried_AnsweredFromTheFirstResultNotFiledTwice()
+    [Theory]
+    [InlineData(RedisBackendOptions.IoThreadsPool)]
+    [InlineData(RedisBackendOptions.IoThreadsDedicated)]
+    public async Task AppendAsync_SameBatchRetried_AnsweredFromTheFirstResultNotFiledTwice(string ioThreads)
     {
         await using var redis = await RedisServer.StartAsync(appendOnly: false);
-        await using var backend = await StartAsync(redis);
+        await using var backend = await StartAsync(redis, ioThreads);
         IReadOnlyList<EventData> batch = [Event("ev-1"), Event("ev-2")];
 
         var first = await backend.AppendAsync("tokens", batch, DateTimeOffset.UtcNow, default);
@@ -60,10 +62,18 @@ public sealed class PublishTokenTests
         Assert.InRange(ttl!.Value, TimeSpan.FromMinutes(59), TimeSpan.FromHours(1));
     }
 
-    private static async Task<RedisEventBackend> StartAsync(RedisServer redis)
+    private static async Task<RedisEventBackend> StartAsync(
+        RedisServer redis,
+        string ioThreads = RedisBackendOptions.IoThreadsPool)
     {
         var backend = new RedisEventBackend(
-            new RedisBackendOptions { Connection = redis.Connection, KeyPrefix = "tok:", ReplaySize = 100 },
+            new RedisBackendOptions
+            {
+                Connection = redis.Connection,
+                KeyPrefix = "tok:",
+                ReplaySize = 100,
+                IoThreads = ioThreads,
+            },
             NullLogger<RedisEventBackend>.Instance);
         await backend.StartAsync(new IgnoringListener(), default);
         return backend;
