@@ -57,9 +57,31 @@ public sealed class PeriodicCatchUpTests
         private readonly Lock _gate = new();
         private readonly Dictionary<string, TopicPosition> _heads = new(StringComparer.Ordinal);
 
-        public bool LoseNextAnnouncement { get; set; }
+        private bool _loseNext;
+        private bool _lostOne;
 
-        public bool LostOne { get; private set; }
+        /// <summary>Set by the test thread, read by the backend's apply loop: both under the lock.</summary>
+        public bool LoseNextAnnouncement
+        {
+            set
+            {
+                lock (_gate)
+                {
+                    _loseNext = value;
+                }
+            }
+        }
+
+        public bool LostOne
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _lostOne;
+                }
+            }
+        }
 
         public long Head(string topic)
         {
@@ -73,10 +95,10 @@ public sealed class PeriodicCatchUpTests
         {
             lock (_gate)
             {
-                if (!allowGap && LoseNextAnnouncement)
+                if (!allowGap && _loseNext)
                 {
-                    LoseNextAnnouncement = false;
-                    LostOne = true;
+                    _loseNext = false;
+                    _lostOne = true;
                     return ApplyOutcome.Applied;
                 }
 
