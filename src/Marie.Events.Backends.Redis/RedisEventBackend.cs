@@ -118,12 +118,7 @@ public sealed partial class RedisEventBackend : IEventBackend, IDurableStore, ID
     {
         var log = Log ?? throw new BackendException("the Redis backend is not connected yet");
         var retry = _tokens.TryGetValue(events, out var token);
-        var data = new byte[events.Count][];
-        for (var i = 0; i < data.Length; i++)
-        {
-            data[i] = events[i].ToByteArray();
-        }
-
+        var chunks = RedisAnnouncement.Encode(events, RedisEventLog.EventsPerEntry);
         var started = _metrics.Start();
         var pipe = _pipes.GetOrAdd(topic, static _ => new TopicPipe());
         var ms = publishedAt.ToUnixTimeMilliseconds();
@@ -146,8 +141,8 @@ public sealed partial class RedisEventBackend : IEventBackend, IDurableStore, ID
                 pipe.Registration = RegisterAsync(log, topic);
             }
 
-            var script = IssueAppend(log, topic, data, ms, token!.Value, fence);
-            completion = CompleteAsync(log, topic, script, pipe.Registration, pipe.LastAppend, data, ms);
+            var script = IssueAppend(log, topic, chunks, ms, token!.Value, fence);
+            completion = CompleteAsync(log, topic, script, pipe.Registration, pipe.LastAppend, chunks, ms);
             if (token.Value == pipe.LastToken)
             {
                 // The newest append (or its retry) is what the next one is fenced on.
@@ -172,7 +167,7 @@ public sealed partial class RedisEventBackend : IEventBackend, IDurableStore, ID
     private Task<RedisResult> IssueAppend(
         RedisEventLog log,
         string topic,
-        byte[][] data,
+        EventChunk[] chunks,
         long ms,
         long token,
         long? fence)
@@ -180,7 +175,7 @@ public sealed partial class RedisEventBackend : IEventBackend, IDurableStore, ID
         try
         {
             return log.IssueAppend(
-                topic, data, ms, ReplaySize, NewEpoch(), _publisher, token, fence, _options.AckReplicas == 0);
+                topic, chunks, ms, ReplaySize, NewEpoch(), _publisher, token, fence, _options.AckReplicas == 0);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -205,7 +200,7 @@ public sealed partial class RedisEventBackend : IEventBackend, IDurableStore, ID
         Task<RedisResult> script,
         Task registration,
         Task? previous,
-        byte[][] data,
+        EventChunk[] chunks,
         long ms)
     {
         var (first, epoch) = RedisEventLog.AppendResultOf(await script.ConfigureAwait(false));
@@ -229,7 +224,7 @@ public sealed partial class RedisEventBackend : IEventBackend, IDurableStore, ID
                     CommandStatus.Sent);
             }
 
-            await log.AnnounceAsync(topic, RedisAnnouncement.Build(first, epoch, ms, topic, data))
+            await log.AnnounceAsync(topic, RedisAnnouncement.Build(first, epoch, ms, topic, chunks))
                 .ConfigureAwait(false);
         }
 

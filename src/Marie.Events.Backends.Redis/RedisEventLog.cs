@@ -9,8 +9,9 @@ namespace Marie.Events.Backends.Redis;
 /// The shared event log in Redis (cluster mode). Every key of a topic carries the topic as its hash tag, so one
 /// topic's keys share one slot of a Redis Cluster (a topic name holding a brace is tagged by its hash). Under the
 /// key prefix P: <c>P{topic}:seq</c> (the last sequence number), <c>P{topic}:epoch</c> (16 hex chars, set once),
-/// <c>P{topic}:log</c> (a stream, entry id <c>{seq}-0</c>, fields <c>d</c> = the event's protobuf bytes and
-/// <c>t</c> = published_at in unix ms, trimmed to about replay_size entries), <c>P{topic}:pub:{publisher}</c> (a hash:
+/// <c>P{topic}:log</c> (a stream of chunks: entry id <c>{seq}-0</c> of the chunk's first event, fields <c>n</c> =
+/// its event count, <c>t</c> = published_at in unix ms, <c>b</c> = its events as <see cref="EventChunk"/> encodes
+/// them; trimmed to the entries holding the newest replay_size events), <c>P{topic}:pub:{publisher}</c> (a hash:
 /// the results of one gateway's last <see cref="PublishTokensKept"/> appends to the topic, by token, kept an hour
 /// after its last append so a retried attempt is not filed twice), the shard channel <c>P{topic}:fanout</c>
 /// (SPUBLISH: a topic's traffic stays on its shard), the topic registry <c>Ptopics</c> (a set) and the channel
@@ -33,13 +34,21 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
     /// <summary>The error an append refused by its fence answers with (its predecessor is not filed).</summary>
     public const string FenceError = "MARIEFENCE";
 
+    /// <summary>Events a log entry holds at most: a batch is filed in entries of up to this many (one for the
+    /// batches a busy topic forms, which <c>GrpcToastHandler</c> caps at 256, four at most), so a read finds the entry
+    /// that holds a number at most this many ids before it, and trimming keeps that many more than
+    /// replay_size.</summary>
+    public const int EventsPerEntry = 64;
+
     /// <summary>KEYS: seq, epoch, log, the publisher's results (a hash). ARGV: topic, published_at ms, replay_size,
     /// candidate epoch, shard channel ("" = announce later), results ttl, token, fence (the token of the append
-    /// before it, "" when unfenced), results kept, then the events' bytes. A token already used answers its first
+    /// before it, "" when unfenced), results kept, the batch's event count, events per entry at most, then per
+    /// entry its event count and its chunk (<see cref="EventChunk"/>). A token already used answers its first
     /// result; a fenced append whose predecessor is not filed is refused; otherwise the batch is numbered
-    /// contiguously (INCRBY), stored, announced as one message, and its result recorded under its token (the
-    /// token that many before it is dropped: tokens of one publisher and topic count up by one). Returns {first
-    /// seq, epoch}.</summary>
+    /// contiguously (INCRBY), stored (one XADD per chunk: Redis's cost is per command far more than per byte),
+    /// trimmed to the entries that hold the newest replay_size events, announced as one message, and its result
+    /// recorded under its token (the token that many before it is dropped: tokens of one publisher and topic count
+    /// up by one). Returns {first seq, epoch}.</summary>
     private const string PublishScript = """
         local done = redis.call('HGET', KEYS[4], ARGV[7])
         if done then
@@ -51,21 +60,23 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
         end
         redis.call('SET', KEYS[2], ARGV[4], 'NX')
         local epoch = redis.call('GET', KEYS[2])
-        local count = #ARGV - 9
+        local count = tonumber(ARGV[10])
         local last = redis.call('INCRBY', KEYS[1], count)
         local first = last - count + 1
-        local parts = {first, '\n', epoch, '\n', ARGV[2], '\n', string.len(ARGV[1]), '\n', ARGV[1], count, '\n'}
-        for i = 1, count do
-          local data = ARGV[9 + i]
-          redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], (first + i - 1) .. '-0', 'd', data, 't', ARGV[2])
-          parts[#parts + 1] = string.len(data) .. '\n'
-          parts[#parts + 1] = data
+        local keep = math.max(0, last - tonumber(ARGV[3]) - tonumber(ARGV[11]) + 2)
+        local chunks = {}
+        local seq = first
+        for i = 12, #ARGV, 2 do
+          redis.call('XADD', KEYS[3], 'MINID', '~', keep, seq .. '-0', 'n', ARGV[i], 't', ARGV[2], 'b', ARGV[i + 1])
+          seq = seq + tonumber(ARGV[i])
+          chunks[#chunks + 1] = ARGV[i + 1]
         end
         redis.call('HSET', KEYS[4], ARGV[7], first .. ':' .. epoch)
         redis.call('HDEL', KEYS[4], tostring(tonumber(ARGV[7]) - tonumber(ARGV[9])))
         redis.call('EXPIRE', KEYS[4], ARGV[6])
         if ARGV[5] ~= '' then
-          redis.call('SPUBLISH', ARGV[5], table.concat(parts))
+          local header = first .. '\n' .. epoch .. '\n' .. ARGV[2] .. '\n' .. string.len(ARGV[1]) .. '\n' .. ARGV[1]
+          redis.call('SPUBLISH', ARGV[5], header .. count .. '\n' .. table.concat(chunks))
         end
         return {first, epoch}
         """;
@@ -111,7 +122,7 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
     /// refused (<see cref="FenceError"/>) unless the append of that token was filed.</summary>
     public Task<RedisResult> IssueAppend(
         string topic,
-        IReadOnlyList<byte[]> events,
+        EventChunk[] chunks,
         long publishedAtMs,
         int replaySize,
         string candidateEpoch,
@@ -121,7 +132,7 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
         bool announce)
     {
         RedisKey[] keys = [SeqKey(topic), EpochKey(topic), LogKey(topic), Key(topic, "pub:" + publisher)];
-        var args = new RedisValue[9 + events.Count];
+        var args = new RedisValue[11 + (2 * chunks.Length)];
         args[0] = topic;
         args[1] = publishedAtMs;
         args[2] = replaySize;
@@ -131,11 +142,16 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
         args[6] = token;
         args[7] = fence is { } f ? f : "";
         args[8] = PublishTokensKept;
-        for (var i = 0; i < events.Count; i++)
+        args[10] = EventsPerEntry;
+        var count = 0;
+        for (var i = 0; i < chunks.Length; i++)
         {
-            args[9 + i] = events[i];
+            args[11 + (2 * i)] = chunks[i].Count;
+            args[12 + (2 * i)] = chunks[i].Bytes;
+            count += chunks[i].Count;
         }
 
+        args[9] = count;
         return Db.ScriptEvaluateAsync(PublishScript, keys, args);
     }
 
@@ -172,9 +188,18 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
     /// <summary>Events <paramref name="from"/>..<paramref name="to"/> still in the stream, in order.</summary>
     public async Task<List<SharedEvent>> RangeAsync(string topic, long from, long to)
     {
-        var entries = await Db.StreamRangeAsync(LogKey(topic), Id(from), Id(to), flags: CatchUpReads)
+        // The entry holding `from` starts at most EventsPerEntry - 1 numbers before it.
+        var entries = await Db.StreamRangeAsync(
+                LogKey(topic), Id(Math.Max(0, from - EventsPerEntry + 1)), Id(to), flags: CatchUpReads)
             .ConfigureAwait(false);
-        return [.. entries.Select(ToShared)];
+        var events = new List<SharedEvent>();
+        foreach (var entry in entries)
+        {
+            ReadEntry(entry, events);
+        }
+
+        events.RemoveAll(e => e.Sequence < from || e.Sequence > to);
+        return events;
     }
 
     /// <summary>The topic's epoch and last sequence number; null when Redis does not know the topic.</summary>
@@ -196,8 +221,8 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
         return [.. members.Select(m => (string)m!)];
     }
 
-    /// <summary>Cluster-wide figures of some topics Redis knows: epoch, head (the sequence) and buffered (the
-    /// stream's length).</summary>
+    /// <summary>Cluster-wide figures of some topics Redis knows: epoch, head (the sequence) and buffered (the events
+    /// from the stream's oldest entry to the head).</summary>
     public async Task<Dictionary<string, (string Epoch, long Head, long Buffered)>> TopicFiguresAsync(
         IEnumerable<string> topics)
     {
@@ -207,18 +232,19 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
                 Topic: t,
                 Epoch: batch.StringGetAsync(EpochKey(t)),
                 Head: batch.StringGetAsync(SeqKey(t)),
-                Length: batch.StreamLengthAsync(LogKey(t))))
+                Oldest: batch.StreamRangeAsync(LogKey(t), "-", "+", count: 1)))
             .ToList();
         batch.Execute();
         var figures = new Dictionary<string, (string, long, long)>(StringComparer.Ordinal);
-        foreach (var (topic, epoch, head, length) in pending)
+        foreach (var (topic, epoch, head, oldest) in pending)
         {
             var e = await epoch.ConfigureAwait(false);
             var h = await head.ConfigureAwait(false);
-            var l = await length.ConfigureAwait(false);
+            var o = await oldest.ConfigureAwait(false);
             if (!e.IsNull)
             {
-                figures[topic] = ((string)e!, h.IsNull ? 0 : (long)h, l);
+                var headSeq = h.IsNull ? 0 : (long)h;
+                figures[topic] = ((string)e!, headSeq, o.Length == 0 ? 0 : headSeq - SequenceOf(o[0]) + 1);
             }
         }
 
@@ -227,12 +253,28 @@ internal sealed class RedisEventLog(IConnectionMultiplexer redis, string prefix)
 
     private static RedisValue Id(long sequence) => sequence.ToString(CultureInfo.InvariantCulture);
 
-    private static SharedEvent ToShared(StreamEntry entry)
+    private static long SequenceOf(StreamEntry entry)
     {
         var id = (string)entry.Id!;
-        var sequence = long.Parse(
-            id.AsSpan(0, id.IndexOf('-', StringComparison.Ordinal)),
-            CultureInfo.InvariantCulture);
-        return new SharedEvent(sequence, (long)entry["t"], (byte[])entry["d"]!);
+        return long.Parse(id.AsSpan(0, id.IndexOf('-', StringComparison.Ordinal)), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Adds the events of one entry: a chunk (fields <c>n</c>, <c>t</c>, <c>b</c>), or one event (fields
+    /// <c>d</c>, <c>t</c>: the layout before chunks, still read).</summary>
+    private static void ReadEntry(StreamEntry entry, List<SharedEvent> events)
+    {
+        var sequence = SequenceOf(entry);
+        var publishedAt = (long)entry["t"];
+        var chunk = entry["b"];
+        if (chunk.IsNull)
+        {
+            events.Add(new SharedEvent(sequence, publishedAt, (byte[])entry["d"]!));
+            return;
+        }
+
+        if (!RedisAnnouncement.TryParseEvents((byte[])chunk!, 0, sequence, (long)entry["n"], publishedAt, events))
+        {
+            throw new RedisException($"the log entry {entry.Id} is not a chunk of events this gateway can read");
+        }
     }
 }

@@ -32,8 +32,8 @@ public sealed class PublishTokenTests
         Assert.Equal(1, first.FirstSequence);
         Assert.Equal(first, retried);
         Assert.Equal(3, next.FirstSequence);
-        await using var check = await ConnectionMultiplexer.ConnectAsync(redis.Connection);
-        Assert.Equal(3, await check.GetDatabase().StreamLengthAsync("tok:{tokens}:log"));
+        var filed = await backend.ReadAsync("tokens", 1, 10, default);
+        Assert.Equal(["ev-1", "ev-2", "ev-3"], filed.Select(e => e.Event.Id));
     }
 
     [Fact]
