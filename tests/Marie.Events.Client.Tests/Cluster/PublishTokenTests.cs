@@ -80,17 +80,4 @@ public sealed class PublishTokenTests
     }
 
     private static EventData Event(string id) => new() { ApiKey = "tokens-test", Event = "job.done", Id = id };
-
-    /// <summary>A listener that holds nothing: these tests read Redis itself.</summary>
-    private sealed class IgnoringListener : IEventBackendListener
-    {
-        public ApplyOutcome Apply(string topic, string epoch, ReadOnlySpan<BackendEvent> events, bool allowGap) =>
-            ApplyOutcome.Applied;
-
-        public int Reset(string topic, string epoch) => 0;
-
-        public TopicPosition? GetTopicPosition(string topic) => null;
-
-        public IReadOnlyList<string> TopicNames() => [];
-    }
 }

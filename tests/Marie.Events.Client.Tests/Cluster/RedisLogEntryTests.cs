@@ -115,17 +115,4 @@ public sealed class RedisLogEntryTests
 
     private static EventData[] Events(int from, int count) =>
         [.. Enumerable.Range(from, count).Select(Event)];
-
-    /// <summary>A listener that holds nothing: these tests read Redis itself.</summary>
-    private sealed class IgnoringListener : IEventBackendListener
-    {
-        public ApplyOutcome Apply(string topic, string epoch, ReadOnlySpan<BackendEvent> events, bool allowGap) =>
-            ApplyOutcome.Applied;
-
-        public int Reset(string topic, string epoch) => 0;
-
-        public TopicPosition? GetTopicPosition(string topic) => null;
-
-        public IReadOnlyList<string> TopicNames() => [];
-    }
 }
