@@ -1,7 +1,6 @@
 using Marie.Events.Backends.Redis;
 using Marie.Events.Broker.Storage;
 using Marie.Events.Protocol;
-using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
 
 namespace Marie.Events.Client.Tests.Cluster;
@@ -62,22 +61,16 @@ public sealed class PublishTokenTests
         Assert.InRange(ttl!.Value, TimeSpan.FromMinutes(59), TimeSpan.FromHours(1));
     }
 
-    private static async Task<RedisEventBackend> StartAsync(
+    private static Task<RedisEventBackend> StartAsync(
         RedisServer redis,
-        string ioThreads = RedisBackendOptions.IoThreadsPool)
-    {
-        var backend = new RedisEventBackend(
-            new RedisBackendOptions
-            {
-                Connection = redis.Connection,
-                KeyPrefix = "tok:",
-                ReplaySize = 100,
-                IoThreads = ioThreads,
-            },
-            NullLogger<RedisEventBackend>.Instance);
-        await backend.StartAsync(new IgnoringListener(), default);
-        return backend;
-    }
+        string ioThreads = RedisBackendOptions.IoThreadsPool) =>
+        IgnoringListener.StartBackendAsync(new RedisBackendOptions
+        {
+            Connection = redis.Connection,
+            KeyPrefix = "tok:",
+            ReplaySize = 100,
+            IoThreads = ioThreads,
+        });
 
     private static EventData Event(string id) => new() { ApiKey = "tokens-test", Event = "job.done", Id = id };
 }

@@ -2,7 +2,6 @@ using Google.Protobuf;
 using Marie.Events.Backends.Redis;
 using Marie.Events.Broker.Storage;
 using Marie.Events.Protocol;
-using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
 
 namespace Marie.Events.Client.Tests.Cluster;
@@ -99,14 +98,9 @@ public sealed class RedisLogEntryTests
         Assert.Equal(1, (await backend.DescribeAsync(["upgrade"], default))["upgrade"].FirstAvailable);
     }
 
-    private static async Task<RedisEventBackend> StartAsync(RedisServer redis, int replaySize)
-    {
-        var backend = new RedisEventBackend(
-            new RedisBackendOptions { Connection = redis.Connection, KeyPrefix = "chunk:", ReplaySize = replaySize },
-            NullLogger<RedisEventBackend>.Instance);
-        await backend.StartAsync(new IgnoringListener(), default);
-        return backend;
-    }
+    private static Task<RedisEventBackend> StartAsync(RedisServer redis, int replaySize) =>
+        IgnoringListener.StartBackendAsync(
+            new RedisBackendOptions { Connection = redis.Connection, KeyPrefix = "chunk:", ReplaySize = replaySize });
 
     private static string Id(int i) => $"ev-{i}";
 
