@@ -46,7 +46,9 @@ internal sealed partial class Harness
                         $"  W6 round {i + 1} {target.Name,-22} {round.DeliveriesPerSecond,12:N0} deliveries/s"
                         + $"  server {round.CpuPerMillion,6:F2} CPU s/M"
                         + $" (delivery only {round.DeliveryCpuPerMillion:F2})"
-                        + $"  {round.Deliveries:N0}/{round.Expected:N0}"));
+                        + $"  {round.Deliveries:N0}/{round.Expected:N0}"
+                        + $"  sends/k {round.SendsPerThousand?.ToString("F1", CultureInfo.InvariantCulture) ?? "n/a"}"
+                        + $"  switches/k {round.SwitchesPerThousand:F1}"));
                 }
             }
         }
@@ -70,7 +72,13 @@ internal sealed partial class Harness
             var row = new TargetRow(target.Name)
                 .Set(Metrics.DeliveriesPerSecond, Median(list.Select(r => r.DeliveriesPerSecond)))
                 .Set(Metrics.ServerCpuPerMillion, Median(list.Select(r => r.CpuPerMillion)))
-                .Set(Metrics.Lost, list.Sum(r => r.Expected - r.Deliveries));
+                .Set(Metrics.Lost, list.Sum(r => r.Expected - r.Deliveries))
+                .Set(Metrics.SwitchesPerThousand, Median(list.Select(r => r.SwitchesPerThousand)));
+            if (list.All(r => r.SendsPerThousand is not null))
+            {
+                row.Set(Metrics.SendsPerThousand, Median(list.Select(r => r.SendsPerThousand!.Value)));
+            }
+
             row.Rounds.AddRange(list.Select(r => r.DeliveriesPerSecond));
             workload.Rows.Add(row);
         }
@@ -97,7 +105,8 @@ internal sealed partial class Harness
         var subscriptions = await Rounds.SubscribeAllAsync(target, specs, flow, run.Token);
         var publishers = new List<IBenchPublisher>();
         double cpuDeliveryStart, cpuDeliveryEnd;
-        long started, finished;
+        long started, finished, switchesStart, switchesEnd;
+        long? segmentsStart, segmentsEnd;
         try
         {
             for (var p = 0; p < shape.Producers; p++)
@@ -105,6 +114,8 @@ internal sealed partial class Harness
                 publishers.Add(await target.OpenPublisherAsync(p, run.Token));
             }
 
+            segmentsStart = ProcStat.TcpDataSegmentsOut(target.Server.Pid);
+            switchesStart = ProcStat.ContextSwitches(target.Server.Pid);
             cpuDeliveryStart = target.Server.CpuSeconds();
             started = Stopwatch.GetTimestamp();
             await Task.WhenAll(publishers.Select((publisher, p) => BurstProduceAsync(publisher, p, shape, flow)));
@@ -117,6 +128,8 @@ internal sealed partial class Harness
 
             finished = Stopwatch.GetTimestamp();
             cpuDeliveryEnd = target.Server.CpuSeconds();
+            switchesEnd = ProcStat.ContextSwitches(target.Server.Pid);
+            segmentsEnd = ProcStat.TcpDataSegmentsOut(target.Server.Pid);
         }
         finally
         {
@@ -132,7 +145,9 @@ internal sealed partial class Harness
             deliveries,
             expected,
             cpuEnd - cpuStart,
-            cpuDeliveryEnd - cpuDeliveryStart);
+            cpuDeliveryEnd - cpuDeliveryStart,
+            segmentsEnd - segmentsStart,
+            switchesEnd - switchesStart);
     }
 
     /// <summary>One W6 producer: its share of the burst, round-robin over the topics, as fast as it is taken.</summary>
@@ -163,9 +178,21 @@ internal sealed partial class Harness
         return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
 
-    /// <summary>What one W6 round gave: its seconds from the first publish to the last delivery.</summary>
-    private sealed record BurstRound(double Seconds, long Deliveries, long Expected, double Cpu, double DeliveryCpu)
+    /// <summary>What one W6 round gave: its seconds from the first publish to the last delivery; the server's TCP
+    /// sends (null without <c>ss</c>) and context switches over the same span.</summary>
+    private sealed record BurstRound(
+        double Seconds,
+        long Deliveries,
+        long Expected,
+        double Cpu,
+        double DeliveryCpu,
+        long? Segments,
+        long Switches)
     {
+        public double? SendsPerThousand => Segments is { } s ? s * 1000.0 / Math.Max(1, Deliveries) : null;
+
+        public double SwitchesPerThousand => Switches * 1000.0 / Math.Max(1, Deliveries);
+
         public double DeliveriesPerSecond => Deliveries / Math.Max(Seconds, 1e-9);
 
         public double CpuPerMillion => Cpu / Math.Max(1, Deliveries) * 1e6;

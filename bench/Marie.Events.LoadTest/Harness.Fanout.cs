@@ -99,50 +99,101 @@ internal sealed partial class Harness
         // rate.
         const double FixedRate = 10_000;
         var half = w1Max is { } max ? Math.Round(max / 2) : 5_000;
-        foreach (var rate in new[] { FixedRate, half })
+        // The collector of each .NET server (ours, raw gRPC; not nats-server), watched while W4 runs: its pauses are
+        // the latency tail's first suspect.
+        var monitors = new Dictionary<int, GcMonitor?>();
+        try
         {
-            // Open loop at a fixed rate; the window (2,000 events per topic) only bounds queues if a target falls
-            // behind.
-            var shape = W1Shape with { Window = 2_000 };
-            var targets = Targets(client: true);
-            var latencies = targets.ToDictionary(t => t, _ => new LatencyHistogram());
-            var results = await RunRoundsAsync(
-                "W4",
-                targets,
-                shape,
-                rate,
-                latencies,
-                _plan.LatencyRound,
-                prefill: true);
-            var workload = new WorkloadReport("W4", string.Create(CultureInfo.InvariantCulture,
-                $"latency at {rate:N0} events/s (W1's shape: 10 topics, 100 subscribers; "
-                    + $"{rate * shape.Fanout:N0} deliveries/s)"));
-            foreach (var target in targets)
+            foreach (var rate in new[] { FixedRate, half })
             {
-                var sum = RoundResult.Sum(results[target]);
-                var latency = latencies[target];
-                workload.Rows.Add(new TargetRow(target.Name)
-                    .Set(Metrics.Rate, sum.EventsPerSecond)
-                    .Set(Metrics.DeliveriesPerSecond, sum.DeliveriesPerSecond)
-                    .Set(Metrics.P50, latency.PercentileMs(50))
-                    .Set(Metrics.P99, latency.PercentileMs(99))
-                    .Set(Metrics.P999, latency.PercentileMs(99.9))
-                    .Set(Metrics.ServerCpuPerMillion, sum.ServerCpu / Math.Max(1, sum.Deliveries) * 1e6)
-                    // Kept up: published at least 95% of the asked rate (the rest is the producers' 1 ms pacing).
-                    .Set(Metrics.Saturated, sum.EventsPerSecond < rate * 0.95 ? 1 : 0)
-                    .Set(Metrics.OtherLoad, sum.OtherCpu / sum.Seconds));
+                await RunW4RateAsync(rate, FixedRate, w1Max, monitors);
             }
-
-            workload.AddRatios(Metrics.P99, "p99 latency");
-            workload.Notes.Add("latency: from the producer's timestamp taken when the event is built (before its "
-                + "publish call) to its receipt by the subscriber, same process and clock");
-            if (w1Max is null && rate != FixedRate)
-            {
-                workload.Notes.Add("W1 did not run: the second rate is 5,000 events/s instead of half W1's maximum");
-            }
-
-            Print(workload);
         }
+        finally
+        {
+            foreach (var monitor in monitors.Values)
+            {
+                if (monitor is not null)
+                {
+                    await monitor.DisposeAsync();
+                }
+            }
+        }
+    }
+
+    private async Task RunW4RateAsync(
+        double rate,
+        double fixedRate,
+        double? w1Max,
+        Dictionary<int, GcMonitor?> monitors)
+    {
+        // Open loop at a fixed rate; the window (2,000 events per topic) only bounds queues if a target falls
+        // behind.
+        var shape = W1Shape with { Window = 2_000 };
+        var targets = Targets(client: true);
+        foreach (var target in targets)
+        {
+            if (!monitors.ContainsKey(target.Server.Pid))
+            {
+                monitors[target.Server.Pid] = GcMonitor.TryStart(target.Server.Pid);
+            }
+        }
+
+        var latencies = targets.ToDictionary(t => t, _ => new LatencyHistogram());
+        var results = await RunRoundsAsync(
+            "W4",
+            targets,
+            shape,
+            rate,
+            latencies,
+            _plan.LatencyRound,
+            prefill: true);
+        var workload = new WorkloadReport("W4", string.Create(CultureInfo.InvariantCulture,
+            $"latency at {rate:N0} events/s (W1's shape: 10 topics, 100 subscribers; "
+                + $"{rate * shape.Fanout:N0} deliveries/s)"));
+        var lastRound = results.Values.SelectMany(r => r).Max(r => r.To);
+        foreach (var monitor in monitors.Values)
+        {
+            await (monitor?.WaitPastAsync(lastRound, TimeSpan.FromSeconds(3)) ?? Task.CompletedTask);
+        }
+
+        foreach (var target in targets)
+        {
+            var sum = RoundResult.Sum(results[target]);
+            var latency = latencies[target];
+            workload.Rows.Add(new TargetRow(target.Name)
+                .Set(Metrics.Rate, sum.EventsPerSecond)
+                .Set(Metrics.DeliveriesPerSecond, sum.DeliveriesPerSecond)
+                .Set(Metrics.P50, latency.PercentileMs(50))
+                .Set(Metrics.P99, latency.PercentileMs(99))
+                .Set(Metrics.P999, latency.PercentileMs(99.9))
+                .Set(Metrics.ServerCpuPerMillion, sum.ServerCpu / Math.Max(1, sum.Deliveries) * 1e6)
+                // Kept up: published at least 95% of the asked rate (the rest is the producers' 1 ms pacing).
+                .Set(Metrics.Saturated, sum.EventsPerSecond < rate * 0.95 ? 1 : 0)
+                .Set(Metrics.OtherLoad, sum.OtherCpu / sum.Seconds)
+                .SetTransport(sum));
+            if (monitors[target.Server.Pid] is { } monitor)
+            {
+                var gc = results[target].Aggregate(default(GcWindow), (w, r) => w + monitor.Window(r.From, r.To));
+                workload.Rows[^1]
+                    .Set(Metrics.GcPauseMsPerSecond, gc.PauseMs / sum.Seconds)
+                    .Set(Metrics.GcMaxPauseMs, gc.MaxPauseMs)
+                    .Set(Metrics.AllocatedBytesPerEvent, gc.AllocatedBytes / (double)Math.Max(1, sum.Published));
+            }
+        }
+
+        workload.AddRatios(Metrics.P99, "p99 latency");
+        workload.Notes.Add("latency: from the producer's timestamp taken when the event is built (before its "
+            + "publish call) to its receipt by the subscriber, same process and clock");
+        workload.Notes.Add("GC: the server's pauses (runtime suspended to restarted) in ms per second of the "
+            + "rounds, the longest, and bytes allocated per published event, from an EventPipe session on the "
+            + "server (allocation sampled every ~100 KB); not for nats-server");
+        if (w1Max is null && rate != fixedRate)
+        {
+            workload.Notes.Add("W1 did not run: the second rate is 5,000 events/s instead of half W1's maximum");
+        }
+
+        Print(workload);
     }
 
     /// <summary>A warm-up round per target (after filling its rings when <paramref name="prefill"/>), then
@@ -201,6 +252,8 @@ internal sealed partial class Harness
                         $"  {id} round {i + 1} {target.Name,-22} {result.DeliveriesPerSecond,12:N0} deliveries/s"
                         + $"  server {result.ServerCpu / Math.Max(1, result.Deliveries) * 1e6,6:F2} CPU s/M"
                         + $"  others {result.OtherCpu / result.Seconds:F2} cores"
+                        + $"  sends/k {result.SendsPerThousand?.ToString("F1", CultureInfo.InvariantCulture) ?? "n/a"}"
+                        + $"  switches/k {result.SwitchesPerThousand:F1}"
                         + $"{(roundLatency is null ? "" : $"  p99 {roundLatency.PercentileMs(99):F2} ms")}"));
                 }
             }
@@ -276,7 +329,8 @@ internal sealed partial class Harness
             .Set(Metrics.ServerCpuPerMillion, sum.ServerCpu / deliveries * 1e6)
             .Set(Metrics.DriverCpuPerMillion, sum.DriverCpu / deliveries * 1e6)
             .Set(Metrics.OtherLoad, sum.OtherCpu / sum.Seconds)
-            .Set(Metrics.Lost, sum.Lost);
+            .Set(Metrics.Lost, sum.Lost)
+            .SetTransport(sum);
         row.Rounds.AddRange(rounds.Select(r => r.DeliveriesPerSecond));
         return row;
     }

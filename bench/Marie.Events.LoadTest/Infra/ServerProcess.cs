@@ -195,6 +195,95 @@ internal static class ProcStat
         return (utime + stime) / TicksPerSecond;
     }
 
+    /// <summary>Whether <c>ss</c> (iproute2) answered the first time it was asked; if not, segments are not
+    /// measured.</summary>
+    private static bool? s_hasSs;
+
+    /// <summary>
+    /// TCP data segments sent so far on the connections <paramref name="pid"/> has open (<c>ss -tinp</c>'s
+    /// <c>data_segs_out</c>, summed over the sockets it owns); null when <c>ss</c> is not installed. On loopback
+    /// (MSS 65,483) a send of less than 64 KiB goes out as one segment, so the difference over a round counts the
+    /// server's sends; a connection closed during the round takes its count with it.
+    /// </summary>
+    public static long? TcpDataSegmentsOut(int pid)
+    {
+        if (s_hasSs == false)
+        {
+            return null;
+        }
+
+        string output;
+        try
+        {
+            var info = new ProcessStartInfo("ss", "-tinpH state established")
+            {
+                RedirectStandardOutput = true,
+                UseShellExecute = false,
+            };
+            using var ss = Process.Start(info)!;
+            output = ss.StandardOutput.ReadToEnd();
+            ss.WaitForExit();
+            s_hasSs = true;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            s_hasSs = false;
+            return null;
+        }
+
+        // Each socket is a line with its owner ("users:((\"dotnet\",pid=N,fd=M))") and a tab-indented line of
+        // tcp_info figures.
+        var owner = $"pid={pid.ToString(CultureInfo.InvariantCulture)},";
+        long total = 0;
+        var ours = false;
+        foreach (var line in output.Split('\n'))
+        {
+            if (!line.StartsWith('\t'))
+            {
+                ours = line.Contains(owner, StringComparison.Ordinal);
+                continue;
+            }
+
+            const string Field = "data_segs_out:";
+            var at = line.IndexOf(Field, StringComparison.Ordinal);
+            if (ours && at >= 0)
+            {
+                var digits = line.AsSpan(at + Field.Length);
+                var end = digits.IndexOf(' ');
+                total += long.Parse(end < 0 ? digits : digits[..end], CultureInfo.InvariantCulture);
+            }
+        }
+
+        return total;
+    }
+
+    /// <summary>Voluntary and involuntary context switches of the process's live threads so far
+    /// (<c>/proc/pid/task/*/status</c>; a thread that has exited takes its count with it).</summary>
+    public static long ContextSwitches(int pid)
+    {
+        long total = 0;
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                foreach (var line in File.ReadLines(Path.Combine(task, "status")))
+                {
+                    if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal)
+                        || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
+                    {
+                        total += long.Parse(line[(line.IndexOf(':') + 1)..].Trim(), CultureInfo.InvariantCulture);
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The thread exited while being read.
+            }
+        }
+
+        return total;
+    }
+
     /// <summary>The file descriptors the process has open now (sockets, files, pipes: /proc/pid/fd).</summary>
     public static int OpenFileDescriptors(int pid) => Directory.GetFileSystemEntries($"/proc/{pid}/fd").Length;
 

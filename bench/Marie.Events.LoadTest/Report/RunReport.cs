@@ -187,6 +187,11 @@ internal static class Metrics
     public const string UniquePerSecond = "unique_events_per_s";
     public const string Missing = "events_missing";
     public const string Duplicates = "duplicates";
+    public const string SendsPerThousand = "server_sends_per_k";
+    public const string SwitchesPerThousand = "server_switches_per_k";
+    public const string GcPauseMsPerSecond = "gc_pause_ms_per_s";
+    public const string GcMaxPauseMs = "gc_max_pause_ms";
+    public const string AllocatedBytesPerEvent = "allocated_bytes_per_event";
 
     public static string Label(string metric) => metric switch
     {
@@ -212,6 +217,11 @@ internal static class Metrics
         UniquePerSecond => "events/s (distinct, delivered)",
         Missing => "missing",
         Duplicates => "duplicates",
+        SendsPerThousand => "server TCP sends / 1,000 deliveries",
+        SwitchesPerThousand => "server context switches / 1,000 deliveries",
+        GcPauseMsPerSecond => "GC pauses ms / s",
+        GcMaxPauseMs => "longest GC pause ms",
+        AllocatedBytesPerEvent => "allocated bytes / event",
         _ => metric,
     };
 
@@ -219,8 +229,9 @@ internal static class Metrics
     {
         Saturated => value > 0 ? "no" : "yes",
         ServerCpuPerMillion or RedisCpuPerMillion or RedisCpuUsPerEvent or DriverCpuPerMillion or OtherLoad or P50
-            or P99 or P999 or IdleCpu => value.ToString("F2", CultureInfo.InvariantCulture),
-        KibPerStream => value.ToString("F1", CultureInfo.InvariantCulture),
+            or P99 or P999 or IdleCpu or GcPauseMsPerSecond or GcMaxPauseMs
+            => value.ToString("F2", CultureInfo.InvariantCulture),
+        KibPerStream or SendsPerThousand or SwitchesPerThousand => value.ToString("F1", CultureInfo.InvariantCulture),
         _ => value.ToString("N0", CultureInfo.InvariantCulture),
     };
 }

@@ -26,6 +26,12 @@ internal sealed record FanoutShape(
 }
 
 /// <summary>What one measured round gave.</summary>
+/// <param name="ServerSegments">TCP data segments the server sent (<see cref="ProcStat.TcpDataSegmentsOut"/>); null
+/// when <c>ss</c> is not installed.</param>
+/// <param name="ServerSwitches">Context switches of the server's threads
+/// (<see cref="ProcStat.ContextSwitches"/>).</param>
+/// <param name="From">When the measurement started (UTC; for <see cref="GcMonitor.Window"/>).</param>
+/// <param name="To">When it ended (UTC).</param>
 internal sealed record RoundResult(
     double Seconds,
     long Deliveries,
@@ -33,30 +39,57 @@ internal sealed record RoundResult(
     double ServerCpu,
     double DriverCpu,
     double OtherCpu,
-    long Lost)
+    long Lost,
+    long? ServerSegments = null,
+    long ServerSwitches = 0,
+    DateTime From = default,
+    DateTime To = default)
 {
     public double DeliveriesPerSecond => Deliveries / Seconds;
 
     public double EventsPerSecond => Published / Seconds;
 
+    /// <summary>The server's TCP sends per 1,000 deliveries, null when not measured.</summary>
+    public double? SendsPerThousand => ServerSegments is { } segments ? segments * 1000.0 / Math.Max(1, Deliveries) : null;
+
+    /// <summary>The server's context switches per 1,000 deliveries.</summary>
+    public double SwitchesPerThousand => ServerSwitches * 1000.0 / Math.Max(1, Deliveries);
+
     public static RoundResult Sum(IReadOnlyList<RoundResult> rounds) => new(
         rounds.Sum(r => r.Seconds), rounds.Sum(r => r.Deliveries), rounds.Sum(r => r.Published),
         rounds.Sum(r => r.ServerCpu), rounds.Sum(r => r.DriverCpu), rounds.Sum(r => r.OtherCpu),
-        rounds.Sum(r => r.Lost));
+        rounds.Sum(r => r.Lost),
+        rounds.Any(r => r.ServerSegments is null) ? null : rounds.Sum(r => r.ServerSegments!.Value),
+        rounds.Sum(r => r.ServerSwitches),
+        rounds.Count == 0 ? default : rounds.Min(r => r.From),
+        rounds.Count == 0 ? default : rounds.Max(r => r.To));
 }
 
-/// <summary>Counters, the server's CPU, this process's CPU and the machine's busy time at one instant.</summary>
+/// <summary>Counters, the server's CPU, this process's CPU and the machine's busy time at one instant; then the
+/// server's TCP segments and context switches (read last: <c>ss</c> takes some milliseconds).</summary>
 internal readonly record struct Snapshot(
     long Ticks,
     long Received,
     long Published,
     double ServerCpu,
     double DriverCpu,
-    double MachineBusy)
+    double MachineBusy,
+    long? ServerSegments,
+    long ServerSwitches,
+    DateTime Utc)
 {
-    public static Snapshot Take(IBenchTarget target, Flow flow) => new(
-        Stopwatch.GetTimestamp(), flow.Received, flow.Published, target.Server.CpuSeconds(),
-        ProcStat.CpuSeconds(Environment.ProcessId), ProcStat.MachineBusySeconds());
+    public static Snapshot Take(IBenchTarget target, Flow flow)
+    {
+        var utc = DateTime.UtcNow;
+        var ticks = Stopwatch.GetTimestamp();
+        var received = flow.Received;
+        var published = flow.Published;
+        var server = target.Server.CpuSeconds();
+        var driver = ProcStat.CpuSeconds(Environment.ProcessId);
+        var busy = ProcStat.MachineBusySeconds();
+        return new Snapshot(ticks, received, published, server, driver, busy,
+            ProcStat.TcpDataSegmentsOut(target.Server.Pid), ProcStat.ContextSwitches(target.Server.Pid), utc);
+    }
 
     /// <summary>From <paramref name="start"/> to this snapshot; other processes' CPU = machine busy - server -
     /// driver.</summary>
@@ -73,7 +106,11 @@ internal readonly record struct Snapshot(
             server,
             driver,
             other,
-            lost);
+            lost,
+            ServerSegments - start.ServerSegments,
+            ServerSwitches - start.ServerSwitches,
+            start.Utc,
+            Utc);
     }
 }
 
@@ -223,5 +260,20 @@ internal static class Rounds
         {
             await DisposeAllAsync(publishers);
         }
+    }
+}
+
+/// <summary>The transport figures of a row.</summary>
+internal static class TransportFigures
+{
+    /// <summary>Adds the server's TCP sends (when measured) and context switches per 1,000 deliveries.</summary>
+    public static Report.TargetRow SetTransport(this Report.TargetRow row, RoundResult sum)
+    {
+        if (sum.SendsPerThousand is { } sends)
+        {
+            row.Set(Report.Metrics.SendsPerThousand, sends);
+        }
+
+        return row.Set(Report.Metrics.SwitchesPerThousand, sum.SwitchesPerThousand);
     }
 }
