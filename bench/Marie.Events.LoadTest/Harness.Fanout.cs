@@ -42,13 +42,16 @@ internal sealed partial class Harness
             "W1",
             "fan-out with acks: 4 producers, 10 topics, 100 subscribers (10 per topic), ~256-byte events, "
                 + "every event acknowledged");
+        await WaitForGcEventsAsync(results);
         foreach (var target in targets)
         {
             workload.Rows.Add(ThroughputRow(target.Name, results[target]));
+            SetGc(workload.Rows[^1], target, results[target]);
         }
 
         workload.AddRatios(Metrics.DeliveriesPerSecond, "deliveries/s");
         workload.AddRatios(Metrics.ServerCpuPerMillion, "server CPU per delivery");
+        workload.Notes.Add(GcNote);
         workload.Notes.Add("acks: ours cumulative every 64 events per subscription; jetstream-ackall acks the last of "
             + "every 64 messages; jetstream-ackexplicit acks each message; raw-grpc takes none");
         AddSpreadNote(workload);
@@ -81,13 +84,16 @@ internal sealed partial class Harness
             "W2",
             "filtered fan-out: 1 topic, 1,000 subscriptions each filtering on its own job id, events spread "
                 + "over the 1,000 job ids");
+        await WaitForGcEventsAsync(results);
         foreach (var target in targets)
         {
             workload.Rows.Add(ThroughputRow(target.Name, results[target]));
+            SetGc(workload.Rows[^1], target, results[target]);
         }
 
         workload.AddRatios(Metrics.DeliveriesPerSecond, "deliveries/s");
         workload.AddRatios(Metrics.ServerCpuPerMillion, "server CPU per delivery");
+        workload.Notes.Add(GcNote);
         workload.Notes.Add("jetstream: subjects w2.t0.<jobid>, one consumer per job id filtering on its subject");
         AddSpreadNote(workload);
         Print(workload);
@@ -99,46 +105,18 @@ internal sealed partial class Harness
         // rate.
         const double FixedRate = 10_000;
         var half = w1Max is { } max ? Math.Round(max / 2) : 5_000;
-        // The collector of each .NET server (ours, raw gRPC; not nats-server), watched while W4 runs: its pauses are
-        // the latency tail's first suspect.
-        var monitors = new Dictionary<int, GcMonitor?>();
-        try
+        foreach (var rate in new[] { FixedRate, half })
         {
-            foreach (var rate in new[] { FixedRate, half })
-            {
-                await RunW4RateAsync(rate, FixedRate, w1Max, monitors);
-            }
-        }
-        finally
-        {
-            foreach (var monitor in monitors.Values)
-            {
-                if (monitor is not null)
-                {
-                    await monitor.DisposeAsync();
-                }
-            }
+            await RunW4RateAsync(rate, FixedRate, w1Max);
         }
     }
 
-    private async Task RunW4RateAsync(
-        double rate,
-        double fixedRate,
-        double? w1Max,
-        Dictionary<int, GcMonitor?> monitors)
+    private async Task RunW4RateAsync(double rate, double fixedRate, double? w1Max)
     {
         // Open loop at a fixed rate; the window (2,000 events per topic) only bounds queues if a target falls
         // behind.
         var shape = W1Shape with { Window = 2_000 };
         var targets = Targets(client: true);
-        foreach (var target in targets)
-        {
-            if (!monitors.ContainsKey(target.Server.Pid))
-            {
-                monitors[target.Server.Pid] = GcMonitor.TryStart(target.Server.Pid);
-            }
-        }
-
         var latencies = targets.ToDictionary(t => t, _ => new LatencyHistogram());
         var results = await RunRoundsAsync(
             "W4",
@@ -151,12 +129,7 @@ internal sealed partial class Harness
         var workload = new WorkloadReport("W4", string.Create(CultureInfo.InvariantCulture,
             $"latency at {rate:N0} events/s (W1's shape: 10 topics, 100 subscribers; "
                 + $"{rate * shape.Fanout:N0} deliveries/s)"));
-        var lastRound = results.Values.SelectMany(r => r).Max(r => r.To);
-        foreach (var monitor in monitors.Values)
-        {
-            await (monitor?.WaitPastAsync(lastRound, TimeSpan.FromSeconds(3)) ?? Task.CompletedTask);
-        }
-
+        await WaitForGcEventsAsync(results);
         foreach (var target in targets)
         {
             var sum = RoundResult.Sum(results[target]);
@@ -172,22 +145,13 @@ internal sealed partial class Harness
                 .Set(Metrics.Saturated, sum.EventsPerSecond < rate * 0.95 ? 1 : 0)
                 .Set(Metrics.OtherLoad, sum.OtherCpu / sum.Seconds)
                 .SetTransport(sum));
-            if (monitors[target.Server.Pid] is { } monitor)
-            {
-                var gc = results[target].Aggregate(default(GcWindow), (w, r) => w + monitor.Window(r.From, r.To));
-                workload.Rows[^1]
-                    .Set(Metrics.GcPauseMsPerSecond, gc.PauseMs / sum.Seconds)
-                    .Set(Metrics.GcMaxPauseMs, gc.MaxPauseMs)
-                    .Set(Metrics.AllocatedBytesPerEvent, gc.AllocatedBytes / (double)Math.Max(1, sum.Published));
-            }
+            SetGc(workload.Rows[^1], target, results[target]);
         }
 
         workload.AddRatios(Metrics.P99, "p99 latency");
         workload.Notes.Add("latency: from the producer's timestamp taken when the event is built (before its "
             + "publish call) to its receipt by the subscriber, same process and clock");
-        workload.Notes.Add("GC: the server's pauses (runtime suspended to restarted) in ms per second of the "
-            + "rounds, the longest, and bytes allocated per published event, from an EventPipe session on the "
-            + "server (allocation sampled every ~100 KB); not for nats-server");
+        workload.Notes.Add(GcNote);
         if (w1Max is null && rate != fixedRate)
         {
             workload.Notes.Add("W1 did not run: the second rate is 5,000 events/s instead of half W1's maximum");
@@ -211,6 +175,11 @@ internal sealed partial class Harness
             + $"{round.TotalSeconds:F1} s per target{(rate is { } r ? $" at {r:N0} events/s" : "")}");
         foreach (var target in targets)
         {
+            if (!_gcMonitors.ContainsKey(target.Server.Pid))
+            {
+                _gcMonitors[target.Server.Pid] = GcMonitor.TryStart(target.Server.Pid);
+            }
+
             await target.PrepareAsync(shape.Shape, CancellationToken.None);
             // A variant (W1D's durable one) shares its server's rings with the target it varies: filled once.
             if (prefill && target.CanReplay && target is not VariantTarget)
@@ -317,6 +286,35 @@ internal sealed partial class Harness
             await Rounds.DisposeAllAsync(publishers);
             await Rounds.DisposeAllAsync(subscriptions);
         }
+    }
+
+    private const string GcNote = "GC: the server's pauses (runtime suspended to restarted) in ms per second of the "
+        + "rounds, the longest, and bytes allocated per published event, from an EventPipe session on the server "
+        + "(allocation sampled every ~100 KB); not for nats-server";
+
+    /// <summary>Waits until each server's GC events up to the last round's end have arrived.</summary>
+    private async Task WaitForGcEventsAsync(Dictionary<IBenchTarget, List<RoundResult>> results)
+    {
+        var lastRound = results.Values.SelectMany(r => r).Max(r => r.To);
+        foreach (var monitor in _gcMonitors.Values)
+        {
+            await (monitor?.WaitPastAsync(lastRound, TimeSpan.FromSeconds(3)) ?? Task.CompletedTask);
+        }
+    }
+
+    /// <summary>Adds the GC figures of <paramref name="target"/>'s rounds (a .NET server only).</summary>
+    private void SetGc(TargetRow row, IBenchTarget target, List<RoundResult> rounds)
+    {
+        if (!_gcMonitors.TryGetValue(target.Server.Pid, out var monitor) || monitor is null)
+        {
+            return;
+        }
+
+        var gc = rounds.Aggregate(default(GcWindow), (w, r) => w + monitor.Window(r.From, r.To));
+        var seconds = rounds.Sum(r => r.Seconds);
+        row.Set(Metrics.GcPauseMsPerSecond, gc.PauseMs / seconds)
+            .Set(Metrics.GcMaxPauseMs, gc.MaxPauseMs)
+            .Set(Metrics.AllocatedBytesPerEvent, gc.AllocatedBytes / (double)Math.Max(1, rounds.Sum(r => r.Published)));
     }
 
     private static TargetRow ThroughputRow(string name, List<RoundResult> rounds)

@@ -25,6 +25,10 @@ internal sealed partial class Harness : IAsyncDisposable
     private JetStreamTarget? _jetStreamAckAll;
     private JetStreamTarget? _jetStreamAckExplicit;
 
+    /// <summary>The collector of each .NET server under test (by process id; null: not .NET, nats-server), watched
+    /// from its first fan-out round to the end of the run.</summary>
+    private readonly Dictionary<int, GcMonitor?> _gcMonitors = [];
+
     private Harness(BenchOptions options, Plan plan, RunReport report, string workDir)
     {
         _options = options;
@@ -383,6 +387,14 @@ internal sealed partial class Harness : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        foreach (var monitor in _gcMonitors.Values)
+        {
+            if (monitor is not null)
+            {
+                await monitor.DisposeAsync();
+            }
+        }
+
         if (_oursClient is not null)
         {
             await _oursClient.DisposeAsync();

@@ -50,7 +50,8 @@ internal sealed record RoundResult(
     public double EventsPerSecond => Published / Seconds;
 
     /// <summary>The server's TCP sends per 1,000 deliveries, null when not measured.</summary>
-    public double? SendsPerThousand => ServerSegments is { } segments ? segments * 1000.0 / Math.Max(1, Deliveries) : null;
+    public double? SendsPerThousand =>
+        ServerSegments is { } segments ? segments * 1000.0 / Math.Max(1, Deliveries) : null;
 
     /// <summary>The server's context switches per 1,000 deliveries.</summary>
     public double SwitchesPerThousand => ServerSwitches * 1000.0 / Math.Max(1, Deliveries);
