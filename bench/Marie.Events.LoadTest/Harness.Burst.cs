@@ -189,9 +189,10 @@ internal sealed partial class Harness
         long? Segments,
         long Switches)
     {
-        public double? SendsPerThousand => Segments is { } s ? s * 1000.0 / Math.Max(1, Deliveries) : null;
+        public double? SendsPerThousand =>
+            Segments is { } segments ? TransportFigures.PerThousand(segments, Deliveries) : null;
 
-        public double SwitchesPerThousand => Switches * 1000.0 / Math.Max(1, Deliveries);
+        public double SwitchesPerThousand => TransportFigures.PerThousand(Switches, Deliveries);
 
         public double DeliveriesPerSecond => Deliveries / Math.Max(Seconds, 1e-9);
 

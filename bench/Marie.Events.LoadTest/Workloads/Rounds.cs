@@ -51,10 +51,10 @@ internal sealed record RoundResult(
 
     /// <summary>The server's TCP sends per 1,000 deliveries, null when not measured.</summary>
     public double? SendsPerThousand =>
-        ServerSegments is { } segments ? segments * 1000.0 / Math.Max(1, Deliveries) : null;
+        ServerSegments is { } segments ? TransportFigures.PerThousand(segments, Deliveries) : null;
 
     /// <summary>The server's context switches per 1,000 deliveries.</summary>
-    public double SwitchesPerThousand => ServerSwitches * 1000.0 / Math.Max(1, Deliveries);
+    public double SwitchesPerThousand => TransportFigures.PerThousand(ServerSwitches, Deliveries);
 
     public static RoundResult Sum(IReadOnlyList<RoundResult> rounds) => new(
         rounds.Sum(r => r.Seconds), rounds.Sum(r => r.Deliveries), rounds.Sum(r => r.Published),
@@ -267,6 +267,9 @@ internal static class Rounds
 /// <summary>The transport figures of a row.</summary>
 internal static class TransportFigures
 {
+    /// <summary><paramref name="count"/> per 1,000 deliveries.</summary>
+    public static double PerThousand(long count, long deliveries) => count * 1000.0 / Math.Max(1, deliveries);
+
     /// <summary>Adds the server's TCP sends (when measured) and context switches per 1,000 deliveries.</summary>
     public static Report.TargetRow SetTransport(this Report.TargetRow row, RoundResult sum)
     {
