@@ -77,9 +77,31 @@ public sealed class RedisProcess : IAsyncDisposable
         _process.ErrorDataReceived += (_, _) => { };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
-        await Wait.UntilAsync(
-            async () => (await TryCommandAsync("PING"))?.StartsWith("+PONG", StringComparison.Ordinal) == true,
-            $"{_program} on port {Port} answering PING");
+        var process = _process;
+        await Wait.UntilAsync(() => AnswersAsync(Port, process), $"{_program} on port {Port} answering PING");
+    }
+
+    /// <summary>
+    /// Whether <paramref name="process"/> is the server answering on <paramref name="port"/>: PING gets PONG (not
+    /// LOADING), and INFO names its process id. A port that was free when a test picked it can be bound by another
+    /// test's server before this one binds it; this one then exits, and the other would answer PING.
+    /// </summary>
+    /// <exception cref="PortTakenException">The process has exited (its port was taken).</exception>
+    public static async Task<bool> AnswersAsync(int port, Process process)
+    {
+        if (process.HasExited)
+        {
+            throw new PortTakenException(port, process.ExitCode);
+        }
+
+        if ((await TryCommandAsync(port, "PING"))?.StartsWith("+PONG", StringComparison.Ordinal) != true)
+        {
+            return false;
+        }
+
+        var info = await TryCommandAsync(port, "INFO", "server");
+        return info?.Contains($"process_id:{process.Id.ToString(CultureInfo.InvariantCulture)}\r\n",
+            StringComparison.Ordinal) == true;
     }
 
     /// <summary>SIGKILL: the process ends at once, with no chance to write anything.</summary>
@@ -140,4 +162,11 @@ public sealed class RedisProcess : IAsyncDisposable
             // A leftover temporary folder is harmless.
         }
     }
+}
+
+/// <summary>A test's Redis process exited while starting: its port was taken by another process.</summary>
+public sealed class PortTakenException(int port, int exitCode)
+    : Exception($"redis on port {port} exited at start (code {exitCode}): the port was taken")
+{
+    public int Port { get; } = port;
 }

@@ -24,7 +24,7 @@ public sealed class RedisServer : IAsyncDisposable
         Directory.CreateDirectory(Dir);
     }
 
-    public int Port { get; }
+    public int Port { get; private set; }
 
     public string Dir { get; }
 
@@ -34,8 +34,19 @@ public sealed class RedisServer : IAsyncDisposable
     public static async Task<RedisServer> StartAsync(bool appendOnly)
     {
         var server = new RedisServer(appendOnly);
-        await server.LaunchAsync();
-        return server;
+        // A port free when picked can be taken before redis-server binds it: then another one, a few times.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await server.LaunchAsync();
+                return server;
+            }
+            catch (PortTakenException) when (attempt < 3)
+            {
+                server.Port = FreePort();
+            }
+        }
     }
 
     /// <summary>A free TCP port on loopback (bound and released; the tests start their servers on it at
@@ -121,22 +132,10 @@ public sealed class RedisServer : IAsyncDisposable
         _process.ErrorDataReceived += (_, _) => { };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
-        await Wait.UntilAsync(async () =>
-        {
-            try
-            {
-                // PING answers -LOADING while the AOF is read back: ready means +PONG.
-                return (await CommandAsync("PING")).StartsWith("+PONG", StringComparison.Ordinal);
-            }
-            catch (SocketException)
-            {
-                return false;
-            }
-            catch (IOException)
-            {
-                return false;
-            }
-        }, $"redis-server on port {Port} answering PING");
+        var process = _process;
+        await Wait.UntilAsync(
+            () => RedisProcess.AnswersAsync(Port, process),
+            $"redis-server on port {Port} answering PING");
     }
 
     /// <summary>Sends one inline command and returns the first line of the reply.</summary>
