@@ -236,9 +236,11 @@ internal sealed partial class Harness
             var start = Snapshot.Take(config, flow);
             var gatewaysStart = config.Gateways.Select(g => g.Server.CpuSeconds()).ToArray();
             var redisStart = config.Redis.Sum(r => r.CpuSeconds());
+            var transportStart = GatewaysTransport(config);
             await Task.Delay(measure);
             var end = Snapshot.Take(config, flow);
             var gateways = config.Gateways.Select((g, k) => g.Server.CpuSeconds() - gatewaysStart[k]).ToArray();
+            var transportEnd = GatewaysTransport(config);
             var redisCpu = config.Redis.Sum(r => r.CpuSeconds()) - redisStart;
             if (producers.FirstOrDefault(p => p.IsFaulted) is { } failed)
             {
@@ -253,6 +255,8 @@ internal sealed partial class Harness
             {
                 ServerCpu = gateways.Sum(),
                 OtherCpu = Math.Max(0, result.OtherCpu - (gateways.Sum() - result.ServerCpu) - redisCpu),
+                ServerSegments = transportEnd.Segments - transportStart.Segments,
+                ServerSwitches = transportEnd.Switches - transportStart.Switches,
             };
             return new ClusterRound(result, gateways, redisCpu);
         }
@@ -263,5 +267,20 @@ internal sealed partial class Harness
             await Rounds.DisposeAllAsync(publishers);
             await Rounds.DisposeAllAsync(subscriptions);
         }
+    }
+
+    /// <summary>The TCP segments sent (null without <c>ss</c>) and the context switches so far, summed over the
+    /// configuration's gateways (the snapshot counts the first one only).</summary>
+    private static (long? Segments, long Switches) GatewaysTransport(ClusterTarget config)
+    {
+        long? segments = 0;
+        long switches = 0;
+        foreach (var gateway in config.Gateways)
+        {
+            segments += ProcStat.TcpDataSegmentsOut(gateway.Server.Pid);
+            switches += ProcStat.ContextSwitches(gateway.Server.Pid);
+        }
+
+        return (segments, switches);
     }
 }
