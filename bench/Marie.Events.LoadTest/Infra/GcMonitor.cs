@@ -107,7 +107,7 @@ internal sealed class GcMonitor : IAsyncDisposable
         {
             var pauses = _pauses.Where(p => p.At >= from && p.At < to).Select(p => p.Ms).ToList();
             var bytes = _allocations.Where(a => a.At >= from && a.At < to).Sum(a => a.Bytes);
-            return new GcWindow(pauses.Count, pauses.Sum(), pauses.Count == 0 ? 0 : pauses.Max(), bytes);
+            return new GcWindow(pauses.Sum(), pauses.Count == 0 ? 0 : pauses.Max(), bytes);
         }
     }
 
@@ -127,11 +127,10 @@ internal sealed class GcMonitor : IAsyncDisposable
     }
 }
 
-/// <summary>What the collector did in one window: pauses (count, total and longest, in ms) and bytes allocated
+/// <summary>What the collector did in one window: its pauses (total and longest, in ms) and the bytes allocated
 /// (from the runtime's allocation samples).</summary>
-internal readonly record struct GcWindow(int Pauses, double PauseMs, double MaxPauseMs, long AllocatedBytes)
+internal readonly record struct GcWindow(double PauseMs, double MaxPauseMs, long AllocatedBytes)
 {
     public static GcWindow operator +(GcWindow a, GcWindow b) => new(
-        a.Pauses + b.Pauses, a.PauseMs + b.PauseMs, Math.Max(a.MaxPauseMs, b.MaxPauseMs),
-        a.AllocatedBytes + b.AllocatedBytes);
+        a.PauseMs + b.PauseMs, Math.Max(a.MaxPauseMs, b.MaxPauseMs), a.AllocatedBytes + b.AllocatedBytes);
 }

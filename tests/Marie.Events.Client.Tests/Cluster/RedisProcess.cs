@@ -166,7 +166,4 @@ public sealed class RedisProcess : IAsyncDisposable
 
 /// <summary>A test's Redis process exited while starting: its port was taken by another process.</summary>
 public sealed class PortTakenException(int port, int exitCode)
-    : Exception($"redis on port {port} exited at start (code {exitCode}): the port was taken")
-{
-    public int Port { get; } = port;
-}
+    : Exception($"redis on port {port} exited at start (code {exitCode}): the port was taken");
